@@ -1,0 +1,359 @@
+//! # zttp-core: a sans-IO HTTP/1.1 and HTTP/2 protocol engine
+//!
+//! This crate does no IO. It reads no clock, opens no socket, spawns no task
+//! and never blocks: you hand it the bytes you received, it hands you events
+//! and the bytes to write. The same engine therefore runs under tokio,
+//! async-std, a ZeroMQ STREAM socket or a unit test, and given the same
+//! inputs it always produces the same outputs.
+//!
+//! One [`Connection`] holds the protocol state of one connection. Its methods
+//! fall into three groups:
+//!
+//! - **getters** — [`role`](Connection::role), [`protocol`](Connection::protocol),
+//!   [`should_close`](Connection::should_close), [`upgrade`](Connection::upgrade);
+//! - **inputs** — [`receive_data`](Connection::receive_data) (bytes off the wire;
+//!   an empty slice means the peer closed), [`send`](Connection::send) (an event
+//!   to serialise), [`start_next_cycle`](Connection::start_next_cycle);
+//! - **outputs**, to poll after every input — [`next_event`](Connection::next_event)
+//!   until it says [`Event::NeedData`] (or [`Event::Paused`]), then
+//!   [`poll_transmit`](Connection::poll_transmit) until it returns `None`,
+//!   writing each chunk in order.
+//!
+//! Errors are values: a [`RemoteProtocolError`] carries the status a server
+//! should answer (400, 413, 414, 431, 501, 505) or the HTTP/2 error code;
+//! a [`LocalProtocolError`] means you tried something illegal and nothing was sent.
+//! After a remote error the connection stays in an error state.
+//!
+//! ## A full request/response cycle
+//!
+//! ```
+//! use zttp_core::{Connection, Role, Event, Request, Response, Data, EndOfMessage};
+//!
+//! let mut client = Connection::new(Role::Client);
+//! let mut server = Connection::new(Role::Server);
+//!
+//! // The client serialises a request; the bytes go over "the wire".
+//! client.send(Request::new("POST", "/submit?x=1").with_header("Host", "example.com")
+//!     .with_header("Content-Length", "5")).unwrap();
+//! client.send(Data { stream_id: 0, data: "hello".into() }).unwrap();
+//! client.send(EndOfMessage::default()).unwrap();
+//! let wire = client.data_to_send();
+//! assert_eq!(&wire[..], &b"POST /submit?x=1 HTTP/1.1\r\nHost: example.com\r\n\
+//!     Content-Length: 5\r\n\r\nhello"[..]);
+//!
+//! // The server may receive it in any fragments.
+//! server.receive_data(&wire[..7]);
+//! assert_eq!(server.next_event().unwrap(), Event::NeedData);
+//! server.receive_data(&wire[7..]);
+//! let Event::Request(req) = server.next_event().unwrap() else { panic!() };
+//! assert_eq!((&req.method[..], req.path(), req.query()), (&b"POST"[..], &b"/submit"[..], Some(&b"x=1"[..])));
+//! let Event::Data(body) = server.next_event().unwrap() else { panic!() };
+//! assert_eq!(body.data, "hello");
+//! assert!(matches!(server.next_event().unwrap(), Event::EndOfMessage(_)));
+//! assert_eq!(server.next_event().unwrap(), Event::Paused);
+//!
+//! // The server answers; with no Content-Length it picks chunked for HTTP/1.1.
+//! server.send(Response::new(200).with_header("Content-Type", "text/plain")).unwrap();
+//! server.send(Data { stream_id: 0, data: "ok".into() }).unwrap();
+//! server.send(EndOfMessage::default()).unwrap();
+//! client.receive_data(&server.data_to_send());
+//! let Event::Response(resp) = client.next_event().unwrap() else { panic!() };
+//! assert_eq!(resp.status_code, 200);
+//! let Event::Data(body) = client.next_event().unwrap() else { panic!() };
+//! assert_eq!(body.data, "ok");
+//! assert!(matches!(client.next_event().unwrap(), Event::EndOfMessage(_)));
+//!
+//! // Both sides agree the connection can be reused.
+//! assert!(!server.should_close() && !client.should_close());
+//! server.start_next_cycle().unwrap();
+//! client.start_next_cycle().unwrap();
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod config;
+mod error;
+mod event;
+mod h1;
+mod h2;
+mod headers;
+pub mod hpack;
+mod outbound;
+
+use bytes::Bytes;
+
+pub use config::{Config, Http2Config, Leniency, Limits, Protocol, Role, Settings};
+pub use error::{Error, ErrorCode, LocalProtocolError, RemoteErrorKind, RemoteProtocolError};
+pub use event::{reason_phrase, Data, EndOfMessage, Event, Request, Response, Version};
+pub use headers::{split_list, trim_ows, Headers};
+
+use outbound::Outbound;
+
+/// The HTTP/2 client connection preface (RFC 9113 §3.4).
+pub const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// The protocol state of one HTTP connection, in one role. See the crate docs.
+#[derive(Debug)]
+pub struct Connection {
+    role: Role,
+    config: Config,
+    inner: Inner,
+}
+
+#[derive(Debug)]
+enum Inner {
+    /// `Protocol::Auto` before enough bytes arrived to tell HTTP/2's preface from HTTP/1.1.
+    Detecting(Vec<u8>),
+    H1(h1::H1Connection),
+    H2(Box<h2::H2Connection>),
+}
+
+impl Connection {
+    /// A connection with the default configuration (HTTP/1.1, strict, default limits).
+    pub fn new(role: Role) -> Self {
+        Self::with_config(role, Config::default())
+    }
+
+    /// A connection with the given configuration.
+    pub fn with_config(role: Role, config: Config) -> Self {
+        let inner = match config.protocol {
+            Protocol::Http1 => Inner::H1(h1::H1Connection::new(role, &config)),
+            Protocol::Http2 => Inner::H2(Box::new(h2::H2Connection::new(role, &config))),
+            Protocol::Auto if role == Role::Server => Inner::Detecting(Vec::new()),
+            Protocol::Auto => Inner::H1(h1::H1Connection::new(role, &config)),
+        };
+        Connection {
+            role,
+            config,
+            inner,
+        }
+    }
+
+    // ---- getters ----
+
+    /// Our role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The protocol in use (`Auto` until the first bytes decide it).
+    pub fn protocol(&self) -> Protocol {
+        match self.inner {
+            Inner::Detecting(_) => Protocol::Auto,
+            Inner::H1(_) => Protocol::Http1,
+            Inner::H2(_) => Protocol::Http2,
+        }
+    }
+
+    /// The configuration this connection was made with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// True when the connection must be closed once the outgoing bytes are
+    /// written: the peer asked (`Connection: close`, HTTP/1.0 without keep-alive),
+    /// framing requires it, an error happened, or HTTP/2 finished its GOAWAY.
+    pub fn should_close(&self) -> bool {
+        match &self.inner {
+            Inner::Detecting(_) => false,
+            Inner::H1(c) => c.should_close(),
+            Inner::H2(c) => c.should_close(),
+        }
+    }
+
+    /// HTTP/1.1: the protocol the peer asked to switch to (`Upgrade` value, when
+    /// `Connection` lists `upgrade`), or `CONNECT`'s tunnel. `None` otherwise.
+    pub fn upgrade(&self) -> Option<&[u8]> {
+        match &self.inner {
+            Inner::H1(c) => c.upgrade(),
+            _ => None,
+        }
+    }
+
+    /// The peer error this connection is stuck in, if any.
+    pub fn remote_error(&self) -> Option<RemoteProtocolError> {
+        match &self.inner {
+            Inner::Detecting(_) => None,
+            Inner::H1(c) => c.remote_error(),
+            Inner::H2(c) => c.remote_error(),
+        }
+    }
+
+    // ---- inputs ----
+
+    /// Feeds bytes received from the peer. An empty slice means the peer closed
+    /// its sending side. Call [`next_event`](Self::next_event) afterwards.
+    pub fn receive_data(&mut self, data: &[u8]) {
+        match &mut self.inner {
+            Inner::H1(c) => c.receive_data(data),
+            Inner::H2(c) => c.receive_data(data),
+            Inner::Detecting(buf) => {
+                buf.extend_from_slice(data);
+                let n = buf.len().min(H2_PREFACE.len());
+                let is_h2 = buf[..n] == H2_PREFACE[..n];
+                if is_h2 && n < H2_PREFACE.len() && !data.is_empty() {
+                    return;
+                }
+                let buf = std::mem::take(buf);
+                let mut config = self.config.clone();
+                config.protocol = if is_h2 && n == H2_PREFACE.len() {
+                    Protocol::Http2
+                } else {
+                    Protocol::Http1
+                };
+                *self = Connection::with_config(self.role, config);
+                self.receive_data(&buf);
+                if data.is_empty() {
+                    self.receive_data(&[]);
+                }
+            }
+        }
+    }
+
+    /// The next event, [`Event::NeedData`] when more bytes are needed, or
+    /// [`Event::Paused`] when HTTP/1.1 waits for [`start_next_cycle`](Self::start_next_cycle).
+    pub fn next_event(&mut self) -> Result<Event, Error> {
+        match &mut self.inner {
+            Inner::Detecting(_) => Ok(Event::NeedData),
+            Inner::H1(c) => c.next_event(),
+            Inner::H2(c) => c.next_event(),
+        }
+    }
+
+    /// Serialises an event (a `Request`, `Response`, `InformationalResponse`,
+    /// `Data` or `EndOfMessage`) into the outgoing bytes, or refuses it with
+    /// a [`LocalProtocolError`] and queues nothing.
+    pub fn send(&mut self, event: impl Into<Event>) -> Result<(), LocalProtocolError> {
+        match &mut self.inner {
+            Inner::Detecting(_) => Err(LocalProtocolError::UnexpectedEvent),
+            Inner::H1(c) => c.send(event.into()),
+            Inner::H2(c) => c.send(event.into()),
+        }
+    }
+
+    /// HTTP/1.1 server: sends a 1xx response (e.g. `100 Continue`) before the final one.
+    pub fn send_informational(&mut self, status: u16) -> Result<(), LocalProtocolError> {
+        let mut resp = Response::new(status);
+        if let Inner::H2(c) = &self.inner {
+            resp.stream_id = c.last_request_stream();
+        }
+        self.send(Event::InformationalResponse(resp))
+    }
+
+    /// HTTP/1.1: after `EndOfMessage` both ways, resets for the next request on
+    /// this connection. Fails if a message is still in progress.
+    pub fn start_next_cycle(&mut self) -> Result<(), LocalProtocolError> {
+        match &mut self.inner {
+            Inner::H1(c) => c.start_next_cycle(),
+            _ => Err(LocalProtocolError::WrongProtocol),
+        }
+    }
+
+    /// HTTP/1.1, after an upgrade or CONNECT was accepted: the bytes received
+    /// after the head, which belong to the new protocol. The connection is
+    /// done with HTTP from here on.
+    pub fn take_trailing_data(&mut self) -> Bytes {
+        match &mut self.inner {
+            Inner::Detecting(buf) => Bytes::from(std::mem::take(buf)),
+            Inner::H1(c) => c.take_trailing_data(),
+            Inner::H2(_) => Bytes::new(),
+        }
+    }
+
+    // ---- outputs ----
+
+    /// The next chunk of bytes to write to the peer, in order; `None` when
+    /// nothing is waiting. Large body chunks come out as the very `Bytes` sent.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        self.outbound().and_then(Outbound::pop)
+    }
+
+    /// Everything waiting to be written, as one buffer (empty when nothing is).
+    #[must_use]
+    pub fn data_to_send(&mut self) -> Bytes {
+        self.outbound().map(Outbound::take_all).unwrap_or_default()
+    }
+
+    /// Number of bytes waiting to be written.
+    pub fn pending_send_len(&self) -> usize {
+        match &self.inner {
+            Inner::Detecting(_) => 0,
+            Inner::H1(c) => c.outbound_ref().len(),
+            Inner::H2(c) => c.outbound_ref().len(),
+        }
+    }
+
+    fn outbound(&mut self) -> Option<&mut Outbound> {
+        match &mut self.inner {
+            Inner::Detecting(_) => None,
+            Inner::H1(c) => Some(c.outbound()),
+            Inner::H2(c) => Some(c.outbound()),
+        }
+    }
+
+    // ---- HTTP/2 ----
+
+    fn h2(&mut self) -> Result<&mut h2::H2Connection, LocalProtocolError> {
+        match &mut self.inner {
+            Inner::H2(c) => Ok(c),
+            _ => Err(LocalProtocolError::WrongProtocol),
+        }
+    }
+
+    /// HTTP/2 client: the id to put on the next request.
+    pub fn next_stream_id(&mut self) -> Result<u32, LocalProtocolError> {
+        Ok(self.h2()?.next_stream_id())
+    }
+
+    /// HTTP/2: resets a stream with RST_STREAM.
+    pub fn reset_stream(
+        &mut self,
+        stream_id: u32,
+        code: ErrorCode,
+    ) -> Result<(), LocalProtocolError> {
+        self.h2()?.reset_stream(stream_id, code)
+    }
+
+    /// HTTP/2: sends a PING; the answer comes back as [`Event::PingAcknowledged`].
+    pub fn ping(&mut self, data: [u8; 8]) -> Result<(), LocalProtocolError> {
+        self.h2()?.ping(data);
+        Ok(())
+    }
+
+    /// HTTP/2: sends GOAWAY. With `NO_ERROR` this is graceful: open streams finish,
+    /// new ones are refused, and [`should_close`](Self::should_close) turns true when all are done.
+    pub fn goaway(&mut self, code: ErrorCode, debug_data: &[u8]) -> Result<(), LocalProtocolError> {
+        self.h2()?.goaway(code, debug_data);
+        Ok(())
+    }
+
+    /// HTTP/2 with `auto_acknowledge` off: `n` bytes of DATA on `stream_id` were
+    /// consumed, so the peer may send that much more (WINDOW_UPDATE).
+    pub fn acknowledge_received_data(
+        &mut self,
+        stream_id: u32,
+        n: usize,
+    ) -> Result<(), LocalProtocolError> {
+        self.h2()?.acknowledge_received_data(stream_id, n);
+        Ok(())
+    }
+
+    /// HTTP/2: how many body bytes may be sent on `stream_id` right now (the
+    /// smaller of the stream and connection windows). HTTP/1.1: unbounded.
+    pub fn send_window(&self, stream_id: u32) -> usize {
+        match &self.inner {
+            Inner::H2(c) => c.send_window(stream_id),
+            _ => usize::MAX,
+        }
+    }
+
+    /// HTTP/2: streams currently open (either direction). HTTP/1.1: 0 or 1.
+    pub fn open_streams(&self) -> usize {
+        match &self.inner {
+            Inner::H2(c) => c.open_streams(),
+            Inner::H1(c) => c.in_message() as usize,
+            Inner::Detecting(_) => 0,
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! The queue of bytes a connection wants written, drained by the caller.
+
+use std::collections::VecDeque;
+
+use bytes::{Bytes, BytesMut};
+
+/// Body chunks at least this large are queued by reference instead of copied.
+const ZERO_COPY_THRESHOLD: usize = 4096;
+
+/// Outgoing bytes: small writes coalesce into one buffer, large body chunks
+/// are queued as they are (no copy), order preserved.
+#[derive(Debug, Default)]
+pub(crate) struct Outbound {
+    chunks: VecDeque<Bytes>,
+    tail: BytesMut,
+    len: usize,
+}
+
+impl Outbound {
+    /// Appends a copy of `src`.
+    pub(crate) fn put_slice(&mut self, src: &[u8]) {
+        self.tail.extend_from_slice(src);
+        self.len += src.len();
+    }
+
+    /// Appends `data`, by reference when it is large.
+    pub(crate) fn put_bytes(&mut self, data: Bytes) {
+        if data.len() < ZERO_COPY_THRESHOLD {
+            self.put_slice(&data);
+            return;
+        }
+        self.seal_tail();
+        self.len += data.len();
+        self.chunks.push_back(data);
+    }
+
+    /// The buffer small writes go to, for encoders that write in place.
+    /// Call [`Outbound::commit`] with the number of bytes added.
+    pub(crate) fn tail_mut(&mut self) -> &mut BytesMut {
+        &mut self.tail
+    }
+
+    /// Accounts for `n` bytes written through [`Outbound::tail_mut`].
+    pub(crate) fn commit(&mut self, n: usize) {
+        self.len += n;
+    }
+
+    fn seal_tail(&mut self) {
+        if !self.tail.is_empty() {
+            self.chunks.push_back(self.tail.split().freeze());
+        }
+    }
+
+    /// Total bytes waiting.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The next chunk to write, oldest first.
+    pub(crate) fn pop(&mut self) -> Option<Bytes> {
+        let chunk = match self.chunks.pop_front() {
+            Some(c) => c,
+            None if !self.tail.is_empty() => self.tail.split().freeze(),
+            None => return None,
+        };
+        self.len -= chunk.len();
+        Some(chunk)
+    }
+
+    /// Everything waiting, as one buffer.
+    pub(crate) fn take_all(&mut self) -> Bytes {
+        if self.chunks.is_empty() {
+            self.len = 0;
+            return self.tail.split().freeze();
+        }
+        let mut all = BytesMut::with_capacity(self.len);
+        while let Some(c) = self.pop() {
+            all.extend_from_slice(&c);
+        }
+        all.freeze()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_order_between_copied_and_referenced_chunks() {
+        let mut out = Outbound::default();
+        out.put_slice(b"head");
+        let big = Bytes::from(vec![b'x'; ZERO_COPY_THRESHOLD]);
+        out.put_bytes(big.clone());
+        out.put_slice(b"tail");
+        assert_eq!(out.len(), 8 + big.len());
+        assert_eq!(out.pop().unwrap(), "head");
+        let b = out.pop().unwrap();
+        assert_eq!(b.as_ptr(), big.as_ptr(), "large chunks are not copied");
+        assert_eq!(out.pop().unwrap(), "tail");
+        assert!(out.pop().is_none());
+        assert_eq!(out.len(), 0);
+    }
+}
