@@ -1,0 +1,189 @@
+//! Header block encoding (RFC 7541 §6) and the indexing policy.
+
+use super::huffman;
+use super::integer;
+use super::table::{entry_size, static_name, DynamicTable, STATIC_LEN, STATIC_TABLE};
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// The table size the encoder starts with (the HTTP/2 default).
+const DEFAULT_TABLE_SIZE: usize = 4096;
+
+/// The encoder never keeps a larger table than this, whatever the peer allows:
+/// it bounds our memory per connection.
+const TABLE_SIZE_LIMIT: usize = 4096;
+
+/// Cookies shorter than this are sent never-indexed (RFC 7541 §7.1.3: short
+/// values are open to guessing through the compression ratio).
+const SHORT_COOKIE: usize = 20;
+
+/// Names whose values change with nearly every message; indexing them would
+/// only evict useful entries.
+const VOLATILE: [&[u8]; 7] = [
+    b"content-length",
+    b"content-range",
+    b"etag",
+    b"if-modified-since",
+    b"if-none-match",
+    b"last-modified",
+    b"age",
+];
+
+/// Encodes the header blocks we send on one connection.
+///
+/// Indexing policy:
+/// - a field found whole in the static or dynamic table is sent as an index;
+/// - a `sensitive` field, `authorization`, `proxy-authorization`, and a
+///   `cookie` shorter than 20 bytes are sent "never indexed" (a table name
+///   index may still be used for the name);
+/// - a field in the volatile list (`content-length`, `content-range`, `etag`,
+///   `if-modified-since`, `if-none-match`, `last-modified`, `age`) or larger
+///   than three quarters of the table is sent without indexing;
+/// - anything else is added to the dynamic table, its name by index when a
+///   table has it.
+///
+/// Each string is Huffman-coded when that is strictly shorter. Names are sent
+/// as given: HTTP/2 requires them lowercase, and that is the caller's job.
+///
+/// ```
+/// use zttp_core::hpack::{Decoder, Encoder};
+///
+/// let mut encoder = Encoder::new();
+/// let mut block = bytes::BytesMut::new();
+/// encoder.encode([(&b":method"[..], &b"GET"[..], false), (b"x-id", b"7", false)], &mut block);
+/// let fields = Decoder::new(4096).decode(&block, 16 << 10).unwrap();
+/// assert_eq!(fields[1].value, "7");
+/// ```
+#[derive(Debug)]
+pub struct Encoder {
+    table: DynamicTable,
+    /// Size updates to emit at the start of the next block: the smallest size
+    /// set since the last block, and the final one.
+    pending_update: Option<(usize, usize)>,
+    /// Whether strings may be Huffman-coded (always, outside tests).
+    huffman: bool,
+}
+
+impl Default for Encoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Encoder {
+    /// An encoder with the default 4096-octet table.
+    pub fn new() -> Self {
+        Encoder {
+            table: DynamicTable::new(DEFAULT_TABLE_SIZE),
+            pending_update: None,
+            huffman: true,
+        }
+    }
+
+    /// Applies the peer's SETTINGS_HEADER_TABLE_SIZE. The table is trimmed at
+    /// once and a size update is emitted at the start of the next block (two,
+    /// if the size went down and back up in between, per RFC 7541 §4.2).
+    /// Sizes above 4096 are capped to 4096.
+    pub fn set_max_table_size(&mut self, n: usize) {
+        let size = n.min(TABLE_SIZE_LIMIT);
+        if size == self.table.capacity() && self.pending_update.is_none() {
+            return;
+        }
+        let smallest = self.pending_update.map_or(size, |(min, _)| min.min(size));
+        self.pending_update = Some((smallest, size));
+        self.table.set_capacity(size);
+    }
+
+    /// Appends one header block for `fields` (name, value, sensitive) to `dst`.
+    pub fn encode<'a, I>(&mut self, fields: I, dst: &mut BytesMut)
+    where
+        I: IntoIterator<Item = (&'a [u8], &'a [u8], bool)>,
+    {
+        if let Some((smallest, size)) = self.pending_update.take() {
+            if smallest < size {
+                integer::encode(smallest, 5, 0x20, dst);
+            }
+            integer::encode(size, 5, 0x20, dst);
+        }
+        for (name, value, sensitive) in fields {
+            self.encode_field(name, value, sensitive, dst);
+        }
+    }
+
+    fn encode_field(&mut self, name: &[u8], value: &[u8], sensitive: bool, dst: &mut BytesMut) {
+        let never_index = sensitive || never_indexed_by_policy(name, value);
+
+        // The best name index, and the name as `Bytes` for a new table entry.
+        let mut name_match: Option<(usize, Bytes)> = None;
+        if let Some((first, count)) = static_name(name) {
+            if !never_index {
+                if let Some(i) = (first..first + count).find(|&i| STATIC_TABLE[i - 1].1 == value) {
+                    integer::encode(i, 7, 0x80, dst);
+                    return;
+                }
+            }
+            name_match = Some((first, Bytes::from_static(STATIC_TABLE[first - 1].0)));
+        }
+        for (i, entry) in self.table.iter().enumerate() {
+            if entry.name != name {
+                continue;
+            }
+            let index = STATIC_LEN + 1 + i;
+            if entry.value == value && !never_index {
+                integer::encode(index, 7, 0x80, dst);
+                return;
+            }
+            if name_match.is_none() {
+                name_match = Some((index, entry.name.clone()));
+            }
+        }
+
+        let size = entry_size(name, value);
+        let add =
+            !never_index && size <= self.table.capacity() / 4 * 3 && !VOLATILE.contains(&name);
+        let (flags, prefix) = match (never_index, add) {
+            (true, _) => (0x10, 4),
+            (false, true) => (0x40, 6),
+            (false, false) => (0x00, 4),
+        };
+        match &name_match {
+            Some((index, _)) => integer::encode(*index, prefix, flags, dst),
+            None => {
+                integer::encode(0, prefix, flags, dst);
+                self.encode_string(name, dst);
+            }
+        }
+        self.encode_string(value, dst);
+
+        if add {
+            let name = match name_match {
+                Some((_, name)) => name,
+                None => Bytes::copy_from_slice(name),
+            };
+            self.table.insert(name, Bytes::copy_from_slice(value));
+        }
+    }
+
+    fn encode_string(&self, s: &[u8], dst: &mut BytesMut) {
+        let coded_len = huffman::encoded_len(s);
+        if self.huffman && coded_len < s.len() {
+            integer::encode(coded_len, 7, 0x80, dst);
+            huffman::encode(s, dst);
+        } else {
+            integer::encode(s.len(), 7, 0x00, dst);
+            dst.put_slice(s);
+        }
+    }
+}
+
+/// Credentials are never indexed, so no intermediary stores them and their
+/// length cannot be probed through the table.
+fn never_indexed_by_policy(name: &[u8], value: &[u8]) -> bool {
+    match name {
+        b"authorization" | b"proxy-authorization" => true,
+        b"cookie" => value.len() < SHORT_COOKIE,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests;

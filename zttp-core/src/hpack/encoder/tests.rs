@@ -1,0 +1,272 @@
+use super::*;
+use crate::hpack::rfc_examples::{hex, Block, C3, C4, C5, C6};
+use crate::hpack::{Decoder, HeaderField};
+use proptest::prelude::*;
+
+fn encoder(table_size: usize, huffman: bool) -> Encoder {
+    Encoder {
+        table: DynamicTable::new(table_size),
+        pending_update: None,
+        huffman,
+    }
+}
+
+fn encode(encoder: &mut Encoder, fields: &[(&[u8], &[u8], bool)]) -> Vec<u8> {
+    let mut dst = BytesMut::new();
+    encoder.encode(fields.iter().copied(), &mut dst);
+    dst.to_vec()
+}
+
+fn plain(headers: &[(&'static str, &'static str)]) -> Vec<(&'static [u8], &'static [u8], bool)> {
+    headers
+        .iter()
+        .map(|(n, v)| (n.as_bytes(), v.as_bytes(), false))
+        .collect()
+}
+
+fn encode_sequence(table_size: usize, huffman: bool, blocks: &[Block]) {
+    let mut encoder = encoder(table_size, huffman);
+    for (i, block) in blocks.iter().enumerate() {
+        assert_eq!(
+            encode(&mut encoder, &plain(block.headers)),
+            hex(block.wire),
+            "block {i}"
+        );
+        assert_eq!(
+            encoder.table.size(),
+            block.table_size,
+            "table size after block {i}"
+        );
+    }
+}
+
+fn decode(decoder: &mut Decoder, wire: &[u8]) -> Vec<HeaderField> {
+    decoder.decode(wire, usize::MAX).unwrap()
+}
+
+#[test]
+fn rfc_c2_1_new_name_is_indexed() {
+    let wire = encode(
+        &mut encoder(4096, false),
+        &[(b"custom-key", b"custom-header", false)],
+    );
+    assert_eq!(
+        wire,
+        hex("400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572")
+    );
+}
+
+#[test]
+fn rfc_c2_2_path_round_trips() {
+    // The RFC sends this one without indexing; our policy indexes :path.
+    let mut enc = encoder(4096, false);
+    let wire = encode(&mut enc, &[(b":path", b"/sample/path", false)]);
+    assert_eq!(wire, hex("440c 2f73 616d 706c 652f 7061 7468"));
+    let fields = decode(&mut Decoder::new(4096), &wire);
+    assert_eq!(
+        fields,
+        vec![HeaderField::new(&b":path"[..], &b"/sample/path"[..])]
+    );
+}
+
+#[test]
+fn rfc_c2_3_sensitive_field_is_never_indexed() {
+    let mut enc = encoder(4096, false);
+    let wire = encode(&mut enc, &[(b"password", b"secret", true)]);
+    assert_eq!(wire, hex("1008 7061 7373 776f 7264 0673 6563 7265 74"));
+    assert_eq!(enc.table.len(), 0);
+}
+
+#[test]
+fn rfc_c2_4_static_match_is_indexed() {
+    assert_eq!(
+        encode(&mut encoder(4096, false), &[(b":method", b"GET", false)]),
+        [0x82]
+    );
+}
+
+#[test]
+fn rfc_c3_requests_without_huffman() {
+    encode_sequence(4096, false, &C3);
+}
+
+#[test]
+fn rfc_c4_requests_with_huffman() {
+    encode_sequence(4096, true, &C4);
+}
+
+#[test]
+fn rfc_c5_responses_without_huffman() {
+    encode_sequence(256, false, &C5);
+}
+
+#[test]
+fn rfc_c6_responses_with_huffman() {
+    // The RFC Huffman-codes "307" although that is no shorter (3 bytes
+    // either way); we send it raw, so block 2 differs in those bytes only.
+    let [first, second, third] = C6;
+    let second = Block {
+        wire: "4803 3330 37c1 c0bf",
+        ..second
+    };
+    encode_sequence(256, true, &[first, second, third]);
+}
+
+#[test]
+fn credentials_and_short_cookies_are_never_indexed() {
+    let mut enc = Encoder::new();
+    let mut dec = Decoder::new(4096);
+    let fields: &[(&[u8], &[u8], bool)] = &[
+        (b"authorization", b"Bearer a-long-token-value-here", false),
+        (b"proxy-authorization", b"Basic Zm9vOmJhcg==", false),
+        (b"cookie", b"sid=1234", false),
+        (
+            b"cookie",
+            b"a-rather-long-cookie-value=abcdefghijklmnop",
+            false,
+        ),
+    ];
+    let wire = encode(&mut enc, fields);
+    let decoded = decode(&mut dec, &wire);
+    let sensitive: Vec<bool> = decoded.iter().map(|f| f.sensitive).collect();
+    assert_eq!(sensitive, [true, true, true, false]);
+    // Only the long cookie went into the table.
+    assert_eq!(enc.table.len(), 1);
+    // Sent again, the long cookie is one byte; the rest are literals again.
+    let again = encode(&mut enc, &fields[3..]);
+    assert_eq!(again, [0xbe]);
+}
+
+#[test]
+fn sensitive_field_is_never_indexed_even_when_in_a_table() {
+    let mut enc = Encoder::new();
+    let wire = encode(&mut enc, &[(b":method", b"GET", true)]);
+    // Never indexed, name index 2, value "GET".
+    assert_eq!(wire[0], 0x12);
+    let fields = decode(&mut Decoder::new(4096), &wire);
+    assert!(fields[0].sensitive);
+    assert_eq!(fields[0].value, "GET");
+}
+
+#[test]
+fn volatile_and_large_values_are_not_indexed() {
+    let mut enc = Encoder::new();
+    let big = vec![b'x'; 3100];
+    let wire = encode(
+        &mut enc,
+        &[(b"content-length", b"1234", false), (b"x-big", &big, false)],
+    );
+    assert_eq!(enc.table.len(), 0);
+    assert_eq!(wire[0], 0x0f); // without indexing, name index 28 (15 + 13)
+    let fields = decode(&mut Decoder::new(4096), &wire);
+    assert_eq!(fields[1].value.len(), 3100);
+}
+
+#[test]
+fn dynamic_name_match_is_reused() {
+    let mut enc = encoder(4096, false);
+    encode(&mut enc, &[(b"x-trace", b"1", false)]);
+    let wire = encode(&mut enc, &[(b"x-trace", b"2", false)]);
+    // Literal with indexing, name index 62.
+    assert_eq!(wire, [0x7e, 0x01, b'2']);
+}
+
+#[test]
+fn table_size_change_emits_updates_at_next_block_start() {
+    let mut enc = Encoder::new();
+    enc.set_max_table_size(100);
+    assert_eq!(encode(&mut enc, &[]), [0x3f, 0x45]);
+    assert_eq!(encode(&mut enc, &[]), []);
+
+    // Down then up between blocks: the smallest, then the final size.
+    enc.set_max_table_size(0);
+    enc.set_max_table_size(200);
+    let wire = encode(&mut enc, &[(b":method", b"GET", false)]);
+    assert_eq!(wire, [0x20, 0x3f, 0xa9, 0x01, 0x82]);
+
+    // Unchanged size: nothing to send.
+    enc.set_max_table_size(200);
+    assert_eq!(encode(&mut enc, &[]), []);
+}
+
+#[test]
+fn table_size_above_the_limit_is_capped() {
+    let mut enc = Encoder::new();
+    enc.set_max_table_size(1 << 20);
+    assert_eq!(encode(&mut enc, &[]), []);
+    assert_eq!(enc.table.capacity(), 4096);
+}
+
+#[test]
+fn decoder_follows_encoder_through_size_changes() {
+    let mut enc = Encoder::new();
+    let mut dec = Decoder::new(4096);
+    let fields: &[(&[u8], &[u8], bool)] = &[(b"x-a", b"1", false), (b"x-b", b"2", false)];
+    decode(&mut dec, &encode(&mut enc, fields));
+    dec.set_max_table_size(40);
+    enc.set_max_table_size(40);
+    assert_eq!(decode(&mut dec, &encode(&mut enc, fields)).len(), 2);
+    assert_eq!(dec.table_size(), 40);
+}
+
+fn header_name() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        Just(b":path".to_vec()),
+        Just(b"cookie".to_vec()),
+        Just(b"content-type".to_vec()),
+        Just(b"x-custom".to_vec()),
+        proptest::collection::vec(b'a'..=b'z', 1..12),
+    ]
+}
+
+fn header_value() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        Just(b"/".to_vec()),
+        Just(b"text/html".to_vec()),
+        proptest::collection::vec(any::<u8>(), 0..40),
+        proptest::collection::vec(b' '..=b'~', 0..300),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn encoder_and_decoder_stay_in_step(
+        blocks in proptest::collection::vec(
+            (
+                proptest::option::of(0usize..5000),
+                proptest::collection::vec((header_name(), header_value(), any::<bool>()), 0..12),
+            ),
+            1..12,
+        )
+    ) {
+        let mut enc = Encoder::new();
+        let mut dec = Decoder::new(4096);
+        for (size_change, fields) in blocks {
+            if let Some(size) = size_change {
+                // Both ends apply the setting before the next block, as after a SETTINGS ack.
+                dec.set_max_table_size(size);
+                enc.set_max_table_size(size);
+            }
+            let mut wire = BytesMut::new();
+            enc.encode(fields.iter().map(|(n, v, s)| (&n[..], &v[..], *s)), &mut wire);
+            let decoded = dec.decode(&wire, usize::MAX).unwrap();
+            prop_assert_eq!(decoded.len(), fields.len());
+            for (got, (name, value, sensitive)) in decoded.iter().zip(&fields) {
+                prop_assert_eq!(&got.name[..], &name[..]);
+                prop_assert_eq!(&got.value[..], &value[..]);
+                if *sensitive {
+                    prop_assert!(got.sensitive);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn decoder_never_panics_on_arbitrary_input(wire in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let mut dec = Decoder::new(4096);
+        let _ = dec.decode(&wire, 8192);
+        let _ = dec.decode(&wire, 8192);
+    }
+}
