@@ -170,6 +170,16 @@ impl Connection {
         }
     }
 
+    /// HTTP/1.1: true once a `101 Switching Protocols` or a 2xx answer to
+    /// `CONNECT` went through; the bytes that follow are no longer HTTP (see
+    /// [`take_trailing_data`](Self::take_trailing_data)).
+    pub fn switched_protocol(&self) -> bool {
+        match &self.inner {
+            Inner::H1(c) => c.switched_protocol(),
+            _ => false,
+        }
+    }
+
     /// The peer error this connection is stuck in, if any.
     pub fn remote_error(&self) -> Option<RemoteProtocolError> {
         match &self.inner {

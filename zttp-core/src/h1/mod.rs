@@ -1,50 +1,752 @@
-//! HTTP/1.1 (RFC 9112). Placeholder while the engine is written.
+//! HTTP/1.1 (RFC 9112), both roles.
+//!
+//! Each direction runs its own state machine; a request/response exchange is
+//! one *cycle*:
+//!
+//! ```text
+//!  read side                           send side
+//!  Idle ──head──▶ Body ──end──▶ Done    Idle ──head──▶ Body ──end──▶ Done
+//!    ▲                           │        ▲                           │
+//!    └──────── start_next_cycle (both Done, keep-alive) ──────────────┘
+//!  101 / 2xx to CONNECT ──▶ Switched (both sides; the bytes are no longer HTTP)
+//! ```
+//!
+//! While the read side is `Done`, `next_event` says `Paused`: a pipelined
+//! request stays buffered until `start_next_cycle`.
 
-use bytes::Bytes;
+mod body;
+mod encode;
+mod parse;
+
+use bytes::{Bytes, BytesMut};
 
 use crate::outbound::Outbound;
-use crate::{Config, Error, Event, LocalProtocolError, RemoteProtocolError, Role};
+use crate::{
+    Config, Data, EndOfMessage, Error, Event, Headers, Leniency, Limits, LocalProtocolError,
+    RemoteErrorKind, RemoteProtocolError, Request, Response, Role, Version,
+};
+use body::{BodyDecoder, BodyEvent, ChunkedDecoder};
+use encode::{validate_fields, write_fields, BodyEncoder};
+use parse::{parse_fields, parse_request_line, parse_status_line, HeadScanner, Lines, Scan};
 
 #[derive(Debug)]
+enum RecvState {
+    /// Waiting for a head.
+    Idle,
+    /// Reading a body.
+    Body(BodyDecoder),
+    /// The message is complete; waiting for the next cycle.
+    Done,
+    /// The peer closed cleanly between messages.
+    Closed,
+    /// The connection switched protocols.
+    Switched,
+}
+
+#[derive(Debug)]
+enum SendState {
+    Idle,
+    Body(BodyEncoder),
+    Done,
+    Switched,
+}
+
+/// One HTTP/1.x connection.
+#[derive(Debug)]
 pub(crate) struct H1Connection {
+    role: Role,
+    limits: Limits,
+    leniency: Leniency,
+    buf: BytesMut,
+    eof: bool,
+    recv: RecvState,
+    send: SendState,
+    scanner: HeadScanner,
+    error: Option<RemoteProtocolError>,
+    /// False once either side signalled that the connection ends after this cycle.
+    keep_alive: bool,
+    /// Per cycle: the request we answer (server) or sent (client).
+    cycle: Cycle,
     out: Outbound,
 }
 
+/// What one request/response cycle has established so far.
+#[derive(Debug, Default)]
+struct Cycle {
+    /// The request was HEAD: the response has no body.
+    head_request: bool,
+    /// The request was CONNECT: a 2xx answer opens a tunnel.
+    connect_request: bool,
+    /// The `Upgrade` value, when the request asked to switch protocols.
+    upgrade: Option<Bytes>,
+    /// Version of the peer's message head in this cycle.
+    peer_version: Option<Version>,
+    /// The client asked an HTTP/1.0 keep-alive.
+    http10_keep_alive: bool,
+    /// Server: a final response was sent. Client: a final response was received.
+    final_response: bool,
+}
+
 impl H1Connection {
-    pub(crate) fn new(_role: Role, _config: &Config) -> Self {
+    pub(crate) fn new(role: Role, config: &Config) -> Self {
         H1Connection {
+            role,
+            limits: config.limits.clone(),
+            leniency: config.leniency.clone(),
+            buf: BytesMut::new(),
+            eof: false,
+            recv: RecvState::Idle,
+            send: SendState::Idle,
+            scanner: HeadScanner::default(),
+            error: None,
+            keep_alive: true,
+            cycle: Cycle::default(),
             out: Outbound::default(),
         }
     }
-    pub(crate) fn receive_data(&mut self, _data: &[u8]) {}
-    pub(crate) fn next_event(&mut self) -> Result<Event, Error> {
-        Ok(Event::NeedData)
-    }
-    pub(crate) fn send(&mut self, _event: Event) -> Result<(), LocalProtocolError> {
-        Ok(())
-    }
+
+    // ---- getters ----
+
     pub(crate) fn should_close(&self) -> bool {
-        false
+        !self.keep_alive || self.error.is_some() || matches!(self.recv, RecvState::Closed)
     }
+
     pub(crate) fn upgrade(&self) -> Option<&[u8]> {
-        None
+        self.cycle.upgrade.as_deref()
     }
+
+    pub(crate) fn switched_protocol(&self) -> bool {
+        matches!(self.recv, RecvState::Switched)
+    }
+
     pub(crate) fn remote_error(&self) -> Option<RemoteProtocolError> {
-        None
+        self.error
     }
-    pub(crate) fn start_next_cycle(&mut self) -> Result<(), LocalProtocolError> {
-        Ok(())
+
+    pub(crate) fn in_message(&self) -> bool {
+        !matches!(
+            (&self.recv, &self.send),
+            (RecvState::Idle | RecvState::Closed, SendState::Idle)
+        )
     }
-    pub(crate) fn take_trailing_data(&mut self) -> Bytes {
-        Bytes::new()
-    }
+
     pub(crate) fn outbound(&mut self) -> &mut Outbound {
         &mut self.out
     }
+
     pub(crate) fn outbound_ref(&self) -> &Outbound {
         &self.out
     }
-    pub(crate) fn in_message(&self) -> bool {
-        false
+
+    // ---- read side ----
+
+    pub(crate) fn receive_data(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            self.eof = true;
+        } else if !self.eof {
+            self.buf.extend_from_slice(data);
+        }
+    }
+
+    pub(crate) fn next_event(&mut self) -> Result<Event, Error> {
+        if let Some(e) = self.error {
+            return Err(e.into());
+        }
+        match self.read_event() {
+            Ok(ev) => Ok(ev),
+            Err(kind) => {
+                let e = RemoteProtocolError::new(kind);
+                self.error = Some(e);
+                self.keep_alive = false;
+                Err(e.into())
+            }
+        }
+    }
+
+    fn read_event(&mut self) -> Result<Event, RemoteErrorKind> {
+        match &mut self.recv {
+            RecvState::Idle => self.read_head(),
+            RecvState::Body(decoder) => {
+                match decoder.decode(&mut self.buf, self.eof, &self.limits, &self.leniency)? {
+                    BodyEvent::NeedData => Ok(Event::NeedData),
+                    BodyEvent::Data(data) => Ok(Event::Data(Data { stream_id: 0, data })),
+                    BodyEvent::End(trailers) => {
+                        self.recv = RecvState::Done;
+                        if self.role == Role::Client {
+                            self.switch_if_tunnel();
+                        }
+                        Ok(Event::EndOfMessage(EndOfMessage {
+                            stream_id: 0,
+                            trailers,
+                        }))
+                    }
+                }
+            }
+            RecvState::Done | RecvState::Switched => Ok(Event::Paused),
+            RecvState::Closed => Ok(Event::ConnectionClosed),
+        }
+    }
+
+    fn read_head(&mut self) -> Result<Event, RemoteErrorKind> {
+        if self.role == Role::Client && matches!(self.send, SendState::Idle) {
+            // No request in flight: nothing may arrive.
+            return match (self.buf.is_empty(), self.eof) {
+                (false, _) => Err(RemoteErrorKind::UnexpectedData),
+                (true, true) => self.closed(),
+                (true, false) => Ok(Event::NeedData),
+            };
+        }
+        self.skip_blank_lines();
+        let (first_line_limit, first_line_error) = match self.role {
+            Role::Server => (
+                self.limits.max_request_line,
+                RemoteErrorKind::RequestLineTooLong,
+            ),
+            Role::Client => (self.limits.max_head_size, RemoteErrorKind::HeadTooLarge),
+        };
+        let scan = self.scanner.scan(
+            &self.buf,
+            first_line_limit,
+            self.limits.max_head_size,
+            first_line_error,
+            RemoteErrorKind::HeadTooLarge,
+        )?;
+        let Scan::Complete(end) = scan else {
+            return match (self.buf.is_empty(), self.eof) {
+                (_, false) => Ok(Event::NeedData),
+                (true, true) => self.closed(),
+                (false, true) => Err(RemoteErrorKind::IncompleteMessage),
+            };
+        };
+        self.scanner = HeadScanner::default();
+        let head = self.buf.split_to(end).freeze();
+        match self.role {
+            Role::Server => self.parse_request(&head),
+            Role::Client => self.parse_response(&head),
+        }
+    }
+
+    fn closed(&mut self) -> Result<Event, RemoteErrorKind> {
+        self.recv = RecvState::Closed;
+        Ok(Event::ConnectionClosed)
+    }
+
+    /// RFC 9112 §2.2: ignore empty lines received before a start line.
+    fn skip_blank_lines(&mut self) {
+        loop {
+            let n = match &self.buf[..] {
+                [b'\r', b'\n', ..] => 2,
+                [b'\n', ..] if self.leniency.bare_lf => 1,
+                _ => return,
+            };
+            let _ = self.buf.split_to(n);
+        }
+    }
+
+    fn parse_request(&mut self, head: &Bytes) -> Result<Event, RemoteErrorKind> {
+        let mut lines = Lines::new(head, &self.leniency);
+        let line = parse_request_line(&mut lines, &self.limits)?;
+        let headers = parse_fields(&mut lines, &self.leniency, self.limits.max_headers)?;
+        let version = line.version;
+        validate_target(&line.method, &line.target)?;
+        check_host(&headers, version)?;
+        let framing = Framing::of(&headers, version, true, &self.leniency)?;
+        let decoder = match framing {
+            Framing::Chunked | Framing::ChunkedForceClose => {
+                BodyDecoder::Chunked(ChunkedDecoder::new())
+            }
+            Framing::Length(n) => BodyDecoder::Length(n),
+            Framing::None => BodyDecoder::Length(0),
+            Framing::UntilClose => unreachable!("requests are never close-delimited"),
+        };
+        if let (BodyDecoder::Length(n), Some(max)) = (&decoder, self.limits.max_body_size) {
+            if *n > max {
+                return Err(RemoteErrorKind::BodyTooLarge);
+            }
+        }
+        self.note_peer_head(&headers, version, framing);
+        let is_method = |m: &[u8]| line.method[..] == *m;
+        self.cycle.head_request = is_method(b"HEAD");
+        self.cycle.connect_request = is_method(b"CONNECT");
+        if headers.has_token(b"connection", b"upgrade") {
+            self.cycle.upgrade = headers.get(b"upgrade").cloned();
+        }
+        let expect_continue = version == Version::Http11
+            && headers
+                .get(b"expect")
+                .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
+        self.recv = RecvState::Body(decoder);
+        Ok(Event::Request(Request {
+            stream_id: 0,
+            method: line.method,
+            target: line.target,
+            http_version: version,
+            headers,
+            scheme: None,
+            authority: None,
+            protocol: None,
+            expect_continue,
+        }))
+    }
+
+    fn parse_response(&mut self, head: &Bytes) -> Result<Event, RemoteErrorKind> {
+        let mut lines = Lines::new(head, &self.leniency);
+        let line = parse_status_line(&mut lines)?;
+        let headers = parse_fields(&mut lines, &self.leniency, self.limits.max_headers)?;
+        let response = |headers| Response {
+            stream_id: 0,
+            status_code: line.status,
+            reason: line.reason.clone(),
+            http_version: line.version,
+            headers,
+        };
+        if line.status < 200 {
+            if line.status == 101 {
+                if self.cycle.upgrade.is_none() {
+                    return Err(RemoteErrorKind::InvalidStatus);
+                }
+                self.recv = RecvState::Switched;
+                self.send = SendState::Switched;
+            }
+            return Ok(Event::InformationalResponse(response(headers)));
+        }
+        let framing = Framing::of(&headers, line.version, false, &self.leniency)?;
+        let no_body = self.cycle.head_request
+            || line.status == 204
+            || line.status == 304
+            || (self.cycle.connect_request && (200..300).contains(&line.status));
+        let decoder = match framing {
+            _ if no_body => BodyDecoder::Length(0),
+            Framing::Chunked | Framing::ChunkedForceClose => {
+                BodyDecoder::Chunked(ChunkedDecoder::new())
+            }
+            Framing::Length(n) => BodyDecoder::Length(n),
+            Framing::None | Framing::UntilClose => BodyDecoder::UntilClose,
+        };
+        if matches!(decoder, BodyDecoder::UntilClose) {
+            self.keep_alive = false;
+        }
+        self.note_peer_head(&headers, line.version, framing);
+        self.cycle.final_response = true;
+        self.cycle.peer_version = Some(line.version);
+        self.recv = RecvState::Body(decoder);
+        if !(200..300).contains(&line.status) {
+            self.cycle.connect_request = false;
+        }
+        Ok(Event::Response(response(headers)))
+    }
+
+    /// Records what a received head says about keep-alive.
+    fn note_peer_head(&mut self, headers: &Headers, version: Version, framing: Framing) {
+        self.cycle.peer_version = Some(version);
+        let close = headers.has_token(b"connection", b"close");
+        let keep = headers.has_token(b"connection", b"keep-alive");
+        self.cycle.http10_keep_alive = version == Version::Http10 && keep && !close;
+        if close || (version == Version::Http10 && !keep) {
+            self.keep_alive = false;
+        }
+        if framing == Framing::ChunkedForceClose {
+            self.keep_alive = false;
+        }
+    }
+
+    /// Client: after the body of a 2xx answer to CONNECT, the tunnel is open.
+    fn switch_if_tunnel(&mut self) {
+        if self.cycle.connect_request && self.cycle.final_response {
+            self.recv = RecvState::Switched;
+            self.send = SendState::Switched;
+        }
+    }
+
+    // ---- send side ----
+
+    pub(crate) fn send(&mut self, event: Event) -> Result<(), LocalProtocolError> {
+        if self.error.is_some() {
+            return Err(LocalProtocolError::ConnectionClosed);
+        }
+        match (event, self.role) {
+            (Event::Request(req), Role::Client) => self.send_request(req),
+            (Event::Response(resp), Role::Server) => self.send_response(resp),
+            (Event::InformationalResponse(resp), Role::Server) => self.send_informational(resp),
+            (Event::Data(d), _) => match &mut self.send {
+                SendState::Body(enc) => enc.data(d.data, &mut self.out),
+                _ => Err(LocalProtocolError::UnexpectedEvent),
+            },
+            (Event::EndOfMessage(end), _) => match &self.send {
+                SendState::Body(enc) => {
+                    enc.end(&end.trailers, &mut self.out)?;
+                    self.send = SendState::Done;
+                    Ok(())
+                }
+                _ => Err(LocalProtocolError::UnexpectedEvent),
+            },
+            (Event::Request(_) | Event::Response(_) | Event::InformationalResponse(_), _) => {
+                Err(LocalProtocolError::WrongRole)
+            }
+            _ => Err(LocalProtocolError::UnexpectedEvent),
+        }
+    }
+
+    fn send_request(&mut self, req: Request) -> Result<(), LocalProtocolError> {
+        if !matches!(self.send, SendState::Idle) || !matches!(self.recv, RecvState::Idle) {
+            return Err(LocalProtocolError::UnexpectedEvent);
+        }
+        validate_fields(&req.headers)?;
+        let target_ok = !req.target.is_empty() && req.target.iter().all(|&b| b > 0x20 && b < 0x7f);
+        let method_ok = !req.method.is_empty() && req.method.iter().all(|&b| parse::is_tchar(b));
+        if !target_ok || !method_ok || req.http_version == Version::Http2 {
+            return Err(LocalProtocolError::InvalidHeader);
+        }
+        if req.http_version == Version::Http11 && req.headers.get_all(b"host").count() != 1 {
+            return Err(LocalProtocolError::InvalidHeader);
+        }
+        let encoder = match Framing::of(&req.headers, req.http_version, true, &Leniency::default())
+        {
+            Ok(Framing::Chunked) => BodyEncoder::Chunked,
+            Ok(Framing::Length(n)) => BodyEncoder::Length(n),
+            Ok(Framing::None) => BodyEncoder::Length(0),
+            _ => return Err(LocalProtocolError::InvalidHeader),
+        };
+        let out = &mut self.out;
+        out.put_slice(&req.method);
+        out.put_slice(b" ");
+        out.put_slice(&req.target);
+        out.put_slice(if req.http_version == Version::Http10 {
+            b" HTTP/1.0\r\n"
+        } else {
+            b" HTTP/1.1\r\n"
+        });
+        write_fields(&req.headers, out);
+        out.put_slice(b"\r\n");
+        self.cycle = Cycle {
+            head_request: &req.method[..] == b"HEAD",
+            connect_request: &req.method[..] == b"CONNECT",
+            upgrade: if req.headers.has_token(b"connection", b"upgrade") {
+                req.headers.get(b"upgrade").cloned()
+            } else {
+                None
+            },
+            ..Cycle::default()
+        };
+        if req.headers.has_token(b"connection", b"close") || req.http_version == Version::Http10 {
+            self.keep_alive = false;
+        }
+        self.send = SendState::Body(encoder);
+        Ok(())
+    }
+
+    /// Server: a request head was received and no final response sent yet.
+    fn can_respond(&self) -> bool {
+        matches!(self.send, SendState::Idle)
+            && !matches!(
+                self.recv,
+                RecvState::Idle | RecvState::Closed | RecvState::Switched
+            )
+    }
+
+    fn send_informational(&mut self, resp: Response) -> Result<(), LocalProtocolError> {
+        if !(100..200).contains(&resp.status_code) {
+            return Err(LocalProtocolError::InvalidStatus);
+        }
+        if !self.can_respond() {
+            return Err(LocalProtocolError::UnexpectedEvent);
+        }
+        if self.cycle.peer_version != Some(Version::Http11) {
+            return Err(LocalProtocolError::InformationalNotAllowed);
+        }
+        let switching = resp.status_code == 101;
+        if switching && (self.cycle.upgrade.is_none() || !matches!(self.recv, RecvState::Done)) {
+            return Err(LocalProtocolError::InformationalNotAllowed);
+        }
+        self.write_status_line(&resp)?;
+        write_fields(&resp.headers, &mut self.out);
+        self.out.put_slice(b"\r\n");
+        if switching {
+            self.recv = RecvState::Switched;
+            self.send = SendState::Switched;
+        }
+        Ok(())
+    }
+
+    fn write_status_line(&mut self, resp: &Response) -> Result<(), LocalProtocolError> {
+        validate_fields(&resp.headers)?;
+        let code = resp.status_code;
+        if !(100..=999).contains(&code) || resp.reason.iter().any(|&b| !parse::is_field_vchar(b)) {
+            return Err(LocalProtocolError::InvalidStatus);
+        }
+        let digits = [
+            b'0' + (code / 100) as u8,
+            b'0' + (code / 10 % 10) as u8,
+            b'0' + (code % 10) as u8,
+        ];
+        self.out.put_slice(b"HTTP/1.1 ");
+        self.out.put_slice(&digits);
+        self.out.put_slice(b" ");
+        self.out.put_slice(&resp.reason);
+        self.out.put_slice(b"\r\n");
+        Ok(())
+    }
+
+    fn send_response(&mut self, resp: Response) -> Result<(), LocalProtocolError> {
+        if !(200..=999).contains(&resp.status_code) {
+            return Err(LocalProtocolError::InvalidStatus);
+        }
+        if !self.can_respond() {
+            return Err(LocalProtocolError::UnexpectedEvent);
+        }
+        let status = resp.status_code;
+        let tunnel = self.cycle.connect_request && (200..300).contains(&status);
+        let peer_11 = self.cycle.peer_version == Some(Version::Http11);
+        let no_body = self.cycle.head_request || status == 204 || status == 304 || tunnel;
+        let framing = Framing::of(&resp.headers, Version::Http11, false, &Leniency::default())
+            .map_err(|_| LocalProtocolError::InvalidHeader)?;
+        let mut add_chunked = false;
+        let encoder = match framing {
+            _ if no_body => BodyEncoder::None,
+            Framing::Length(n) => BodyEncoder::Length(n),
+            Framing::Chunked if peer_11 => BodyEncoder::Chunked,
+            Framing::None if peer_11 => {
+                add_chunked = true;
+                BodyEncoder::Chunked
+            }
+            _ => BodyEncoder::UntilClose,
+        };
+        if encoder == BodyEncoder::UntilClose || resp.headers.has_token(b"connection", b"close") {
+            self.keep_alive = false;
+        }
+        self.write_status_line(&resp)?;
+        let out = &mut self.out;
+        if encoder == BodyEncoder::UntilClose && framing == Framing::Chunked {
+            // An HTTP/1.0 peer cannot read chunked: send the body raw and close.
+            let mut headers = resp.headers.clone();
+            headers.remove(b"transfer-encoding");
+            write_fields(&headers, out);
+        } else {
+            write_fields(&resp.headers, out);
+        }
+        if add_chunked {
+            out.put_slice(b"Transfer-Encoding: chunked\r\n");
+        }
+        if !resp.headers.contains(b"connection") {
+            if !self.keep_alive {
+                out.put_slice(b"Connection: close\r\n");
+            } else if self.cycle.http10_keep_alive {
+                out.put_slice(b"Connection: keep-alive\r\n");
+            }
+        }
+        out.put_slice(b"\r\n");
+        self.cycle.final_response = true;
+        if tunnel {
+            self.recv = RecvState::Switched;
+            self.send = SendState::Switched;
+        } else {
+            self.cycle.upgrade = None;
+            self.send = SendState::Body(encoder);
+        }
+        Ok(())
+    }
+
+    // ---- cycles ----
+
+    pub(crate) fn start_next_cycle(&mut self) -> Result<(), LocalProtocolError> {
+        if !matches!((&self.recv, &self.send), (RecvState::Done, SendState::Done)) {
+            return Err(LocalProtocolError::UnexpectedEvent);
+        }
+        if self.should_close() {
+            return Err(LocalProtocolError::ConnectionClosed);
+        }
+        self.recv = RecvState::Idle;
+        self.send = SendState::Idle;
+        self.cycle = Cycle::default();
+        Ok(())
+    }
+
+    pub(crate) fn take_trailing_data(&mut self) -> Bytes {
+        if self.switched_protocol() {
+            self.buf.split().freeze()
+        } else {
+            Bytes::new()
+        }
     }
 }
+
+/// How a message head says its body is delimited (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// No Content-Length nor Transfer-Encoding.
+    None,
+    Length(u64),
+    Chunked,
+    /// Chunked, but Content-Length was present too (allowed only by leniency).
+    ChunkedForceClose,
+    /// A response whose Transfer-Encoding does not end in chunked.
+    UntilClose,
+}
+
+impl Framing {
+    /// Reads Content-Length and Transfer-Encoding of a request or response head.
+    fn of(
+        headers: &Headers,
+        version: Version,
+        is_request: bool,
+        leniency: &Leniency,
+    ) -> Result<Framing, RemoteErrorKind> {
+        let te = transfer_coding(headers, is_request)?;
+        let cl = content_length(headers)?;
+        if te.is_some() && version == Version::Http10 {
+            return Err(RemoteErrorKind::TransferEncodingInHttp10);
+        }
+        match (te, cl) {
+            (Some(_), Some(_)) if !leniency.transfer_encoding_with_content_length => {
+                Err(RemoteErrorKind::ContentLengthWithTransferEncoding)
+            }
+            (Some(Framing::Chunked), Some(_)) => Ok(Framing::ChunkedForceClose),
+            (Some(f), _) => Ok(f),
+            (None, Some(n)) => Ok(Framing::Length(n)),
+            (None, None) => Ok(Framing::None),
+        }
+    }
+}
+
+/// `Some(Chunked)` when chunked is the only and final coding; `Some(UntilClose)`
+/// for a response whose final coding is not chunked; errors otherwise.
+fn transfer_coding(
+    headers: &Headers,
+    is_request: bool,
+) -> Result<Option<Framing>, RemoteErrorKind> {
+    let mut codings = 0usize;
+    let mut chunked_last = false;
+    let mut chunked_before = false;
+    let mut any = false;
+    for value in headers.get_all(b"transfer-encoding") {
+        any = true;
+        for member in value.split(|&b| b == b',') {
+            let coding = crate::trim_ows(member);
+            let name_end = coding
+                .iter()
+                .position(|&b| b == b';')
+                .unwrap_or(coding.len());
+            let name = crate::trim_ows(&coding[..name_end]);
+            if name.is_empty() || !name.iter().all(|&b| parse::is_tchar(b)) {
+                return Err(RemoteErrorKind::InvalidTransferEncoding);
+            }
+            if chunked_last {
+                chunked_before = true;
+            }
+            chunked_last = name.eq_ignore_ascii_case(b"chunked");
+            codings += 1;
+        }
+    }
+    if !any {
+        return Ok(None);
+    }
+    if chunked_before && (chunked_last || is_request) {
+        // chunked applied twice, or not last in a request (RFC 9112 §6.3 rule 4)
+        return Err(RemoteErrorKind::InvalidTransferEncoding);
+    }
+    match (chunked_last, is_request) {
+        (true, _) if codings == 1 => Ok(Some(Framing::Chunked)),
+        (true, _) => Err(RemoteErrorKind::UnsupportedTransferEncoding),
+        // RFC 9112 §6.3 rule 4: a request whose final coding is not chunked.
+        (false, true) => Err(RemoteErrorKind::InvalidTransferEncoding),
+        (false, false) => Ok(Some(Framing::UntilClose)),
+    }
+}
+
+/// One Content-Length value, possibly repeated identically (RFC 9110 §8.6).
+fn content_length(headers: &Headers) -> Result<Option<u64>, RemoteErrorKind> {
+    let mut length = None;
+    for value in headers.get_all(b"content-length") {
+        for member in value.split(|&b| b == b',') {
+            let digits = crate::trim_ows(member);
+            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                return Err(RemoteErrorKind::InvalidContentLength);
+            }
+            let n = digits.iter().try_fold(0u64, |n, &d| {
+                n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+            });
+            let n = n.ok_or(RemoteErrorKind::InvalidContentLength)?;
+            match length {
+                Some(prev) if prev != n => return Err(RemoteErrorKind::ConflictingContentLength),
+                _ => length = Some(n),
+            }
+        }
+    }
+    Ok(length)
+}
+
+/// Request-target forms (RFC 9112 §3.2): origin for most methods, absolute
+/// for any, authority only for CONNECT, asterisk only for OPTIONS.
+fn validate_target(method: &[u8], target: &[u8]) -> Result<(), RemoteErrorKind> {
+    let ok = if method == b"CONNECT" {
+        is_authority_form(target)
+    } else if target == b"*" {
+        method == b"OPTIONS"
+    } else {
+        target.starts_with(b"/") || is_absolute_form(target)
+    };
+    ok.then_some(()).ok_or(RemoteErrorKind::InvalidTarget)
+}
+
+fn is_absolute_form(target: &[u8]) -> bool {
+    let Some(colon) = target.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let scheme = &target[..colon];
+    scheme.first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+}
+
+/// Exactly one Host on HTTP/1.1 requests, at most one on HTTP/1.0 (RFC 9112 §3.2).
+fn check_host(headers: &Headers, version: Version) -> Result<(), RemoteErrorKind> {
+    let mut hosts = headers.get_all(b"host");
+    match (hosts.next(), hosts.next()) {
+        (_, Some(_)) => Err(RemoteErrorKind::InvalidHost),
+        (None, None) if version == Version::Http11 => Err(RemoteErrorKind::MissingHost),
+        (Some(host), None) if !valid_host(host) => Err(RemoteErrorKind::InvalidHost),
+        _ => Ok(()),
+    }
+}
+
+/// `uri-host ":" port`.
+fn is_authority_form(target: &[u8]) -> bool {
+    let Some(colon) = target.iter().rposition(|&b| b == b':') else {
+        return false;
+    };
+    let (host, port) = (&target[..colon], &target[colon + 1..]);
+    !host.is_empty() && !port.is_empty() && port.iter().all(u8::is_ascii_digit) && valid_host(host)
+}
+
+/// A Host value: `uri-host [ ":" port ]`, loosely — no whitespace, no
+/// delimiters that would let it smuggle a path or userinfo.
+fn valid_host(host: &[u8]) -> bool {
+    host.iter().all(|&b| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b':'
+                    | b'['
+                    | b']'
+                    | b'%'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+            )
+    })
+}
+
+#[cfg(test)]
+mod tests;

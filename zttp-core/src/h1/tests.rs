@@ -1,0 +1,617 @@
+//! Table tests for the HTTP/1.1 rules, one behaviour per test.
+
+use bytes::Bytes;
+
+use crate::{
+    Config, Connection, Data, EndOfMessage, Error, Event, Headers, Leniency, Limits,
+    LocalProtocolError, RemoteErrorKind, Request, Response, Role, Version,
+};
+
+fn server() -> Connection {
+    Connection::new(Role::Server)
+}
+
+/// Feeds `input` to a fresh server and collects events up to the first
+/// `NeedData`/`Paused`, or the error.
+fn events(conn: &mut Connection, input: &[u8]) -> Result<Vec<Event>, Error> {
+    conn.receive_data(input);
+    let mut out = Vec::new();
+    loop {
+        match conn.next_event()? {
+            Event::NeedData | Event::Paused => return Ok(out),
+            ev => out.push(ev),
+        }
+    }
+}
+
+fn serve(input: &[u8]) -> Result<Vec<Event>, Error> {
+    events(&mut server(), input)
+}
+
+fn reject(input: &[u8]) -> RemoteErrorKind {
+    match serve(input) {
+        Err(Error::Remote(e)) => e.kind(),
+        other => panic!(
+            "expected a rejection of {:?}, got {other:?}",
+            String::from_utf8_lossy(input)
+        ),
+    }
+}
+
+fn request(ev: &Event) -> &Request {
+    match ev {
+        Event::Request(r) => r,
+        other => panic!("not a request: {other:?}"),
+    }
+}
+
+fn body(evs: &[Event]) -> Vec<u8> {
+    evs.iter()
+        .filter_map(|e| match e {
+            Event::Data(d) => Some(&d.data[..]),
+            _ => None,
+        })
+        .flatten()
+        .copied()
+        .collect()
+}
+
+macro_rules! rejects {
+    ($($name:ident: $input:expr => $kind:ident;)*) => {$(
+        #[test]
+        fn $name() {
+            assert_eq!(reject($input), RemoteErrorKind::$kind);
+        }
+    )*};
+}
+
+rejects! {
+    rejects_content_length_with_transfer_encoding:
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n" => ContentLengthWithTransferEncoding;
+    rejects_conflicting_content_lengths:
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n" => ConflictingContentLength;
+    rejects_signed_content_length:
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +3\r\n\r\n" => InvalidContentLength;
+    rejects_empty_content_length:
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n" => InvalidContentLength;
+    rejects_overflowing_content_length:
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n" => InvalidContentLength;
+    rejects_chunked_not_final_in_request:
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n" => InvalidTransferEncoding;
+    rejects_chunked_applied_twice:
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n" => InvalidTransferEncoding;
+    answers_501_to_unknown_transfer_coding:
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n" => UnsupportedTransferEncoding;
+    rejects_transfer_encoding_in_http10:
+        b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n" => TransferEncodingInHttp10;
+    rejects_missing_host_on_http11:
+        b"GET / HTTP/1.1\r\n\r\n" => MissingHost;
+    rejects_two_hosts:
+        b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n" => InvalidHost;
+    rejects_host_with_path:
+        b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n" => InvalidHost;
+    rejects_whitespace_before_colon:
+        b"GET / HTTP/1.1\r\nHost : a\r\n\r\n" => WhitespaceBeforeColon;
+    rejects_obs_fold_by_default:
+        b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n 2\r\n\r\n" => ObsFold;
+    rejects_bare_lf_by_default:
+        b"GET / HTTP/1.1\nHost: a\n\n" => BareLf;
+    rejects_nul_in_header_value:
+        b"GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n" => InvalidHeaderValue;
+    rejects_non_token_header_name:
+        b"GET / HTTP/1.1\r\nHost: a\r\nX(y): 1\r\n\r\n" => InvalidHeaderName;
+    rejects_header_line_without_colon:
+        b"GET / HTTP/1.1\r\nHost: a\r\nfoo\r\n\r\n" => MissingColon;
+    rejects_non_token_method:
+        b"G(T / HTTP/1.1\r\nHost: a\r\n\r\n" => InvalidMethod;
+    rejects_double_space_in_request_line:
+        b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n" => InvalidRequestLine;
+    rejects_target_with_control_bytes:
+        b"GET /\x7f HTTP/1.1\r\nHost: a\r\n\r\n" => InvalidTarget;
+    rejects_asterisk_target_except_for_options:
+        b"GET * HTTP/1.1\r\nHost: a\r\n\r\n" => InvalidTarget;
+    rejects_origin_form_for_connect:
+        b"CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n" => InvalidTarget;
+    rejects_relative_target:
+        b"GET foo HTTP/1.1\r\nHost: a\r\n\r\n" => InvalidTarget;
+    answers_505_to_http2_request_line:
+        b"GET / HTTP/2.0\r\nHost: a\r\n\r\n" => UnsupportedVersion;
+    rejects_malformed_version:
+        b"GET / HTTP/1.1x\r\nHost: a\r\n\r\n" => InvalidVersion;
+    rejects_chunk_size_with_0x_prefix:
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0x1\r\na\r\n0\r\n\r\n" => InvalidChunkSize;
+    rejects_chunk_data_longer_than_its_size:
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n0\r\n\r\n" => InvalidChunkTerminator;
+}
+
+#[test]
+fn error_statuses_match_the_rule_broken() {
+    let cases: [(&[u8], u16); 4] = [
+        (b"GET / HTTP/1.1\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+        (b"GET / HTTP/3.0\r\nHost: a\r\n\r\n", 505),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+    ];
+    for (input, status) in cases {
+        match serve(input) {
+            Err(Error::Remote(e)) => assert_eq!(e.status(), status),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn limits_hold_whole_or_byte_by_byte() {
+    let limits = Limits {
+        max_request_line: 20,
+        max_head_size: 64,
+        max_headers: 2,
+        ..Limits::default()
+    };
+    let cases: [(&[u8], RemoteErrorKind, u16); 3] = [
+        (b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\nHost: a\r\n\r\n", RemoteErrorKind::RequestLineTooLong, 414),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\nY: 2\r\n\r\n", RemoteErrorKind::TooManyHeaders, 431),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nX: 111111111111111111111111111111111111111111111\r\n\r\n", RemoteErrorKind::HeadTooLarge, 431),
+    ];
+    for (input, kind, status) in cases {
+        let config = Config::default().limits(limits.clone());
+        for byte_at_a_time in [false, true] {
+            let mut conn = Connection::with_config(Role::Server, config.clone());
+            let result = if byte_at_a_time {
+                input
+                    .iter()
+                    .map(|b| events(&mut conn, &[*b]))
+                    .find(|r| r.is_err())
+                    .unwrap_or(Ok(vec![]))
+            } else {
+                events(&mut conn, input)
+            };
+            match result {
+                Err(Error::Remote(e)) => {
+                    assert_eq!((e.kind(), e.status()), (kind, status), "{byte_at_a_time}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn oversized_head_is_refused_before_it_is_complete() {
+    let config = Config::default().limits(Limits {
+        max_head_size: 100,
+        ..Limits::default()
+    });
+    let mut conn = Connection::with_config(Role::Server, config);
+    let mut input = b"GET / HTTP/1.1\r\nHost: a\r\nX: ".to_vec();
+    input.extend(std::iter::repeat(b'a').take(200));
+    assert_eq!(
+        events(&mut conn, &input).unwrap_err(),
+        Error::Remote(RemoteErrorKind::HeadTooLarge.into())
+    );
+}
+
+#[test]
+fn body_over_the_limit_is_413() {
+    let config = Config::default().limits(Limits {
+        max_body_size: Some(4),
+        ..Limits::default()
+    });
+    let mut conn = Connection::with_config(Role::Server, config.clone());
+    let e = events(
+        &mut conn,
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n",
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::Remote(e) if e.status() == 413));
+    let mut conn = Connection::with_config(Role::Server, config);
+    let e = events(
+        &mut conn,
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\nabc\r\n",
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::Remote(e) if e.status() == 413));
+}
+
+#[test]
+fn connection_stays_in_error_state_after_a_remote_error() {
+    let mut conn = server();
+    let first = events(&mut conn, b"GET / HTTP/1.1\r\n\r\n").unwrap_err();
+    conn.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(conn.next_event().unwrap_err(), first);
+    assert!(conn.should_close());
+    assert_eq!(
+        conn.send(Response::new(200)),
+        Err(LocalProtocolError::ConnectionClosed)
+    );
+}
+
+#[test]
+fn parses_request_with_path_query_and_preserved_header_case() {
+    let evs =
+        serve(b"GET /a/b?x=1?y HTTP/1.1\r\nHost: a\r\nX-Custom: 1\r\nx-custom: 2\r\n\r\n").unwrap();
+    let req = request(&evs[0]);
+    assert_eq!(req.path(), b"/a/b");
+    assert_eq!(req.query(), Some(&b"x=1?y"[..]));
+    assert_eq!(req.http_version, Version::Http11);
+    let names: Vec<_> = req.headers.iter().map(|(n, _)| n.clone()).collect();
+    assert_eq!(names, ["Host", "X-Custom", "x-custom"]);
+    assert!(matches!(evs[1], Event::EndOfMessage(_)));
+}
+
+#[test]
+fn identical_content_lengths_merge() {
+    let evs = serve(
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\nContent-Length: 3\r\n\r\nabc",
+    )
+    .unwrap();
+    assert_eq!(body(&evs), b"abc");
+}
+
+#[test]
+fn accepts_request_target_forms() {
+    for input in [
+        &b"GET http://example.com/x HTTP/1.1\r\nHost: example.com\r\n\r\n"[..],
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+        b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+    ] {
+        serve(input).unwrap();
+    }
+}
+
+#[test]
+fn chunked_body_surfaces_trailers() {
+    let evs = serve(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n0\r\nX-Sum: 9\r\n\r\n").unwrap();
+    assert_eq!(body(&evs), b"abc");
+    let Event::EndOfMessage(end) = evs.last().unwrap() else {
+        panic!()
+    };
+    assert_eq!(end.trailers.get(b"x-sum").unwrap(), "9");
+}
+
+#[test]
+fn lenient_transfer_encoding_with_content_length_lets_chunked_win_and_closes() {
+    let config = Config::default().leniency(Leniency {
+        transfer_encoding_with_content_length: true,
+        ..Leniency::default()
+    });
+    let mut conn = Connection::with_config(Role::Server, config);
+    let evs = events(&mut conn, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n").unwrap();
+    assert_eq!(body(&evs), b"x");
+    assert!(conn.should_close());
+}
+
+#[test]
+fn lenient_bare_lf_is_accepted_when_enabled() {
+    let config = Config::default().leniency(Leniency {
+        bare_lf: true,
+        ..Leniency::default()
+    });
+    let mut conn = Connection::with_config(Role::Server, config);
+    let evs = events(&mut conn, b"GET / HTTP/1.1\nHost: a\n\n").unwrap();
+    assert_eq!(request(&evs[0]).headers.get(b"host").unwrap(), "a");
+}
+
+#[test]
+fn keep_alive_rules_for_http10_and_http11() {
+    let cases: [(&[u8], bool); 4] = [
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", false),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            true,
+        ),
+        (b"GET / HTTP/1.0\r\n\r\n", true),
+        (b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", false),
+    ];
+    for (input, close) in cases {
+        let mut conn = server();
+        events(&mut conn, input).unwrap();
+        assert_eq!(
+            conn.should_close(),
+            close,
+            "{}",
+            String::from_utf8_lossy(input)
+        );
+    }
+}
+
+#[test]
+fn http10_keep_alive_is_confirmed_in_the_response() {
+    let mut conn = server();
+    events(
+        &mut conn,
+        b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    )
+    .unwrap();
+    conn.send(Response::new(200).with_header("Content-Length", "0"))
+        .unwrap();
+    conn.send(EndOfMessage::default()).unwrap();
+    let wire = conn.data_to_send();
+    assert!(
+        wire.ends_with(b"Content-Length: 0\r\nConnection: keep-alive\r\n\r\n"),
+        "{wire:?}"
+    );
+    conn.start_next_cycle().unwrap();
+}
+
+#[test]
+fn pipelined_requests_wait_for_start_next_cycle() {
+    let mut conn = server();
+    let evs = events(
+        &mut conn,
+        b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(evs.len(), 2);
+    assert_eq!(request(&evs[0]).target, "/1");
+    assert_eq!(conn.next_event().unwrap(), Event::Paused);
+    assert_eq!(
+        conn.start_next_cycle(),
+        Err(LocalProtocolError::UnexpectedEvent)
+    );
+    conn.send(Response::new(200).with_header("Content-Length", "0"))
+        .unwrap();
+    conn.send(EndOfMessage::default()).unwrap();
+    conn.start_next_cycle().unwrap();
+    let evs = events(&mut conn, b"").unwrap();
+    assert_eq!(request(&evs[0]).target, "/2");
+}
+
+#[test]
+fn peer_closing_between_messages_is_connection_closed_and_mid_message_is_an_error() {
+    let mut conn = server();
+    conn.receive_data(b"");
+    assert_eq!(conn.next_event().unwrap(), Event::ConnectionClosed);
+    let mut conn = server();
+    conn.receive_data(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nab");
+    while let Ok(Event::Request(_) | Event::Data(_)) = conn.next_event() {}
+    conn.receive_data(b"");
+    assert_eq!(
+        conn.next_event().unwrap_err(),
+        Error::Remote(RemoteErrorKind::IncompleteMessage.into())
+    );
+}
+
+#[test]
+fn expect_continue_is_flagged_and_100_can_be_sent() {
+    let mut conn = server();
+    let evs = events(
+        &mut conn,
+        b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 2\r\n\r\n",
+    )
+    .unwrap();
+    assert!(request(&evs[0]).expect_continue);
+    conn.send_informational(100).unwrap();
+    assert_eq!(&conn.data_to_send()[..], b"HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+#[test]
+fn upgrade_hands_off_the_bytes_after_the_head() {
+    let mut conn = server();
+    let evs = events(&mut conn, b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n\x81\x05hello").unwrap();
+    assert_eq!(evs.len(), 2);
+    assert_eq!(conn.upgrade(), Some(&b"websocket"[..]));
+    conn.send(
+        Response::new(101)
+            .with_header("Upgrade", "websocket")
+            .with_header("Connection", "Upgrade"),
+    )
+    .unwrap();
+    assert!(conn.switched_protocol());
+    assert_eq!(
+        conn.take_trailing_data(),
+        Bytes::from_static(b"\x81\x05hello")
+    );
+}
+
+#[test]
+fn declined_upgrade_continues_as_http() {
+    let mut conn = server();
+    events(&mut conn, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: foo\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    conn.send(Response::new(200).with_header("Content-Length", "0"))
+        .unwrap();
+    conn.send(EndOfMessage::default()).unwrap();
+    assert!(!conn.switched_protocol());
+    conn.start_next_cycle().unwrap();
+    assert_eq!(request(&events(&mut conn, b"").unwrap()[0]).target, "/2");
+}
+
+#[test]
+fn connect_2xx_opens_a_tunnel() {
+    let mut conn = server();
+    events(
+        &mut conn,
+        b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\nTLS",
+    )
+    .unwrap();
+    conn.send(Response::new(200)).unwrap();
+    assert!(conn.switched_protocol());
+    assert_eq!(conn.take_trailing_data(), "TLS");
+}
+
+// ---- send side ----
+
+fn responding_to(input: &[u8]) -> Connection {
+    let mut conn = server();
+    events(&mut conn, input).unwrap();
+    conn
+}
+
+#[test]
+fn refuses_more_or_fewer_bytes_than_content_length() {
+    let mut conn = responding_to(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    conn.send(Response::new(200).with_header("Content-Length", "3"))
+        .unwrap();
+    assert_eq!(
+        conn.send(Data {
+            stream_id: 0,
+            data: "abcd".into()
+        }),
+        Err(LocalProtocolError::TooMuchData)
+    );
+    conn.send(Data {
+        stream_id: 0,
+        data: "ab".into(),
+    })
+    .unwrap();
+    assert_eq!(
+        conn.send(EndOfMessage::default()),
+        Err(LocalProtocolError::TooLittleData)
+    );
+}
+
+#[test]
+fn refuses_body_on_head_204_and_304() {
+    for (input, status) in [
+        (&b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n"[..], 200),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 204),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 304),
+    ] {
+        let mut conn = responding_to(input);
+        conn.send(Response::new(status).with_header("Content-Length", "5"))
+            .unwrap();
+        assert_eq!(
+            conn.send(Data {
+                stream_id: 0,
+                data: "x".into()
+            }),
+            Err(LocalProtocolError::BodyNotAllowed)
+        );
+        conn.send(EndOfMessage::default()).unwrap();
+    }
+}
+
+#[test]
+fn refuses_data_after_the_end() {
+    let mut conn = responding_to(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    conn.send(Response::new(200).with_header("Content-Length", "0"))
+        .unwrap();
+    conn.send(EndOfMessage::default()).unwrap();
+    assert_eq!(
+        conn.send(Data {
+            stream_id: 0,
+            data: "x".into()
+        }),
+        Err(LocalProtocolError::UnexpectedEvent)
+    );
+}
+
+#[test]
+fn refuses_header_values_that_would_split_the_response() {
+    let mut conn = responding_to(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let evil = Response::new(200).with_header("X", "a\r\nSet-Cookie: b");
+    assert_eq!(conn.send(evil), Err(LocalProtocolError::InvalidHeader));
+    assert!(conn.data_to_send().is_empty());
+}
+
+#[test]
+fn picks_chunked_for_http11_and_close_for_http10_without_length() {
+    let mut conn = responding_to(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    conn.send(Response::new(200)).unwrap();
+    conn.send(Data {
+        stream_id: 0,
+        data: "hello".into(),
+    })
+    .unwrap();
+    conn.send(EndOfMessage {
+        stream_id: 0,
+        trailers: Headers::new().with("X-T", "1"),
+    })
+    .unwrap();
+    assert_eq!(
+        &conn.data_to_send()[..],
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: 1\r\n\r\n"
+    );
+    let mut conn = responding_to(b"GET / HTTP/1.0\r\n\r\n");
+    conn.send(Response::new(200)).unwrap();
+    conn.send(Data {
+        stream_id: 0,
+        data: "hello".into(),
+    })
+    .unwrap();
+    conn.send(EndOfMessage::default()).unwrap();
+    assert_eq!(
+        &conn.data_to_send()[..],
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhello"
+    );
+    assert!(conn.should_close());
+}
+
+#[test]
+fn cannot_respond_before_a_request_or_send_requests_as_server() {
+    let mut conn = server();
+    assert_eq!(
+        conn.send(Response::new(200)),
+        Err(LocalProtocolError::UnexpectedEvent)
+    );
+    assert_eq!(
+        conn.send(Request::new("GET", "/")),
+        Err(LocalProtocolError::WrongRole)
+    );
+}
+
+// ---- client role ----
+
+fn client_after(req: Request) -> Connection {
+    let mut conn = Connection::new(Role::Client);
+    conn.send(req).unwrap();
+    conn.send(EndOfMessage::default()).unwrap();
+    let _ = conn.data_to_send();
+    conn
+}
+
+#[test]
+fn client_reads_close_delimited_and_headless_bodies() {
+    let mut conn = client_after(Request::new("GET", "/").with_header("Host", "a"));
+    let evs = events(&mut conn, b"HTTP/1.0 200 OK\r\n\r\nabc").unwrap();
+    assert_eq!(body(&evs), b"abc");
+    conn.receive_data(b"");
+    assert!(matches!(conn.next_event().unwrap(), Event::EndOfMessage(_)));
+    assert!(conn.should_close());
+
+    let mut conn = client_after(Request::new("HEAD", "/").with_header("Host", "a"));
+    let evs = events(&mut conn, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n").unwrap();
+    assert!(matches!(evs[1], Event::EndOfMessage(_)));
+}
+
+#[test]
+fn client_sees_informational_responses_then_the_final_one() {
+    let mut conn = client_after(Request::new("GET", "/").with_header("Host", "a"));
+    let evs = events(
+        &mut conn,
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+    )
+    .unwrap();
+    assert!(matches!(&evs[0], Event::InformationalResponse(r) if r.status_code == 103));
+    assert!(matches!(&evs[1], Event::Response(r) if r.status_code == 204));
+}
+
+#[test]
+fn client_rejects_unsolicited_switching_protocols() {
+    let mut conn = client_after(Request::new("GET", "/").with_header("Host", "a"));
+    let e = events(&mut conn, b"HTTP/1.1 101 Switching Protocols\r\n\r\n").unwrap_err();
+    assert_eq!(e, Error::Remote(RemoteErrorKind::InvalidStatus.into()));
+}
+
+#[test]
+fn client_refuses_request_without_host_on_http11() {
+    let mut conn = Connection::new(Role::Client);
+    assert_eq!(
+        conn.send(Request::new("GET", "/")),
+        Err(LocalProtocolError::InvalidHeader)
+    );
+}
+
+#[test]
+fn feeding_one_byte_at_a_time_yields_the_same_events() {
+    let input = b"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nT: 1\r\n\r\n";
+    let whole = serve(input).unwrap();
+    let mut conn = server();
+    let mut pieces = Vec::new();
+    for b in input {
+        pieces.extend(events(&mut conn, &[*b]).unwrap());
+    }
+    assert_eq!(body(&pieces), body(&whole));
+    assert_eq!(pieces.first(), whole.first());
+    assert_eq!(pieces.last(), whole.last());
+}
