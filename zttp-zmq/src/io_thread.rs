@@ -1,0 +1,298 @@
+//! The IO thread: the only code that touches the STREAM socket.
+//!
+//! One loop, in this order: take the peers tasks scheduled (new bytes or a close) and send for
+//! them, retry peers whose last send met `EAGAIN`, receive a batch of `[id, frame]` messages and
+//! route them, then read `ZMQ_EVENTS` as the last call before sleeping (libzmq's `ZMQ_FD` is
+//! edge-triggered: any socket call may consume the edge, so the last call must be the check).
+//! Sleep in `zmq::poll` on `ZMQ_FD` and the wake pipe.
+//!
+//! A peer blocked by `EAGAIN` is retried when the socket fd fires (libzmq signals it when that
+//! peer's pipe drains) and, since `ZMQ_EVENTS` may have consumed that signal, also on a short
+//! timer (1 ms doubling to 8 ms) while any peer is blocked.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io;
+use std::mem;
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes};
+use futures::channel::mpsc::UnboundedSender;
+
+use crate::peer::{lock, unschedule, IoShared, Peer, PeerStream, ReadEnd, RoutingId};
+
+/// Messages received per loop turn before sends get another chance.
+const RECV_BATCH: usize = 256;
+/// Routing ids we closed or saw vanish, remembered so that a late `[id, ""]` is not taken
+/// for a new connection.
+const CLOSED_MEMORY: usize = 4096;
+const MAX_BLOCKED_BACKOFF_MS: i64 = 8;
+
+struct Entry {
+    peer: Arc<Peer>,
+    blocked: bool,
+}
+
+enum Flush {
+    Idle,
+    Blocked,
+    Closed,
+    Gone,
+}
+
+pub(crate) struct StreamIo {
+    pub(crate) socket: zmq::Socket,
+    pub(crate) io: Arc<IoShared>,
+    pub(crate) incoming: UnboundedSender<PeerStream>,
+    peers: HashMap<RoutingId, Entry>,
+    blocked: Vec<Arc<Peer>>,
+    closed_set: HashSet<RoutingId>,
+    closed_order: VecDeque<RoutingId>,
+    id_msg: zmq::Message,
+    data_msg: zmq::Message,
+}
+
+impl StreamIo {
+    pub(crate) fn new(
+        socket: zmq::Socket,
+        io: Arc<IoShared>,
+        incoming: UnboundedSender<PeerStream>,
+    ) -> Self {
+        StreamIo {
+            socket,
+            io,
+            incoming,
+            peers: HashMap::new(),
+            blocked: Vec::new(),
+            closed_set: HashSet::new(),
+            closed_order: VecDeque::new(),
+            id_msg: zmq::Message::new(),
+            data_msg: zmq::Message::new(),
+        }
+    }
+
+    /// Runs until the listener is dropped and every peer is finished, or the socket fails.
+    pub(crate) fn run(mut self) {
+        // A socket failure has nobody to report to but the peers, which learn of it below.
+        let _ = self.run_loop();
+        for (_, entry) in self.peers.drain() {
+            entry
+                .peer
+                .finish(ReadEnd::Failed, Some(io::ErrorKind::ConnectionAborted));
+        }
+        for peer in mem::take(&mut *lock(&self.io.ready)) {
+            peer.finish(ReadEnd::Failed, Some(io::ErrorKind::ConnectionAborted));
+        }
+        let _ = self.socket.set_linger(1000);
+    }
+
+    fn io_stopping(&self) -> bool {
+        crate::peer::is_stopping(&self.io)
+    }
+
+    fn run_loop(&mut self) -> io::Result<()> {
+        let zmq_fd = self.socket.get_fd()?;
+        let mut backoff_ms = 1;
+        loop {
+            self.io.wake.drain();
+            let ready = mem::take(&mut *lock(&self.io.ready));
+            for peer in ready {
+                unschedule(&peer);
+                self.flush_and_settle(&peer);
+            }
+            if self.retry_blocked() {
+                backoff_ms = 1;
+            }
+            let received = self.receive_batch()?;
+            if self.io_stopping() && self.peers.is_empty() && lock(&self.io.ready).is_empty() {
+                return Ok(());
+            }
+            let events = self.socket.get_events()?;
+            if events.contains(zmq::POLLIN) || received == RECV_BATCH {
+                continue;
+            }
+            let timeout = if self.blocked.is_empty() {
+                -1
+            } else {
+                let t = backoff_ms;
+                backoff_ms = (backoff_ms * 2).min(MAX_BLOCKED_BACKOFF_MS);
+                t
+            };
+            let mut items = [
+                zmq::PollItem::from_fd(zmq_fd, zmq::POLLIN),
+                zmq::PollItem::from_fd(self.io.wake.fd(), zmq::POLLIN),
+            ];
+            match zmq::poll(&mut items, timeout) {
+                Ok(_) | Err(zmq::Error::EINTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    fn receive_batch(&mut self) -> io::Result<usize> {
+        for n in 0..RECV_BATCH {
+            match self.socket.recv(&mut self.id_msg, zmq::DONTWAIT) {
+                Ok(()) => {}
+                Err(zmq::Error::EAGAIN) => return Ok(n),
+                Err(zmq::Error::EINTR) => return Ok(n),
+                Err(e) => return Err(e.into()),
+            }
+            if !self.id_msg.get_more() {
+                continue;
+            }
+            self.socket.recv(&mut self.data_msg, 0)?;
+            while self.data_msg.get_more() {
+                // STREAM messages are exactly [id, frame]; skip anything longer.
+                self.socket.recv(&mut self.data_msg, 0)?;
+            }
+            self.route();
+        }
+        Ok(RECV_BATCH)
+    }
+
+    /// Handles one received `[id, frame]`.
+    fn route(&mut self) {
+        let id: &[u8] = &self.id_msg;
+        let frame: &[u8] = &self.data_msg;
+        if let Some(entry) = self.peers.get(id) {
+            if frame.is_empty() {
+                // Disconnect notification (also mid-request).
+                let peer = entry.peer.clone();
+                self.forget(&peer.id);
+                peer.finish(ReadEnd::Eof, Some(io::ErrorKind::ConnectionReset));
+            } else if !entry.peer.push_inbound(frame) {
+                let peer = entry.peer.clone();
+                self.send_close(&peer.id);
+                self.forget(&peer.id);
+                peer.finish(ReadEnd::Overflow, Some(io::ErrorKind::ConnectionAborted));
+            }
+            return;
+        }
+        if self.closed_set.contains(id) {
+            // Data or a disconnect for a peer we already let go: nobody wants it.
+            return;
+        }
+        // Connect notification `[id, ""]`, or data from a peer whose notification we never saw.
+        let peer = Peer::new(Bytes::copy_from_slice(id), self.io.clone());
+        if !frame.is_empty() {
+            peer.push_inbound(frame);
+        }
+        self.peers.insert(
+            peer.id.clone(),
+            Entry {
+                peer: peer.clone(),
+                blocked: false,
+            },
+        );
+        // If nobody accepts any more, the returned stream is dropped, which schedules its close.
+        let _ = self.incoming.unbounded_send(PeerStream::new(peer));
+    }
+
+    fn forget(&mut self, id: &RoutingId) {
+        if let Some(entry) = self.peers.remove(id) {
+            if entry.blocked {
+                self.blocked.retain(|p| !Arc::ptr_eq(p, &entry.peer));
+            }
+        }
+        if self.closed_set.insert(id.clone()) {
+            self.closed_order.push_back(id.clone());
+            if self.closed_order.len() > CLOSED_MEMORY {
+                if let Some(old) = self.closed_order.pop_front() {
+                    self.closed_set.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn send_close(&self, id: &[u8]) {
+        if self.socket.send(id, zmq::SNDMORE | zmq::DONTWAIT).is_ok() {
+            let _ = self.socket.send(&[][..], zmq::DONTWAIT);
+        }
+    }
+
+    /// Flushes a peer and records the outcome.
+    fn flush_and_settle(&mut self, peer: &Arc<Peer>) -> bool {
+        if !self.peers.contains_key(&peer.id) {
+            return false;
+        }
+        match self.flush(peer) {
+            Flush::Idle => {
+                if let Some(e) = self.peers.get_mut(&peer.id) {
+                    e.blocked = false;
+                }
+                true
+            }
+            Flush::Blocked => {
+                if let Some(e) = self.peers.get_mut(&peer.id) {
+                    if !e.blocked {
+                        e.blocked = true;
+                        self.blocked.push(peer.clone());
+                    }
+                }
+                false
+            }
+            Flush::Closed => {
+                self.forget(&peer.id);
+                peer.finish(ReadEnd::Eof, Some(io::ErrorKind::BrokenPipe));
+                true
+            }
+            Flush::Gone => {
+                self.forget(&peer.id);
+                peer.finish(ReadEnd::Eof, Some(io::ErrorKind::ConnectionReset));
+                true
+            }
+        }
+    }
+
+    /// Retries peers that met `EAGAIN`; true when any made progress.
+    fn retry_blocked(&mut self) -> bool {
+        if self.blocked.is_empty() {
+            return false;
+        }
+        let mut progressed = false;
+        for peer in mem::take(&mut self.blocked) {
+            if let Some(e) = self.peers.get_mut(&peer.id) {
+                e.blocked = false;
+            }
+            progressed |= self.flush_and_settle(&peer);
+        }
+        progressed
+    }
+
+    /// Sends the peer's queued bytes (and its close, when asked), never blocking.
+    fn flush(&self, peer: &Peer) -> Flush {
+        let frame_limit = self.io.limits.frame;
+        loop {
+            let (has_data, close) = {
+                let st = peer.lock();
+                (!st.outbound.is_empty(), st.close_requested)
+            };
+            if !has_data && !close {
+                return Flush::Idle;
+            }
+            // EAGAIN (peer's pipe full, or just closed) and EHOSTUNREACH (unknown id) both
+            // surface on the id frame, before anything is committed.
+            match self.socket.send(&peer.id[..], zmq::SNDMORE | zmq::DONTWAIT) {
+                Ok(()) => {}
+                Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => return Flush::Blocked,
+                Err(_) => return Flush::Gone,
+            }
+            if !has_data {
+                let _ = self.socket.send(&[][..], zmq::DONTWAIT);
+                return Flush::Closed;
+            }
+            let (msg, waker) = {
+                let mut st = peer.lock();
+                let n = st.outbound.len().min(frame_limit);
+                let msg = zmq::Message::from(&st.outbound[..n]);
+                st.outbound.advance(n);
+                (msg, st.write_waker.take())
+            };
+            if let Some(w) = waker {
+                w.wake();
+            }
+            if self.socket.send(msg, zmq::DONTWAIT).is_err() {
+                return Flush::Gone;
+            }
+        }
+    }
+}
