@@ -136,7 +136,8 @@ impl Decoder {
         block: &[u8],
         max_list_size: usize,
     ) -> Result<Vec<HeaderField>, DecoderError> {
-        let mut fields = Vec::new();
+        // Most fields take a few bytes on the wire; grow from there.
+        let mut fields = Vec::with_capacity(block.len().min(16));
         let mut list_size = 0usize;
         let mut too_large = false;
         let mut at_start = true;

@@ -79,7 +79,8 @@ impl Encoder {
         }
     }
 
-    /// Applies the peer's SETTINGS_HEADER_TABLE_SIZE. The table is trimmed at
+    /// Applies the peer's SETTINGS_HEADER_TABLE_SIZE; call it when the peer's
+    /// SETTINGS frame is processed, before encoding the next block. The table is trimmed at
     /// once and a size update is emitted at the start of the next block (two,
     /// if the size went down and back up in between, per RFC 7541 §4.2).
     /// Sizes above 4096 are capped to 4096.

@@ -14,6 +14,10 @@
 //!   `32 + name + value` size accounting and oldest-first eviction;
 //! - `decoder` / `encoder` — the representations of §6.
 //!
+//! A decoding error other than [`DecoderError::HeaderListTooLarge`] is a
+//! connection error of type `COMPRESSION_ERROR`; that one leaves the table
+//! consistent, so only the stream need fail.
+//!
 //! Decoding copies each literal string once into its own [`Bytes`]; names and
 //! values taken from a table are shared, never copied. Work is linear in the
 //! size of the block.
