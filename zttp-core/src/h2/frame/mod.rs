@@ -1,0 +1,205 @@
+//! HTTP/2 frames (RFC 9113 §4 and §6): one file per frame type, each with
+//! `load` (from a frame head and its payload) and `encode` (into a buffer).
+//!
+//! `load` checks what the frame alone can tell (lengths, padding, flags and
+//! the stream-id rules of its type) and returns the error code to send;
+//! whether that becomes a stream or a connection error is the connection's
+//! decision, since it depends on the frame type and stream state.
+
+mod continuation;
+mod data;
+mod goaway;
+mod headers;
+mod ping;
+mod priority;
+mod push_promise;
+mod rst_stream;
+mod settings;
+mod window_update;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::ErrorCode;
+
+pub(crate) use continuation::Continuation;
+pub(crate) use data::Data;
+pub(crate) use goaway::GoAway;
+pub(crate) use headers::{encode_header_block, Headers};
+pub(crate) use ping::Ping;
+pub(crate) use priority::Priority;
+pub(crate) use push_promise::PushPromise;
+pub(crate) use rst_stream::RstStream;
+pub(crate) use settings::SettingsFrame;
+pub(crate) use window_update::WindowUpdate;
+
+/// Length of the fixed frame head.
+pub(crate) const HEAD_LEN: usize = 9;
+/// SETTINGS_MAX_FRAME_SIZE before the peer says otherwise, and its lower bound.
+pub(crate) const DEFAULT_MAX_FRAME_SIZE: u32 = 16_384;
+/// The upper bound of SETTINGS_MAX_FRAME_SIZE.
+pub(crate) const MAX_MAX_FRAME_SIZE: u32 = (1 << 24) - 1;
+/// Largest flow-control window (RFC 9113 §6.9.1).
+pub(crate) const MAX_WINDOW: u32 = (1 << 31) - 1;
+
+/// Result of loading a frame: the error code is what the frame itself got wrong.
+pub(crate) type LoadResult<T> = Result<T, ErrorCode>;
+
+/// A frame type (RFC 9113 §6). Unknown types survive as their number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Kind(pub u8);
+
+impl Kind {
+    pub(crate) const DATA: Kind = Kind(0x0);
+    pub(crate) const HEADERS: Kind = Kind(0x1);
+    pub(crate) const PRIORITY: Kind = Kind(0x2);
+    pub(crate) const RST_STREAM: Kind = Kind(0x3);
+    pub(crate) const SETTINGS: Kind = Kind(0x4);
+    pub(crate) const PUSH_PROMISE: Kind = Kind(0x5);
+    pub(crate) const PING: Kind = Kind(0x6);
+    pub(crate) const GOAWAY: Kind = Kind(0x7);
+    pub(crate) const WINDOW_UPDATE: Kind = Kind(0x8);
+    pub(crate) const CONTINUATION: Kind = Kind(0x9);
+}
+
+/// A stream identifier: 31 bits, 0 for the connection itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub(crate) struct StreamId(pub u32);
+
+impl StreamId {
+    /// The connection as a whole.
+    pub(crate) const ZERO: StreamId = StreamId(0);
+    /// The largest stream id.
+    pub(crate) const MAX: StreamId = StreamId(MAX_WINDOW);
+
+    /// Reads 31 bits, ignoring the reserved high bit.
+    pub(crate) fn from_be(b: [u8; 4]) -> StreamId {
+        StreamId(u32::from_be_bytes(b) & MAX_WINDOW)
+    }
+
+    /// True for stream 0.
+    pub(crate) fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Clients open odd-numbered streams, servers even-numbered ones.
+    pub(crate) fn is_client_initiated(self) -> bool {
+        self.0 % 2 == 1
+    }
+}
+
+/// Frame flags.
+pub(crate) mod flags {
+    /// DATA, HEADERS: last frame of the stream in this direction.
+    pub(crate) const END_STREAM: u8 = 0x1;
+    /// SETTINGS, PING: an acknowledgement.
+    pub(crate) const ACK: u8 = 0x1;
+    /// HEADERS, PUSH_PROMISE, CONTINUATION: the header block is complete.
+    pub(crate) const END_HEADERS: u8 = 0x4;
+    /// DATA, HEADERS, PUSH_PROMISE: a pad length byte leads the payload.
+    pub(crate) const PADDED: u8 = 0x8;
+    /// HEADERS: a priority block follows the pad length.
+    pub(crate) const PRIORITY: u8 = 0x20;
+}
+
+/// The 9-byte frame head (RFC 9113 §4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Head {
+    /// Payload length (24 bits).
+    pub(crate) length: u32,
+    pub(crate) kind: Kind,
+    pub(crate) flags: u8,
+    pub(crate) stream_id: StreamId,
+}
+
+impl Head {
+    /// A head for a frame of `kind` on `stream_id`.
+    pub(crate) fn new(kind: Kind, flags: u8, stream_id: StreamId, length: usize) -> Head {
+        debug_assert!(length <= MAX_MAX_FRAME_SIZE as usize);
+        Head {
+            length: length as u32,
+            kind,
+            flags,
+            stream_id,
+        }
+    }
+
+    /// Parses the first nine bytes of `src`, if there are nine.
+    pub(crate) fn parse(src: &[u8]) -> Option<Head> {
+        let h: &[u8; HEAD_LEN] = src.get(..HEAD_LEN)?.try_into().ok()?;
+        Some(Head {
+            length: u32::from_be_bytes([0, h[0], h[1], h[2]]),
+            kind: Kind(h[3]),
+            flags: h[4],
+            stream_id: StreamId::from_be([h[5], h[6], h[7], h[8]]),
+        })
+    }
+
+    /// True when `flag` is set.
+    pub(crate) fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// Appends the nine bytes.
+    pub(crate) fn encode(&self, dst: &mut BytesMut) {
+        dst.put_slice(&self.length.to_be_bytes()[1..]);
+        dst.put_u8(self.kind.0);
+        dst.put_u8(self.flags);
+        dst.put_u32(self.stream_id.0);
+    }
+}
+
+/// Strips the pad length byte and padding of a PADDED frame, returning the
+/// unpadded payload (RFC 9113 §6.1). Padding as long as the payload or longer
+/// is a PROTOCOL_ERROR.
+pub(crate) fn strip_padding(head: &Head, payload: Bytes) -> LoadResult<Bytes> {
+    if !head.has(flags::PADDED) {
+        return Ok(payload);
+    }
+    let Some(&pad) = payload.first() else {
+        return Err(ErrorCode::FRAME_SIZE_ERROR);
+    };
+    let pad = pad as usize;
+    if pad >= payload.len() {
+        return Err(ErrorCode::PROTOCOL_ERROR);
+    }
+    Ok(payload.slice(1..payload.len() - pad))
+}
+
+/// Reads a big-endian u32 at `at` (the caller checked the length).
+fn be_u32(src: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([src[at], src[at + 1], src[at + 2], src[at + 3]])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_round_trips_and_ignores_reserved_bit() {
+        let head = Head::new(Kind::HEADERS, flags::END_HEADERS, StreamId(7), 0x01_02_03);
+        let mut buf = BytesMut::new();
+        head.encode(&mut buf);
+        assert_eq!(&buf[..], &[1, 2, 3, 1, 4, 0, 0, 0, 7]);
+        assert_eq!(Head::parse(&buf), Some(head));
+        buf[5] |= 0x80;
+        assert_eq!(Head::parse(&buf).unwrap().stream_id, StreamId(7));
+        assert_eq!(Head::parse(&buf[..8]), None);
+    }
+
+    #[test]
+    fn padding_must_be_shorter_than_payload() {
+        let head = Head::new(Kind::DATA, flags::PADDED, StreamId(1), 4);
+        let ok = strip_padding(&head, Bytes::from_static(&[2, b'x', 0, 0])).unwrap();
+        assert_eq!(&ok[..], b"x");
+        let empty = strip_padding(&head, Bytes::from_static(&[3, 0, 0, 0])).unwrap();
+        assert!(empty.is_empty());
+        assert_eq!(
+            strip_padding(&head, Bytes::from_static(&[4, 0, 0, 0])),
+            Err(ErrorCode::PROTOCOL_ERROR)
+        );
+        assert_eq!(
+            strip_padding(&head, Bytes::new()),
+            Err(ErrorCode::FRAME_SIZE_ERROR)
+        );
+    }
+}

@@ -1,0 +1,414 @@
+//! HTTP semantics over HTTP/2 (RFC 9113 §8): turning decoded header lists
+//! into requests, responses and trailers with the validation §8.2 and §8.3
+//! demand, and turning our events back into field lists to encode.
+
+use bytes::Bytes;
+
+use crate::{Headers, LocalProtocolError, Request, Response, Version};
+
+/// A field list breaks §8.1.1 (a malformed message): a stream error PROTOCOL_ERROR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Malformed;
+
+/// Fields that only mean something to one HTTP/1.1 connection (§8.2.2).
+const CONNECTION_SPECIFIC: [&[u8]; 5] = [
+    b"connection",
+    b"keep-alive",
+    b"proxy-connection",
+    b"transfer-encoding",
+    b"upgrade",
+];
+
+fn is_connection_specific(name: &[u8]) -> bool {
+    CONNECTION_SPECIFIC
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(name))
+}
+
+/// A received regular field name: lowercase token characters only (§8.2.1).
+fn valid_name(name: &[u8]) -> bool {
+    !name.is_empty()
+        && name
+            .iter()
+            .all(|&b| b > 0x20 && b < 0x7f && !b.is_ascii_uppercase() && b != b':')
+}
+
+/// A field value with no NUL, CR or LF, and no leading or trailing whitespace (§8.2.1).
+fn valid_value(value: &[u8]) -> bool {
+    !value.iter().any(|&b| matches!(b, 0 | b'\r' | b'\n'))
+        && !matches!(value.first(), Some(b' ' | b'\t'))
+        && !matches!(value.last(), Some(b' ' | b'\t'))
+}
+
+/// Checks one regular field of any received section.
+fn check_regular(name: &[u8], value: &[u8]) -> Result<(), Malformed> {
+    if !valid_name(name) || !valid_value(value) || is_connection_specific(name) {
+        return Err(Malformed);
+    }
+    if name == b"te" && value != b"trailers" {
+        return Err(Malformed);
+    }
+    Ok(())
+}
+
+/// Sets a pseudo-header slot, refusing a duplicate.
+fn set_once(slot: &mut Option<Bytes>, value: Bytes) -> Result<(), Malformed> {
+    if slot.replace(value).is_some() {
+        return Err(Malformed);
+    }
+    Ok(())
+}
+
+/// Splits a field list into pseudo-headers (via `pseudo`) and regular fields,
+/// enforcing that pseudo-headers come first.
+fn split_fields(
+    fields: Vec<(Bytes, Bytes)>,
+    mut pseudo: impl FnMut(&[u8], Bytes) -> Result<(), Malformed>,
+) -> Result<Headers, Malformed> {
+    let mut headers = Headers::with_capacity(fields.len());
+    for (name, value) in fields {
+        if name.first() == Some(&b':') {
+            if !headers.is_empty() || !valid_value(&value) {
+                return Err(Malformed);
+            }
+            pseudo(&name, value)?;
+        } else {
+            check_regular(&name, &value)?;
+            headers.push(name, value);
+        }
+    }
+    Ok(headers)
+}
+
+/// The declared content-length: every value must be the same decimal number.
+pub(crate) fn content_length(headers: &Headers) -> Result<Option<u64>, Malformed> {
+    let mut found = None;
+    for value in headers.get_all(b"content-length") {
+        if value.is_empty() || value.len() > 19 || !value.iter().all(u8::is_ascii_digit) {
+            return Err(Malformed);
+        }
+        let n = value
+            .iter()
+            .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+        if found.is_some_and(|f| f != n) {
+            return Err(Malformed);
+        }
+        found = Some(n);
+    }
+    Ok(found)
+}
+
+/// A request head from a decoded field list (§8.3.1).
+pub(crate) fn parse_request(
+    stream_id: u32,
+    fields: Vec<(Bytes, Bytes)>,
+) -> Result<Request, Malformed> {
+    let (mut method, mut scheme, mut authority, mut path, mut protocol) =
+        (None, None, None, None, None);
+    let headers = split_fields(fields, |name, value| match name {
+        b":method" => set_once(&mut method, value),
+        b":scheme" => set_once(&mut scheme, value),
+        b":authority" => set_once(&mut authority, value),
+        b":path" => set_once(&mut path, value),
+        b":protocol" => set_once(&mut protocol, value),
+        _ => Err(Malformed),
+    })?;
+    let method = method.ok_or(Malformed)?;
+    if method.is_empty() {
+        return Err(Malformed);
+    }
+    let target = if &method[..] == b"CONNECT" && protocol.is_none() {
+        // Plain CONNECT: only :authority, which is the target (§8.5).
+        if scheme.is_some() || path.is_some() {
+            return Err(Malformed);
+        }
+        authority.clone().ok_or(Malformed)?
+    } else {
+        if protocol.is_some() && &method[..] != b"CONNECT" {
+            return Err(Malformed);
+        }
+        let (Some(s), Some(p)) = (&scheme, &path) else {
+            return Err(Malformed);
+        };
+        let http = s.eq_ignore_ascii_case(b"http") || s.eq_ignore_ascii_case(b"https");
+        if p.is_empty() && http {
+            return Err(Malformed);
+        }
+        p.clone()
+    };
+    let expect_continue = headers
+        .get(b"expect")
+        .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
+    Ok(Request {
+        stream_id,
+        method,
+        target,
+        http_version: Version::Http2,
+        headers,
+        scheme,
+        authority,
+        protocol,
+        expect_continue,
+    })
+}
+
+/// A response head (final or 1xx) from a decoded field list (§8.3.2).
+pub(crate) fn parse_response(
+    stream_id: u32,
+    fields: Vec<(Bytes, Bytes)>,
+) -> Result<Response, Malformed> {
+    let mut status = None;
+    let headers = split_fields(fields, |name, value| match name {
+        b":status" => set_once(&mut status, value),
+        _ => Err(Malformed),
+    })?;
+    let status = status.ok_or(Malformed)?;
+    let [a, b, c] = status[..] else {
+        return Err(Malformed);
+    };
+    if ![a, b, c].iter().all(u8::is_ascii_digit) || a == b'0' {
+        return Err(Malformed);
+    }
+    let status_code = u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0');
+    Ok(Response {
+        stream_id,
+        status_code,
+        reason: Bytes::new(),
+        http_version: Version::Http2,
+        headers,
+    })
+}
+
+/// A trailer section: regular fields only (§8.1).
+pub(crate) fn parse_trailers(fields: Vec<(Bytes, Bytes)>) -> Result<Headers, Malformed> {
+    split_fields(fields, |_, _| Err(Malformed))
+}
+
+/// A field to encode: name (lowercase), value, never-index.
+pub(crate) type OutField = (Bytes, Bytes, bool);
+
+fn lowercase(name: &Bytes) -> Bytes {
+    if name.iter().any(u8::is_ascii_uppercase) {
+        Bytes::from(name.to_ascii_lowercase())
+    } else {
+        name.clone()
+    }
+}
+
+/// Appends the regular fields of `headers`, lowercased, with connection-specific
+/// ones stripped (and `te` kept only as `trailers`). `skip` drops more names.
+fn push_regular(
+    out: &mut Vec<OutField>,
+    headers: &Headers,
+    skip: &[&[u8]],
+) -> Result<(), LocalProtocolError> {
+    for (name, value) in headers {
+        if name.is_empty()
+            || name[0] == b':'
+            || name.iter().any(|&b| b <= 0x20 || b == 0x7f)
+            || value.iter().any(|&b| matches!(b, 0 | b'\r' | b'\n'))
+        {
+            return Err(LocalProtocolError::InvalidHeader);
+        }
+        if is_connection_specific(name) || skip.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+            continue;
+        }
+        if name.eq_ignore_ascii_case(b"te") && !value.eq_ignore_ascii_case(b"trailers") {
+            continue;
+        }
+        let sensitive = name.eq_ignore_ascii_case(b"authorization")
+            || name.eq_ignore_ascii_case(b"proxy-authorization");
+        out.push((lowercase(name), value.clone(), sensitive));
+    }
+    Ok(())
+}
+
+/// The field list of a request: pseudo-headers then regular fields. The
+/// authority comes from `authority`, else from a `Host` field (which is then
+/// dropped); the scheme defaults to `http`.
+pub(crate) fn request_fields(req: &Request) -> Result<Vec<OutField>, LocalProtocolError> {
+    let mut out = Vec::with_capacity(req.headers.len() + 4);
+    let pseudo = |name: &'static [u8], value: Bytes| (Bytes::from_static(name), value, false);
+    out.push(pseudo(b":method", req.method.clone()));
+    let authority = req
+        .authority
+        .clone()
+        .or_else(|| req.headers.get(b"host").cloned());
+    let connect = &req.method[..] == b"CONNECT";
+    if connect && req.protocol.is_none() {
+        out.push(pseudo(b":authority", req.target.clone()));
+    } else {
+        let scheme = req.scheme.clone().unwrap_or(Bytes::from_static(b"http"));
+        out.push(pseudo(b":scheme", scheme));
+        if let Some(a) = authority {
+            out.push(pseudo(b":authority", a));
+        }
+        if req.target.is_empty() {
+            return Err(LocalProtocolError::InvalidHeader);
+        }
+        out.push(pseudo(b":path", req.target.clone()));
+        if let Some(p) = &req.protocol {
+            out.push(pseudo(b":protocol", p.clone()));
+        }
+    }
+    push_regular(&mut out, &req.headers, &[b"host"])?;
+    Ok(out)
+}
+
+/// The field list of a response (final or 1xx).
+pub(crate) fn response_fields(resp: &Response) -> Result<Vec<OutField>, LocalProtocolError> {
+    if !(100..=999).contains(&resp.status_code) {
+        return Err(LocalProtocolError::InvalidStatus);
+    }
+    let mut out = Vec::with_capacity(resp.headers.len() + 1);
+    let status = resp.status_code.to_string();
+    out.push((Bytes::from_static(b":status"), Bytes::from(status), false));
+    push_regular(&mut out, &resp.headers, &[])?;
+    Ok(out)
+}
+
+/// The field list of a trailer section.
+pub(crate) fn trailer_fields(trailers: &Headers) -> Result<Vec<OutField>, LocalProtocolError> {
+    let mut out = Vec::with_capacity(trailers.len());
+    push_regular(&mut out, trailers, &[])?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(list: &[(&'static str, &'static str)]) -> Vec<(Bytes, Bytes)> {
+        list.iter()
+            .map(|(n, v)| {
+                (
+                    Bytes::from_static(n.as_bytes()),
+                    Bytes::from_static(v.as_bytes()),
+                )
+            })
+            .collect()
+    }
+
+    const GET: [(&str, &str); 4] = [
+        (":method", "GET"),
+        (":scheme", "https"),
+        (":authority", "example.com"),
+        (":path", "/a?b"),
+    ];
+
+    #[test]
+    fn parses_a_request_with_pseudo_headers() {
+        let mut f = fields(&GET);
+        f.extend(fields(&[("expect", "100-continue"), ("x-a", "1")]));
+        let req = parse_request(3, f).unwrap();
+        assert_eq!(
+            (&req.method[..], &req.target[..]),
+            (&b"GET"[..], &b"/a?b"[..])
+        );
+        assert_eq!(req.authority.as_deref(), Some(&b"example.com"[..]));
+        assert_eq!(req.headers.len(), 2);
+        assert!(req.expect_continue);
+        assert_eq!(req.http_version, Version::Http2);
+    }
+
+    #[test]
+    fn connect_target_is_the_authority() {
+        let req = parse_request(
+            1,
+            fields(&[(":method", "CONNECT"), (":authority", "h:443")]),
+        )
+        .unwrap();
+        assert_eq!(&req.target[..], b"h:443");
+        let bad = fields(&[
+            (":method", "CONNECT"),
+            (":authority", "h:443"),
+            (":path", "/"),
+        ]);
+        assert_eq!(parse_request(1, bad), Err(Malformed));
+    }
+
+    #[test]
+    fn rejects_malformed_requests() {
+        let cases: Vec<Vec<(&str, &str)>> = vec![
+            GET[..3].to_vec(),                               // no :path
+            [&GET[..], &[(":path", "/x")]].concat(),         // duplicate
+            [&GET[..], &[(":status", "200")]].concat(),      // response pseudo
+            [&GET[..], &[(":foo", "x")]].concat(),           // unknown pseudo
+            [&[("a", "b")][..], &GET[..]].concat(),          // pseudo after regular
+            [&GET[..], &[("Upper", "x")]].concat(),          // uppercase
+            [&GET[..], &[("connection", "close")]].concat(), // connection-specific
+            [&GET[..], &[("te", "gzip")]].concat(),          // te other than trailers
+            [&GET[..], &[("x", " lead")]].concat(),          // leading whitespace
+            [&GET[..], &[("x", "a\0b")]].concat(),           // NUL
+            [&GET[..3], &[(":path", "")]].concat(),          // empty path
+        ];
+        for case in cases {
+            assert_eq!(parse_request(1, fields(&case)), Err(Malformed), "{case:?}");
+        }
+        let te = [&GET[..], &[("te", "trailers")]].concat();
+        assert!(parse_request(1, fields(&te)).is_ok());
+    }
+
+    #[test]
+    fn parses_responses_and_rejects_bad_status() {
+        let r = parse_response(1, fields(&[(":status", "103"), ("link", "</a>")])).unwrap();
+        assert_eq!(r.status_code, 103);
+        for bad in ["20", "2000", "abc", "099"] {
+            assert_eq!(
+                parse_response(1, fields(&[(":status", bad)])),
+                Err(Malformed)
+            );
+        }
+        assert_eq!(parse_response(1, fields(&[("a", "b")])), Err(Malformed));
+    }
+
+    #[test]
+    fn trailers_have_no_pseudo_headers() {
+        assert!(parse_trailers(fields(&[("grpc-status", "0")])).is_ok());
+        assert_eq!(
+            parse_trailers(fields(&[(":status", "200")])),
+            Err(Malformed)
+        );
+    }
+
+    #[test]
+    fn content_length_values_must_agree() {
+        let h = Headers::new()
+            .with("content-length", "5")
+            .with("content-length", "5");
+        assert_eq!(content_length(&h), Ok(Some(5)));
+        let h = Headers::new()
+            .with("content-length", "5")
+            .with("content-length", "6");
+        assert_eq!(content_length(&h), Err(Malformed));
+        let h = Headers::new().with("content-length", "-1");
+        assert_eq!(content_length(&h), Err(Malformed));
+    }
+
+    #[test]
+    fn outgoing_fields_are_lowercased_and_stripped() {
+        let req = Request::new("GET", "/")
+            .with_header("Host", "example.com")
+            .with_header("Connection", "keep-alive")
+            .with_header("TE", "trailers")
+            .with_header("X-Mixed", "v");
+        let f = request_fields(&req).unwrap();
+        let names: Vec<&[u8]> = f.iter().map(|f| &f.0[..]).collect();
+        assert_eq!(
+            names,
+            [
+                &b":method"[..],
+                b":scheme",
+                b":authority",
+                b":path",
+                b"te",
+                b"x-mixed"
+            ]
+        );
+        let resp = Response::new(200).with_header("Bad", "a\r\nb");
+        assert_eq!(
+            response_fields(&resp),
+            Err(LocalProtocolError::InvalidHeader)
+        );
+    }
+}

@@ -1,0 +1,147 @@
+//! The send half: serialising the application's events into frames, within
+//! the peer's limits (frame size, flow-control windows, concurrent streams).
+
+use bytes::Bytes;
+
+use super::conn::H2Connection;
+use super::flow::SendWindow;
+use super::frame::{encode_header_block, Data, StreamId};
+use super::message::{self, OutField};
+use super::stream::{State, Stream};
+use crate::{Event, Headers, LocalProtocolError, Request, Response, Role};
+
+impl H2Connection {
+    pub(crate) fn send(&mut self, event: Event) -> Result<(), LocalProtocolError> {
+        if self.remote_error().is_some() {
+            return Err(LocalProtocolError::ConnectionClosed);
+        }
+        match event {
+            Event::Request(req) => self.send_request(req),
+            Event::Response(resp) => self.send_response(resp, true),
+            Event::InformationalResponse(resp) => self.send_response(resp, false),
+            Event::Data(d) => self.send_data(d.stream_id, d.data),
+            Event::EndOfMessage(e) => self.send_end(e.stream_id, e.trailers),
+            _ => Err(LocalProtocolError::UnexpectedEvent),
+        }
+    }
+
+    /// Encodes `fields` as HEADERS (+ CONTINUATION) on `stream_id`.
+    pub(crate) fn write_header_block(
+        &mut self,
+        stream_id: u32,
+        fields: &[OutField],
+        end_stream: bool,
+    ) {
+        let max = self.peer.max_frame_size as usize;
+        let encoder = &mut self.encoder;
+        let n = encode_header_block(
+            StreamId(stream_id),
+            end_stream,
+            max,
+            self.out.tail_mut(),
+            |dst| encoder.encode(fields.iter().map(|(n, v, s)| (&n[..], &v[..], *s)), dst),
+        );
+        self.out.commit(n);
+    }
+
+    fn send_request(&mut self, req: Request) -> Result<(), LocalProtocolError> {
+        if self.role != Role::Client {
+            return Err(LocalProtocolError::WrongRole);
+        }
+        if self.goaway_received.is_some() || self.goaway_sent.is_some() {
+            return Err(LocalProtocolError::ConnectionClosed);
+        }
+        let id = req.stream_id;
+        if id != self.next_local_id || id > StreamId::MAX.0 {
+            return Err(LocalProtocolError::InvalidStream);
+        }
+        let open = self
+            .streams
+            .values()
+            .filter(|s| !s.remote_initiated)
+            .count();
+        if self
+            .peer
+            .max_concurrent_streams
+            .is_some_and(|max| open >= max as usize)
+        {
+            return Err(LocalProtocolError::TooManyStreams);
+        }
+        let fields = message::request_fields(&req)?;
+        self.write_header_block(id, &fields, false);
+        let mut stream = Stream::new(
+            State::Open,
+            SendWindow::new(self.peer.initial_window),
+            self.new_recv_window(),
+            false,
+        );
+        stream.head_sent = true;
+        stream.head_request = &req.method[..] == b"HEAD";
+        self.streams.insert(id, stream);
+        self.next_local_id = id.saturating_add(2);
+        Ok(())
+    }
+
+    fn send_response(&mut self, resp: Response, is_final: bool) -> Result<(), LocalProtocolError> {
+        if self.role != Role::Server {
+            return Err(LocalProtocolError::WrongRole);
+        }
+        let informational = (100..200).contains(&resp.status_code);
+        if informational == is_final || resp.status_code == 101 {
+            return Err(LocalProtocolError::InvalidStatus);
+        }
+        let id = resp.stream_id;
+        match self.streams.get(&id) {
+            Some(s) if s.state.can_send() && !s.head_sent => {}
+            _ => return Err(LocalProtocolError::InvalidStream),
+        }
+        let fields = message::response_fields(&resp)?;
+        self.write_header_block(id, &fields, false);
+        if let Some(s) = self.streams.get_mut(&id) {
+            s.head_sent |= is_final;
+        }
+        Ok(())
+    }
+
+    /// The stream `id` if we may send body or trailers on it now.
+    fn sendable(&self, id: u32) -> Result<(), LocalProtocolError> {
+        match self.streams.get(&id) {
+            Some(s) if s.state.can_send() && s.head_sent => Ok(()),
+            _ => Err(LocalProtocolError::InvalidStream),
+        }
+    }
+
+    fn send_data(&mut self, id: u32, data: Bytes) -> Result<(), LocalProtocolError> {
+        self.sendable(id)?;
+        if data.len() > self.send_window(id) {
+            return Err(LocalProtocolError::FlowControlWindowExceeded);
+        }
+        let max = self.peer.max_frame_size as usize;
+        let mut rest = data;
+        while !rest.is_empty() {
+            let chunk = rest.split_to(rest.len().min(max));
+            self.write_frame(|dst| Data::encode_head(StreamId(id), chunk.len(), false, dst));
+            self.conn_send.consume(chunk.len());
+            if let Some(s) = self.streams.get_mut(&id) {
+                s.send_window.consume(chunk.len());
+            }
+            self.out.put_bytes(chunk);
+        }
+        Ok(())
+    }
+
+    fn send_end(&mut self, id: u32, trailers: Headers) -> Result<(), LocalProtocolError> {
+        self.sendable(id)?;
+        if trailers.is_empty() {
+            self.write_frame(|dst| Data::encode_head(StreamId(id), 0, true, dst));
+        } else {
+            let fields = message::trailer_fields(&trailers)?;
+            self.write_header_block(id, &fields, true);
+        }
+        if let Some(s) = self.streams.get_mut(&id) {
+            s.state.send_end_stream();
+        }
+        self.close_if_done(id);
+        Ok(())
+    }
+}

@@ -1,0 +1,175 @@
+//! Stream states (RFC 9113 §5.1) and per-stream bookkeeping.
+//!
+//! ```text
+//!                              +--------+
+//!                      send PP |        | recv PP
+//!                     ,--------+  idle  +--------.
+//!                    /         |        |         \
+//!                   v          +--------+          v
+//!            +----------+          |           +----------+
+//!            |          |          | send H /  |          |
+//!     ,------+ reserved |          | recv H    | reserved +------.
+//!     |      | (local)  |          |           | (remote) |      |
+//!     |      +---+------+          v           +------+---+      |
+//!     |          |             +--------+             |          |
+//!     |          |     recv ES |        | send ES     |          |
+//!     |   send H |     ,-------+  open  +-------.     | recv H   |
+//!     |          |    /        |        |        \    |          |
+//!     |          v   v         +---+----+         v   v          |
+//!     |      +----------+          |           +----------+      |
+//!     |      |   half-  |          |           |   half-  |      |
+//!     |      |  closed  |          | send R /  |  closed  |      |
+//!     |      | (remote) |          | recv R    | (local)  |      |
+//!     |      +----+-----+          |           +-----+----+      |
+//!     |           |                |                 |           |
+//!     |           | send ES /      |       recv ES / |           |
+//!     |           |  send R /      v        send R / |           |
+//!     |           |  recv R    +--------+   recv R   |           |
+//!     | send R /  `----------->|        |<-----------'  send R / |
+//!     | recv R                 | closed |               recv R   |
+//!     `----------------------->|        |<-----------------------'
+//!                              +--------+
+//!
+//!    send:   endpoint sends this frame
+//!    recv:   endpoint receives this frame
+//!    H:  HEADERS frame (with implied CONTINUATION frames)
+//!    PP: PUSH_PROMISE frame (with implied CONTINUATION frames)
+//!    ES: END_STREAM flag
+//!    R:  RST_STREAM frame
+//! ```
+//!
+//! Pushed streams (the reserved states) are declined, so never stored.
+//! Only streams that are neither idle nor closed live in the connection's
+//! stream table; idle and closed streams are told apart by their ids (and a
+//! short memory of recently closed ones, see `conn`).
+
+use super::flow::{RecvWindow, SendWindow};
+
+/// Where a stream is in the diagram above (idle and closed streams are not stored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    /// Both sides may send.
+    Open,
+    /// We sent END_STREAM; the peer may still send.
+    HalfClosedLocal,
+    /// The peer sent END_STREAM; we may still send.
+    HalfClosedRemote,
+    /// Both sides sent END_STREAM (or one reset it).
+    Closed,
+}
+
+impl State {
+    /// True when the peer may still send DATA and HEADERS.
+    pub(crate) fn can_recv(self) -> bool {
+        matches!(self, State::Open | State::HalfClosedLocal)
+    }
+
+    /// True when we may still send.
+    pub(crate) fn can_send(self) -> bool {
+        matches!(self, State::Open | State::HalfClosedRemote)
+    }
+
+    /// The peer sent END_STREAM.
+    pub(crate) fn recv_end_stream(&mut self) {
+        *self = match *self {
+            State::Open => State::HalfClosedRemote,
+            State::HalfClosedLocal => State::Closed,
+            s => s,
+        };
+    }
+
+    /// We sent END_STREAM.
+    pub(crate) fn send_end_stream(&mut self) {
+        *self = match *self {
+            State::Open => State::HalfClosedLocal,
+            State::HalfClosedRemote => State::Closed,
+            s => s,
+        };
+    }
+}
+
+/// What the next HEADERS the peer sends on this stream will be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RecvHead {
+    /// A response head (client side, until the final response).
+    Response,
+    /// Trailers: the message head was received.
+    Trailers,
+}
+
+/// One open (or half-closed) stream.
+#[derive(Debug)]
+pub(crate) struct Stream {
+    pub(crate) state: State,
+    /// What the peer lets us send.
+    pub(crate) send_window: SendWindow,
+    /// What we let the peer send.
+    pub(crate) recv_window: RecvWindow,
+    pub(crate) recv_head: RecvHead,
+    /// The peer's declared content-length, if any.
+    pub(crate) content_length: Option<u64>,
+    /// DATA bytes received (padding excluded).
+    pub(crate) received: u64,
+    /// We sent a final response head (server) or the request head (client).
+    pub(crate) head_sent: bool,
+    /// Client: the request was HEAD, so the response's content-length says nothing.
+    pub(crate) head_request: bool,
+    /// The peer opened this stream.
+    pub(crate) remote_initiated: bool,
+}
+
+impl Stream {
+    pub(crate) fn new(
+        state: State,
+        send_window: SendWindow,
+        recv_window: RecvWindow,
+        remote_initiated: bool,
+    ) -> Self {
+        Stream {
+            state,
+            send_window,
+            recv_window,
+            recv_head: if remote_initiated {
+                RecvHead::Trailers
+            } else {
+                RecvHead::Response
+            },
+            content_length: None,
+            received: 0,
+            head_sent: false,
+            head_request: false,
+            remote_initiated,
+        }
+    }
+}
+
+/// Why a stream closed, remembered for a while to answer late frames right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClosedBy {
+    /// Both sides ended it, or the peer reset it: late frames are STREAM_CLOSED.
+    Remote,
+    /// We reset it: the peer may not know yet, so late frames are ignored (§5.4.2).
+    LocalReset,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn end_stream_both_ways_closes() {
+        let mut s = State::Open;
+        s.recv_end_stream();
+        assert_eq!(s, State::HalfClosedRemote);
+        assert!(s.can_send() && !s.can_recv());
+        s.send_end_stream();
+        assert_eq!(s, State::Closed);
+
+        let mut s = State::Open;
+        s.send_end_stream();
+        assert_eq!(s, State::HalfClosedLocal);
+        assert!(!s.can_send() && s.can_recv());
+        s.recv_end_stream();
+        assert_eq!(s, State::Closed);
+    }
+}
