@@ -4,7 +4,9 @@
 #[cfg(test)]
 use bytes::{BufMut, BytesMut};
 
-use super::{be_u32, Head, Kind, LoadResult, StreamId};
+#[cfg(test)]
+use super::Kind;
+use super::{be_u32, Head, LoadResult, StreamId};
 use crate::ErrorCode;
 
 /// A stream dependency and weight, from PRIORITY or a HEADERS priority block.
