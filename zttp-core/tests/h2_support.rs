@@ -13,8 +13,11 @@ pub fn h2_config(f: impl FnOnce(&mut Http2Config)) -> Config {
     config
 }
 
+/// What a connection said, in order; an error ends the list.
+pub type Events = Vec<Result<Event, Error>>;
+
 /// Polls `conn` until it needs data, collecting events (and the error, which ends polling).
-pub fn poll_all(conn: &mut Connection) -> Vec<Result<Event, Error>> {
+pub fn poll_all(conn: &mut Connection) -> Events {
     let mut out = Vec::new();
     loop {
         match conn.next_event() {
@@ -48,7 +51,7 @@ impl Pair {
 
     /// Moves bytes both ways until both sides are quiet; returns the events
     /// each side saw (client, server).
-    pub fn drive(&mut self) -> (Vec<Result<Event, Error>>, Vec<Result<Event, Error>>) {
+    pub fn drive(&mut self) -> (Events, Events) {
         let (mut client_events, mut server_events) = (Vec::new(), Vec::new());
         for _ in 0..10_000 {
             let c = self.client.data_to_send();
@@ -73,7 +76,7 @@ impl Pair {
 }
 
 /// Only the `Ok` events that are about messages (no settings, window or ping noise).
-pub fn messages(events: Vec<Result<Event, Error>>) -> Vec<Event> {
+pub fn messages(events: Events) -> Vec<Event> {
     events
         .into_iter()
         .map(|e| e.expect("no error"))
@@ -213,7 +216,7 @@ impl RawClient {
     }
 
     /// Feeds bytes; returns the server's events and the frames it wrote.
-    pub fn feed(&mut self, bytes: &[u8]) -> (Vec<Result<Event, Error>>, Vec<RawFrame>) {
+    pub fn feed(&mut self, bytes: &[u8]) -> (Events, Vec<RawFrame>) {
         self.server.receive_data(bytes);
         let events = poll_all(&mut self.server);
         let out = self.server.data_to_send();

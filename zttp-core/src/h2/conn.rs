@@ -273,6 +273,11 @@ impl H2Connection {
                 return Err(ErrorCode::PROTOCOL_ERROR);
             }
             self.awaiting_settings = false;
+            // The handshake's SETTINGS is not a control frame to count.
+            self.control_frames = 0;
+            return self
+                .recv_settings(head, &payload)
+                .map(|()| self.control_frames = 0);
         }
         match head.kind {
             Kind::DATA => self.recv_data(head, payload),
