@@ -1,0 +1,87 @@
+//! Shared helpers of the example programs: command-line flags and runtime selection.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+
+use zttp_service::Handler;
+
+/// Flags every server example takes: `--runtime NAME` and `--addr ADDR`.
+#[derive(Debug, Clone)]
+pub struct Args {
+    /// `tokio` (default) or `async-std`.
+    pub runtime: String,
+    /// Where to listen; port 0 picks a free one. Default `127.0.0.1:8080`.
+    pub addr: String,
+}
+
+impl Args {
+    /// Parses the process arguments; prints usage and exits on a bad flag.
+    pub fn parse() -> Args {
+        let mut args = Args {
+            runtime: "tokio".into(),
+            addr: "127.0.0.1:8080".into(),
+        };
+        let mut it = std::env::args().skip(1);
+        while let Some(flag) = it.next() {
+            let value = |it: &mut dyn Iterator<Item = String>| {
+                it.next()
+                    .unwrap_or_else(|| usage(&format!("{flag} needs a value")))
+            };
+            match flag.as_str() {
+                "--runtime" => args.runtime = value(&mut it),
+                "--addr" => args.addr = value(&mut it),
+                "-h" | "--help" => usage(""),
+                other => usage(&format!("unknown argument {other:?}")),
+            }
+        }
+        args
+    }
+}
+
+fn usage(problem: &str) -> ! {
+    if !problem.is_empty() {
+        eprintln!("error: {problem}");
+    }
+    eprintln!("usage: [--runtime tokio|async-std] [--addr 127.0.0.1:8080]");
+    std::process::exit(2)
+}
+
+/// Prints `listening on ADDR` (flushed), the line scripts wait for.
+pub fn announce(addr: SocketAddr) {
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "listening on {addr}");
+    let _ = out.flush();
+}
+
+/// Serves `handler` on the runtime the flags name until the process is stopped.
+/// An unknown runtime is an error (the caller exits non-zero).
+pub fn run<H: Handler>(args: &Args, handler: H) -> io::Result<()> {
+    match args.runtime.as_str() {
+        "tokio" => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(async {
+                let listener = tokio::net::TcpListener::bind(&args.addr).await?;
+                announce(listener.local_addr()?);
+                zttp_tokio::serve(listener, handler).await
+            }),
+        "async-std" => async_std::task::block_on(async {
+            let listener = async_std::net::TcpListener::bind(&args.addr).await?;
+            announce(listener.local_addr()?);
+            zttp_async_std::serve(listener, handler).await
+        }),
+        other => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("unknown runtime {other:?} (expected tokio or async-std)"),
+        )),
+    }
+}
+
+/// Runs `run` and turns an error into a message and exit status 1.
+pub fn main_with<H: Handler>(handler: H) {
+    let args = Args::parse();
+    if let Err(e) = run(&args, handler) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,170 @@
+//! # zttp-async-std: serve zttp handlers on async-std (and smol)
+//!
+//! A thin adapter: async-std sockets, spawning and timers under the
+//! runtime-agnostic drive loop of [`zttp_service`]. Because async-std speaks
+//! futures-io, [`serve_connection`] also serves any futures-io stream, such as
+//! smol's / async-io's `Async<TcpStream>`.
+//!
+//! ```no_run
+//! fn main() -> std::io::Result<()> {
+//!     async_std::task::block_on(async {
+//!         let listener = async_std::net::TcpListener::bind("127.0.0.1:8080").await?;
+//!         zttp_async_std::serve(listener, |_req: zttp_async_std::Request| async { "Hello, World!" }).await
+//!     })
+//! }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use async_std::net::{TcpListener, TcpStream};
+use futures_core::Stream;
+use futures_io::{AsyncRead, AsyncWrite};
+
+pub use zttp_service::{
+    upgrade, Body, Handler, IntoResponse, RawRequest, Request, Response, Runtime, ServerConfig,
+    Shutdown, Upgraded,
+};
+
+/// [`Runtime`] on async-std: `task::spawn`, `task::sleep`, the monotonic clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AsyncStdRuntime;
+
+impl Runtime for AsyncStdRuntime {
+    fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>) {
+        async_std::task::spawn(future);
+    }
+
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        Box::pin(async_std::task::sleep(duration))
+    }
+
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+/// Serves `handler` on every connection `listener` accepts, until the process ends.
+pub async fn serve<H: Handler>(listener: TcpListener, handler: H) -> io::Result<()> {
+    Server::new(listener).serve(handler).await
+}
+
+/// A server on an async-std listener, with a configuration and a shutdown signal.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    config: ServerConfig,
+    shutdown: Shutdown,
+}
+
+impl Server {
+    /// A server on `listener` with the default configuration.
+    pub fn new(listener: TcpListener) -> Self {
+        Server {
+            listener,
+            config: ServerConfig::default(),
+            shutdown: Shutdown::new(),
+        }
+    }
+
+    /// Replaces the configuration.
+    pub fn config(mut self, config: ServerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Uses this signal; [`Shutdown::trigger`] stops the server gracefully.
+    pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = shutdown;
+        self
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until the shutdown signal triggers and the connections finished
+    /// (see [`zttp_service::serve`]).
+    pub async fn serve<H: Handler>(self, handler: H) -> io::Result<()> {
+        zttp_service::serve(
+            incoming(self.listener),
+            AsyncStdRuntime,
+            handler,
+            self.config,
+            self.shutdown,
+        )
+        .await
+    }
+}
+
+type Accepting = Pin<Box<dyn Future<Output = (TcpListener, io::Result<TcpStream>)> + Send>>;
+
+/// Accepted connections, with `TCP_NODELAY` set.
+struct Incoming {
+    accepting: Accepting,
+}
+
+fn accept(listener: TcpListener) -> Accepting {
+    Box::pin(async move {
+        let accepted = listener.accept().await.map(|(stream, _peer)| stream);
+        (listener, accepted)
+    })
+}
+
+fn incoming(listener: TcpListener) -> Incoming {
+    Incoming {
+        accepting: accept(listener),
+    }
+}
+
+impl Stream for Incoming {
+    type Item = io::Result<TcpStream>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let (listener, accepted) = match self.accepting.as_mut().poll(cx) {
+            Poll::Ready(done) => done,
+            Poll::Pending => return Poll::Pending,
+        };
+        self.accepting = accept(listener);
+        Poll::Ready(Some(accepted.inspect(|stream| {
+            let _ = stream.set_nodelay(true);
+        })))
+    }
+}
+
+/// Serves one already-accepted connection (any futures-io stream: async-std,
+/// smol/async-io, ...) with the default configuration, until it closes.
+pub async fn serve_connection<IO, H>(io: IO, handler: H) -> io::Result<()>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Handler,
+{
+    serve_connection_with(
+        io,
+        handler,
+        Arc::new(ServerConfig::default()),
+        Shutdown::new(),
+    )
+    .await
+}
+
+/// [`serve_connection`] with a configuration and a shutdown signal.
+pub async fn serve_connection_with<IO, H>(
+    io: IO,
+    handler: H,
+    config: Arc<ServerConfig>,
+    shutdown: Shutdown,
+) -> io::Result<()>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Handler,
+{
+    zttp_service::serve_connection(io, AsyncStdRuntime, handler, config, shutdown).await
+}

@@ -1,0 +1,625 @@
+//! [`Body`]: request bodies streamed from the connection, and response bodies.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use http::HeaderMap;
+use http_body::{Frame, SizeHint};
+use zttp_core::RemoteProtocolError;
+
+/// A boxed error, as `http-body` and tower use.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// An HTTP message body: the request body a handler receives, or a response body.
+///
+/// A request body streams from the connection with backpressure: the connection
+/// reads the socket only while the body has room, and on `Expect: 100-continue`
+/// the `100 Continue` goes out when the handler first polls the body.
+/// As a response body it holds full bytes, nothing, or any [`http_body::Body`] /
+/// [`Stream`] of [`Bytes`].
+pub struct Body {
+    kind: Kind,
+}
+
+enum Kind {
+    Empty,
+    Full(Bytes),
+    Incoming(Incoming),
+    Boxed(Pin<Box<dyn http_body::Body<Data = Bytes, Error = BoxError> + Send + 'static>>),
+}
+
+impl Body {
+    /// A body with no bytes.
+    pub const fn empty() -> Self {
+        Body { kind: Kind::Empty }
+    }
+
+    /// A body of these bytes (sent with `Content-Length`).
+    pub fn full(bytes: impl Into<Bytes>) -> Self {
+        let bytes = bytes.into();
+        if bytes.is_empty() {
+            return Body::empty();
+        }
+        Body {
+            kind: Kind::Full(bytes),
+        }
+    }
+
+    /// Wraps any `http_body::Body` of [`Bytes`].
+    pub fn new<B>(body: B) -> Self
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        // A `Body` passed back in is used as it is, not boxed again.
+        let mut slot = Some(body);
+        if let Some(same) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<Body>>() {
+            return same.take().expect("slot is full");
+        }
+        let body = slot.expect("slot is full");
+        Body {
+            kind: Kind::Boxed(Box::pin(MapErr { inner: body })),
+        }
+    }
+
+    /// A body of the items of `stream`, sent as they come (chunked on HTTP/1.1
+    /// unless the response sets `Content-Length`).
+    pub fn from_stream<S, E>(stream: S) -> Self
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        Body {
+            kind: Kind::Boxed(Box::pin(StreamBody { stream })),
+        }
+    }
+
+    pub(crate) fn incoming(incoming: Incoming) -> Self {
+        Body {
+            kind: Kind::Incoming(incoming),
+        }
+    }
+
+    /// Reads the whole body into one buffer (trailers are dropped).
+    pub async fn to_bytes(mut self) -> Result<Bytes, BodyError> {
+        use std::future::poll_fn;
+        let mut first: Option<Bytes> = None;
+        let mut rest: Vec<u8> = Vec::new();
+        while let Some(frame) = poll_fn(|cx| Pin::new(&mut self).poll_frame_inner(cx)).await {
+            let Ok(data) = frame?.into_data() else {
+                continue;
+            };
+            match &first {
+                None => first = Some(data),
+                Some(f) => {
+                    if rest.is_empty() {
+                        rest.extend_from_slice(f);
+                    }
+                    rest.extend_from_slice(&data);
+                }
+            }
+        }
+        Ok(if rest.is_empty() {
+            first.unwrap_or_default()
+        } else {
+            rest.into()
+        })
+    }
+
+    fn poll_frame_inner(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match &mut self.kind {
+            Kind::Empty => Poll::Ready(None),
+            Kind::Full(_) => {
+                let Kind::Full(bytes) = std::mem::replace(&mut self.kind, Kind::Empty) else {
+                    unreachable!()
+                };
+                Poll::Ready(Some(Ok(Frame::data(bytes))))
+            }
+            Kind::Incoming(incoming) => incoming.poll_frame(cx),
+            Kind::Boxed(body) => body
+                .as_mut()
+                .poll_frame(cx)
+                .map(|f| f.map(|r| r.map_err(BodyError::stream))),
+        }
+    }
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Body::empty()
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.kind {
+            Kind::Empty => "empty",
+            Kind::Full(_) => "full",
+            Kind::Incoming(_) => "incoming",
+            Kind::Boxed(_) => "boxed",
+        };
+        f.debug_tuple("Body").field(&kind).finish()
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        self.get_mut().poll_frame_inner(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Empty => true,
+            Kind::Full(_) => false,
+            Kind::Incoming(i) => i.is_end_stream(),
+            Kind::Boxed(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Empty => SizeHint::with_exact(0),
+            Kind::Full(b) => SizeHint::with_exact(b.len() as u64),
+            Kind::Incoming(i) => i.size_hint(),
+            Kind::Boxed(b) => b.size_hint(),
+        }
+    }
+}
+
+macro_rules! full_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Body {
+            fn from(value: $t) -> Self {
+                Body::full(value)
+            }
+        }
+    )*};
+}
+full_from!(Bytes, Vec<u8>, String, &'static str, &'static [u8]);
+
+impl From<()> for Body {
+    fn from(_: ()) -> Self {
+        Body::empty()
+    }
+}
+
+// ---- errors ----
+
+/// Why a body could not be read (or produced).
+pub struct BodyError {
+    inner: ErrorInner,
+}
+
+enum ErrorInner {
+    /// The peer broke the protocol mid-body (bad chunk, too large, ...).
+    Remote(RemoteProtocolError),
+    /// The connection ended before the body did.
+    Incomplete,
+    /// A response body stream failed.
+    Stream(BoxError),
+}
+
+impl BodyError {
+    pub(crate) fn remote(e: RemoteProtocolError) -> Self {
+        BodyError {
+            inner: ErrorInner::Remote(e),
+        }
+    }
+
+    pub(crate) fn incomplete() -> Self {
+        BodyError {
+            inner: ErrorInner::Incomplete,
+        }
+    }
+
+    fn stream(e: BoxError) -> Self {
+        match e.downcast::<BodyError>() {
+            Ok(e) => *e,
+            Err(e) => BodyError {
+                inner: ErrorInner::Stream(e),
+            },
+        }
+    }
+
+    /// The status a server should answer for this error: 413 when the body was
+    /// larger than allowed, 400 for other peer errors, `None` otherwise.
+    pub fn status(&self) -> Option<u16> {
+        match &self.inner {
+            ErrorInner::Remote(e) => Some(e.status()),
+            ErrorInner::Incomplete => Some(400),
+            ErrorInner::Stream(_) => None,
+        }
+    }
+
+    /// True when the body exceeded the configured maximum size.
+    pub fn is_too_large(&self) -> bool {
+        self.status() == Some(413)
+    }
+
+    /// The peer's protocol error, if that is what ended the body.
+    pub fn remote_error(&self) -> Option<RemoteProtocolError> {
+        match &self.inner {
+            ErrorInner::Remote(e) => Some(*e),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.inner {
+            ErrorInner::Remote(e) => f.debug_tuple("BodyError::Remote").field(e).finish(),
+            ErrorInner::Incomplete => f.write_str("BodyError::Incomplete"),
+            ErrorInner::Stream(e) => f.debug_tuple("BodyError::Stream").field(e).finish(),
+        }
+    }
+}
+
+impl fmt::Display for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.inner {
+            ErrorInner::Remote(e) => write!(f, "request body: {e}"),
+            ErrorInner::Incomplete => f.write_str("connection closed before the body ended"),
+            ErrorInner::Stream(e) => write!(f, "body stream failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BodyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.inner {
+            ErrorInner::Remote(e) => Some(e),
+            ErrorInner::Incomplete => None,
+            ErrorInner::Stream(e) => Some(&**e),
+        }
+    }
+}
+
+// ---- adapters for boxed bodies ----
+
+pin_project_lite::pin_project! {
+    struct MapErr<B> {
+        #[pin]
+        inner: B,
+    }
+}
+
+impl<B> http_body::Body for MapErr<B>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.project()
+            .inner
+            .poll_frame(cx)
+            .map(|f| f.map(|r| r.map_err(Into::into)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+pin_project_lite::pin_project! {
+    struct StreamBody<S> {
+        #[pin]
+        stream: S,
+    }
+}
+
+impl<S, E> http_body::Body for StreamBody<S>
+where
+    S: Stream<Item = Result<Bytes, E>>,
+    E: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.project()
+            .stream
+            .poll_next(cx)
+            .map(|item| item.map(|r| r.map(Frame::data).map_err(Into::into)))
+    }
+}
+
+// ---- the request body channel ----
+
+/// The receiving half of a request body: what the handler reads.
+pub(crate) struct Incoming {
+    shared: Arc<Mutex<Shared>>,
+    /// Bytes still expected when the request declared `Content-Length`.
+    remaining: Option<u64>,
+    done: bool,
+}
+
+/// The sending half, held by the connection.
+pub(crate) struct BodySender {
+    shared: Arc<Mutex<Shared>>,
+}
+
+#[derive(Default)]
+struct Shared {
+    chunks: VecDeque<Bytes>,
+    buffered: usize,
+    end: End,
+    /// The handler polled the body at least once (it wants it: send `100 Continue`).
+    wanted: bool,
+    /// The handler dropped the body.
+    dropped: bool,
+    /// The task reading the body, to wake when data arrives.
+    reader: Option<Waker>,
+    /// The connection task, to wake when the reader wants more or drops the body.
+    connection: Option<Waker>,
+}
+
+#[derive(Default)]
+enum End {
+    #[default]
+    Open,
+    Finished(Option<HeaderMap>),
+    Failed(Option<BodyError>),
+}
+
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A connected pair: the handler's [`Body`] side and the connection's sender.
+pub(crate) fn channel(content_length: Option<u64>) -> (Incoming, BodySender) {
+    let shared = Arc::new(Mutex::new(Shared::default()));
+    (
+        Incoming {
+            shared: shared.clone(),
+            remaining: content_length,
+            done: false,
+        },
+        BodySender { shared },
+    )
+}
+
+impl Incoming {
+    fn poll_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let mut s = lock(&self.shared);
+        if !s.wanted {
+            s.wanted = true;
+            if let Some(w) = s.connection.take() {
+                w.wake();
+            }
+        }
+        if let Some(chunk) = s.chunks.pop_front() {
+            s.buffered -= chunk.len();
+            if let Some(w) = s.connection.take() {
+                w.wake();
+            }
+            if let Some(r) = &mut self.remaining {
+                *r = r.saturating_sub(chunk.len() as u64);
+            }
+            return Poll::Ready(Some(Ok(Frame::data(chunk))));
+        }
+        match &mut s.end {
+            End::Open => {
+                match &s.reader {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => s.reader = Some(cx.waker().clone()),
+                }
+                if let Some(w) = s.connection.take() {
+                    w.wake();
+                }
+                Poll::Pending
+            }
+            End::Finished(trailers) => {
+                let trailers = trailers.take();
+                drop(s);
+                self.done = true;
+                Poll::Ready(trailers.map(|t| Ok(Frame::trailers(t))))
+            }
+            End::Failed(e) => {
+                let e = e.take();
+                drop(s);
+                self.done = true;
+                Poll::Ready(e.map(Err))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done
+            || self.remaining == Some(0) && {
+                let s = lock(&self.shared);
+                s.chunks.is_empty() && matches!(s.end, End::Finished(None))
+            }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.remaining {
+            Some(n) => SizeHint::with_exact(n),
+            None => SizeHint::default(),
+        }
+    }
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        let mut s = lock(&self.shared);
+        s.dropped = true;
+        s.chunks.clear();
+        s.buffered = 0;
+        if let Some(w) = s.connection.take() {
+            w.wake();
+        }
+    }
+}
+
+impl BodySender {
+    /// Hands a piece of body to the reader. Returns false (and drops the bytes)
+    /// when the reader is gone.
+    pub(crate) fn push(&self, data: Bytes) -> bool {
+        let mut s = lock(&self.shared);
+        if s.dropped {
+            return false;
+        }
+        s.buffered += data.len();
+        s.chunks.push_back(data);
+        if let Some(w) = s.reader.take() {
+            w.wake();
+        }
+        true
+    }
+
+    /// The body ended, with these trailers.
+    pub(crate) fn finish(&self, trailers: Option<HeaderMap>) {
+        self.end(End::Finished(trailers));
+    }
+
+    /// The body cannot complete.
+    pub(crate) fn fail(&self, error: BodyError) {
+        self.end(End::Failed(Some(error)));
+    }
+
+    fn end(&self, end: End) {
+        let mut s = lock(&self.shared);
+        if matches!(s.end, End::Open) {
+            s.end = end;
+            if let Some(w) = s.reader.take() {
+                w.wake();
+            }
+        }
+    }
+
+    /// True while fewer than `limit` bytes wait unread; otherwise registers the
+    /// connection task to be woken when the reader takes some (or drops the body).
+    pub(crate) fn poll_room(&self, limit: usize, cx: &mut Context<'_>) -> bool {
+        let mut s = lock(&self.shared);
+        if s.dropped || s.buffered < limit {
+            return true;
+        }
+        s.connection = Some(cx.waker().clone());
+        false
+    }
+
+    /// True once the reader polled the body; otherwise registers the connection
+    /// task to be woken when it does.
+    pub(crate) fn poll_wanted(&self, cx: &mut Context<'_>) -> bool {
+        let mut s = lock(&self.shared);
+        if s.wanted || s.dropped {
+            return s.wanted;
+        }
+        s.connection = Some(cx.waker().clone());
+        false
+    }
+
+    /// True once the reader dropped the body.
+    #[cfg(test)]
+    pub(crate) fn is_dropped(&self) -> bool {
+        lock(&self.shared).dropped
+    }
+}
+
+impl Drop for BodySender {
+    fn drop(&mut self) {
+        // A sender dropped before the end means the connection went away.
+        self.end(End::Failed(Some(BodyError::incomplete())));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::executor::block_on;
+    use http_body::Body as _;
+    use http_body_util::BodyExt;
+
+    #[test]
+    fn incoming_body_yields_data_then_trailers() {
+        let (incoming, tx) = channel(None);
+        let body = Body::incoming(incoming);
+        assert!(tx.push(Bytes::from_static(b"hel")));
+        assert!(tx.push(Bytes::from_static(b"lo")));
+        let mut trailers = HeaderMap::new();
+        trailers.insert("x-sum", "1".parse().unwrap());
+        tx.finish(Some(trailers));
+        let collected = block_on(body.collect()).unwrap();
+        assert_eq!(collected.trailers().unwrap()["x-sum"], "1");
+        assert_eq!(collected.to_bytes(), "hello");
+    }
+
+    #[test]
+    fn sender_sees_room_wanted_and_drop() {
+        let (incoming, tx) = channel(Some(4));
+        let mut body = Body::incoming(incoming);
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        assert!(!tx.poll_wanted(&mut cx));
+        assert!(tx.push(Bytes::from_static(b"abcd")));
+        assert!(!tx.poll_room(4, &mut cx));
+        assert!(matches!(
+            Pin::new(&mut body).poll_frame(&mut cx),
+            Poll::Ready(Some(Ok(_)))
+        ));
+        assert!(tx.poll_wanted(&mut cx));
+        assert!(tx.poll_room(4, &mut cx));
+        drop(body);
+        assert!(tx.is_dropped());
+        assert!(!tx.push(Bytes::from_static(b"x")));
+    }
+
+    #[test]
+    fn dropped_sender_fails_the_body() {
+        let (incoming, tx) = channel(None);
+        drop(tx);
+        let err = block_on(Body::incoming(incoming).to_bytes()).unwrap_err();
+        assert_eq!(err.status(), Some(400));
+    }
+
+    #[test]
+    fn full_body_has_exact_size_and_body_is_not_reboxed() {
+        let body = Body::new(Body::from("abc"));
+        assert!(matches!(body.kind, Kind::Full(_)));
+        assert_eq!(http_body::Body::size_hint(&body).exact(), Some(3));
+        assert_eq!(block_on(body.to_bytes()).unwrap(), "abc");
+    }
+
+    #[test]
+    fn stream_body_yields_items() {
+        let s = futures::stream::iter([
+            Ok::<_, std::io::Error>(Bytes::from("a")),
+            Ok(Bytes::from("b")),
+        ]);
+        assert_eq!(block_on(Body::from_stream(s).to_bytes()).unwrap(), "ab");
+    }
+}

@@ -1,0 +1,96 @@
+//! [`ServerConfig`]: limits, timeouts and the core's protocol settings.
+
+use std::time::Duration;
+
+/// How a server treats its connections. `Default` plus builder-style setters:
+///
+/// ```
+/// use std::time::Duration;
+/// let config = zttp_service::ServerConfig::default()
+///     .header_read_timeout(Some(Duration::from_secs(5)))
+///     .max_body_size(Some(1 << 20));
+/// assert_eq!(config.max_body_size, Some(1 << 20));
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// Longest time from the first byte of a request head to its end; a slower
+    /// head (slowloris) gets `408` and the connection closes. Default 30 s.
+    pub header_read_timeout: Option<Duration>,
+    /// Longest idle time between requests on a kept-alive connection. Default 60 s.
+    pub keep_alive_timeout: Option<Duration>,
+    /// Largest request body; beyond it the body fails and the answer is `413`.
+    /// Default `None` (no limit).
+    pub max_body_size: Option<u64>,
+    /// Most connections [`serve`](crate::serve) runs at once; further ones wait
+    /// in the listen backlog. Default 10 000.
+    pub max_connections: usize,
+    /// How long a graceful shutdown waits for in-flight requests before closing
+    /// their connections anyway. Default 30 s.
+    pub shutdown_grace: Duration,
+    /// Most unread request-body bytes read and thrown away so a connection can
+    /// be reused after a handler answered without reading the body; beyond it
+    /// the connection closes. Default 256 KiB.
+    pub max_drain: u64,
+    /// Unread request-body bytes buffered before the connection stops reading
+    /// the socket (backpressure). Default 64 KiB.
+    pub body_buffer: usize,
+    /// Protocol settings for each connection's `zttp_core::Connection`.
+    /// Default: `Protocol::Auto` (HTTP/1.1, or h2c with prior knowledge).
+    pub core: zttp_core::Config,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            header_read_timeout: Some(Duration::from_secs(30)),
+            keep_alive_timeout: Some(Duration::from_secs(60)),
+            max_body_size: None,
+            max_connections: 10_000,
+            shutdown_grace: Duration::from_secs(30),
+            max_drain: 256 * 1024,
+            body_buffer: 64 * 1024,
+            core: zttp_core::Config::default().protocol(zttp_core::Protocol::Auto),
+        }
+    }
+}
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $t:ty;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(mut self, value: $t) -> Self {
+            self.$name = value;
+            self
+        }
+    )*};
+}
+
+impl ServerConfig {
+    setters! {
+        /// Sets [`header_read_timeout`](Self::header_read_timeout).
+        header_read_timeout: Option<Duration>;
+        /// Sets [`keep_alive_timeout`](Self::keep_alive_timeout).
+        keep_alive_timeout: Option<Duration>;
+        /// Sets [`max_body_size`](Self::max_body_size).
+        max_body_size: Option<u64>;
+        /// Sets [`max_connections`](Self::max_connections).
+        max_connections: usize;
+        /// Sets [`shutdown_grace`](Self::shutdown_grace).
+        shutdown_grace: Duration;
+        /// Sets [`max_drain`](Self::max_drain).
+        max_drain: u64;
+        /// Sets [`body_buffer`](Self::body_buffer).
+        body_buffer: usize;
+        /// Sets [`core`](Self::core).
+        core: zttp_core::Config;
+    }
+
+    /// The core configuration a new connection gets (with `max_body_size` applied).
+    pub(crate) fn connection_config(&self) -> zttp_core::Config {
+        let mut config = self.core.clone();
+        if self.max_body_size.is_some() {
+            config.limits.max_body_size = self.max_body_size;
+        }
+        config
+    }
+}

@@ -1,0 +1,108 @@
+//! # zttp-service: serve HTTP with async handlers, on any runtime
+//!
+//! Runtime-agnostic serving on top of the sans-IO [`zttp_core`] engine. A
+//! [`Handler`] is any async closure `Fn(Request) -> impl Future<Output = impl
+//! IntoResponse>`; requests and responses are the ecosystem's own
+//! `http::Request<Body>` / `http::Response<B>`.
+//!
+//! [`serve_connection`] is **the one drive loop**: it feeds bytes to the core,
+//! runs the handler, writes responses, and does keep-alive, pipelining (answers
+//! in order), `Expect: 100-continue` (sent when the handler first reads the
+//! body), HEAD, upgrades (the handler gets the raw IO: [`upgrade::on`]), the
+//! `Date` header, protocol errors (answered with the core's status, then
+//! close), handler panics (`500`, the connection goes on), unread bodies
+//! (drained or closed), header-read and keep-alive timeouts, body size limits
+//! and graceful shutdown. [`serve`] is the accept loop around it.
+//!
+//! Adapters (`zttp-tokio`, `zttp-async-std`, `zttp-zmq`) only bring sockets and a
+//! [`Runtime`] (spawn, sleep, now). Any futures-io stream can be served:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::{Duration, Instant};
+//! use std::{future::Future, pin::Pin};
+//! use zttp_service::{serve_connection, Request, Runtime, ServerConfig, Shutdown};
+//!
+//! /// A runtime for a single-threaded test: no spawning, no timers needed here.
+//! #[derive(Clone)]
+//! struct Inline;
+//! impl Runtime for Inline {
+//!     fn spawn(&self, _: Pin<Box<dyn Future<Output = ()> + Send>>) {}
+//!     fn sleep(&self, _: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+//!         Box::pin(std::future::pending())
+//!     }
+//!     fn now(&self) -> Instant { Instant::now() }
+//! }
+//!
+//! // An in-memory "socket": the request is read from it, the response written into it.
+//! # #[derive(Default)] struct Duplex { input: std::io::Cursor<Vec<u8>>, output: Vec<u8> }
+//! # impl futures_io::AsyncRead for Duplex {
+//! #     fn poll_read(mut self: Pin<&mut Self>, _: &mut std::task::Context<'_>, buf: &mut [u8]) -> std::task::Poll<std::io::Result<usize>> {
+//! #         std::task::Poll::Ready(std::io::Read::read(&mut self.input, buf))
+//! #     }
+//! # }
+//! # impl futures_io::AsyncWrite for Duplex {
+//! #     fn poll_write(mut self: Pin<&mut Self>, _: &mut std::task::Context<'_>, buf: &[u8]) -> std::task::Poll<std::io::Result<usize>> {
+//! #         self.output.extend_from_slice(buf); std::task::Poll::Ready(Ok(buf.len()))
+//! #     }
+//! #     fn poll_flush(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> { std::task::Poll::Ready(Ok(())) }
+//! #     fn poll_close(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> { std::task::Poll::Ready(Ok(())) }
+//! # }
+//! # struct Shared(Arc<std::sync::Mutex<Duplex>>);
+//! # impl futures_io::AsyncRead for Shared {
+//! #     fn poll_read(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>, buf: &mut [u8]) -> std::task::Poll<std::io::Result<usize>> {
+//! #         Pin::new(&mut *self.0.lock().unwrap()).poll_read(cx, buf)
+//! #     }
+//! # }
+//! # impl futures_io::AsyncWrite for Shared {
+//! #     fn poll_write(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>, buf: &[u8]) -> std::task::Poll<std::io::Result<usize>> {
+//! #         Pin::new(&mut *self.0.lock().unwrap()).poll_write(cx, buf)
+//! #     }
+//! #     fn poll_flush(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> { std::task::Poll::Ready(Ok(())) }
+//! #     fn poll_close(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> { std::task::Poll::Ready(Ok(())) }
+//! # }
+//! let socket = Arc::new(std::sync::Mutex::new(Duplex::default()));
+//! socket.lock().unwrap().input.get_mut().extend_from_slice(b"GET /hi HTTP/1.1\r\nHost: x\r\n\r\n");
+//!
+//! let handler = |req: Request| async move { format!("hello from {}", req.uri().path()) };
+//! futures::executor::block_on(serve_connection(
+//!     Shared(socket.clone()), Inline, handler, Arc::new(ServerConfig::default()), Shutdown::new(),
+//! )).unwrap();
+//!
+//! let output = String::from_utf8(socket.lock().unwrap().output.clone()).unwrap();
+//! assert!(output.starts_with("HTTP/1.1 200 OK\r\n"));
+//! assert!(output.ends_with("\r\n\r\nhello from /hi"));
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod body;
+mod config;
+mod conn;
+mod date;
+mod handler;
+mod raw;
+mod runtime;
+mod server;
+mod shutdown;
+#[cfg(feature = "tower")]
+mod tower;
+pub mod upgrade;
+
+pub use body::{Body, BodyError, BoxError};
+pub use config::ServerConfig;
+pub use conn::serve_connection;
+pub use handler::{Handler, IntoResponse, IntoResponseFuture};
+pub use raw::RawRequest;
+pub use runtime::Runtime;
+pub use server::serve;
+pub use shutdown::{Shutdown, Triggered};
+#[cfg(feature = "tower")]
+pub use tower::TowerHandler;
+pub use upgrade::Upgraded;
+
+/// A request as handlers receive it: the `http` crate's request with a streaming [`Body`].
+pub type Request = http::Request<Body>;
+
+/// A response as the server sends it.
+pub type Response = http::Response<Body>;

@@ -1,0 +1,30 @@
+//! [`RawRequest`]: the request exactly as received, for handlers that need it.
+
+use bytes::Bytes;
+use zttp_core::{Headers, Version};
+
+/// The request head as it came off the wire, in every request's extensions.
+///
+/// `http::Request` normalises what it holds: header names are lowercased and the
+/// target is parsed into a `Uri`. When a handler needs the original (the case of
+/// header names, their exact order, the target byte for byte), it reads this:
+///
+/// ```
+/// # use zttp_service::{RawRequest, Request};
+/// fn header_names(req: &Request) -> Vec<String> {
+///     let raw = req.extensions().get::<RawRequest>().expect("inserted by the server");
+///     raw.headers.iter().map(|(name, _)| String::from_utf8_lossy(name).into_owned()).collect()
+/// }
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RawRequest {
+    /// The method token as sent.
+    pub method: Bytes,
+    /// The request-target as sent (on HTTP/2, `:path`, or the authority for CONNECT).
+    pub target: Bytes,
+    /// The protocol version the request came in.
+    pub version: Version,
+    /// Header fields in wire order, names with their original case, duplicates kept.
+    pub headers: Headers,
+}

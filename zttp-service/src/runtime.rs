@@ -1,0 +1,21 @@
+//! The seam between the drive loop and an async runtime.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+/// What the drive loop needs from an async runtime: spawning, sleeping and the time.
+///
+/// Each adapter implements this in a few lines (`zttp-tokio`'s `TokioRuntime`,
+/// `zttp-async-std`'s `AsyncStdRuntime`). The loop reads the clock only through
+/// [`now`](Runtime::now), so a runtime with a virtual clock makes timeouts testable.
+pub trait Runtime: Clone + Send + Sync + 'static {
+    /// Runs `future` to completion in the background.
+    fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>);
+
+    /// A future that completes after `duration`.
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+    /// The current instant on this runtime's clock.
+    fn now(&self) -> Instant;
+}

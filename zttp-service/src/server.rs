@@ -1,0 +1,174 @@
+//! [`serve`]: the accept loop every adapter feeds with its accepted connections.
+
+use std::future::poll_fn;
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use futures::task::AtomicWaker;
+use futures::StreamExt;
+use futures_core::Stream;
+use futures_io::{AsyncRead, AsyncWrite};
+use tracing::{debug, info, warn};
+
+use crate::shutdown::Phase;
+use crate::{serve_connection, Handler, Runtime, ServerConfig, Shutdown};
+
+/// Counts live connections and wakes the accept loop when one ends.
+#[derive(Default)]
+struct Tracker {
+    active: AtomicUsize,
+    waker: AtomicWaker,
+}
+
+/// Decrements the count when a connection task ends (also by panic or cancellation).
+struct Admitted(Arc<Tracker>);
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::AcqRel);
+        self.0.waker.wake();
+    }
+}
+
+/// Serves every connection `incoming` yields until `shutdown` triggers, then
+/// shuts down gracefully.
+///
+/// Each connection runs [`serve_connection`] in a task of its own (spawned on
+/// `runtime`). At most [`ServerConfig::max_connections`] run at once; beyond
+/// that the loop stops taking connections from `incoming` (they wait in the
+/// listen backlog). On shutdown it stops accepting (drops `incoming`), lets
+/// requests in flight finish while idle connections close, and after
+/// [`ServerConfig::shutdown_grace`] forces the rest closed; then it returns.
+/// If `incoming` ends first, it waits for the open connections the same way.
+pub async fn serve<S, IO, R, H>(
+    mut incoming: S,
+    runtime: R,
+    handler: H,
+    config: ServerConfig,
+    shutdown: Shutdown,
+) -> io::Result<()>
+where
+    S: Stream<Item = io::Result<IO>> + Unpin + Send,
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    R: Runtime,
+    H: Handler,
+{
+    let config = Arc::new(config);
+    let tracker = Arc::new(Tracker::default());
+    let listener = shutdown.listener();
+    let max = config.max_connections.max(1);
+    loop {
+        let next = poll_fn(|cx| {
+            if listener.poll_phase(cx) != Phase::Running {
+                return Poll::Ready(None);
+            }
+            if tracker.active.load(Ordering::Acquire) >= max {
+                tracker.waker.register(cx.waker());
+                if tracker.active.load(Ordering::Acquire) >= max {
+                    return Poll::Pending;
+                }
+            }
+            incoming.poll_next_unpin(cx).map(Some)
+        })
+        .await;
+        match next {
+            None => break,
+            Some(None) => {
+                debug!("incoming connections ended");
+                break;
+            }
+            Some(Some(Ok(io))) => {
+                tracker.active.fetch_add(1, Ordering::AcqRel);
+                let admitted = Admitted(tracker.clone());
+                let connection = serve_connection(
+                    io,
+                    runtime.clone(),
+                    handler.clone(),
+                    config.clone(),
+                    shutdown.clone(),
+                );
+                runtime.spawn(Box::pin(async move {
+                    let _admitted = admitted;
+                    let _ = connection.await;
+                }));
+            }
+            Some(Some(Err(e))) => {
+                if is_per_connection(&e) {
+                    debug!(error = %e, "accept failed for one connection");
+                } else {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    warn!(error = %e, "accept failed; retrying shortly");
+                    runtime.sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+    drop(incoming);
+    let triggered = listener.phase() != Phase::Running;
+    info!(
+        connections = tracker.active.load(Ordering::Acquire),
+        "no longer accepting; waiting for connections"
+    );
+    if !triggered {
+        wait_for_connections(&tracker).await;
+        return Ok(());
+    }
+    let mut grace = runtime.sleep(config.shutdown_grace);
+    let drained = poll_fn(|cx| {
+        if tracker.active.load(Ordering::Acquire) == 0 {
+            return Poll::Ready(true);
+        }
+        tracker.waker.register(cx.waker());
+        if tracker.active.load(Ordering::Acquire) == 0 {
+            return Poll::Ready(true);
+        }
+        grace.as_mut().poll(cx).map(|()| false)
+    })
+    .await;
+    if !drained {
+        warn!(
+            connections = tracker.active.load(Ordering::Acquire),
+            "shutdown grace elapsed; closing the remaining connections"
+        );
+        shutdown.force();
+        let mut cap = runtime.sleep(Duration::from_secs(1));
+        poll_fn(|cx| {
+            if tracker.active.load(Ordering::Acquire) == 0 {
+                return Poll::Ready(());
+            }
+            tracker.waker.register(cx.waker());
+            if tracker.active.load(Ordering::Acquire) == 0 {
+                return Poll::Ready(());
+            }
+            cap.as_mut().poll(cx)
+        })
+        .await;
+    }
+    Ok(())
+}
+
+async fn wait_for_connections(tracker: &Tracker) {
+    poll_fn(|cx| {
+        tracker.waker.register(cx.waker());
+        if tracker.active.load(Ordering::Acquire) == 0 {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+/// Accept errors that concern one connection only (the next accept may succeed at once).
+fn is_per_connection(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+    )
+}

@@ -1,0 +1,211 @@
+//! # zttp-tokio: serve zttp handlers on tokio
+//!
+//! A thin adapter: tokio sockets, spawning and timers under the runtime-agnostic
+//! drive loop of [`zttp_service`]. No HTTP logic lives here.
+//!
+//! ```no_run
+//! #[tokio::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//!     zttp_tokio::serve(listener, |_req: zttp_tokio::Request| async { "Hello, World!" }).await
+//! }
+//! ```
+//!
+//! With a configuration and a shutdown signal:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! use zttp_tokio::{Server, ServerConfig, Shutdown};
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let shutdown = Shutdown::new();
+//! let server = Server::new(listener)
+//!     .config(ServerConfig::default().max_body_size(Some(1 << 20)))
+//!     .shutdown(shutdown.clone());
+//! shutdown.trigger(); // e.g. on ctrl-c
+//! server.serve(|_req: zttp_tokio::Request| async { "bye" }).await
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures_core::Stream;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+
+#[cfg(feature = "tower")]
+pub use zttp_service::TowerHandler;
+pub use zttp_service::{
+    upgrade, Body, Handler, IntoResponse, RawRequest, Request, Response, Runtime, ServerConfig,
+    Shutdown, Upgraded,
+};
+
+/// [`Runtime`] on tokio: `tokio::spawn`, `tokio::time::sleep`, tokio's clock.
+///
+/// Use it inside a tokio runtime (it spawns onto the current one).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioRuntime;
+
+impl Runtime for TokioRuntime {
+    fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>) {
+        tokio::spawn(future);
+    }
+
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        Box::pin(tokio::time::sleep(duration))
+    }
+
+    fn now(&self) -> Instant {
+        tokio::time::Instant::now().into_std()
+    }
+}
+
+/// Serves `handler` on every connection `listener` accepts, until the process ends.
+pub async fn serve<H: Handler>(listener: TcpListener, handler: H) -> io::Result<()> {
+    Server::new(listener).serve(handler).await
+}
+
+/// A server on a tokio listener, with a configuration and a shutdown signal.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    config: ServerConfig,
+    shutdown: Shutdown,
+}
+
+impl Server {
+    /// A server on `listener` with the default configuration.
+    pub fn new(listener: TcpListener) -> Self {
+        Server {
+            listener,
+            config: ServerConfig::default(),
+            shutdown: Shutdown::new(),
+        }
+    }
+
+    /// Replaces the configuration.
+    pub fn config(mut self, config: ServerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Uses this signal; [`Shutdown::trigger`] stops the server gracefully.
+    pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = shutdown;
+        self
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until the shutdown signal triggers and the connections finished
+    /// (see [`zttp_service::serve`]).
+    pub async fn serve<H: Handler>(self, handler: H) -> io::Result<()> {
+        let incoming = Incoming {
+            listener: self.listener,
+        };
+        zttp_service::serve(incoming, TokioRuntime, handler, self.config, self.shutdown).await
+    }
+}
+
+/// Accepted connections, with `TCP_NODELAY` set.
+struct Incoming {
+    listener: TcpListener,
+}
+
+impl Stream for Incoming {
+    type Item = io::Result<TokioIo<TcpStream>>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.listener.poll_accept(cx).map(|accepted| {
+            Some(accepted.map(|(stream, _peer)| {
+                let _ = stream.set_nodelay(true);
+                TokioIo(stream)
+            }))
+        })
+    }
+}
+
+/// Serves one already-accepted connection (TCP, TLS, Unix socket, ...) with the
+/// default configuration, until it closes.
+pub async fn serve_connection<IO, H>(io: IO, handler: H) -> io::Result<()>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Handler,
+{
+    serve_connection_with(
+        io,
+        handler,
+        Arc::new(ServerConfig::default()),
+        Shutdown::new(),
+    )
+    .await
+}
+
+/// [`serve_connection`] with a configuration and a shutdown signal.
+pub async fn serve_connection_with<IO, H>(
+    io: IO,
+    handler: H,
+    config: Arc<ServerConfig>,
+    shutdown: Shutdown,
+) -> io::Result<()>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Handler,
+{
+    zttp_service::serve_connection(TokioIo(io), TokioRuntime, handler, config, shutdown).await
+}
+
+/// A tokio `AsyncRead + AsyncWrite` seen as futures-io, vectored writes included.
+#[derive(Debug)]
+pub struct TokioIo<T>(pub T);
+
+impl<T: AsyncRead + Unpin> futures_io::AsyncRead for TokioIo<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut buf = ReadBuf::new(buf);
+        match Pin::new(&mut self.0).poll_read(cx, &mut buf) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(buf.filled().len())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> futures_io::AsyncWrite for TokioIo<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
