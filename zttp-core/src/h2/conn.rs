@@ -499,6 +499,7 @@ impl H2Connection {
             return;
         }
         let last = self.last_remote_id;
+        let debug = &debug[..debug.len().min(self.peer.max_frame_size as usize - 8)];
         self.write_frame(|dst| {
             GoAway {
                 last_stream_id: StreamId(last),
