@@ -442,3 +442,21 @@ fn peer_max_concurrent_streams_limits_new_requests() {
         Err(LocalProtocolError::TooManyStreams)
     );
 }
+
+#[test]
+fn auto_protocol_server_detects_the_preface() {
+    let server_cfg = zttp_core::Config::default().protocol(zttp_core::Protocol::Auto);
+    let mut pair = Pair::new(h2_config(|_| {}), server_cfg);
+    let id = request(&mut pair, "GET", "/");
+    pair.client
+        .send(EndOfMessage {
+            stream_id: id,
+            ..Default::default()
+        })
+        .unwrap();
+    let (_, server_events) = pair.drive();
+    assert_eq!(pair.server.protocol(), zttp_core::Protocol::Http2);
+    assert!(
+        matches!(&messages(server_events)[0], Event::Request(r) if r.http_version == Version::Http2)
+    );
+}
