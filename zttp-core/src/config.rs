@@ -62,6 +62,9 @@ pub struct Leniency {
     /// Accept a message with both Transfer-Encoding and Content-Length: chunked wins
     /// and the connection closes after it (RFC 9112 §6.3 rule 3). Off: reject with 400.
     pub transfer_encoding_with_content_length: bool,
+    /// Accept HTTP/1.1 requests without a Host field (RFC 9112 §3.2 says answer 400;
+    /// some health checkers and embedded clients omit it). Several Host fields stay an error.
+    pub missing_host: bool,
 }
 
 /// HTTP/2 SETTINGS values (RFC 9113 §6.5.2); `None` means "not sent / default".

@@ -217,6 +217,7 @@ impl ChunkedDecoder {
             max,
             RemoteErrorKind::TrailersTooLarge,
             RemoteErrorKind::TrailersTooLarge,
+            leniency,
         )? {
             Scan::Partial => return Ok(BodyEvent::NeedData),
             Scan::Complete(end) => end,
@@ -272,7 +273,7 @@ impl ExtensionParser {
         }
         let ws = matches!(b, b' ' | b'\t');
         self.state = match (self.state, b) {
-            (BeforeSemi | AfterName | AfterValue, b';') => BeforeName,
+            (BeforeSemi | Name | AfterName | AfterValue, b';') => BeforeName,
             (BeforeSemi | BeforeName | AfterValue | BeforeValue, _) if ws => self.state,
             (BeforeName | Name, b) if is_tchar(b) => Name,
             (Name | AfterName, _) if ws => AfterName,

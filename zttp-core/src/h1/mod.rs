@@ -27,7 +27,9 @@ use crate::{
 };
 use body::{BodyDecoder, BodyEvent, ChunkedDecoder};
 use encode::{validate_fields, write_fields, BodyEncoder};
-use parse::{parse_fields, parse_request_line, parse_status_line, HeadScanner, Lines, Scan};
+use parse::{
+    parse_fields, parse_request_line, parse_status_line, HeadScanner, Lines, Scan, StartLine,
+};
 
 #[derive(Debug)]
 enum RecvState {
@@ -97,7 +99,7 @@ impl H1Connection {
             eof: false,
             recv: RecvState::Idle,
             send: SendState::Idle,
-            scanner: HeadScanner::default(),
+            scanner: HeadScanner::new(start_line(role)),
             error: None,
             keep_alive: true,
             cycle: Cycle::default(),
@@ -196,7 +198,9 @@ impl H1Connection {
                 (true, false) => Ok(Event::NeedData),
             };
         }
-        self.skip_blank_lines();
+        if self.skip_blank_lines() {
+            self.scanner = HeadScanner::new(start_line(self.role));
+        }
         let (first_line_limit, first_line_error) = match self.role {
             Role::Server => (
                 self.limits.max_request_line,
@@ -210,6 +214,7 @@ impl H1Connection {
             self.limits.max_head_size,
             first_line_error,
             RemoteErrorKind::HeadTooLarge,
+            &self.leniency,
         )?;
         let Scan::Complete(end) = scan else {
             return match (self.buf.is_empty(), self.eof) {
@@ -218,7 +223,7 @@ impl H1Connection {
                 (false, true) => Err(RemoteErrorKind::IncompleteMessage),
             };
         };
-        self.scanner = HeadScanner::default();
+        self.scanner = HeadScanner::new(start_line(self.role));
         let head = self.buf.split_to(end).freeze();
         match self.role {
             Role::Server => self.parse_request(&head),
@@ -232,14 +237,17 @@ impl H1Connection {
     }
 
     /// RFC 9112 §2.2: ignore empty lines received before a start line.
-    fn skip_blank_lines(&mut self) {
+    /// True when some were skipped.
+    fn skip_blank_lines(&mut self) -> bool {
+        let mut skipped = false;
         loop {
             let n = match &self.buf[..] {
                 [b'\r', b'\n', ..] => 2,
                 [b'\n', ..] if self.leniency.bare_lf => 1,
-                _ => return,
+                _ => return skipped,
             };
             let _ = self.buf.split_to(n);
+            skipped = true;
         }
     }
 
@@ -249,12 +257,15 @@ impl H1Connection {
         let headers = parse_fields(&mut lines, &self.leniency, self.limits.max_headers)?;
         let version = line.version;
         validate_target(&line.method, &line.target)?;
-        check_host(&headers, version)?;
+        check_host(&headers, version, &self.leniency)?;
         let framing = Framing::of(&headers, version, true, &self.leniency)?;
         let decoder = match framing {
             Framing::Chunked | Framing::ChunkedForceClose => {
                 BodyDecoder::Chunked(ChunkedDecoder::new())
             }
+            // A CONNECT request has no content (RFC 9110 §9.3.6): what follows
+            // its head is the tunnel, whatever the framing fields say.
+            _ if line.method[..] == *b"CONNECT" => BodyDecoder::Length(0),
             Framing::Length(n) => BodyDecoder::Length(n),
             Framing::None => BodyDecoder::Length(0),
             Framing::UntilClose => unreachable!("requests are never close-delimited"),
@@ -570,6 +581,14 @@ impl H1Connection {
     }
 }
 
+/// The kind of first line this role reads.
+fn start_line(role: Role) -> StartLine {
+    match role {
+        Role::Server => StartLine::Request,
+        Role::Client => StartLine::Status,
+    }
+}
+
 /// How a message head says its body is delimited (RFC 9112 §6.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Framing {
@@ -700,11 +719,17 @@ fn is_absolute_form(target: &[u8]) -> bool {
 }
 
 /// Exactly one Host on HTTP/1.1 requests, at most one on HTTP/1.0 (RFC 9112 §3.2).
-fn check_host(headers: &Headers, version: Version) -> Result<(), RemoteErrorKind> {
+fn check_host(
+    headers: &Headers,
+    version: Version,
+    leniency: &Leniency,
+) -> Result<(), RemoteErrorKind> {
     let mut hosts = headers.get_all(b"host");
     match (hosts.next(), hosts.next()) {
         (_, Some(_)) => Err(RemoteErrorKind::InvalidHost),
-        (None, None) if version == Version::Http11 => Err(RemoteErrorKind::MissingHost),
+        (None, None) if version == Version::Http11 && !leniency.missing_host => {
+            Err(RemoteErrorKind::MissingHost)
+        }
         (Some(host), None) if !valid_host(host) => Err(RemoteErrorKind::InvalidHost),
         _ => Ok(()),
     }

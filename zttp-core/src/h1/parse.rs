@@ -9,6 +9,10 @@ use bytes::Bytes;
 use crate::{Headers, Leniency, Limits, RemoteErrorKind, Version};
 
 /// Where the incremental scan for the end of a head (or trailer section) stands.
+///
+/// Each byte is looked at once, as it arrives, so a malformed head is
+/// rejected as soon as the offending byte is in (not when the head ends), and
+/// bytes trickling in one at a time cost O(n) in total.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct HeadScanner {
     /// Bytes already scanned.
@@ -17,6 +21,52 @@ pub(crate) struct HeadScanner {
     line_start: usize,
     /// Lines completed so far.
     lines: usize,
+    /// What the line being scanned is, and how far into it we are.
+    state: LineState,
+    /// The previous byte was a CR: only LF may follow.
+    cr: bool,
+    /// The section starts with a request line or a status line (none: trailers).
+    start: StartLine,
+    /// The major version digit, once read.
+    major: u8,
+    /// Offset of the current field line's colon.
+    colon: usize,
+    /// The Content-Length seen so far in this section.
+    content_length: Option<u64>,
+}
+
+/// The kind of first line a section starts with.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StartLine {
+    /// A request line.
+    Request,
+    /// A status line.
+    Status,
+    /// No start line: a trailer section.
+    #[default]
+    None,
+}
+
+/// Validation state within the current line.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum LineState {
+    /// At the start of a field line.
+    #[default]
+    LineStart,
+    /// In a field name.
+    Name,
+    /// After the colon, or in an obs-fold continuation.
+    Value,
+    /// Request line: method, target, then this many bytes of version.
+    MethodStart,
+    Method,
+    TargetStart,
+    Target,
+    RequestVersion(u8),
+    /// Status line: this many bytes of version, then the code digits, then the reason.
+    StatusVersion(u8),
+    Code(u8),
+    Reason,
 }
 
 /// What a scan found.
@@ -28,7 +78,21 @@ pub(crate) enum Scan {
 }
 
 impl HeadScanner {
-    /// Scans `buf` (which only ever grows between calls) for the empty line.
+    /// A scanner for a section that starts with `start`.
+    pub(crate) fn new(start: StartLine) -> Self {
+        HeadScanner {
+            start,
+            state: match start {
+                StartLine::Request => LineState::MethodStart,
+                StartLine::Status => LineState::StatusVersion(0),
+                StartLine::None => LineState::LineStart,
+            },
+            ..HeadScanner::default()
+        }
+    }
+
+    /// Scans the new bytes of `buf` (which only ever grows between calls) for
+    /// the empty line, validating each byte on the way.
     /// `first_line_limit` bounds the first line (request line), `limit` the whole head.
     pub(crate) fn scan(
         &mut self,
@@ -37,28 +101,57 @@ impl HeadScanner {
         limit: usize,
         first_line_error: RemoteErrorKind,
         limit_error: RemoteErrorKind,
+        leniency: &Leniency,
     ) -> Result<Scan, RemoteErrorKind> {
-        while let Some(off) = buf[self.pos..].iter().position(|&b| b == b'\n') {
-            let nl = self.pos + off;
-            let line_len = nl - self.line_start;
-            self.pos = nl + 1;
-            if self.lines == 0 && line_len > first_line_limit + 1 {
-                return Err(first_line_error);
+        let first_line = self.start != StartLine::None;
+        let mut i = self.pos;
+        while i < buf.len() {
+            let b = buf[i];
+            if self.cr && b != b'\n' {
+                return Err(RemoteErrorKind::BareCr);
             }
-            let empty = line_len == 0 || (line_len == 1 && buf[self.line_start] == b'\r');
-            self.line_start = self.pos;
-            self.lines += 1;
-            if nl + 1 > limit + 2 {
-                return Err(limit_error);
+            match b {
+                b'\n' => {
+                    let line_len = i - self.line_start;
+                    if !self.cr && !leniency.bare_lf {
+                        return Err(RemoteErrorKind::BareLf);
+                    }
+                    if first_line && self.lines == 0 && line_len > first_line_limit + 1 {
+                        return Err(first_line_error);
+                    }
+                    if i + 1 > limit + 2 {
+                        return Err(limit_error);
+                    }
+                    let empty = self.state == LineState::LineStart;
+                    if self.state == LineState::Value && self.colon > self.line_start {
+                        let end = if self.cr { i - 1 } else { i };
+                        self.check_field(
+                            &buf[self.line_start..self.colon],
+                            &buf[self.colon + 1..end],
+                        )?;
+                    }
+                    self.end_line()?;
+                    self.cr = false;
+                    self.pos = i + 1;
+                    self.line_start = i + 1;
+                    self.lines += 1;
+                    if empty {
+                        // The caller strips blank lines before a start line, so an
+                        // empty line always ends the section.
+                        return Ok(Scan::Complete(i + 1));
+                    }
+                }
+                b'\r' => self.cr = true,
+                b':' if matches!(self.state, LineState::Name) => {
+                    self.colon = i;
+                    self.state = LineState::Value;
+                }
+                _ => self.byte(b, leniency)?,
             }
-            if empty {
-                // The caller strips blank lines before a start line, so an
-                // empty line always ends the section.
-                return Ok(Scan::Complete(nl + 1));
-            }
+            i += 1;
         }
         self.pos = buf.len();
-        if self.lines == 0 && buf.len() - self.line_start > first_line_limit + 1 {
+        if first_line && self.lines == 0 && buf.len() - self.line_start > first_line_limit + 1 {
             return Err(first_line_error);
         }
         if buf.len() > limit + 2 {
@@ -66,7 +159,132 @@ impl HeadScanner {
         }
         Ok(Scan::Partial)
     }
+
+    /// Checks one byte (not CR or LF) against the line being scanned.
+    fn byte(&mut self, b: u8, leniency: &Leniency) -> Result<(), RemoteErrorKind> {
+        use LineState::*;
+        use RemoteErrorKind as E;
+        let class = CLASS[b as usize];
+        self.state = match self.state {
+            LineStart if b == b' ' || b == b'\t' => {
+                let after_start_line = self.start != StartLine::None && self.lines == 1;
+                if !leniency.obs_fold || after_start_line || self.lines == 0 {
+                    return Err(E::ObsFold);
+                }
+                Value
+            }
+            LineStart if b == b':' => return Err(E::InvalidHeaderName),
+            LineStart | Name if class & TCHAR != 0 => Name,
+            LineStart | Name if b == b':' => Value,
+            Name if b == b' ' || b == b'\t' => return Err(E::WhitespaceBeforeColon),
+            LineStart | Name => return Err(E::InvalidHeaderName),
+            Value if class & FIELD_VCHAR != 0 => Value,
+            Value => return Err(E::InvalidHeaderValue),
+            MethodStart | Method if class & TCHAR != 0 => Method,
+            Method if b == b' ' => TargetStart,
+            MethodStart | Method => return Err(E::InvalidMethod),
+            TargetStart | Target if class & TARGET != 0 => Target,
+            Target if b == b' ' => RequestVersion(0),
+            TargetStart if b == b' ' => return Err(E::InvalidRequestLine),
+            TargetStart | Target => return Err(E::InvalidTarget),
+            RequestVersion(n) => RequestVersion(self.version_byte(n, b)?),
+            StatusVersion(8) if b == b' ' => Code(0),
+            StatusVersion(8) => return Err(E::InvalidStatusLine),
+            StatusVersion(n) => StatusVersion(self.version_byte(n, b)?),
+            Code(n) if n < 3 && b.is_ascii_digit() => Code(n + 1),
+            Code(3) if b == b' ' => Reason,
+            Code(_) => return Err(E::InvalidStatus),
+            Reason if class & FIELD_VCHAR != 0 => Reason,
+            Reason => return Err(E::InvalidStatusLine),
+        };
+        Ok(())
+    }
+
+    /// Checks the framing fields as soon as their line is in: a Content-Length
+    /// must be one number, repeated only identically (RFC 9110 §8.6).
+    fn check_field(&mut self, name: &[u8], value: &[u8]) -> Result<(), RemoteErrorKind> {
+        if name.eq_ignore_ascii_case(b"content-length") {
+            for member in value.split(|&b| b == b',') {
+                let n = parse_decimal(crate::trim_ows(member))
+                    .ok_or(RemoteErrorKind::InvalidContentLength)?;
+                match self.content_length {
+                    Some(prev) if prev != n => {
+                        return Err(RemoteErrorKind::ConflictingContentLength)
+                    }
+                    _ => self.content_length = Some(n),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that the line just ended is complete, and starts the next one.
+    fn end_line(&mut self) -> Result<(), RemoteErrorKind> {
+        use LineState::*;
+        use RemoteErrorKind as E;
+        match self.state {
+            LineStart | Value | Reason | Code(3) | RequestVersion(8) => {}
+            Name => return Err(E::MissingColon),
+            MethodStart | Method | TargetStart | Target => return Err(E::InvalidRequestLine),
+            RequestVersion(_) => return Err(E::InvalidVersion),
+            StatusVersion(_) => return Err(E::InvalidStatusLine),
+            Code(_) => return Err(E::InvalidStatus),
+        }
+        self.state = LineStart;
+        Ok(())
+    }
+
+    /// Checks byte `n` of an `HTTP/x.y` version and returns the count after it.
+    fn version_byte(&mut self, n: u8, b: u8) -> Result<u8, RemoteErrorKind> {
+        let ok = match n {
+            0..=4 => b == b"HTTP/"[n as usize],
+            5 | 7 => b.is_ascii_digit(),
+            6 => b == b'.',
+            _ => false,
+        };
+        if !ok {
+            return Err(RemoteErrorKind::InvalidVersion);
+        }
+        if n == 5 {
+            self.major = b;
+        }
+        if n == 7 && !(self.major == b'1' && matches!(b, b'0' | b'1')) {
+            return Err(RemoteErrorKind::UnsupportedVersion);
+        }
+        Ok(n + 1)
+    }
 }
+
+/// A non-empty run of decimal digits that fits in a `u64`.
+pub(crate) fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &d| {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+/// Byte classes, one bit each, looked up once per byte.
+const TCHAR: u8 = 1;
+const FIELD_VCHAR: u8 = 2;
+const TARGET: u8 = 4;
+
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = (if is_tchar(c) { TCHAR } else { 0 })
+            | (if is_field_vchar(c) { FIELD_VCHAR } else { 0 })
+            | (if is_target_char(c) { TARGET } else { 0 });
+        b += 1;
+    }
+    t
+};
 
 /// A parsed request line.
 pub(crate) struct RequestLine {
@@ -366,7 +584,7 @@ mod tests {
     #[test]
     fn scanner_is_resumable_one_byte_at_a_time() {
         let msg = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nrest";
-        let mut s = HeadScanner::default();
+        let mut s = HeadScanner::new(StartLine::Request);
         let mut found = None;
         for n in 1..=msg.len() {
             let r = s
@@ -376,6 +594,7 @@ mod tests {
                     1000,
                     RemoteErrorKind::RequestLineTooLong,
                     RemoteErrorKind::HeadTooLarge,
+                    &Leniency::default(),
                 )
                 .unwrap();
             if let Scan::Complete(end) = r {
