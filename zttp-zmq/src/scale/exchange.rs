@@ -1,0 +1,199 @@
+//! State shared by an async task and an IO thread for one request/response exchange, and the
+//! command queue from tasks to the IO thread.
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::task::{Context, Poll, Waker};
+
+use bytes::Bytes;
+use http::StatusCode;
+
+use super::protocol::{ResponseHead, WINDOW};
+use crate::peer::lock;
+use crate::wake::WakePipe;
+
+/// Commands from tasks to an IO thread, with the wake-up that announces them.
+pub(crate) struct Outbox<C> {
+    queue: Mutex<Vec<C>>,
+    pub(crate) wake: WakePipe,
+    pub(crate) stopping: AtomicBool,
+}
+
+impl<C> Outbox<C> {
+    pub(crate) fn new() -> io::Result<Self> {
+        Ok(Outbox {
+            queue: Mutex::new(Vec::new()),
+            wake: WakePipe::new()?,
+            stopping: AtomicBool::new(false),
+        })
+    }
+
+    pub(crate) fn push(&self, command: C) {
+        let was_empty = {
+            let mut q = lock(&self.queue);
+            q.push(command);
+            q.len() == 1
+        };
+        if was_empty {
+            self.wake.signal();
+        }
+    }
+
+    pub(crate) fn take(&self) -> Vec<C> {
+        std::mem::take(&mut *lock(&self.queue))
+    }
+
+    pub(crate) fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+        self.wake.signal();
+    }
+
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+}
+
+/// How an exchange's incoming body ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    Complete,
+    Aborted,
+}
+
+#[derive(Default)]
+struct State {
+    head: Option<Result<ResponseHead, StatusCode>>,
+    chunks: VecDeque<Bytes>,
+    end: Option<End>,
+    /// Bytes of our outgoing body the other side still accepts.
+    credit: i64,
+    recv_waker: Option<Waker>,
+    credit_waker: Option<Waker>,
+}
+
+/// One exchange as seen by both its task and its IO thread.
+pub(crate) struct Exchange {
+    pub(crate) id: u64,
+    state: Mutex<State>,
+}
+
+impl Exchange {
+    pub(crate) fn new(id: u64) -> Self {
+        Exchange {
+            id,
+            state: Mutex::new(State {
+                credit: WINDOW as i64,
+                ..State::default()
+            }),
+        }
+    }
+
+    fn update(&self, f: impl FnOnce(&mut State)) {
+        let mut st = lock(&self.state);
+        f(&mut st);
+        let wakers = [st.recv_waker.take(), st.credit_waker.take()];
+        drop(st);
+        wakers.into_iter().flatten().for_each(Waker::wake);
+    }
+
+    /// IO thread: the response head arrived, or the exchange failed with this status.
+    pub(crate) fn set_head(&self, head: Result<ResponseHead, StatusCode>) {
+        self.update(|st| {
+            if st.head.is_none() {
+                st.head = Some(head);
+            }
+        });
+    }
+
+    pub(crate) fn push_chunk(&self, chunk: Bytes) {
+        self.update(|st| st.chunks.push_back(chunk));
+    }
+
+    /// IO thread: the incoming body ended (or the exchange was aborted).
+    pub(crate) fn end(&self, end: End) {
+        self.update(|st| {
+            if st.end.is_none() {
+                st.end = Some(end);
+            }
+        });
+    }
+
+    /// IO thread: fails the exchange: no head yet → `status`; else the body breaks off.
+    pub(crate) fn fail(&self, status: StatusCode) {
+        self.update(|st| {
+            if st.head.is_none() {
+                st.head = Some(Err(status));
+            }
+            if st.end.is_none() {
+                st.end = Some(End::Aborted);
+            }
+        });
+    }
+
+    pub(crate) fn add_credit(&self, n: u64) {
+        self.update(|st| st.credit = st.credit.saturating_add(n as i64));
+    }
+
+    pub(crate) fn is_ended(&self) -> bool {
+        lock(&self.state).end.is_some()
+    }
+
+    pub(crate) fn poll_head(&self, cx: &mut Context<'_>) -> Poll<Result<ResponseHead, StatusCode>> {
+        let mut st = lock(&self.state);
+        match st.head.take() {
+            Some(head) => {
+                // Leave a marker so a late failure does not replace a head already used.
+                st.head = Some(Err(StatusCode::OK));
+                Poll::Ready(head)
+            }
+            None => {
+                st.recv_waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Next incoming body chunk; `None` at the end; `Some(Err)` when aborted.
+    pub(crate) fn poll_chunk(&self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, ()>>> {
+        let mut st = lock(&self.state);
+        if let Some(chunk) = st.chunks.pop_front() {
+            return Poll::Ready(Some(Ok(chunk)));
+        }
+        match st.end {
+            Some(End::Complete) => Poll::Ready(None),
+            Some(End::Aborted) => Poll::Ready(Some(Err(()))),
+            None => {
+                st.recv_waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Ready(true) when `n` bytes may be sent now (and takes them from the window); Ready(false)
+    /// when the exchange was aborted.
+    pub(crate) fn poll_credit(&self, cx: &mut Context<'_>, n: usize) -> Poll<bool> {
+        let mut st = lock(&self.state);
+        if st.end == Some(End::Aborted) {
+            return Poll::Ready(false);
+        }
+        // A chunk larger than the window goes out once the window is fully open.
+        if st.credit > 0 && (st.credit >= n as i64 || st.credit >= WINDOW as i64) {
+            st.credit -= n as i64;
+            return Poll::Ready(true);
+        }
+        st.credit_waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    /// Ready once the exchange is aborted (for racing a handler against cancellation).
+    pub(crate) fn poll_aborted(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut st = lock(&self.state);
+        if st.end == Some(End::Aborted) {
+            return Poll::Ready(());
+        }
+        st.credit_waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}

@@ -1,0 +1,102 @@
+//! [`Server`] and [`serve`]: HTTP on a STREAM socket through the shared drive loop.
+
+use std::io;
+
+use zttp_service::{Handler, Runtime, ServerConfig, Shutdown};
+
+use crate::{PeerLimits, PeerListener, TokioRuntime};
+
+/// Serves `handler` on a STREAM socket bound to `endpoint` until the process ends.
+///
+/// Runs inside a tokio runtime (handlers are spawned on it). For a shutdown signal, limits or
+/// another runtime, use [`Server`].
+///
+/// ```no_run
+/// # async fn run() -> std::io::Result<()> {
+/// zttp_zmq::serve("tcp://127.0.0.1:8080", |_req: zttp_service::Request| async {
+///     "Hello World!"
+/// })
+/// .await
+/// # }
+/// ```
+pub async fn serve<H: Handler>(endpoint: &str, handler: H) -> io::Result<()> {
+    Server::bind(endpoint)?.serve(handler).await
+}
+
+/// An HTTP server on a ZeroMQ STREAM socket: bind, configure, then serve.
+///
+/// ```no_run
+/// # async fn run() -> std::io::Result<()> {
+/// use zttp_service::{Request, ServerConfig, Shutdown};
+/// let shutdown = Shutdown::new();
+/// let server = zttp_zmq::Server::bind("tcp://127.0.0.1:0")?
+///     .config(ServerConfig::default())
+///     .shutdown(shutdown.clone());
+/// println!("listening on {}", server.local_endpoint());
+/// server.serve(|req: Request| async move { format!("{} {}", req.method(), req.uri()) }).await
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    listener: PeerListener,
+    config: ServerConfig,
+    shutdown: Shutdown,
+}
+
+impl Server {
+    /// Binds a STREAM socket on `endpoint` (`tcp://HOST:PORT`; port 0 picks a free one).
+    pub fn bind(endpoint: &str) -> io::Result<Self> {
+        Ok(Self::from_listener(PeerListener::bind(endpoint)?))
+    }
+
+    /// Binds in a given ZeroMQ context with given per-peer queue limits.
+    pub fn bind_with(
+        context: &zmq::Context,
+        endpoint: &str,
+        limits: PeerLimits,
+    ) -> io::Result<Self> {
+        Ok(Self::from_listener(PeerListener::bind_with(
+            context, endpoint, limits,
+        )?))
+    }
+
+    /// Serves the peers of an existing listener.
+    pub fn from_listener(listener: PeerListener) -> Self {
+        Server {
+            listener,
+            config: ServerConfig::default(),
+            shutdown: Shutdown::new(),
+        }
+    }
+
+    /// The endpoint actually bound, e.g. `tcp://127.0.0.1:40123`.
+    pub fn local_endpoint(&self) -> &str {
+        self.listener.local_endpoint()
+    }
+
+    /// Sets limits, timeouts and protocol settings (the same [`ServerConfig`] as every adapter).
+    pub fn config(mut self, config: ServerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Sets the signal that stops the server gracefully.
+    pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = shutdown;
+        self
+    }
+
+    /// Serves on the ambient tokio runtime until shutdown.
+    pub async fn serve<H: Handler>(self, handler: H) -> io::Result<()> {
+        self.serve_with(TokioRuntime::current(), handler).await
+    }
+
+    /// Serves with connection loops and handlers spawned on `runtime`, until shutdown.
+    pub async fn serve_with<R: Runtime, H: Handler>(
+        self,
+        runtime: R,
+        handler: H,
+    ) -> io::Result<()> {
+        zttp_service::serve(self.listener, runtime, handler, self.config, self.shutdown).await
+    }
+}
