@@ -8,7 +8,7 @@ use zttp_service::Handler;
 /// Flags every server example takes: `--runtime NAME` and `--addr ADDR`.
 #[derive(Debug, Clone)]
 pub struct Args {
-    /// `tokio` (default) or `async-std`.
+    /// `tokio` (default), `async-std` or `zmq` (a ZeroMQ STREAM socket).
     pub runtime: String,
     /// Where to listen; port 0 picks a free one. Default `127.0.0.1:8080`.
     pub addr: String,
@@ -42,7 +42,7 @@ fn usage(problem: &str) -> ! {
     if !problem.is_empty() {
         eprintln!("error: {problem}");
     }
-    eprintln!("usage: [--runtime tokio|async-std] [--addr 127.0.0.1:8080]");
+    eprintln!("usage: [--runtime tokio|async-std|zmq] [--addr 127.0.0.1:8080]");
     std::process::exit(2)
 }
 
@@ -70,9 +70,27 @@ pub fn run<H: Handler>(args: &Args, handler: H) -> io::Result<()> {
             announce(listener.local_addr()?);
             zttp_async_std::serve(listener, handler).await
         }),
+        "zmq" => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(async {
+                // `--addr` may be `HOST:PORT` or a ZeroMQ endpoint `tcp://HOST:PORT`.
+                let endpoint = if args.addr.contains("://") {
+                    args.addr.clone()
+                } else {
+                    format!("tcp://{}", args.addr)
+                };
+                let server = zttp_zmq::Server::bind(&endpoint)?;
+                let bound = server.local_endpoint().trim_start_matches("tcp://");
+                match bound.parse() {
+                    Ok(addr) => announce(addr),
+                    Err(_) => println!("listening on {}", server.local_endpoint()),
+                }
+                server.serve(handler).await
+            }),
         other => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("unknown runtime {other:?} (expected tokio or async-std)"),
+            format!("unknown runtime {other:?} (expected tokio, async-std or zmq)"),
         )),
     }
 }
