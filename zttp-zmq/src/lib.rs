@@ -1,4 +1,65 @@
-//! zttp over ZeroMQ.
+//! # zttp-zmq: HTTP on a ZeroMQ STREAM socket, and scale-out to ZeroMQ workers
+//!
+//! This crate moves bytes and wakes tasks; it never parses HTTP. Each TCP peer of a libzmq
+//! `ZMQ_STREAM` socket becomes a [`PeerStream`] (futures-io `AsyncRead + AsyncWrite`), and
+//! [`Server`] hands those streams to [`zttp_service::serve`], the same drive loop every zttp
+//! adapter uses. Keep-alive, pipelining, `Expect: 100-continue`, limits, timeouts, error
+//! answers and graceful shutdown therefore behave exactly as on tokio.
+//!
+//! ```no_run
+//! #[tokio::main]
+//! async fn main() -> std::io::Result<()> {
+//!     zttp_zmq::serve("tcp://127.0.0.1:8080", |_req: zttp_zmq::Request| async {
+//!         "Hello World!"
+//!     })
+//!     .await
+//! }
+//! ```
+//!
+//! ## STREAM socket semantics (libzmq 4.3) and how they are handled
+//!
+//! | libzmq behaviour | what this crate does |
+//! |---|---|
+//! | a new TCP peer arrives as `[id, ""]` (`ZMQ_STREAM_NOTIFY`, set explicitly to 1) | a new [`PeerStream`] is yielded by [`PeerListener`] |
+//! | data arrives as `[id, chunk]`, split wherever TCP and libzmq like (a 1 MB body is ~124 frames of ≤ 8 KiB) | chunks are queued per peer; reads see one ordered byte stream |
+//! | the peer closing (also mid-request) arrives as `[id, ""]` | reads return EOF after the queued bytes; writes fail with `ConnectionReset` |
+//! | sending `[id, ""]` closes a peer after its queued data; no notification follows | `poll_close` or dropping the stream does this after the outbound queue is sent; the id is remembered so a late frame is not taken for a new peer |
+//! | a send to a vanished id fails with `EHOSTUNREACH` (or `EAGAIN` just after it closed); a **blocking** send to it or to a slow reader hangs the whole socket | every send uses `DONTWAIT`; `EHOSTUNREACH` finishes the peer |
+//! | `SNDHWM` counts messages, `EAGAIN` is per peer, `ZMQ_EVENTS` reports `POLLOUT` even while a peer is blocked, and the socket fd is signalled when that peer's pipe drains | a per-peer outbound queue capped in bytes ([`PeerLimits::outbound`]); when full, that peer's `poll_write` is `Pending`, so a slow reader slows only its own handler; blocked peers are retried when the fd fires and on a 1–8 ms timer |
+//! | one peer cannot be paused without pausing the socket for all | reading never stops; a peer more than [`PeerLimits::inbound`] bytes (default 8 MiB) ahead of its handler is disconnected, and its stream reads an `OutOfMemory` error. Within the limit, the drive loop's own body backpressure applies |
+//! | a client's half-close (`shutdown(SHUT_WR)`) is reported as a full disconnect | such a client gets no response; STREAM sockets cannot express half-close |
+//!
+//! ## Design
+//!
+//! One IO thread owns the socket (libzmq sockets are not thread-safe). It sleeps in
+//! `zmq::poll` on the socket's `ZMQ_FD` and a self-pipe. Tasks append to a peer's outbound
+//! buffer under a short per-peer lock and, if the peer is not already queued, push it on a
+//! ready list and write one byte to the pipe (coalesced). The thread sends ready peers,
+//! retries blocked ones, receives a batch of frames, and checks `ZMQ_EVENTS` last before
+//! sleeping (`ZMQ_FD` is edge-triggered). The async runtime that runs connection loops and
+//! handlers is any [`zttp_service::Runtime`]; [`TokioRuntime`] is the default.
+//!
+//! ## Scale-out
+//!
+//! A [`Gateway`] binds a ROUTER socket; [`Worker`]s (other processes, other machines) connect
+//! with DEALER sockets and run ordinary [`Handler`]s. [`Gateway::handler`] is itself a
+//! [`Handler`], served on a STREAM socket or any other zttp adapter. Requests go to the worker
+//! with the most free capacity (credit), bodies stream both ways in chunks under a 256 KiB
+//! window, heartbeats detect dead workers, and a dead worker's requests without a response
+//! head are answered `503` (none hangs, none is lost). The protocol is described in the
+//! source of `scale/protocol.rs`.
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! // The gateway process: HTTP in front, workers behind.
+//! let gateway = zttp_zmq::Gateway::bind("tcp://0.0.0.0:5556")?;
+//! zttp_zmq::Server::bind("tcp://0.0.0.0:8080")?.serve(gateway.handler()).await
+//! # }
+//! # async fn worker() -> std::io::Result<()> {
+//! // Each worker process, anywhere:
+//! zttp_zmq::worker("tcp://gateway-host:5556", |_req: zttp_zmq::Request| async { "Hello World!" }).await
+//! # }
+//! ```
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 

@@ -11,7 +11,7 @@
 //! | `END` | both | none: the body is complete |
 //! | `ABORT` | both | none: drop this exchange (client gone, handler failed) |
 //! | `ACK` | both | bytes consumed (u64 BE): more body may be sent (flow-control window) |
-//! | `READY` | worker → gateway | free capacity (u32 BE in the id field's low bits); also the heartbeat |
+//! | `READY` | worker → gateway | none; the id field carries the worker's capacity; also its heartbeat |
 //! | `PING` | gateway → worker | none: heartbeat |
 //!
 //! Bodies flow in chunks under a per-exchange window of [`WINDOW`] unacknowledged bytes in
