@@ -99,6 +99,7 @@ where
 }
 
 type HandlerFuture<F> = CatchUnwind<AssertUnwindSafe<F>>;
+type Sleep = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// How the loop ended.
 enum Exit {
@@ -160,7 +161,7 @@ struct Driver<IO, R, H> {
     idle_since: Option<Instant>,
     /// The first bytes of the next request head arrived then.
     head_since: Option<Instant>,
-    timer: Option<(Instant, Pin<Box<dyn Future<Output = ()> + Send>>)>,
+    timer: Option<(Instant, Sleep)>,
 }
 
 impl<IO, R, H> Driver<IO, R, H>
@@ -259,7 +260,7 @@ where
             Some(ex) if ex.request_done => false,
             Some(ex) if matches!(ex.response, ResponseState::Done) => true,
             Some(ex) if ex.expect_continue && !ex.continue_sent => false,
-            Some(ex) => ex.body.as_ref().is_none_or(|b| b.poll_room(limit, cx)),
+            Some(ex) => ex.body.as_ref().map_or(true, |b| b.poll_room(limit, cx)),
         }
     }
 
@@ -561,7 +562,10 @@ where
             Some(0) if ex.head_request => None,
             n => n,
         };
-        let close = self.closing && !parts.headers.contains_key(header::CONNECTION);
+        // Close when shutting down, or when an expected body will never be read.
+        let unwanted_body = ex.expect_continue && !ex.continue_sent && !ex.request_done;
+        let close =
+            (self.closing || unwanted_body) && !parts.headers.contains_key(header::CONNECTION);
         let date =
             (!parts.headers.contains_key(header::DATE)).then(|| http_date(self.runtime.now()));
         let mut head = zttp_core::Response::new(status);

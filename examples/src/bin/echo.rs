@@ -1,0 +1,153 @@
+//! Echoes each request back as JSON, plus a few test routes.
+//!
+//! `cargo run --release -p zttp-examples --bin echo -- [--runtime tokio|async-std] [--addr ADDR]`
+//!
+//! - any path: reads the whole body and answers `200 application/json`
+//!   `{"method", "target", "version", "headers", "body_len", "body_sha256", "trailers"}`
+//!   with the head exactly as received (header order, duplicates and name case;
+//!   bytes ≥ 0x80 as Latin-1 characters). A body that fails to read gets a 4xx and
+//!   the connection closes.
+//! - `/bytes/N`: N bytes of `0123456789…` with Content-Length, streamed in pieces.
+//! - `/chunked/N`: the same bytes, chunked on HTTP/1.1.
+//! - `/status/CODE`: that status, empty body.
+//! - `/sleep/MS`: waits, then `200` `slept`.
+
+use std::convert::Infallible;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, StatusCode};
+use http_body_util::BodyExt;
+use sha2::{Digest, Sha256};
+use zttp_service::{Body, IntoResponse, RawRequest, Request, Response};
+
+/// Bytes per streamed piece; a multiple of 10 so every piece starts at `0`.
+const PIECE: usize = 16_000;
+
+async fn echo(req: Request) -> Response {
+    let path = req.uri().path();
+    let number = |prefix: &str| {
+        path.strip_prefix(prefix)
+            .and_then(|n| n.parse::<u64>().ok())
+    };
+    if let Some(n) = number("/bytes/") {
+        let mut response = http::Response::new(digits(n));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+        return response;
+    }
+    if let Some(n) = number("/chunked/") {
+        return http::Response::new(digits(n));
+    }
+    if let Some(code) = number("/status/") {
+        return match u16::try_from(code)
+            .ok()
+            .and_then(|c| StatusCode::from_u16(c).ok())
+        {
+            Some(status) => status.into_response(),
+            None => StatusCode::BAD_REQUEST.into_response(),
+        };
+    }
+    if let Some(ms) = number("/sleep/") {
+        async_io::Timer::after(Duration::from_millis(ms)).await;
+        return "slept".into_response();
+    }
+    describe(req).await
+}
+
+/// `n` bytes of repeating digits, produced piece by piece.
+fn digits(n: u64) -> Body {
+    static DIGITS: OnceLock<Bytes> = OnceLock::new();
+    let digits = DIGITS
+        .get_or_init(|| {
+            (0..PIECE)
+                .map(|i| b'0' + (i % 10) as u8)
+                .collect::<Vec<u8>>()
+                .into()
+        })
+        .clone();
+    Body::from_stream(futures::stream::unfold(n, move |left| {
+        let digits = digits.clone();
+        async move {
+            let take = left.min(PIECE as u64);
+            (take > 0).then(|| {
+                (
+                    Ok::<_, Infallible>(digits.slice(..take as usize)),
+                    left - take,
+                )
+            })
+        }
+    }))
+}
+
+/// The request as JSON, after reading its whole body.
+async fn describe(req: Request) -> Response {
+    let raw = req.extensions().get::<RawRequest>().cloned();
+    let mut body = req.into_body();
+    let mut hasher = Sha256::new();
+    let mut body_len = 0u64;
+    let mut trailers = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(e) => {
+                let status = e.status().filter(|s| (400..500).contains(s)).unwrap_or(400);
+                let mut response = StatusCode::from_u16(status)
+                    .unwrap_or(StatusCode::BAD_REQUEST)
+                    .into_response();
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                return response;
+            }
+        };
+        match frame.into_data() {
+            Ok(data) => {
+                body_len += data.len() as u64;
+                hasher.update(&data);
+            }
+            Err(frame) => {
+                if let Ok(fields) = frame.into_trailers() {
+                    for (name, value) in &fields {
+                        trailers.push([name.as_str().to_owned(), latin1(value.as_bytes())]);
+                    }
+                }
+            }
+        }
+    }
+    let Some(raw) = raw else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let headers: Vec<[String; 2]> = raw
+        .headers
+        .iter()
+        .map(|(name, value)| [latin1(name), latin1(value)])
+        .collect();
+    let digest = hasher.finalize();
+    let json = serde_json::json!({
+        "method": latin1(&raw.method),
+        "target": latin1(&raw.target),
+        "version": raw.version.as_str(),
+        "headers": headers,
+        "body_len": body_len,
+        "body_sha256": digest.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        "trailers": trailers,
+    });
+    let mut response = http::Response::new(Body::from(json.to_string()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Bytes as Latin-1 characters: every byte is one character, none is lost.
+fn latin1(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| b as char).collect()
+}
+
+fn main() {
+    zttp_examples::main_with(echo);
+}

@@ -1,0 +1,167 @@
+//! A small blocking HTTP/1.1 client over a raw socket, for byte-exact checks.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+/// One parsed response.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A raw connection with a reading buffer kept across responses.
+pub struct RawConn {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl RawConn {
+    pub fn connect(addr: SocketAddr) -> RawConn {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream
+            .set_write_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.set_nodelay(true).unwrap();
+        RawConn {
+            writer: stream.try_clone().unwrap(),
+            reader: BufReader::new(stream),
+        }
+    }
+
+    /// Another handle on the socket, for writing from another thread.
+    pub fn writer_clone(&self) -> TcpStream {
+        self.writer.try_clone().unwrap()
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("write request");
+    }
+
+    /// Writes, ignoring a reset (the server may have closed already).
+    pub fn try_send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.writer.write_all(bytes)
+    }
+
+    pub fn get(&mut self, path: &str) -> Resp {
+        self.send(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes());
+        self.response()
+    }
+
+    /// Reads one response (a 1xx included) to a non-HEAD request.
+    pub fn response(&mut self) -> Resp {
+        self.read_response(false).expect("a response")
+    }
+
+    pub fn head_response(&mut self) -> Resp {
+        self.read_response(true).expect("a response")
+    }
+
+    pub fn read_response(&mut self, head: bool) -> io::Result<Resp> {
+        let mut line = String::new();
+        if self.reader.read_line(&mut line)? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let status: u16 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, line.clone()))?;
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line)?;
+            let line = line.trim_end_matches(['\r', '\n']);
+            if line.is_empty() {
+                break;
+            }
+            let (n, v) = line.split_once(':').unwrap();
+            headers.push((n.to_owned(), v.trim().to_owned()));
+        }
+        let mut resp = Resp {
+            status,
+            headers,
+            body: Vec::new(),
+        };
+        if head || (100..200).contains(&status) || status == 204 || status == 304 {
+            return Ok(resp);
+        }
+        if let Some(len) = resp.header("content-length") {
+            let mut body = vec![0; len.parse().unwrap()];
+            self.reader.read_exact(&mut body)?;
+            resp.body = body;
+        } else if resp
+            .header("transfer-encoding")
+            .is_some_and(|te| te.eq_ignore_ascii_case("chunked"))
+        {
+            loop {
+                let mut size = String::new();
+                self.reader.read_line(&mut size)?;
+                let size = usize::from_str_radix(size.trim().split(';').next().unwrap(), 16)
+                    .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, size.clone()))?;
+                if size == 0 {
+                    loop {
+                        let mut l = String::new();
+                        self.reader.read_line(&mut l)?;
+                        if l.trim().is_empty() {
+                            break;
+                        }
+                    }
+                    break;
+                }
+                let mut chunk = vec![0; size + 2];
+                self.reader.read_exact(&mut chunk)?;
+                resp.body.extend_from_slice(&chunk[..size]);
+            }
+        } else {
+            self.reader.read_to_end(&mut resp.body)?;
+        }
+        Ok(resp)
+    }
+
+    /// True when the server closed the connection (EOF or reset) — waits up to
+    /// the read timeout; unexpected bytes are an error.
+    pub fn is_closed(&mut self) -> bool {
+        let mut buf = [0u8; 1];
+        match self.reader.read(&mut buf) {
+            Ok(0) => true,
+            Ok(_) => panic!("unexpected bytes after the response: {:?}", buf),
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut =>
+            {
+                false
+            }
+            Err(_) => true,
+        }
+    }
+}
+
+/// Runs `curl` with arguments; `None` when curl is not installed.
+pub fn curl(args: &[&str]) -> Option<std::process::Output> {
+    match std::process::Command::new("curl").args(args).output() {
+        Ok(out) => Some(out),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            println!("curl not installed: skipping");
+            None
+        }
+        Err(e) => panic!("curl: {e}"),
+    }
+}

@@ -1,0 +1,82 @@
+//! One behaviour suite for every adapter, over real loopback sockets.
+//!
+//! An adapter's test file includes this module and names a `start` function:
+//!
+//! ```ignore
+//! #[macro_use]
+//! #[path = "../../zttp-service/tests/suite/mod.rs"]
+//! mod suite;
+//! fn start(config: ServerConfig) -> suite::TestServer { ... }
+//! behaviour_suite!(start);
+//! ```
+//!
+//! Every test is bounded (socket timeouts, capped waits) and stops its server.
+#![allow(dead_code)]
+
+pub mod app;
+pub mod client;
+pub mod tests;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use zttp_service::Shutdown;
+
+/// A server running in a thread of its own, on its own runtime.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub shutdown: Shutdown,
+    pub finished: mpsc::Receiver<io::Result<()>>,
+}
+
+impl TestServer {
+    /// Triggers a graceful shutdown and waits (bounded) for `serve` to return.
+    pub fn stop(self) -> io::Result<()> {
+        self.shutdown.trigger();
+        self.finished
+            .recv_timeout(Duration::from_secs(20))
+            .expect("server stops within 20 s")
+    }
+}
+
+/// Declares one `#[test]` per behaviour, each run against `$start`.
+#[macro_export]
+macro_rules! behaviour_suite {
+    ($start:path) => {
+        $crate::behaviour_suite!(@tests $start;
+            keep_alive_serves_sequential_requests_on_one_connection,
+            pipelined_requests_are_answered_in_order,
+            expect_continue_sends_100_only_when_the_body_is_read,
+            answering_without_reading_an_expected_body_closes_without_100,
+            curl_uploads_with_expect_continue,
+            websocket_upgrade_hands_the_connection_to_the_handler,
+            handler_panic_answers_500_and_the_connection_keeps_serving,
+            slowloris_head_gets_408_after_the_header_read_timeout,
+            idle_keep_alive_connection_is_closed,
+            graceful_shutdown_finishes_requests_in_flight,
+            thousand_concurrent_keep_alive_connections,
+            protocol_errors_are_answered_then_the_connection_closes,
+            body_over_the_limit_gets_413,
+            unread_body_is_drained_and_the_connection_reused,
+            unread_body_over_the_drain_limit_closes_the_connection,
+            head_response_has_headers_but_no_body,
+            streamed_response_body_arrives_whole,
+            request_trailers_reach_the_handler,
+            raw_request_keeps_header_case_order_and_target,
+            hyper_client_round_trips,
+            curl_round_trips,
+            python_h11_client_round_trips,
+            http10_request_gets_a_close_delimited_or_sized_answer,
+        );
+    };
+    (@tests $start:path; $($name:ident,)*) => {
+        $(
+            #[test]
+            fn $name() {
+                suite::tests::$name($start);
+            }
+        )*
+    };
+}

@@ -1,0 +1,541 @@
+//! The behaviours, each a function of the adapter's `start`.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use zttp_service::ServerConfig;
+
+use super::app::started;
+use super::client::{curl, RawConn};
+use super::TestServer;
+
+type Start = fn(ServerConfig) -> TestServer;
+
+fn tokio_client() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+pub fn keep_alive_serves_sequential_requests_on_one_connection(start: Start) {
+    let server = start(ServerConfig::default());
+    let mut conn = RawConn::connect(server.addr);
+    for i in 0..3 {
+        let resp = conn.get(&format!("/path/{i}"));
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.text(), format!("/path/{i}"));
+        assert_eq!(resp.header("date").map(str::len), Some(29), "a Date header");
+        assert_eq!(resp.header("connection"), None);
+    }
+    server.stop().unwrap();
+}
+
+pub fn pipelined_requests_are_answered_in_order(start: Start) {
+    let server = start(ServerConfig::default());
+    let mut conn = RawConn::connect(server.addr);
+    conn.send(
+        b"GET /sleep/50 HTTP/1.1\r\nHost: t\r\n\r\n\
+          GET /path/second HTTP/1.1\r\nHost: t\r\n\r\n\
+          POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nthird\
+          GET /path/fourth HTTP/1.1\r\nHost: t\r\n\r\n",
+    );
+    let bodies: Vec<String> = (0..4).map(|_| conn.response().text()).collect();
+    assert_eq!(bodies, ["slept", "/path/second", "third", "/path/fourth"]);
+    server.stop().unwrap();
+}
+
+pub fn expect_continue_sends_100_only_when_the_body_is_read(start: Start) {
+    let server = start(ServerConfig::default());
+    let mut conn = RawConn::connect(server.addr);
+    conn.send(
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    );
+    let interim = conn.response();
+    assert_eq!(
+        interim.status, 100,
+        "the handler reads the body, so 100 comes"
+    );
+    conn.send(b"hello");
+    let resp = conn.response();
+    assert_eq!((resp.status, resp.text().as_str()), (200, "hello"));
+    assert_eq!(conn.get("/").status, 200, "the connection stays usable");
+    server.stop().unwrap();
+}
+
+pub fn answering_without_reading_an_expected_body_closes_without_100(start: Start) {
+    let server = start(ServerConfig::default());
+    let mut conn = RawConn::connect(server.addr);
+    conn.send(b"POST /ignore-body HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    let resp = conn.response();
+    assert_eq!(resp.status, 200, "no 100 before the final answer");
+    assert_eq!(resp.header("connection"), Some("close"));
+    assert!(
+        conn.is_closed(),
+        "the unwanted body is never read: the server closes"
+    );
+    server.stop().unwrap();
+}
+
+pub fn curl_uploads_with_expect_continue(start: Start) {
+    let server = start(ServerConfig::default());
+    let body: Vec<u8> = (0..300_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let path = std::env::temp_dir().join(format!(
+        "zttp-upload-{}-{}",
+        std::process::id(),
+        server.addr.port()
+    ));
+    std::fs::write(&path, &body).unwrap();
+    let url = format!("http://{}/echo", server.addr);
+    let data = format!("@{}", path.display());
+    let Some(out) = curl(&[
+        "-sS",
+        "-v",
+        "--max-time",
+        "20",
+        "-H",
+        "Expect: 100-continue",
+        "--data-binary",
+        &data,
+        &url,
+    ]) else {
+        return;
+    };
+    std::fs::remove_file(&path).ok();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "curl failed: {stderr}");
+    assert!(
+        stderr.contains("HTTP/1.1 100 Continue"),
+        "curl saw 100 Continue: {stderr}"
+    );
+    assert_eq!(out.stdout, body);
+    server.stop().unwrap();
+}
+
+pub fn websocket_upgrade_hands_the_connection_to_the_handler(start: Start) {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let server = start(ServerConfig::default());
+    let url = format!("ws://{}/ws", server.addr);
+    tokio_client().block_on(async {
+        let (mut ws, resp) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("handshake");
+        assert_eq!(resp.status(), 101);
+        ws.send(Message::text("hi there")).await.unwrap();
+        assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("hi there"));
+        let big = vec![7u8; 1000];
+        ws.send(Message::binary(big.clone())).await.unwrap();
+        assert_eq!(ws.next().await.unwrap().unwrap(), Message::binary(big));
+        ws.close(None).await.unwrap();
+    });
+    server.stop().unwrap();
+}
+
+pub fn handler_panic_answers_500_and_the_connection_keeps_serving(start: Start) {
+    let server = start(ServerConfig::default());
+    let mut conn = RawConn::connect(server.addr);
+    assert_eq!(conn.get("/panic").status, 500);
+    assert_eq!(conn.get("/").text(), "hello");
+    assert_eq!(RawConn::connect(server.addr).get("/").status, 200);
+    server.stop().unwrap();
+}
+
+pub fn slowloris_head_gets_408_after_the_header_read_timeout(start: Start) {
+    let server =
+        start(ServerConfig::default().header_read_timeout(Some(Duration::from_millis(300))));
+    let mut conn = RawConn::connect(server.addr);
+    conn.send(b"GET / HTTP/1.1\r\n");
+    let started = Instant::now();
+    // Trickle header bytes; the server cuts us off however often we send.
+    let mut cut_off = false;
+    while started.elapsed() < Duration::from_secs(10) {
+        if conn.try_send(b"X-Slow: 1\r\n").is_err() {
+            cut_off = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        if started.elapsed() > Duration::from_millis(600) {
+            break;
+        }
+    }
+    let resp = conn.read_response(false);
+    match resp {
+        Ok(resp) => assert_eq!(resp.status, 408),
+        Err(_) => assert!(cut_off, "neither 408 nor a reset"),
+    }
+    server.stop().unwrap();
+}
+
+pub fn idle_keep_alive_connection_is_closed(start: Start) {
+    let server =
+        start(ServerConfig::default().keep_alive_timeout(Some(Duration::from_millis(200))));
+    let mut conn = RawConn::connect(server.addr);
+    assert_eq!(conn.get("/").status, 200);
+    assert!(
+        conn.is_closed(),
+        "the idle connection is closed by the server"
+    );
+    server.stop().unwrap();
+}
+
+pub fn graceful_shutdown_finishes_requests_in_flight(start: Start) {
+    const N: usize = 20;
+    let server = start(ServerConfig::default());
+    let key = format!("shutdown-{}", server.addr.port());
+    let clients: Vec<_> = (0..N)
+        .map(|_| {
+            let addr = server.addr;
+            let key = key.clone();
+            std::thread::spawn(move || {
+                let mut conn = RawConn::connect(addr);
+                let resp = conn.get(&format!("/sleep/400?key={key}"));
+                (
+                    resp.status,
+                    resp.text(),
+                    resp.header("connection").map(str::to_owned),
+                )
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while started(&key) < N {
+        assert!(Instant::now() < deadline, "requests started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let addr = server.addr;
+    server.stop().unwrap();
+    for client in clients {
+        let (status, text, connection) = client.join().unwrap();
+        assert_eq!(
+            (status, text.as_str()),
+            (200, "slept"),
+            "no request in flight is lost"
+        );
+        assert_eq!(connection.as_deref(), Some("close"));
+    }
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "the listener is closed after shutdown"
+    );
+}
+
+pub fn thousand_concurrent_keep_alive_connections(start: Start) {
+    const N: usize = 1000;
+    let server = start(ServerConfig::default());
+    let addr = server.addr;
+    let ok = tokio_client().block_on(async move {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+        let barrier = Arc::new(tokio::sync::Barrier::new(N));
+        let mut tasks = Vec::new();
+        for i in 0..N {
+            let barrier = barrier.clone();
+            tasks.push(tokio::spawn(async move {
+                let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+                let mut stream = tokio::io::BufReader::new(stream);
+                let mut ok = 0;
+                for round in 0..2 {
+                    if round == 1 {
+                        // Every connection is open and idle at once here.
+                        barrier.wait().await;
+                    }
+                    let path = format!("/path/{i}-{round}");
+                    stream
+                        .get_mut()
+                        .write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+                        .await
+                        .unwrap();
+                    let mut len = 0;
+                    loop {
+                        let mut line = String::new();
+                        stream.read_line(&mut line).await.unwrap();
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap();
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    stream.read_exact(&mut body).await.unwrap();
+                    ok += usize::from(body == path.as_bytes());
+                }
+                ok
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            ok += tokio::time::timeout(Duration::from_secs(60), t)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        ok
+    });
+    assert_eq!(ok, 2 * N);
+    server.stop().unwrap();
+}
+
+pub fn protocol_errors_are_answered_then_the_connection_closes(start: Start) {
+    let server = start(ServerConfig::default());
+    let big_header = format!(
+        "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    let long_target = format!("GET /{} HTTP/1.1\r\nHost: t\r\n\r\n", "a".repeat(9000));
+    let cases: Vec<(&[u8], u16)> = vec![
+        (b"GET / HTTP/1.1\r\nHost: t\r\nbad header line\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        (big_header.as_bytes(), 431),
+        (long_target.as_bytes(), 414),
+        (b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+        (b"GET / HTTP/3.0\r\nHost: t\r\n\r\n", 505),
+    ];
+    for (request, status) in cases {
+        let mut conn = RawConn::connect(server.addr);
+        let _ = conn.try_send(request);
+        let resp = conn.response();
+        assert_eq!(
+            resp.status,
+            status,
+            "for {:?}",
+            String::from_utf8_lossy(&request[..40.min(request.len())])
+        );
+        assert_eq!(resp.header("connection"), Some("close"));
+        assert!(conn.is_closed());
+    }
+    server.stop().unwrap();
+}
+
+pub fn body_over_the_limit_gets_413(start: Start) {
+    let server = start(ServerConfig::default().max_body_size(Some(1000)));
+    let mut conn = RawConn::connect(server.addr);
+    conn.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n");
+    let _ = conn.try_send(&[b'x'; 5000]);
+    assert_eq!(conn.response().status, 413);
+    assert!(conn.is_closed());
+
+    let mut conn = RawConn::connect(server.addr);
+    conn.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    let _ = conn.try_send(format!("7d0\r\n{}\r\n0\r\n\r\n", "y".repeat(2000)).as_bytes());
+    assert_eq!(conn.response().status, 413);
+    assert!(conn.is_closed());
+
+    let mut conn = RawConn::connect(server.addr);
+    conn.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n");
+    conn.send(&[b'z'; 1000]);
+    assert_eq!(conn.response().body.len(), 1000, "at the limit is fine");
+    server.stop().unwrap();
+}
+
+pub fn unread_body_is_drained_and_the_connection_reused(start: Start) {
+    let server = start(ServerConfig::default());
+    let mut conn = RawConn::connect(server.addr);
+    conn.send(b"POST /ignore-body HTTP/1.1\r\nHost: t\r\nContent-Length: 10000\r\n\r\n");
+    conn.send(&[b'q'; 10000]);
+    assert_eq!(conn.response().text(), "ignored");
+    assert_eq!(conn.get("/").text(), "hello", "the unread body was drained");
+    server.stop().unwrap();
+}
+
+pub fn unread_body_over_the_drain_limit_closes_the_connection(start: Start) {
+    let server = start(ServerConfig::default().max_drain(1000));
+    let mut conn = RawConn::connect(server.addr);
+    conn.send(b"POST /ignore-body HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n");
+    let writer = {
+        let mut w = conn_writer(&conn);
+        std::thread::spawn(move || {
+            let _ = w.write_all(&vec![b'q'; 1_000_000]);
+        })
+    };
+    assert_eq!(conn.response().text(), "ignored");
+    assert!(conn.is_closed());
+    writer.join().unwrap();
+    server.stop().unwrap();
+}
+
+fn conn_writer(conn: &RawConn) -> std::net::TcpStream {
+    conn.writer_clone()
+}
+
+pub fn head_response_has_headers_but_no_body(start: Start) {
+    let server = start(ServerConfig::default());
+    let mut conn = RawConn::connect(server.addr);
+    conn.send(b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\n");
+    let resp = conn.head_response();
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("content-length"), Some("5"));
+    assert_eq!(
+        conn.get("/path/after-head").text(),
+        "/path/after-head",
+        "no stray body bytes"
+    );
+    server.stop().unwrap();
+}
+
+pub fn streamed_response_body_arrives_whole(start: Start) {
+    let server = start(ServerConfig::default());
+    let mut conn = RawConn::connect(server.addr);
+    let resp = conn.get("/stream/1000000");
+    assert_eq!(resp.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(resp.body.len(), 1_000_000);
+    assert!(resp.body.iter().all(|&b| b == b'x'));
+    assert_eq!(conn.get("/").text(), "hello");
+    server.stop().unwrap();
+}
+
+pub fn request_trailers_reach_the_handler(start: Start) {
+    let server = start(ServerConfig::default());
+    let mut conn = RawConn::connect(server.addr);
+    conn.send(b"POST /trailers HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n\
+        5\r\nhello\r\n0\r\nX-Sum: 42\r\n\r\n");
+    assert_eq!(conn.response().text(), "x-sum=42;len=5");
+    server.stop().unwrap();
+}
+
+pub fn raw_request_keeps_header_case_order_and_target(start: Start) {
+    let server = start(ServerConfig::default());
+    let mut conn = RawConn::connect(server.addr);
+    conn.send(
+        b"GET /raw?a=%41&b HTTP/1.1\r\nHost: t\r\nX-CaSe: 1\r\nx-case: 2\r\nACCEPT: */*\r\n\r\n",
+    );
+    assert_eq!(
+        conn.response().text(),
+        "/raw?a=%41&b Host,X-CaSe,x-case,ACCEPT"
+    );
+    server.stop().unwrap();
+}
+
+pub fn hyper_client_round_trips(start: Start) {
+    let server = start(ServerConfig::default());
+    let addr = server.addr;
+    tokio_client().block_on(async move {
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .unwrap();
+        tokio::spawn(conn);
+        for i in 0..3 {
+            let req = http::Request::post("/echo")
+                .header("host", "t")
+                .body(Full::new(Bytes::from(format!("body {i}"))))
+                .unwrap();
+            sender.ready().await.unwrap();
+            let resp = sender.send_request(req).await.unwrap();
+            assert_eq!(resp.status(), 200);
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(body, format!("body {i}"));
+        }
+        let req = http::Request::get("/stream/300000")
+            .header("host", "t")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        sender.ready().await.unwrap();
+        let resp = sender.send_request(req).await.unwrap();
+        assert_eq!(
+            resp.into_body().collect().await.unwrap().to_bytes().len(),
+            300_000
+        );
+    });
+    server.stop().unwrap();
+}
+
+pub fn curl_round_trips(start: Start) {
+    let server = start(ServerConfig::default());
+    let base = format!("http://{}", server.addr);
+    let Some(out) = curl(&[
+        "-sS",
+        "--max-time",
+        "10",
+        &format!("{base}/"),
+        &format!("{base}/path/x"),
+    ]) else {
+        return;
+    };
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello/path/x");
+    let out = curl(&[
+        "-sS",
+        "--max-time",
+        "10",
+        "-H",
+        "Transfer-Encoding: chunked",
+        "--data-binary",
+        "chunked upload",
+        &format!("{base}/echo"),
+    ])
+    .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "chunked upload");
+    server.stop().unwrap();
+}
+
+pub fn python_h11_client_round_trips(start: Start) {
+    let server = start(ServerConfig::default());
+    let script = r#"
+import socket, sys
+try:
+    import h11
+except ImportError:
+    print("SKIP"); sys.exit(0)
+port = int(sys.argv[1])
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+c = h11.Connection(h11.CLIENT)
+out = []
+for body in (b"first", b"second"):
+    s.sendall(c.send(h11.Request(method="POST", target="/echo",
+        headers=[("Host", "t"), ("Content-Length", str(len(body)))])))
+    s.sendall(c.send(h11.Data(data=body)))
+    s.sendall(c.send(h11.EndOfMessage()))
+    got = b""
+    while True:
+        e = c.next_event()
+        if e is h11.NEED_DATA:
+            c.receive_data(s.recv(65536)); continue
+        if isinstance(e, h11.Response): assert e.status_code == 200, e
+        if isinstance(e, h11.Data): got += e.data
+        if isinstance(e, h11.EndOfMessage): break
+    out.append(got.decode())
+    c.start_next_cycle()
+print(",".join(out))
+"#;
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let child = match Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .arg(server.addr.port().to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(_) => {
+            println!("python3 not installed: skipping");
+            return;
+        }
+    };
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if stdout.trim() == "SKIP" {
+        println!("python h11 not installed: skipping");
+    } else {
+        assert!(out.status.success());
+        assert_eq!(stdout.trim(), "first,second");
+    }
+    server.stop().unwrap();
+}
+
+pub fn http10_request_gets_a_close_delimited_or_sized_answer(start: Start) {
+    let server = start(ServerConfig::default());
+    let mut conn = RawConn::connect(server.addr);
+    conn.send(b"GET /stream/20000 HTTP/1.0\r\n\r\n");
+    let resp = conn.response();
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.body.len(), 20_000);
+    server.stop().unwrap();
+}
