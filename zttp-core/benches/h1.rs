@@ -1,10 +1,11 @@
 //! HTTP/1.1 engine benchmarks, with httparse parsing the same heads in the
 //! same run for comparison.
 //!
-//! - `parse_and_frame/*`: a server `Connection` receives a request (head and
-//!   body) and frames a small response.
-//! - `head/*`: only the request head, zttp (`receive_data` + the `Request`
-//!   event) against `httparse::Request::parse` with 64 header slots.
+//! - `parse_and_frame/*`: a keep-alive server `Connection` receives a request
+//!   (head and body), frames a small response and starts the next cycle.
+//! - `head/*`: only the request head, zttp (a new `Connection`, `receive_data`
+//!   and the `Request` event) against `httparse::Request::parse` with 64
+//!   header slots.
 //! - `byte_at_a_time/*`: heads of 1, 8 and 64 KiB and a 64 KiB chunked body fed
 //!   one byte per call; flat bytes/s across sizes means linear cost.
 //!
@@ -66,9 +67,9 @@ fn head_len(msg: &[u8]) -> usize {
     msg.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4
 }
 
-/// A server reads one request (head and body) and frames a small response.
-fn zttp_exchange(input: &[u8]) -> usize {
-    let mut conn = Connection::new(Role::Server);
+/// A server reads one request (head and body), frames a small response and
+/// gets ready for the next request on the same (keep-alive) connection.
+fn zttp_exchange(conn: &mut Connection, input: &[u8]) -> usize {
     conn.receive_data(input);
     loop {
         match conn.next_event().unwrap() {
@@ -90,7 +91,9 @@ fn zttp_exchange(input: &[u8]) -> usize {
     })
     .unwrap();
     conn.send(EndOfMessage::default()).unwrap();
-    conn.data_to_send().len()
+    let n = conn.data_to_send().len();
+    conn.start_next_cycle().unwrap();
+    n
 }
 
 /// zttp: the request head only.
@@ -124,8 +127,9 @@ fn parse_and_frame(c: &mut Criterion) {
     let mut group = c.benchmark_group("parse_and_frame");
     for (name, input) in &cases() {
         group.throughput(Throughput::Bytes(input.len() as u64));
+        let mut conn = Connection::new(Role::Server);
         group.bench_function(BenchmarkId::new("zttp", name), |b| {
-            b.iter(|| zttp_exchange(black_box(input)))
+            b.iter(|| zttp_exchange(&mut conn, black_box(input)))
         });
     }
     group.finish();
@@ -162,7 +166,7 @@ fn big_chunked(size: usize) -> Vec<u8> {
         b"POST / HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     for _ in 0..size / 1024 {
         out.extend(b"400\r\n");
-        out.extend(std::iter::repeat_n(b'x', 1024));
+        out.extend([b'x'; 1024]);
         out.extend(b"\r\n");
     }
     out.extend(b"0\r\n\r\n");
@@ -239,13 +243,14 @@ fn summary() {
     println!("\nsummary (same run, {budget:?} each):");
     println!(
         "{:<14} {:>14} {:>14} {:>18} {:>16}",
-        "head", "zttp MB/s", "httparse MB/s", "zttp/httparse time", "zttp+body+resp"
+        "head", "zttp MB/s", "httparse MB/s", "zttp/httparse time", "keep-alive cycle"
     );
     for (name, input) in &cases() {
         let head = &input[..head_len(input)];
         let z = time(budget, || zttp_head(head));
         let h = time(budget, || httparse_head(head));
-        let full = time(budget, || zttp_exchange(input));
+        let mut conn = Connection::new(Role::Server);
+        let full = time(budget, || zttp_exchange(&mut conn, input));
         println!(
             "{name:<14} {:>14.0} {:>14.0} {:>18.2} {:>13.0} ns",
             mb_per_s(head.len(), z),
