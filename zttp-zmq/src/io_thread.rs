@@ -92,8 +92,8 @@ impl StreamIo {
     fn run_loop(&mut self) -> io::Result<()> {
         let zmq_fd = self.socket.get_fd()?;
         let mut backoff_ms = 1;
+        self.io.wake.set_awake();
         loop {
-            self.io.wake.drain();
             let ready = mem::take(&mut *lock(&self.io.ready));
             for peer in ready {
                 unschedule(&peer);
@@ -110,6 +110,12 @@ impl StreamIo {
             if events.contains(zmq::POLLIN) || received == RECV_BATCH {
                 continue;
             }
+            // While awake, tasks queue work without a system call; re-arm, then look again.
+            self.io.wake.prepare_sleep();
+            if !lock(&self.io.ready).is_empty() || (self.io_stopping() && self.peers.is_empty()) {
+                self.io.wake.set_awake();
+                continue;
+            }
             let timeout = if self.blocked.is_empty() {
                 -1
             } else {
@@ -124,6 +130,10 @@ impl StreamIo {
             match zmq::poll(&mut items, timeout) {
                 Ok(_) | Err(zmq::Error::EINTR) => {}
                 Err(e) => return Err(e.into()),
+            }
+            self.io.wake.set_awake();
+            if items[1].is_readable() {
+                self.io.wake.drain_bytes();
             }
         }
     }
