@@ -535,6 +535,7 @@ where
 
     /// Sends the response head, and the whole response when it has no body.
     fn begin_response(&mut self, response: http::Response<Body>) {
+        let http2 = self.is_http2();
         let Some(ex) = self.exchange.as_mut() else {
             return;
         };
@@ -564,8 +565,9 @@ where
         };
         // Close when shutting down, or when an expected body will never be read.
         let unwanted_body = ex.expect_continue && !ex.continue_sent && !ex.request_done;
-        let close =
-            (self.closing || unwanted_body) && !parts.headers.contains_key(header::CONNECTION);
+        let close = (self.closing || unwanted_body)
+            && !http2
+            && !parts.headers.contains_key(header::CONNECTION);
         let date =
             (!parts.headers.contains_key(header::DATE)).then(|| http_date(self.runtime.now()));
         let mut head = zttp_core::Response::new(status);
@@ -722,6 +724,13 @@ where
             return false;
         }
         self.exchange = None;
+        if self.is_http2() && !self.core.should_close() {
+            // Streams need no cycle reset. They are served one after another for
+            // now; running them concurrently is the HTTP/2 serving work.
+            self.idle_since = Some(self.runtime.now());
+            self.need_data = false;
+            return true;
+        }
         if self.closing || self.core.should_close() {
             self.done = true;
             return true;
@@ -746,9 +755,16 @@ where
             return;
         }
         self.closing = true;
+        if self.is_http2() {
+            let _ = self.core.goaway(zttp_core::ErrorCode::NO_ERROR, b"");
+        }
         if self.exchange.is_none() {
             self.done = true;
         }
+    }
+
+    fn is_http2(&self) -> bool {
+        self.core.protocol() == zttp_core::Protocol::Http2
     }
 
     /// The deadline for the next request head: the header-read timeout once its
