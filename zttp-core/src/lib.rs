@@ -236,6 +236,10 @@ impl Connection {
     /// Serialises an event (a `Request`, `Response`, `InformationalResponse`,
     /// `Data` or `EndOfMessage`) into the outgoing bytes, or refuses it with
     /// a [`LocalProtocolError`] and queues nothing.
+    ///
+    /// After a peer's protocol error, an HTTP/1.1 server may still send one
+    /// response (typically [`RemoteProtocolError::status`]); it is framed with
+    /// `Connection: close` and nothing more can be sent after it.
     pub fn send(&mut self, event: impl Into<Event>) -> Result<(), LocalProtocolError> {
         match &mut self.inner {
             Inner::Detecting(_) => Err(LocalProtocolError::UnexpectedEvent),

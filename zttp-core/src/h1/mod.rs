@@ -372,7 +372,7 @@ impl H1Connection {
     // ---- send side ----
 
     pub(crate) fn send(&mut self, event: Event) -> Result<(), LocalProtocolError> {
-        if self.error.is_some() {
+        if self.error.is_some() && !self.may_answer_error(&event) {
             return Err(LocalProtocolError::ConnectionClosed);
         }
         match (event, self.role) {
@@ -449,10 +449,22 @@ impl H1Connection {
     /// Server: a request head was received and no final response sent yet.
     fn can_respond(&self) -> bool {
         matches!(self.send, SendState::Idle)
-            && !matches!(
-                self.recv,
-                RecvState::Idle | RecvState::Closed | RecvState::Switched
-            )
+            && (self.error.is_some()
+                || !matches!(
+                    self.recv,
+                    RecvState::Idle | RecvState::Closed | RecvState::Switched
+                ))
+    }
+
+    /// After a peer's protocol error a server may still send one final
+    /// response (the error's status), then the connection closes.
+    fn may_answer_error(&self, event: &Event) -> bool {
+        self.role == Role::Server
+            && match event {
+                Event::Response(_) => matches!(self.send, SendState::Idle),
+                Event::Data(_) | Event::EndOfMessage(_) => matches!(self.send, SendState::Body(_)),
+                _ => false,
+            }
     }
 
     fn send_informational(&mut self, resp: Response) -> Result<(), LocalProtocolError> {
@@ -506,7 +518,8 @@ impl H1Connection {
             return Err(LocalProtocolError::UnexpectedEvent);
         }
         let status = resp.status_code;
-        let tunnel = self.cycle.connect_request && (200..300).contains(&status);
+        let tunnel =
+            self.cycle.connect_request && (200..300).contains(&status) && self.error.is_none();
         let peer_11 = self.cycle.peer_version == Some(Version::Http11);
         let no_body = self.cycle.head_request || status == 204 || status == 304 || tunnel;
         let framing = Framing::of(&resp.headers, Version::Http11, false, &Leniency::default())

@@ -221,7 +221,10 @@ fn connection_stays_in_error_state_after_a_remote_error() {
     assert_eq!(conn.next_event().unwrap_err(), first);
     assert!(conn.should_close());
     assert_eq!(
-        conn.send(Response::new(200)),
+        conn.send(Data {
+            stream_id: 0,
+            data: "x".into()
+        }),
         Err(LocalProtocolError::ConnectionClosed)
     );
 }
@@ -614,4 +617,24 @@ fn feeding_one_byte_at_a_time_yields_the_same_events() {
     assert_eq!(body(&pieces), body(&whole));
     assert_eq!(pieces.first(), whole.first());
     assert_eq!(pieces.last(), whole.last());
+}
+
+#[test]
+fn server_may_answer_a_protocol_error_once_then_closes() {
+    let mut conn = server();
+    let Err(Error::Remote(e)) = events(&mut conn, b"GET / HTTP/1.1\r\nHost : a\r\n\r\n") else {
+        panic!()
+    };
+    conn.send(Response::new(e.status()).with_header("Content-Length", "0"))
+        .unwrap();
+    conn.send(EndOfMessage::default()).unwrap();
+    assert_eq!(
+        &conn.data_to_send()[..],
+        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    assert_eq!(
+        conn.send(Response::new(200)),
+        Err(LocalProtocolError::ConnectionClosed)
+    );
+    assert!(conn.should_close());
 }
