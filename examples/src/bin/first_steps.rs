@@ -1,12 +1,13 @@
 //! The "First steps" program: feed a request into a server `Connection` and
 //! print the events it yields, in the same form as the Python original
-//! (`print(type(event).__name__, getattr(event, "data", ""))`).
+//! (`print(type(event).__name__, getattr(event, "data", ""))`, so `Request` and
+//! `EndOfMessage` lines end in a space).
 //!
 //! ```text
 //! cargo run -p zttp-examples --bin first_steps
-//! Request 
+//! Request
 //! Data b'hello'
-//! EndOfMessage 
+//! EndOfMessage
 //! ```
 //!
 //! The request carries a `Host` field: HTTP/1.1 requires exactly one
