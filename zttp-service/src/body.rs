@@ -379,6 +379,9 @@ struct Shared {
     reader: Option<Waker>,
     /// The connection task, to wake when the reader wants more or drops the body.
     connection: Option<Waker>,
+    /// Bytes the reader took (or dropped unread) since the connection last asked:
+    /// HTTP/2 grants that much flow-control credit back to the peer.
+    consumed: usize,
 }
 
 #[derive(Default)]
@@ -423,6 +426,7 @@ impl Incoming {
         }
         if let Some(chunk) = s.chunks.pop_front() {
             s.buffered -= chunk.len();
+            s.consumed += chunk.len();
             if let Some(w) = s.connection.take() {
                 w.wake();
             }
@@ -478,6 +482,7 @@ impl Drop for Incoming {
         let mut s = lock(&self.shared);
         s.dropped = true;
         s.chunks.clear();
+        s.consumed += s.buffered;
         s.buffered = 0;
         if let Some(w) = s.connection.take() {
             w.wake();
@@ -544,9 +549,37 @@ impl BodySender {
     }
 
     /// True once the reader dropped the body.
-    #[cfg(test)]
     pub(crate) fn is_dropped(&self) -> bool {
         lock(&self.shared).dropped
+    }
+
+    /// A handle on the consumption count that outlives this sender.
+    pub(crate) fn consumption(&self) -> Consumption {
+        Consumption {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// How much of a request body its reader has consumed; kept by the connection
+/// after the body ended, until the reader is done with the buffered bytes.
+pub(crate) struct Consumption {
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl Consumption {
+    /// Bytes consumed (taken or dropped unread) since the last call; when there
+    /// are none, registers the connection task to be woken when some are.
+    pub(crate) fn poll_take(&self, cx: &mut Context<'_>) -> usize {
+        let mut s = lock(&self.shared);
+        let n = std::mem::take(&mut s.consumed);
+        if n == 0 && !s.dropped {
+            match &s.connection {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => s.connection = Some(cx.waker().clone()),
+            }
+        }
+        n
     }
 }
 
@@ -596,6 +629,30 @@ mod tests {
         drop(body);
         assert!(tx.is_dropped());
         assert!(!tx.push(Bytes::from_static(b"x")));
+    }
+
+    #[test]
+    fn consumption_counts_taken_and_dropped_bytes() {
+        let (incoming, tx) = channel(None);
+        let consumption = tx.consumption();
+        let mut body = Body::incoming(incoming);
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        assert!(tx.push(Bytes::from_static(b"abc")));
+        assert!(tx.push(Bytes::from_static(b"defgh")));
+        assert_eq!(consumption.poll_take(&mut cx), 0);
+        assert!(matches!(
+            Pin::new(&mut body).poll_frame(&mut cx),
+            Poll::Ready(Some(Ok(_)))
+        ));
+        assert_eq!(consumption.poll_take(&mut cx), 3);
+        drop(body);
+        assert_eq!(
+            consumption.poll_take(&mut cx),
+            5,
+            "unread bytes count once dropped"
+        );
+        assert_eq!(consumption.poll_take(&mut cx), 0);
     }
 
     #[test]

@@ -86,8 +86,11 @@ impl ServerConfig {
     }
 
     /// The core configuration a new connection gets (with `max_body_size` applied).
+    /// HTTP/2 flow-control credit is granted by the drive loop as handlers
+    /// consume request bodies (backpressure), so automatic acknowledgement is off.
     pub(crate) fn connection_config(&self) -> zttp_core::Config {
         let mut config = self.core.clone();
+        config.http2.auto_acknowledge = false;
         if self.max_body_size.is_some() {
             config.limits.max_body_size = self.max_body_size;
         }

@@ -5,21 +5,35 @@
 //!
 //! ```text
 //!   core.next_event ─▶ exchanges (request → handler, body → Body channel)
-//!   handler future  ─▶ response head ─▶ response body frames ─▶ core.send
+//!   handler futures ─▶ response heads ─▶ response body pieces ─▶ core.send
+//!   body consumed   ─▶ core.acknowledge_received_data          (HTTP/2 credit)
 //!   core.poll_transmit ─▶ WriteQueue ─▶ one vectored write
-//!   socket read ─▶ core.receive_data            (only when the core needs data
-//!                                                 and the request body has room)
+//!   socket read ─▶ core.receive_data
 //! ```
 //!
 //! An *exchange* is one request/response pair, keyed by stream id. HTTP/1.1
-//! has one at a time (stream 0); the core pauses pipelined requests until the
-//! exchange ends, so responses leave in order while the read-ahead waits in the
-//! core's buffer. The handler future of an HTTP/1.1 exchange is polled inline
-//! in the connection task: no spawn, no allocation per request.
+//! is the special case "one exchange at a time, in order" (stream 0): the core
+//! pauses pipelined requests until the exchange ends, so responses leave in
+//! order while the read-ahead waits in the core's buffer; the socket is read
+//! only while the request body has room (backpressure). Its handler future is
+//! polled inline in the connection task: no spawn, no allocation per request.
+//!
+//! HTTP/2 runs many exchanges at once. Their handler futures live in a
+//! `FuturesUnordered` polled by the connection task (only woken ones are
+//! polled), so the handlers of one connection run concurrently. The loop keeps
+//! calling `next_event` while streams are open; backpressure is HTTP/2 flow
+//! control: credit goes back to the peer only as handlers consume request
+//! bodies, and response bodies are sent no faster than the peer's windows
+//! allow (blocked streams are retried after every `WindowUpdated` or
+//! `SettingsChanged`). A reset stream drops its handler and body; a panic
+//! answers `500` on that stream only; graceful shutdown sends GOAWAY and
+//! finishes the open streams.
 
 mod convert;
+mod exchange;
 mod write;
 
+use std::collections::HashMap;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::panic::AssertUnwindSafe;
@@ -30,35 +44,42 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use futures::channel::oneshot;
-use futures::future::CatchUnwind;
-use futures::FutureExt;
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use futures_io::{AsyncRead, AsyncWrite};
 use http::{header, StatusCode};
 use http_body::Body as _;
-use tracing::{debug, error, trace, warn, Span};
-use zttp_core::{Connection, Data, EndOfMessage, Error, Event, RemoteProtocolError, Role};
+use tracing::{debug, error, trace, warn};
+use zttp_core::{
+    Connection, Data, EndOfMessage, Error, ErrorCode, Event, Protocol, RemoteProtocolError, Role,
+};
 
-use crate::body::{self, Body, BodyError, BodySender};
+use crate::body::{self, Body, BodyError};
 use crate::date::http_date;
 use crate::shutdown::{Listener, Phase};
 use crate::upgrade::{OnUpgrade, Upgraded};
 use crate::{Handler, Runtime, ServerConfig, Shutdown};
+use exchange::{next_body_step, BodyStep, Exchange, HandlerFuture, ResponseState, StreamHandler};
 use write::WriteQueue;
 
 /// Bytes read from the socket per read call (the buffer is reused).
 const READ_SIZE: usize = 16 * 1024;
 /// Queued output beyond which response bodies are not polled until it drains.
 const WRITE_HIGH_WATER: usize = 64 * 1024;
+/// HTTP/2: most response body bytes one stream sends per round, so streams
+/// sharing the connection take turns.
+const H2_PIECE: usize = 16 * 1024;
 
 static CONNECTION_IDS: AtomicU64 = AtomicU64::new(0);
 
 /// Serves HTTP on one connection until it closes, then returns.
 ///
 /// `io` is any futures-io stream (adapters wrap their sockets). Speaks
-/// HTTP/1.1 (and, with `config.core.protocol = Auto`, detects h2c by its
-/// preface), answers every request with `handler`, and keeps the connection
-/// alive until the peer closes it, a timeout fires, or `shutdown` triggers.
-/// After an accepted upgrade the IO is handed to the handler (see
+/// HTTP/1.1 and, with `config.core.protocol = Auto` (the default), h2c with
+/// prior knowledge, detected by its preface. Answers every request with
+/// `handler` (HTTP/2 streams concurrently), and keeps the connection alive
+/// until the peer closes it, a timeout fires, or `shutdown` triggers.
+/// After an accepted HTTP/1.1 upgrade the IO is handed to the handler (see
 /// [`upgrade::on`](crate::upgrade::on)) and this returns `Ok(())`.
 pub async fn serve_connection<IO, R, H>(
     io: IO,
@@ -98,7 +119,6 @@ where
     }
 }
 
-type HandlerFuture<F> = CatchUnwind<AssertUnwindSafe<F>>;
 type Sleep = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// How the loop ended.
@@ -107,35 +127,7 @@ enum Exit {
     Upgrade(oneshot::Sender<Upgraded>),
 }
 
-/// Where an exchange's response is.
-enum ResponseState {
-    /// The handler is still working.
-    Waiting,
-    /// The head is sent; body frames are being sent.
-    Streaming(Body),
-    /// The response is complete.
-    Done,
-}
-
-/// One request/response pair (one HTTP/2 stream; the one HTTP/1.1 cycle).
-struct Exchange {
-    stream_id: u32,
-    span: Span,
-    head_request: bool,
-    connect: bool,
-    /// Feeds the handler's request body; `None` once the body ended or when there is none.
-    body: Option<BodySender>,
-    request_done: bool,
-    expect_continue: bool,
-    continue_sent: bool,
-    /// The request asked to switch protocols; the handler may hold the receiving end.
-    upgrade: Option<oneshot::Sender<Upgraded>>,
-    response: ResponseState,
-    /// Body bytes read and thrown away because no one reads them.
-    discarded: u64,
-}
-
-struct Driver<IO, R, H> {
+struct Driver<IO, R, H: Handler> {
     io: IO,
     runtime: R,
     handler: H,
@@ -144,22 +136,30 @@ struct Driver<IO, R, H> {
     core: Connection,
     read_buf: Box<[u8]>,
     out: WriteQueue,
-    exchange: Option<Exchange>,
+    /// Exchanges in progress by stream id (HTTP/1.1: at most one, stream 0).
+    exchanges: HashMap<u32, Exchange>,
+    /// HTTP/2: the handlers of the open streams.
+    streams: FuturesUnordered<StreamHandler<H::Future>>,
     /// The core returned `NeedData`: only a read can produce events.
     need_data: bool,
     read_closed: bool,
     /// The peer broke the protocol; the core refuses all further events.
     errored: Option<RemoteProtocolError>,
-    /// Take no new request: close once the exchange in progress ends.
+    /// Take no new request: close once the exchanges in progress end.
     closing: bool,
+    /// HTTP/2: our GOAWAY went out.
+    goaway_sent: bool,
     /// Close as soon as the queued output is written.
     done: bool,
     /// Hand the IO over once the queued output is written.
     upgrade_to: Option<oneshot::Sender<Upgraded>>,
+    /// Scratch lists, kept to reuse their allocation.
+    ended: Vec<(u32, Option<http::HeaderMap>)>,
+    stream_ids: Vec<u32>,
     requests: u64,
     /// Waiting for a request head since then (idle between requests).
     idle_since: Option<Instant>,
-    /// The first bytes of the next request head arrived then.
+    /// HTTP/1.1: the first bytes of the next request head arrived then.
     head_since: Option<Instant>,
     timer: Option<(Instant, Sleep)>,
 }
@@ -182,13 +182,17 @@ where
             core,
             read_buf: vec![0; READ_SIZE].into_boxed_slice(),
             out: WriteQueue::default(),
-            exchange: None,
+            exchanges: HashMap::new(),
+            streams: FuturesUnordered::new(),
             need_data: true,
             read_closed: false,
             errored: None,
             closing: false,
+            goaway_sent: false,
             done: false,
             upgrade_to: None,
+            ended: Vec::new(),
+            stream_ids: Vec::new(),
             requests: 0,
             idle_since: Some(now),
             head_since: None,
@@ -210,9 +214,10 @@ where
 
             while !self.done && self.upgrade_to.is_none() {
                 let mut progress = self.process_events(cx, in_flight.as_mut());
-                progress |= self.poll_handler(cx, in_flight.as_mut());
-                progress |= self.poll_response_body(cx);
-                progress |= self.end_exchange();
+                progress |= self.poll_handlers(cx, in_flight.as_mut());
+                progress |= self.poll_response_bodies(cx);
+                self.acknowledge_consumed(cx);
+                progress |= self.end_exchanges();
                 if !progress {
                     break;
                 }
@@ -248,14 +253,22 @@ where
         }
     }
 
+    fn is_http2(&self) -> bool {
+        self.core.protocol() == Protocol::Http2
+    }
+
     // ---- reading ----
 
     fn wants_read(&mut self, cx: &mut Context<'_>) -> bool {
         if self.read_closed || !self.need_data || self.errored.is_some() {
             return false;
         }
+        if self.is_http2() {
+            // Flow control bounds what the peer may send; control frames must flow.
+            return true;
+        }
         let limit = self.config.body_buffer;
-        match &self.exchange {
+        match self.exchanges.get(&0) {
             None => !self.closing,
             Some(ex) if ex.request_done => false,
             Some(ex) if matches!(ex.response, ResponseState::Done) => true,
@@ -277,10 +290,11 @@ where
         trace!(bytes = n, "read");
         if n == 0 {
             self.read_closed = true;
-        } else if self.exchange.is_none() && self.head_since.is_none() {
-            self.head_since = Some(self.runtime.now());
         }
         self.core.receive_data(&self.read_buf[..n]);
+        if n > 0 && self.exchanges.is_empty() && self.head_since.is_none() && !self.is_http2() {
+            self.head_since = Some(self.runtime.now());
+        }
         self.need_data = false;
         Poll::Ready(Ok(()))
     }
@@ -293,19 +307,22 @@ where
         mut in_flight: Pin<&mut Option<HandlerFuture<H::Future>>>,
     ) -> bool {
         let mut progress = false;
+        let http2 = self.is_http2();
         while self.errored.is_none() && !self.done {
-            if let Some(ex) = &self.exchange {
-                if ex.request_done {
-                    break;
-                }
-                let has_room = match &ex.body {
-                    Some(b) if !matches!(ex.response, ResponseState::Done) => {
-                        b.poll_room(self.config.body_buffer, cx)
+            if !http2 {
+                if let Some(ex) = self.exchanges.get(&0) {
+                    if ex.request_done {
+                        break;
                     }
-                    _ => true,
-                };
-                if !has_room {
-                    break;
+                    let has_room = match &ex.body {
+                        Some(b) if !matches!(ex.response, ResponseState::Done) => {
+                            b.poll_room(self.config.body_buffer, cx)
+                        }
+                        _ => true,
+                    };
+                    if !has_room {
+                        break;
+                    }
                 }
             }
             match self.core.next_event() {
@@ -316,22 +333,28 @@ where
                     self.need_data = true;
                     if self.read_closed {
                         // The core saw EOF and has nothing more to say.
-                        self.closing = true;
-                        if self.exchange.is_none() {
-                            self.done = true;
-                        }
+                        self.on_peer_closed();
                     }
                     break;
                 }
                 Ok(Event::Paused) => break,
                 Ok(Event::ConnectionClosed) => {
                     self.read_closed = true;
-                    self.closing = true;
-                    if self.exchange.is_none() {
-                        self.done = true;
-                    }
+                    self.on_peer_closed();
                     break;
                 }
+                Ok(Event::StreamReset {
+                    stream_id,
+                    error_code,
+                    remote,
+                }) => {
+                    debug!(stream_id, ?error_code, remote, "stream reset");
+                    self.drop_exchange(stream_id);
+                }
+                Ok(Event::GoAway { error_code, .. }) => {
+                    debug!(?error_code, "peer sent GOAWAY");
+                }
+                // Blocked response bodies are retried every round; nothing else to do.
                 Ok(other) => trace!(?other, "connection event"),
                 Err(Error::Remote(e)) => {
                     self.on_remote_error(e);
@@ -349,11 +372,19 @@ where
         progress
     }
 
+    fn on_peer_closed(&mut self) {
+        self.closing = true;
+        if self.exchanges.is_empty() {
+            self.done = true;
+        }
+    }
+
     fn start_exchange(
         &mut self,
         request: zttp_core::Request,
         mut in_flight: Pin<&mut Option<HandlerFuture<H::Future>>>,
     ) {
+        let http2 = self.is_http2();
         self.requests += 1;
         self.idle_since = None;
         self.head_since = None;
@@ -374,20 +405,25 @@ where
         } else {
             (Body::empty(), None)
         };
-        let connect = &request.method[..] == b"CONNECT";
+        let connect = !http2 && &request.method[..] == b"CONNECT";
         let wants_upgrade = connect || self.core.upgrade().is_some();
+        let stream_id = request.stream_id;
         let mut exchange = Exchange {
-            stream_id: request.stream_id,
+            stream_id,
             span,
             head_request: &request.method[..] == b"HEAD",
             connect,
+            consumption: sender.as_ref().filter(|_| http2).map(|s| s.consumption()),
             body: sender,
+            unacknowledged: 0,
             request_done: false,
             expect_continue: request.expect_continue && has_body,
             continue_sent: false,
             upgrade: None,
             response: ResponseState::Waiting,
+            unsent: bytes::Bytes::new(),
             discarded: 0,
+            abort: None,
         };
         let _entered = exchange.span.clone().entered();
         match convert::request(request, body) {
@@ -398,36 +434,53 @@ where
                     exchange.upgrade = Some(tx);
                 }
                 debug!("request");
-                in_flight.set(Some(
-                    AssertUnwindSafe(self.handler.call(request)).catch_unwind(),
-                ));
-                self.exchange = Some(exchange);
+                let future = AssertUnwindSafe(self.handler.call(request)).catch_unwind();
+                if http2 {
+                    let (handler, abort) = StreamHandler::new(stream_id, future);
+                    exchange.abort = Some(abort);
+                    self.streams.push(handler);
+                } else {
+                    in_flight.set(Some(future));
+                }
+                self.exchanges.insert(stream_id, exchange);
             }
             Err(_) => {
                 debug!("request head cannot be represented; answering 400");
-                self.exchange = Some(exchange);
-                self.closing = true;
-                self.begin_response(StatusCode::BAD_REQUEST.into_response_body());
+                self.exchanges.insert(stream_id, exchange);
+                if !http2 {
+                    self.closing = true;
+                }
+                self.begin_response(stream_id, StatusCode::BAD_REQUEST.into_response_body());
             }
         }
     }
 
     fn on_data(&mut self, data: Data) {
-        let Some(ex) = self
-            .exchange
-            .as_mut()
-            .filter(|ex| ex.stream_id == data.stream_id)
-        else {
+        let http2 = self.is_http2();
+        let len = data.data.len();
+        let Some(ex) = self.exchanges.get_mut(&data.stream_id) else {
+            if http2 {
+                // A stream we dropped: its bytes still count against the connection window.
+                let _ = self.core.acknowledge_received_data(data.stream_id, len);
+            }
             return;
         };
         let delivered = match (&ex.body, &ex.response) {
             (Some(body), ResponseState::Waiting | ResponseState::Streaming(_)) => {
-                body.push(data.data.clone())
+                body.push(data.data)
             }
             _ => false,
         };
+        if http2 {
+            if delivered {
+                ex.unacknowledged += len as u64;
+            } else {
+                let _ = self.core.acknowledge_received_data(data.stream_id, len);
+            }
+            return;
+        }
         if !delivered {
-            ex.discarded += data.data.len() as u64;
+            ex.discarded += len as u64;
             if ex.discarded > self.config.max_drain {
                 debug!("unread request body exceeds the drain limit; closing");
                 self.closing = true;
@@ -440,11 +493,7 @@ where
     }
 
     fn on_end_of_message(&mut self, end: EndOfMessage) {
-        let Some(ex) = self
-            .exchange
-            .as_mut()
-            .filter(|ex| ex.stream_id == end.stream_id)
-        else {
+        let Some(ex) = self.exchanges.get_mut(&end.stream_id) else {
             return;
         };
         ex.request_done = true;
@@ -457,7 +506,17 @@ where
         debug!(error = %e, "peer protocol error");
         self.errored = Some(e);
         self.closing = true;
-        match &mut self.exchange {
+        if self.is_http2() {
+            // The core queued GOAWAY with the error code: flush it, then close.
+            for ex in self.exchanges.values_mut() {
+                if let Some(body) = ex.body.take() {
+                    body.fail(BodyError::remote(e));
+                }
+            }
+            self.done = true;
+            return;
+        }
+        match self.exchanges.get_mut(&0) {
             Some(ex) => {
                 // The handler sees the error in its body and answers (or we do, below).
                 if let Some(body) = ex.body.take() {
@@ -475,17 +534,81 @@ where
         }
     }
 
-    /// Writes a minimal `status` answer past the core (it refuses to send after a
-    /// peer error) and closes.
+    /// Writes a minimal HTTP/1.1 `status` answer past the core (it refuses to
+    /// send after a peer error) and closes.
     fn answer_error(&mut self, status: u16) {
         let date = http_date(self.runtime.now());
         self.out.push(convert::error_response(status, &date));
         self.done = true;
     }
 
-    // ---- the handler ----
+    /// HTTP/2: forgets a stream that ended early (reset, or abandoned): stops its
+    /// handler, fails its body, and grants back the credit its bytes held.
+    fn drop_exchange(&mut self, stream_id: u32) {
+        let Some(mut ex) = self.exchanges.remove(&stream_id) else {
+            return;
+        };
+        if let Some(abort) = ex.abort.take() {
+            abort.abort();
+        }
+        if let Some(body) = ex.body.take() {
+            body.fail(BodyError::incomplete());
+        }
+        self.release_exchange_credit(&ex);
+        self.exchange_removed();
+    }
 
-    fn poll_handler(
+    fn release_exchange_credit(&mut self, ex: &Exchange) {
+        if ex.unacknowledged > 0 {
+            let n = usize::try_from(ex.unacknowledged).unwrap_or(usize::MAX);
+            let _ = self.core.acknowledge_received_data(ex.stream_id, n);
+        }
+    }
+
+    fn exchange_removed(&mut self) {
+        if self.exchanges.is_empty() {
+            self.idle_since = Some(self.runtime.now());
+            if self.closing {
+                self.done = true;
+            }
+        }
+    }
+
+    // ---- handlers ----
+
+    fn poll_handlers(
+        &mut self,
+        cx: &mut Context<'_>,
+        in_flight: Pin<&mut Option<HandlerFuture<H::Future>>>,
+    ) -> bool {
+        if !self.is_http2() {
+            return self.poll_inline_handler(cx, in_flight);
+        }
+        let mut progress = false;
+        while let Poll::Ready(Some((stream_id, outcome))) = self.streams.poll_next_unpin(cx) {
+            let Ok(outcome) = outcome else {
+                continue; // reset: the exchange is gone already
+            };
+            progress = true;
+            let response = self.outcome_response(stream_id, outcome);
+            if let Some(ex) = self.exchanges.get_mut(&stream_id) {
+                ex.abort = None;
+                self.begin_response(stream_id, response);
+            }
+        }
+        let waiting: Vec<u32> = self
+            .exchanges
+            .values()
+            .filter(|ex| ex.expect_continue && !ex.continue_sent)
+            .map(|ex| ex.stream_id)
+            .collect();
+        for stream_id in waiting {
+            progress |= self.send_continue_if_wanted(stream_id, cx);
+        }
+        progress
+    }
+
+    fn poll_inline_handler(
         &mut self,
         cx: &mut Context<'_>,
         mut in_flight: Pin<&mut Option<HandlerFuture<H::Future>>>,
@@ -493,7 +616,7 @@ where
         let Some(future) = in_flight.as_mut().as_pin_mut() else {
             return false;
         };
-        let Some(ex) = self.exchange.as_mut() else {
+        let Some(ex) = self.exchanges.get(&0) else {
             in_flight.set(None);
             return false;
         };
@@ -501,42 +624,65 @@ where
             let _entered = ex.span.enter();
             future.poll(cx)
         };
-        let response = match polled {
-            Poll::Pending => return self.send_continue_if_wanted(cx),
-            Poll::Ready(Ok(response)) => response,
-            Poll::Ready(Err(panic)) => {
-                let message = panic_message(&panic);
-                error!(parent: &ex.span, panic = message, "handler panicked; answering 500");
-                StatusCode::INTERNAL_SERVER_ERROR.into_response_body()
-            }
+        let Poll::Ready(outcome) = polled else {
+            return self.send_continue_if_wanted(0, cx);
         };
         in_flight.set(None);
-        self.begin_response(response);
+        let response = self.outcome_response(0, outcome);
+        self.begin_response(0, response);
         true
     }
 
+    /// The response to send for a handler's outcome: a panic becomes `500`.
+    fn outcome_response(&self, stream_id: u32, outcome: exchange::Outcome) -> http::Response<Body> {
+        match outcome {
+            Ok(response) => response,
+            Err(panic) => {
+                let message = panic_message(&panic);
+                match self.exchanges.get(&stream_id) {
+                    Some(ex) => {
+                        error!(parent: &ex.span, panic = message, "handler panicked; answering 500")
+                    }
+                    None => error!(panic = message, "handler panicked"),
+                }
+                StatusCode::INTERNAL_SERVER_ERROR.into_response_body()
+            }
+        }
+    }
+
     /// `Expect: 100-continue`: the `100` goes out when the handler first polls the body.
-    fn send_continue_if_wanted(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(ex) = self.exchange.as_mut() else {
+    fn send_continue_if_wanted(&mut self, stream_id: u32, cx: &mut Context<'_>) -> bool {
+        let http2 = self.is_http2();
+        let Some(ex) = self.exchanges.get_mut(&stream_id) else {
             return false;
         };
         if !ex.expect_continue || ex.continue_sent || self.errored.is_some() {
+            return false;
+        }
+        if !matches!(ex.response, ResponseState::Waiting) {
             return false;
         }
         if !ex.body.as_ref().is_some_and(|b| b.poll_wanted(cx)) {
             return false;
         }
         ex.continue_sent = true;
-        if let Err(e) = self.core.send_informational(100) {
+        let sent = if http2 {
+            let mut interim = zttp_core::Response::new(100);
+            interim.stream_id = stream_id;
+            self.core.send(interim)
+        } else {
+            self.core.send_informational(100)
+        };
+        if let Err(e) = sent {
             debug!(error = %e, "could not send 100 Continue");
         }
         true
     }
 
     /// Sends the response head, and the whole response when it has no body.
-    fn begin_response(&mut self, response: http::Response<Body>) {
+    fn begin_response(&mut self, stream_id: u32, response: http::Response<Body>) {
         let http2 = self.is_http2();
-        let Some(ex) = self.exchange.as_mut() else {
+        let Some(ex) = self.exchanges.get_mut(&stream_id) else {
             return;
         };
         let _entered = ex.span.clone().entered();
@@ -544,18 +690,21 @@ where
         let status = parts.status.as_u16();
         debug!(status, "response");
         if let Some(e) = self.errored {
-            // The core is in an error state and will not send: answer for the handler.
-            let status = if (400..600).contains(&status) {
-                status
-            } else {
-                e.status()
-            };
             ex.response = ResponseState::Done;
-            self.answer_error(status);
+            if !http2 {
+                // The core is in an error state and will not send: answer for the handler.
+                let status = if (400..600).contains(&status) {
+                    status
+                } else {
+                    e.status()
+                };
+                self.answer_error(status);
+            }
             return;
         }
-        let upgrading =
-            ex.upgrade.is_some() && (status == 101 || ex.connect && (200..300).contains(&status));
+        let upgrading = !http2
+            && ex.upgrade.is_some()
+            && (status == 101 || ex.connect && (200..300).contains(&status));
         let bodyless = ex.head_request || upgrading || matches!(status, 100..=199 | 204 | 304);
         let content_length = match body.size_hint().exact() {
             _ if convert::has_framing(&parts.headers) => None,
@@ -571,7 +720,7 @@ where
         let date =
             (!parts.headers.contains_key(header::DATE)).then(|| http_date(self.runtime.now()));
         let mut head = zttp_core::Response::new(status);
-        head.stream_id = ex.stream_id;
+        head.stream_id = stream_id;
         head.headers = convert::fields(
             &parts.headers,
             convert::Additions {
@@ -581,9 +730,15 @@ where
             },
         );
         if let Err(e) = self.core.send(head) {
-            error!(error = %e, status, "response head refused; answering 500");
             ex.response = ResponseState::Done;
-            self.answer_error(500);
+            if http2 {
+                error!(error = %e, status, "response head refused; resetting the stream");
+                let _ = self.core.reset_stream(stream_id, ErrorCode::INTERNAL_ERROR);
+                self.drop_exchange(stream_id);
+            } else {
+                error!(error = %e, status, "response head refused; answering 500");
+                self.answer_error(500);
+            }
             return;
         }
         if upgrading {
@@ -593,92 +748,102 @@ where
         }
         ex.upgrade = None;
         if bodyless || body.is_end_stream() {
-            ex.response = ResponseState::Done;
-            let end = EndOfMessage {
-                stream_id: ex.stream_id,
+            self.end_response(EndOfMessage {
+                stream_id,
                 ..EndOfMessage::default()
-            };
-            if let Err(e) = self.core.send(end) {
-                error!(error = %e, "end of response refused");
-                self.done = true;
-            }
+            });
         } else {
             ex.response = ResponseState::Streaming(body);
         }
     }
 
-    // ---- the response body ----
+    // ---- response bodies ----
 
-    fn poll_response_body(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(ex) = self.exchange.as_mut() else {
-            return false;
-        };
-        let ResponseState::Streaming(body) = &mut ex.response else {
-            return false;
-        };
-        let stream_id = ex.stream_id;
+    /// Sends response body pieces of every streaming exchange, within the
+    /// peer's flow-control windows and the output high-water mark; HTTP/2
+    /// streams take turns, one piece each per round.
+    fn poll_response_bodies(&mut self, cx: &mut Context<'_>) -> bool {
+        let http2 = self.is_http2();
+        let max = if http2 { H2_PIECE } else { usize::MAX };
         let mut progress = false;
-        while self.core.pending_send_len() + self.out.len() < WRITE_HIGH_WATER {
-            let polled =
-                std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *body).poll_frame(cx)));
-            let frame = match polled {
-                Ok(Poll::Pending) => break,
-                Ok(Poll::Ready(Some(Ok(frame)))) => frame,
-                Ok(Poll::Ready(None)) => {
-                    progress = true;
-                    self.end_response(EndOfMessage {
-                        stream_id,
-                        ..EndOfMessage::default()
-                    });
+        // Reused lists: no allocation per response.
+        let mut ended = std::mem::take(&mut self.ended);
+        let mut failed = std::mem::take(&mut self.stream_ids);
+        loop {
+            let mut moved = false;
+            for ex in self.exchanges.values_mut() {
+                if !ex.is_streaming() {
+                    continue;
+                }
+                if self.core.pending_send_len() + self.out.len() >= WRITE_HIGH_WATER {
                     break;
                 }
-                Ok(Poll::Ready(Some(Err(e)))) => {
-                    warn!(parent: &ex.span, error = %e, "response body failed; closing");
-                    self.done = true;
-                    return true;
-                }
-                Err(panic) => {
-                    error!(parent: &ex.span, panic = panic_message(&panic), "response body panicked; closing");
-                    self.done = true;
-                    return true;
-                }
-            };
-            progress = true;
-            match frame.into_data() {
-                Ok(data) if data.is_empty() => {}
-                Ok(data) => {
-                    if let Err(e) = self.core.send(Data { stream_id, data }) {
-                        warn!(parent: &ex.span, error = %e, "response body refused; closing");
-                        self.done = true;
-                        return true;
+                let window = self.core.send_window(ex.stream_id);
+                match next_body_step(ex, window, max, cx) {
+                    BodyStep::Blocked => {}
+                    BodyStep::Data(data) if data.is_empty() => moved = true,
+                    BodyStep::Data(data) => {
+                        moved = true;
+                        let stream_id = ex.stream_id;
+                        if let Err(e) = self.core.send(Data { stream_id, data }) {
+                            warn!(parent: &ex.span, error = %e, "response body refused");
+                            failed.push(stream_id);
+                        }
+                    }
+                    BodyStep::End(trailers) => {
+                        moved = true;
+                        ex.response = ResponseState::Done;
+                        ended.push((ex.stream_id, trailers));
+                    }
+                    BodyStep::Failed => {
+                        moved = true;
+                        ex.response = ResponseState::Done;
+                        failed.push(ex.stream_id);
                     }
                 }
-                Err(frame) => {
-                    let trailers = frame.into_trailers().unwrap_or_default();
-                    let fields = convert::fields(
-                        &trailers,
-                        convert::Additions {
-                            date: None,
-                            content_length: None,
-                            close: false,
-                        },
-                    );
-                    self.end_response(EndOfMessage {
-                        stream_id,
-                        trailers: fields,
-                    });
-                    break;
+            }
+            for (stream_id, trailers) in ended.drain(..) {
+                let trailers = trailers
+                    .map(|t| {
+                        convert::fields(
+                            &t,
+                            convert::Additions {
+                                date: None,
+                                content_length: None,
+                                close: false,
+                            },
+                        )
+                    })
+                    .unwrap_or_default();
+                self.end_response(EndOfMessage {
+                    stream_id,
+                    trailers,
+                });
+            }
+            for stream_id in failed.drain(..) {
+                if http2 {
+                    let _ = self.core.reset_stream(stream_id, ErrorCode::INTERNAL_ERROR);
+                    self.drop_exchange(stream_id);
+                } else {
+                    // The response cannot be completed: the framing is broken, close.
+                    self.done = true;
                 }
             }
+            progress |= moved;
+            if !moved || self.done {
+                break;
+            }
         }
+        self.ended = ended;
+        self.stream_ids = failed;
         progress
     }
 
     fn end_response(&mut self, end: EndOfMessage) {
-        if let Some(ex) = self.exchange.as_mut() {
+        let stream_id = end.stream_id;
+        if let Some(ex) = self.exchanges.get_mut(&stream_id) {
             ex.response = ResponseState::Done;
         }
-        let stream_id = end.stream_id;
         let result = match self.core.send(end) {
             Err(zttp_core::LocalProtocolError::TrailersNotAllowed) => {
                 self.core.send(EndOfMessage {
@@ -689,20 +854,48 @@ where
             other => other,
         };
         if let Err(e) = result {
-            warn!(error = %e, "end of response refused; closing");
-            self.done = true;
+            warn!(error = %e, "end of response refused");
+            if self.is_http2() {
+                let _ = self.core.reset_stream(stream_id, ErrorCode::INTERNAL_ERROR);
+                self.drop_exchange(stream_id);
+            } else {
+                self.done = true;
+            }
         }
     }
 
-    // ---- ending an exchange ----
+    /// HTTP/2: grants the peer credit for the request body bytes handlers consumed.
+    fn acknowledge_consumed(&mut self, cx: &mut Context<'_>) {
+        if !self.is_http2() || self.errored.is_some() {
+            return;
+        }
+        for ex in self.exchanges.values_mut() {
+            let Some(consumption) = &ex.consumption else {
+                continue;
+            };
+            let n = consumption.poll_take(cx);
+            if n > 0 {
+                ex.unacknowledged = ex.unacknowledged.saturating_sub(n as u64);
+                let _ = self.core.acknowledge_received_data(ex.stream_id, n);
+            }
+        }
+    }
 
-    /// When both the request and the response are complete, starts the next
-    /// cycle (or decides to close).
-    fn end_exchange(&mut self) -> bool {
-        let Some(ex) = self.exchange.as_mut() else {
+    // ---- ending exchanges ----
+
+    /// Removes the exchanges whose request and response are both complete.
+    /// HTTP/1.1 then starts the next cycle (or decides to close).
+    fn end_exchanges(&mut self) -> bool {
+        if self.done {
+            return false;
+        }
+        if self.is_http2() {
+            return self.end_streams();
+        }
+        let Some(ex) = self.exchanges.get_mut(&0) else {
             return false;
         };
-        if !matches!(ex.response, ResponseState::Done) || self.done {
+        if !matches!(ex.response, ResponseState::Done) {
             return false;
         }
         if !ex.request_done {
@@ -723,14 +916,7 @@ where
             }
             return false;
         }
-        self.exchange = None;
-        if self.is_http2() && !self.core.should_close() {
-            // Streams need no cycle reset. They are served one after another for
-            // now; running them concurrently is the HTTP/2 serving work.
-            self.idle_since = Some(self.runtime.now());
-            self.need_data = false;
-            return true;
-        }
+        self.exchanges.remove(&0);
         if self.closing || self.core.should_close() {
             self.done = true;
             return true;
@@ -748,29 +934,68 @@ where
         true
     }
 
+    fn end_streams(&mut self) -> bool {
+        let mut ended = std::mem::take(&mut self.stream_ids);
+        ended.extend(
+            self.exchanges
+                .values()
+                .filter(|ex| {
+                    ex.request_done && matches!(ex.response, ResponseState::Done)
+                        || ex.request_abandoned()
+                })
+                .map(|ex| ex.stream_id),
+        );
+        let progress = !ended.is_empty();
+        for stream_id in ended.drain(..) {
+            let Some(ex) = self.exchanges.remove(&stream_id) else {
+                continue;
+            };
+            if !ex.request_done {
+                // Answered without reading the whole request: tell the peer to
+                // stop sending it (RFC 9113 §8.1).
+                let _ = self.core.reset_stream(stream_id, ErrorCode::NO_ERROR);
+                if let Some(body) = &ex.body {
+                    body.fail(BodyError::incomplete());
+                }
+            }
+            self.release_exchange_credit(&ex);
+            self.exchange_removed();
+        }
+        self.stream_ids = ended;
+        if self.core.should_close() && (self.exchanges.is_empty() || self.errored.is_some()) {
+            self.done = true;
+            return true;
+        }
+        progress
+    }
+
     // ---- shutdown and timeouts ----
 
     fn begin_graceful_close(&mut self) {
-        if self.closing && self.exchange.is_some() {
+        if self.is_http2() {
+            if !self.goaway_sent {
+                self.goaway_sent = true;
+                let _ = self.core.goaway(ErrorCode::NO_ERROR, b"");
+            }
+            self.closing = true;
+            if self.exchanges.is_empty() {
+                self.done = true;
+            }
+            return;
+        }
+        if self.closing && !self.exchanges.is_empty() {
             return;
         }
         self.closing = true;
-        if self.is_http2() {
-            let _ = self.core.goaway(zttp_core::ErrorCode::NO_ERROR, b"");
-        }
-        if self.exchange.is_none() {
+        if self.exchanges.is_empty() {
             self.done = true;
         }
-    }
-
-    fn is_http2(&self) -> bool {
-        self.core.protocol() == zttp_core::Protocol::Http2
     }
 
     /// The deadline for the next request head: the header-read timeout once its
     /// first bytes arrived (and for a new connection), the keep-alive timeout while idle.
     fn head_deadline(&self) -> Option<Instant> {
-        if self.exchange.is_some() || self.done {
+        if !self.exchanges.is_empty() || self.done {
             return None;
         }
         match (self.head_since, self.idle_since) {
@@ -802,7 +1027,14 @@ where
             let now = self.runtime.now();
             if now >= deadline {
                 self.timer = None;
-                if self.head_since.is_some() {
+                if self.is_http2() {
+                    debug!("idle HTTP/2 connection timed out");
+                    if !self.goaway_sent {
+                        self.goaway_sent = true;
+                        let _ = self.core.goaway(ErrorCode::NO_ERROR, b"");
+                    }
+                    self.done = true;
+                } else if self.head_since.is_some() {
                     debug!("request head too slow; answering 408");
                     self.answer_error(408);
                 } else {

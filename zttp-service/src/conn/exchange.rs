@@ -1,0 +1,159 @@
+//! One request/response pair, and the futures that answer HTTP/2 streams.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures::channel::oneshot;
+use futures::future::{AbortHandle, Abortable, Aborted, CatchUnwind};
+use http_body::Body as _;
+use tracing::Span;
+
+use crate::body::{Body, BodySender, Consumption};
+use crate::upgrade::Upgraded;
+
+/// A handler future that turns a panic into an error value.
+pub(super) type HandlerFuture<F> = CatchUnwind<AssertUnwindSafe<F>>;
+
+/// Where an exchange's response is.
+pub(super) enum ResponseState {
+    /// The handler is still working.
+    Waiting,
+    /// The head is sent; body frames are being sent.
+    Streaming(Body),
+    /// The response is complete.
+    Done,
+}
+
+/// One request/response pair (one HTTP/2 stream; the one HTTP/1.1 cycle).
+pub(super) struct Exchange {
+    pub(super) stream_id: u32,
+    pub(super) span: Span,
+    pub(super) head_request: bool,
+    pub(super) connect: bool,
+    /// Feeds the handler's request body; `None` once the body ended or when there is none.
+    pub(super) body: Option<BodySender>,
+    /// HTTP/2: what the handler consumed of the request body, to grant back as credit.
+    pub(super) consumption: Option<Consumption>,
+    /// HTTP/2: request body bytes received and not yet granted back to the peer.
+    pub(super) unacknowledged: u64,
+    pub(super) request_done: bool,
+    pub(super) expect_continue: bool,
+    pub(super) continue_sent: bool,
+    /// The request asked to switch protocols; the handler may hold the receiving end.
+    pub(super) upgrade: Option<oneshot::Sender<Upgraded>>,
+    pub(super) response: ResponseState,
+    /// Response body bytes taken from the body but not sent yet (no flow-control credit).
+    pub(super) unsent: Bytes,
+    /// Body bytes read and thrown away because no one reads them.
+    pub(super) discarded: u64,
+    /// HTTP/2: stops the handler when the stream is reset.
+    pub(super) abort: Option<AbortHandle>,
+}
+
+impl Exchange {
+    /// True while the response body has bytes or frames still to send.
+    pub(super) fn is_streaming(&self) -> bool {
+        matches!(self.response, ResponseState::Streaming(_))
+    }
+
+    /// True when the handler's response is complete but the request is not,
+    /// and no one will read the rest of the request body.
+    pub(super) fn request_abandoned(&self) -> bool {
+        matches!(self.response, ResponseState::Done)
+            && !self.request_done
+            && self.body.as_ref().map_or(true, BodySender::is_dropped)
+    }
+}
+
+/// What one step of sending a response body did.
+pub(super) enum BodyStep {
+    /// Bytes to send now (within the flow-control window).
+    Data(Bytes),
+    /// The body ended, with these trailers.
+    End(Option<http::HeaderMap>),
+    /// Nothing can be sent until the body or the window moves.
+    Blocked,
+    /// The body failed or panicked (already logged).
+    Failed,
+}
+
+/// Takes the next piece of `ex`'s response body, at most `max` bytes and no more
+/// than `window` allows. `window == 0` only checks for a body end.
+pub(super) fn next_body_step(
+    ex: &mut Exchange,
+    window: usize,
+    max: usize,
+    cx: &mut Context<'_>,
+) -> BodyStep {
+    if ex.unsent.is_empty() {
+        let ResponseState::Streaming(body) = &mut ex.response else {
+            return BodyStep::Blocked;
+        };
+        let polled =
+            std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *body).poll_frame(cx)));
+        match polled {
+            Ok(Poll::Pending) => return BodyStep::Blocked,
+            Ok(Poll::Ready(None)) => return BodyStep::End(None),
+            Ok(Poll::Ready(Some(Ok(frame)))) => match frame.into_data() {
+                Ok(data) => ex.unsent = data,
+                Err(frame) => {
+                    return BodyStep::End(Some(frame.into_trailers().unwrap_or_default()))
+                }
+            },
+            Ok(Poll::Ready(Some(Err(e)))) => {
+                tracing::warn!(parent: &ex.span, error = %e, "response body failed");
+                return BodyStep::Failed;
+            }
+            Err(panic) => {
+                tracing::error!(parent: &ex.span, panic = super::panic_message(&panic), "response body panicked");
+                return BodyStep::Failed;
+            }
+        }
+        if ex.unsent.is_empty() {
+            // An empty frame: try again at once.
+            return BodyStep::Data(Bytes::new());
+        }
+    }
+    let n = ex.unsent.len().min(window).min(max);
+    if n == 0 {
+        return BodyStep::Blocked;
+    }
+    if n == ex.unsent.len() {
+        BodyStep::Data(std::mem::take(&mut ex.unsent))
+    } else {
+        BodyStep::Data(ex.unsent.split_to(n))
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// An HTTP/2 stream's handler: yields its stream id with the outcome, and
+    /// ends early (with `Aborted`) when the stream is reset.
+    pub(super) struct StreamHandler<F> {
+        stream_id: u32,
+        #[pin]
+        inner: Abortable<HandlerFuture<F>>,
+    }
+}
+
+impl<F> StreamHandler<F> {
+    pub(super) fn new(stream_id: u32, future: HandlerFuture<F>) -> (Self, AbortHandle) {
+        let (handle, registration) = AbortHandle::new_pair();
+        let inner = Abortable::new(future, registration);
+        (StreamHandler { stream_id, inner }, handle)
+    }
+}
+
+/// A handler's outcome: the response, or the panic it raised.
+pub(super) type Outcome = std::thread::Result<http::Response<Body>>;
+
+impl<F: Future<Output = http::Response<Body>>> Future for StreamHandler<F> {
+    type Output = (u32, Result<Outcome, Aborted>);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        this.inner.poll(cx).map(|r| (*this.stream_id, r))
+    }
+}
