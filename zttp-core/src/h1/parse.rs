@@ -94,6 +94,10 @@ impl HeadScanner {
     /// Scans the new bytes of `buf` (which only ever grows between calls) for
     /// the empty line, validating each byte on the way.
     /// `first_line_limit` bounds the first line (request line), `limit` the whole head.
+    ///
+    /// A bad byte found past a limit reports the limit instead, as a call
+    /// that ended just before that byte would have: the error is the same
+    /// however the bytes arrive.
     pub(crate) fn scan(
         &mut self,
         buf: &[u8],
@@ -103,9 +107,54 @@ impl HeadScanner {
         limit_error: RemoteErrorKind,
         leniency: &Leniency,
     ) -> Result<Scan, RemoteErrorKind> {
-        let first_line = self.start != StartLine::None;
+        let over_limit = |scanner: &Self, len: usize| {
+            if scanner.start != StartLine::None
+                && scanner.lines == 0
+                && len - scanner.line_start > first_line_limit + 1
+            {
+                Some(first_line_error)
+            } else if len > limit + 2 {
+                Some(limit_error)
+            } else {
+                None
+            }
+        };
         let mut i = self.pos;
-        while i < buf.len() {
+        match self.scan_bytes(
+            buf,
+            &mut i,
+            first_line_limit,
+            limit,
+            first_line_error,
+            limit_error,
+            leniency,
+        ) {
+            Ok(Some(end)) => return Ok(Scan::Complete(end)),
+            Ok(None) => {}
+            Err(e) => return Err(over_limit(self, i).unwrap_or(e)),
+        }
+        self.pos = buf.len();
+        match over_limit(self, buf.len()) {
+            Some(e) => Err(e),
+            None => Ok(Scan::Partial),
+        }
+    }
+
+    /// The byte loop of [`scan`](Self::scan), from `*i`; on an error `*i` is
+    /// the offending byte. `Some(end)` when the head is complete.
+    #[allow(clippy::too_many_arguments)]
+    fn scan_bytes(
+        &mut self,
+        buf: &[u8],
+        i: &mut usize,
+        first_line_limit: usize,
+        limit: usize,
+        first_line_error: RemoteErrorKind,
+        limit_error: RemoteErrorKind,
+        leniency: &Leniency,
+    ) -> Result<Option<usize>, RemoteErrorKind> {
+        let first_line = self.start != StartLine::None;
+        while *i < buf.len() {
             // Fast path: skip the run of bytes the current state accepts as is.
             let run = match self.state {
                 LineState::Value | LineState::Reason => FIELD_VCHAR,
@@ -114,32 +163,32 @@ impl HeadScanner {
                 _ => 0,
             };
             if run != 0 && !self.cr {
-                while i < buf.len() && CLASS[buf[i] as usize] & run != 0 {
-                    i += 1;
+                while *i < buf.len() && CLASS[buf[*i] as usize] & run != 0 {
+                    *i += 1;
                 }
-                if i == buf.len() {
+                if *i == buf.len() {
                     break;
                 }
             }
-            let b = buf[i];
+            let b = buf[*i];
             if self.cr && b != b'\n' {
                 return Err(RemoteErrorKind::BareCr);
             }
             match b {
                 b'\n' => {
-                    let line_len = i - self.line_start;
+                    let line_len = *i - self.line_start;
                     if !self.cr && !leniency.bare_lf {
                         return Err(RemoteErrorKind::BareLf);
                     }
                     if first_line && self.lines == 0 && line_len > first_line_limit + 1 {
                         return Err(first_line_error);
                     }
-                    if i + 1 > limit + 2 {
+                    if *i + 1 > limit + 2 {
                         return Err(limit_error);
                     }
                     let empty = self.state == LineState::LineStart;
                     if self.state == LineState::Value && self.colon > self.line_start {
-                        let end = if self.cr { i - 1 } else { i };
+                        let end = if self.cr { *i - 1 } else { *i };
                         self.check_field(
                             &buf[self.line_start..self.colon],
                             &buf[self.colon + 1..end],
@@ -147,32 +196,25 @@ impl HeadScanner {
                     }
                     self.end_line()?;
                     self.cr = false;
-                    self.pos = i + 1;
-                    self.line_start = i + 1;
+                    self.pos = *i + 1;
+                    self.line_start = *i + 1;
                     self.lines += 1;
                     if empty {
                         // The caller strips blank lines before a start line, so an
                         // empty line always ends the section.
-                        return Ok(Scan::Complete(i + 1));
+                        return Ok(Some(*i + 1));
                     }
                 }
                 b'\r' => self.cr = true,
                 b':' if matches!(self.state, LineState::Name) => {
-                    self.colon = i;
+                    self.colon = *i;
                     self.state = LineState::Value;
                 }
                 _ => self.byte(b, leniency)?,
             }
-            i += 1;
+            *i += 1;
         }
-        self.pos = buf.len();
-        if first_line && self.lines == 0 && buf.len() - self.line_start > first_line_limit + 1 {
-            return Err(first_line_error);
-        }
-        if buf.len() > limit + 2 {
-            return Err(limit_error);
-        }
-        Ok(Scan::Partial)
+        Ok(None)
     }
 
     /// Checks one byte (not CR or LF) against the line being scanned.

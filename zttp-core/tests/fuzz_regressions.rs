@@ -1,0 +1,36 @@
+//! Inputs the fuzz targets (`fuzz/`) found, minimised, one test each.
+
+use zttp_core::{Config, Connection, Error, Event, Limits, RemoteErrorKind, Role};
+
+/// Feeds `pieces` to a server and returns the error it ends with.
+fn server_error(config: &Config, pieces: &[&[u8]]) -> Option<RemoteErrorKind> {
+    let mut conn = Connection::with_config(Role::Server, config.clone());
+    for piece in pieces {
+        conn.receive_data(piece);
+        loop {
+            match conn.next_event() {
+                Ok(Event::NeedData) => break,
+                Ok(_) => {}
+                Err(Error::Remote(e)) => return Some(e.kind()),
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+    }
+    None
+}
+
+/// h1_server: a bad byte past the request-line limit was reported as a bad
+/// method when it arrived together with the bytes before it, and as
+/// "request line too long" when they came apart.
+#[test]
+fn request_line_limit_wins_over_a_bad_byte_past_it_however_the_bytes_arrive() {
+    let config = Config::default().limits(Limits {
+        max_request_line: 32,
+        ..Limits::default()
+    });
+    let line = b"_uPRyyyyyyyyyyyyyyyyyyyyyyyyyyycog:";
+    let whole = server_error(&config, &[line]);
+    let (a, b) = line.split_at(34);
+    assert_eq!(whole, server_error(&config, &[a, b]));
+    assert_eq!(whole, Some(RemoteErrorKind::RequestLineTooLong));
+}
