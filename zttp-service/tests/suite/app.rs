@@ -38,6 +38,24 @@ async fn route<R: Runtime>(runtime: R, mut req: Request) -> Response {
                 .into_response(),
         },
         "/ignore-body" => "ignored".into_response(),
+        "/info" => {
+            // The version, and the body's length and FNV-1a digest, read piece by piece.
+            let version = format!("{:?}", req.version());
+            let mut body = req.into_body();
+            let (mut len, mut digest) = (0u64, 0xcbf2_9ce4_8422_2325u64);
+            while let Some(frame) = body.frame().await {
+                let Ok(frame) = frame else {
+                    return StatusCode::BAD_REQUEST.into_response();
+                };
+                if let Ok(data) = frame.into_data() {
+                    len += data.len() as u64;
+                    for &b in data.iter() {
+                        digest = (digest ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+                    }
+                }
+            }
+            format!("{version} len={len} fnv={digest:016x}").into_response()
+        }
         "/panic" => panic!("the handler panicked on purpose"),
         "/ws" => websocket(runtime, &mut req),
         "/trailers" => {
@@ -71,6 +89,7 @@ async fn route<R: Runtime>(runtime: R, mut req: Request) -> Response {
         p if p.starts_with("/sleep/") => {
             let ms: u64 = p["/sleep/".len()..].parse().unwrap_or(0);
             if let Some(key) = query.strip_prefix("key=") {
+                let key = key.split('&').next().unwrap_or(key);
                 *started_map()
                     .lock()
                     .unwrap()

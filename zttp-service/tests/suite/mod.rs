@@ -8,6 +8,7 @@
 //! mod suite;
 //! fn start(config: ServerConfig) -> suite::TestServer { ... }
 //! behaviour_suite!(start);
+//! http2_suite!(start); // h2c with prior knowledge, against real HTTP/2 peers
 //! ```
 //!
 //! Every test is bounded (socket timeouts, capped waits) and stops its server.
@@ -15,6 +16,7 @@
 
 pub mod app;
 pub mod client;
+pub mod h2;
 pub mod tests;
 
 use std::io;
@@ -76,6 +78,28 @@ macro_rules! behaviour_suite {
             #[test]
             fn $name() {
                 suite::tests::$name($start);
+            }
+        )*
+    };
+}
+
+/// Declares one `#[test]` per HTTP/2 behaviour, each run against `$start`.
+#[macro_export]
+macro_rules! http2_suite {
+    ($start:path) => {
+        $crate::http2_suite!(@tests $start;
+            curl_h2c_serves_gets_uploads_and_downloads,
+            python_h2_streams_run_concurrently_and_survive_resets,
+            python_httpx_http2_client_round_trips,
+            h2load_requests_all_succeed,
+            graceful_shutdown_finishes_http2_streams_in_flight,
+        );
+    };
+    (@tests $start:path; $($name:ident,)*) => {
+        $(
+            #[test]
+            fn $name() {
+                suite::h2::$name($start);
             }
         )*
     };

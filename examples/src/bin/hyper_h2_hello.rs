@@ -1,0 +1,44 @@
+//! A minimal hyper 1.x h2c server (HTTP/2 with prior knowledge) with the same
+//! answer as `hello`: the HTTP/2 peer for benchmark comparisons (same tokio
+//! multi-thread runtime).
+//!
+//! `cargo run --release -p zttp-examples --bin hyper_h2_hello -- [--addr 127.0.0.1:8080]`
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::server::conn::http2;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+async fn hello(
+    _req: hyper::Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let mut response = hyper::Response::new(Full::new(Bytes::from_static(b"Hello, World!")));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain"),
+    );
+    Ok(response)
+}
+
+fn main() -> std::io::Result<()> {
+    let args = zttp_examples::Args::parse();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            let listener = tokio::net::TcpListener::bind(&args.addr).await?;
+            zttp_examples::announce(listener.local_addr()?);
+            loop {
+                let (stream, _) = listener.accept().await?;
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(async move {
+                    let _ = http2::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service_fn(hello))
+                        .await;
+                });
+            }
+        })
+}

@@ -1,0 +1,295 @@
+//! HTTP/2 (h2c with prior knowledge) behaviours, checked with real peers:
+//! curl, the python `h2` and `httpx` packages, and h2load.
+//!
+//! A peer that is not installed makes its test print a note and pass.
+
+use std::io::Read;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use zttp_service::ServerConfig;
+
+use super::app::started;
+use super::client::curl;
+
+type Start = fn(ServerConfig) -> super::TestServer;
+
+const H2_CLIENT: &str = include_str!("h2_client.py");
+
+/// Waits for `child` at most `limit`, killing it past that; `None` when killed.
+fn wait_bounded(mut child: Child, limit: Duration) -> Option<Output> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait().expect("wait for the peer") {
+            Some(_) => return Some(child.wait_with_output().expect("peer output")),
+            None if Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            None => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+fn python() -> String {
+    std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// Starts the python `h2` driver on `scenario`; `None` when python is missing.
+fn spawn_h2_client(port: u16, scenario: &str) -> Option<Child> {
+    let child = Command::new(python())
+        .arg("-c")
+        .arg(H2_CLIENT)
+        .args([&port.to_string(), scenario])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    match child {
+        Ok(child) => Some(child),
+        Err(_) => {
+            println!("python3 not installed: skipping");
+            None
+        }
+    }
+}
+
+/// The driver's JSON line, `None` when the `h2` package is missing.
+fn h2_client_output(out: Option<Output>) -> Option<String> {
+    let out = out.expect("the python h2 client finishes in time");
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if stdout == "SKIP" {
+        println!("python h2 not installed: skipping");
+        return None;
+    }
+    assert!(
+        out.status.success(),
+        "python h2 client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(stdout)
+}
+
+/// True when this curl reuses h2c prior-knowledge connections (curl before 8.0
+/// fails the second transfer on a reused one: curl issue 10634).
+fn curl_reuses_h2c() -> bool {
+    let Some(out) = curl(&["--version"]) else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let major = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.parse::<u32>().ok());
+    major.is_some_and(|m| m >= 8)
+}
+
+fn fnv(data: &[u8]) -> String {
+    let mut digest = 0xcbf2_9ce4_8422_2325u64;
+    for &b in data {
+        digest = (digest ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    format!("{digest:016x}")
+}
+
+pub fn curl_h2c_serves_gets_uploads_and_downloads(start: Start) {
+    let server = start(ServerConfig::default());
+    let base = format!("http://{}", server.addr);
+    let h2 = ["-sS", "--max-time", "30", "--http2-prior-knowledge"];
+    let urls = [
+        format!("{base}/path/one"),
+        format!("{base}/path/two"),
+        format!("{base}/path/three"),
+    ];
+    let text = if curl_reuses_h2c() {
+        let mut args: Vec<&str> = h2.to_vec();
+        args.extend(urls.iter().map(String::as_str));
+        args.extend(["-w", "%{num_connects}"]);
+        let Some(out) = curl(&args) else { return };
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    } else {
+        println!("this curl cannot reuse h2c connections: one URL per run");
+        let mut text = String::new();
+        for url in &urls {
+            let Some(out) = curl(&[&h2[..], &[url.as_str()]].concat()) else {
+                return;
+            };
+            text += &String::from_utf8_lossy(&out.stdout);
+        }
+        text
+    };
+    assert!(
+        text.starts_with("/path/one/path/two/path/three"),
+        "got {text:?}"
+    );
+
+    // A 10 MB upload with `-d @file`, digested by the handler as it streams in.
+    let upload: Vec<u8> = (0..10_000_000u32).map(|i| (i % 251) as u8).collect();
+    let file = std::env::temp_dir().join(format!("zttp-h2-upload-{}", server.addr.port()));
+    std::fs::write(&file, &upload).unwrap();
+    let data = format!("@{}", file.display());
+    let out = curl(&[&h2[..], &["--data-binary", &data, &format!("{base}/info")]].concat())
+        .expect("curl");
+    std::fs::remove_file(&file).ok();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("HTTP/2.0 len=10000000 fnv={}", fnv(&upload))
+    );
+    let out = curl(&[&h2[..], &["-d", "form=1", &format!("{base}/echo")]].concat()).unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "form=1");
+
+    // A 10 MB download.
+    let out = curl(&[&h2[..], &[&format!("{base}/stream/10000000")]].concat()).unwrap();
+    assert!(out.status.success());
+    assert_eq!(out.stdout.len(), 10_000_000);
+    assert!(out.stdout.iter().all(|&b| b == b'x'));
+    server.stop().unwrap();
+}
+
+pub fn python_h2_streams_run_concurrently_and_survive_resets(start: Start) {
+    let server = start(ServerConfig::default());
+    let child = spawn_h2_client(server.addr.port(), "concurrent");
+    let Some(child) = child else { return };
+    let began = Instant::now();
+    let Some(json) = h2_client_output(wait_bounded(child, Duration::from_secs(40))) else {
+        return;
+    };
+    let expect = |part: &str| assert!(json.contains(part), "missing {part} in {json}");
+    expect(r#""slow": {"status": 200, "body": "slept", "len": 5, "reset": null}"#);
+    for i in 0..20 {
+        expect(&format!(
+            r#""dl{i}": {{"status": 200, "body": "<{} bytes>", "len": {}, "reset": null}}"#,
+            50_000 + i,
+            50_000 + i
+        ));
+    }
+    let upload: Vec<u8> = (0..1200).flat_map(|_| 0..=255u8).collect();
+    expect(&format!(
+        r#""up": {{"status": 200, "body": "HTTP/2.0 len=307200 fnv={}""#,
+        fnv(&upload)
+    ));
+    expect(r#""trailers": {"status": 200, "body": "x-sum=6;len=3""#);
+    expect(r#""panic": {"status": 500, "body": "", "len": 0, "reset": null}"#);
+    expect(r#""cancel": {"status": null, "body": "", "len": 0, "reset": -1}"#);
+    expect(r#""after": {"status": 200, "body": "/path/after""#);
+    assert!(
+        began.elapsed() < Duration::from_secs(4),
+        "the cancelled /sleep/5000 does not hold the others up"
+    );
+    server.stop().unwrap();
+}
+
+pub fn python_httpx_http2_client_round_trips(start: Start) {
+    let server = start(ServerConfig::default());
+    let script = r#"
+import sys
+try:
+    import httpx, h2
+except ImportError:
+    print("SKIP"); sys.exit(0)
+base = "http://127.0.0.1:%s" % sys.argv[1]
+transport = httpx.HTTPTransport(http1=False, http2=True)
+with httpx.Client(transport=transport, timeout=10) as c:
+    out = []
+    for i in range(3):
+        r = c.post(base + "/echo", content=b"body %d" % i)
+        out.append("%s %d %s" % (r.http_version, r.status_code, r.text))
+    r = c.get(base + "/stream/300000")
+    out.append("%s %d" % (r.http_version, len(r.content)))
+print("|".join(out))
+"#;
+    let child = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .arg(server.addr.port().to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let Ok(child) = child else {
+        println!("python3 not installed: skipping");
+        return;
+    };
+    let out = wait_bounded(child, Duration::from_secs(30)).expect("httpx finishes in time");
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if stdout == "SKIP" {
+        println!("python httpx/h2 not installed: skipping");
+    } else {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            stdout,
+            "HTTP/2 200 body 0|HTTP/2 200 body 1|HTTP/2 200 body 2|HTTP/2 300000"
+        );
+    }
+    server.stop().unwrap();
+}
+
+pub fn h2load_requests_all_succeed(start: Start) {
+    let server = start(ServerConfig::default());
+    let child = Command::new("h2load")
+        .args(["-c4", "-m16", "-n2000", "-T", "20"])
+        .arg(format!("http://{}/path/load", server.addr))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let Ok(child) = child else {
+        println!("h2load not installed: skipping");
+        return;
+    };
+    let out = wait_bounded(child, Duration::from_secs(30)).expect("h2load finishes in time");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("2000 total, 2000 started, 2000 done, 2000 succeeded, 0 failed, 0 errored"),
+        "{text}"
+    );
+    assert!(text.contains("status codes: 2000 2xx"), "{text}");
+    server.stop().unwrap();
+}
+
+pub fn graceful_shutdown_finishes_http2_streams_in_flight(start: Start) {
+    // nghttp (nghttp2's client) keeps reading its streams after a graceful
+    // GOAWAY; python h2 treats any GOAWAY as the end of the connection.
+    let server = start(ServerConfig::default());
+    let key = format!("h2-shutdown-{}", server.addr.port());
+    let urls = (0..5).map(|i| format!("http://{}/sleep/500?key={key}&n={i}", server.addr));
+    let child = Command::new("nghttp")
+        .args(["-v", "-n", "-t", "20"])
+        .args(urls)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        println!("nghttp not installed: skipping");
+        server.stop().unwrap();
+        return;
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while started(&key) < 5 {
+        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let mut out = String::new();
+            child.stdout.take().unwrap().read_to_string(&mut out).ok();
+            panic!("the five streams did not start: {out}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let addr = server.addr;
+    server.stop().unwrap();
+    let out = wait_bounded(child, Duration::from_secs(20)).expect("nghttp finishes in time");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(
+        text.matches(":status: 200").count(),
+        5,
+        "no stream in flight is lost: {text}"
+    );
+    assert!(
+        text.contains("recv GOAWAY frame") && text.contains("error_code=NO_ERROR(0x00)"),
+        "a graceful GOAWAY: {text}"
+    );
+    assert!(std::net::TcpStream::connect(addr).is_err());
+}
