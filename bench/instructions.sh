@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Instructions per request of an HTTP server, counted by valgrind's callgrind.
+#
+# Where `perf stat -e instructions` works, it is the quicker figure; on machines
+# without hardware counters (VMs) callgrind counts user-space instructions
+# exactly and repeatably. Counters are zeroed after a warm-up and dumped after
+# a fixed number of requests, so start-up and shutdown are not counted.
+#
+# usage: bench/instructions.sh [-n REQUESTS] [-c CONNS] [--h2] -- SERVER_CMD...
+#   SERVER_CMD must accept `--addr 127.0.0.1:PORT`.
+# Needs: valgrind, h2load (Debian nghttp2-client).
+set -euo pipefail
+n=20000 c=16 mode=--h1 port=${PORT:-18123}
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -n) n=$2; shift 2 ;;
+    -c) c=$2; shift 2 ;;
+    --h2) mode=; shift ;;
+    --) shift; break ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+out=$(mktemp -d)
+valgrind --tool=callgrind --callgrind-out-file="$out/cg.%p" "$@" --addr "127.0.0.1:$port" >"$out/server.log" 2>&1 &
+pid=$!
+trap 'kill -9 $pid 2>/dev/null || true; rm -rf "$out"' EXIT
+for _ in $(seq 100); do grep -q listening "$out/server.log" && break; sleep 0.2; done
+h2load $mode -n 2000 -c "$c" "http://127.0.0.1:$port/" >/dev/null   # warm-up
+callgrind_control --zero "$pid" >/dev/null
+h2load $mode -n "$n" -c "$c" "http://127.0.0.1:$port/" | grep -E '^requests:'
+callgrind_control --dump=load "$pid" >/dev/null
+sleep 1
+ir=$(grep -h '^summary:' "$out"/cg.*.* 2>/dev/null | awk '{s+=$2} END {print s}')
+[ -n "$ir" ] || ir=$(grep -h '^summary:' "$out"/cg.* | tail -1 | awk '{print $2}')
+echo "instructions: $ir total, $((ir / n)) per request ($*)"
