@@ -12,7 +12,11 @@
 //! `Date` header, protocol errors (answered with the core's status, then
 //! close), handler panics (`500`, the connection goes on), unread bodies
 //! (drained or closed), header-read and keep-alive timeouts, body size limits
-//! and graceful shutdown. [`serve`] is the accept loop around it.
+//! and graceful shutdown. The same loop serves h2c (HTTP/2 with prior
+//! knowledge, detected on the same port): streams run their handlers
+//! concurrently, request bodies are paced by HTTP/2 flow control (credit goes
+//! back as the handler reads), and graceful shutdown sends GOAWAY and
+//! finishes the open streams. [`serve`] is the accept loop around it.
 //!
 //! Adapters (`zttp-tokio`, `zttp-async-std`, `zttp-zmq`) only bring sockets and a
 //! [`Runtime`] (spawn, sleep, now). Any futures-io stream can be served:

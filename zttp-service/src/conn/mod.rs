@@ -35,6 +35,7 @@ mod write;
 
 use std::collections::HashMap;
 use std::future::{poll_fn, Future};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::panic::AssertUnwindSafe;
 use std::pin::{pin, Pin};
@@ -71,6 +72,30 @@ const WRITE_HIGH_WATER: usize = 64 * 1024;
 const H2_PIECE: usize = 16 * 1024;
 
 static CONNECTION_IDS: AtomicU64 = AtomicU64::new(0);
+
+/// Exchanges by stream id.
+type Exchanges = HashMap<u32, Exchange, BuildHasherDefault<StreamIdHasher>>;
+
+/// Hashes a stream id with one multiplication: ids come from the peer, but a
+/// connection holds at most the announced concurrent-stream limit of them.
+#[derive(Default)]
+struct StreamIdHasher(u64);
+
+impl Hasher for StreamIdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u32(&mut self, id: u32) {
+        self.0 = u64::from(id).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// Serves HTTP on one connection until it closes, then returns.
 ///
@@ -137,7 +162,7 @@ struct Driver<IO, R, H: Handler> {
     read_buf: Box<[u8]>,
     out: WriteQueue,
     /// Exchanges in progress by stream id (HTTP/1.1: at most one, stream 0).
-    exchanges: HashMap<u32, Exchange>,
+    exchanges: Exchanges,
     /// HTTP/2: the handlers of the open streams.
     streams: FuturesUnordered<StreamHandler<H::Future>>,
     /// The core returned `NeedData`: only a read can produce events.
@@ -182,7 +207,7 @@ where
             core,
             read_buf: vec![0; READ_SIZE].into_boxed_slice(),
             out: WriteQueue::default(),
-            exchanges: HashMap::new(),
+            exchanges: Exchanges::default(),
             streams: FuturesUnordered::new(),
             need_data: true,
             read_closed: false,
