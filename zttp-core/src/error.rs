@@ -47,7 +47,8 @@ pub enum RemoteErrorKind {
     InvalidMethod,
     /// The request-target is not in a form allowed for this method (RFC 9112 §3.2).
     InvalidTarget,
-    /// The HTTP version is malformed.
+    /// The HTTP version is not `HTTP/x.y`: the peer is not speaking HTTP/1.x,
+    /// so a server closes without an HTTP/1.1 answer.
     InvalidVersion,
     /// The HTTP version is well formed but not 1.0 or 1.1 (answer 505).
     UnsupportedVersion,

@@ -42,3 +42,4 @@ fn start(config: ServerConfig) -> suite::TestServer {
 }
 
 behaviour_suite!(start);
+http2_suite!(start);

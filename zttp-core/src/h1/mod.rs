@@ -458,8 +458,13 @@ impl H1Connection {
 
     /// After a peer's protocol error a server may still send one final
     /// response (the error's status), then the connection closes.
+    ///
+    /// A start line whose version is not `HTTP/x.y` at all is not answered:
+    /// the peer does not speak HTTP/1.x (it may be an HTTP/2 client with a bad
+    /// preface, or another protocol), so an HTTP/1.1 answer would only be noise.
     fn may_answer_error(&self, event: &Event) -> bool {
         self.role == Role::Server
+            && self.error.map(|e| e.kind()) != Some(RemoteErrorKind::InvalidVersion)
             && match event {
                 Event::Response(_) => matches!(self.send, SendState::Idle),
                 Event::Data(_) | Event::EndOfMessage(_) => matches!(self.send, SendState::Body(_)),

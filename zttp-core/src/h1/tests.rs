@@ -638,3 +638,15 @@ fn server_may_answer_a_protocol_error_once_then_closes() {
     );
     assert!(conn.should_close());
 }
+
+#[test]
+fn a_start_line_that_is_not_http_is_not_answered() {
+    let mut conn = server();
+    let e = events(&mut conn, b"INVALID CONNECTION PREFACE\r\n\r\n").unwrap_err();
+    assert_eq!(e, Error::Remote(RemoteErrorKind::InvalidVersion.into()));
+    assert_eq!(
+        conn.send(Response::new(400)),
+        Err(LocalProtocolError::ConnectionClosed)
+    );
+    assert!(conn.should_close());
+}

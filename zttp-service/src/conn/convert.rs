@@ -140,21 +140,6 @@ pub(super) fn content_length(req: &zttp_core::Request) -> Option<u64> {
         .ok()
 }
 
-/// A complete, minimal error answer written without the core (which refuses to
-/// send once the peer broke the protocol): `status`, no body, then close.
-pub(super) fn error_response(status: u16, date: &[u8]) -> Bytes {
-    let reason = zttp_core::reason_phrase(status);
-    let mut out = BytesMut::with_capacity(128);
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(status.to_string().as_bytes());
-    out.extend_from_slice(b" ");
-    out.extend_from_slice(reason.as_bytes());
-    out.extend_from_slice(b"\r\ndate: ");
-    out.extend_from_slice(date);
-    out.extend_from_slice(b"\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-    out.freeze()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,14 +173,5 @@ mod tests {
         assert_eq!(names.len(), 4);
         assert_eq!(f.get(b"content-length").unwrap(), "13");
         assert_eq!(f.get(b"content-type").unwrap(), "text/plain");
-    }
-
-    #[test]
-    fn error_response_is_complete() {
-        let r = error_response(431, b"D");
-        assert_eq!(
-            &r[..],
-            b"HTTP/1.1 431 Request Header Fields Too Large\r\ndate: D\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-        );
     }
 }

@@ -559,11 +559,20 @@ where
         }
     }
 
-    /// Writes a minimal HTTP/1.1 `status` answer past the core (it refuses to
-    /// send after a peer error) and closes.
+    /// Answers a peer's protocol error with an empty `status` response, then
+    /// closes. The core frames it (with `Connection: close`), or refuses when
+    /// the peer is not owed an answer; either way the connection ends.
     fn answer_error(&mut self, status: u16) {
-        let date = http_date(self.runtime.now());
-        self.out.push(convert::error_response(status, &date));
+        let response = zttp_core::Response::new(status)
+            .with_header("date", http_date(self.runtime.now()))
+            .with_header("content-length", "0");
+        let sent = self
+            .core
+            .send(response)
+            .and_then(|()| self.core.send(EndOfMessage::default()));
+        if let Err(e) = sent {
+            debug!(error = %e, "protocol error not answered");
+        }
         self.done = true;
     }
 
