@@ -34,3 +34,24 @@ fn request_line_limit_wins_over_a_bad_byte_past_it_however_the_bytes_arrive() {
     assert_eq!(whole, server_error(&config, &[a, b]));
     assert_eq!(whole, Some(RemoteErrorKind::RequestLineTooLong));
 }
+
+/// connection_ops: a client sent `GET * HTTP/1.1`, which its own server
+/// side rejects (the asterisk form is for OPTIONS only, RFC 9112 §3.2.4).
+/// A client must refuse to send a target its peer has to reject.
+#[test]
+fn client_refuses_a_request_target_in_the_wrong_form_for_its_method() {
+    use zttp_core::{LocalProtocolError, Request};
+    for (method, target) in [("GET", "*"), ("CONNECT", "/")] {
+        let mut client = Connection::new(Role::Client);
+        let req = Request::new(method, target).with_header("Host", "example.com");
+        assert_eq!(
+            client.send(req),
+            Err(LocalProtocolError::InvalidHeader),
+            "{method} {target}"
+        );
+        assert_eq!(client.pending_send_len(), 0);
+    }
+    let mut client = Connection::new(Role::Client);
+    let req = Request::new("OPTIONS", "*").with_header("Host", "example.com");
+    assert_eq!(client.send(req), Ok(()));
+}

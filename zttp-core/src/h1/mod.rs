@@ -403,7 +403,10 @@ impl H1Connection {
             return Err(LocalProtocolError::UnexpectedEvent);
         }
         validate_fields(&req.headers)?;
-        let target_ok = !req.target.is_empty() && req.target.iter().all(|&b| b > 0x20 && b < 0x7f);
+        // The form of the target must suit the method, as a server checks it.
+        let target_ok = !req.target.is_empty()
+            && req.target.iter().all(|&b| b > 0x20 && b < 0x7f)
+            && validate_target(&req.method, &req.target).is_ok();
         let method_ok = !req.method.is_empty() && req.method.iter().all(|&b| parse::is_tchar(b));
         if !target_ok || !method_ok || req.http_version == Version::Http2 {
             return Err(LocalProtocolError::InvalidHeader);
