@@ -55,3 +55,18 @@ fn client_refuses_a_request_target_in_the_wrong_form_for_its_method() {
     let req = Request::new("OPTIONS", "*").with_header("Host", "example.com");
     assert_eq!(client.send(req), Ok(()));
 }
+
+/// connection_ops: an HTTP/1.0 client sent two Host fields, which a server
+/// must reject; the client now applies the server's Host rule before sending.
+#[test]
+fn client_refuses_http10_request_with_two_hosts() {
+    let mut req = zttp_core::Request::new("GET", "/")
+        .with_header("Host", "a")
+        .with_header("Host", "b");
+    req.http_version = zttp_core::Version::Http10;
+    let mut client = Connection::new(Role::Client);
+    assert_eq!(
+        client.send(req),
+        Err(zttp_core::LocalProtocolError::InvalidHeader)
+    );
+}

@@ -411,7 +411,8 @@ impl H1Connection {
         if !target_ok || !method_ok || req.http_version == Version::Http2 {
             return Err(LocalProtocolError::InvalidHeader);
         }
-        if req.http_version == Version::Http11 && req.headers.get_all(b"host").count() != 1 {
+        // The same Host rule a server applies (RFC 9112 §3.2).
+        if check_host(&req.headers, req.http_version).is_err() {
             return Err(LocalProtocolError::InvalidHeader);
         }
         let encoder = match Framing::of(&req.headers, req.http_version, true, &Leniency::default())
