@@ -412,7 +412,7 @@ impl H1Connection {
             return Err(LocalProtocolError::InvalidHeader);
         }
         // The same Host rule a server applies (RFC 9112 §3.2).
-        if check_host(&req.headers, req.http_version).is_err() {
+        if check_host(&req.headers, req.http_version, &Leniency::default()).is_err() {
             return Err(LocalProtocolError::InvalidHeader);
         }
         let encoder = match Framing::of(&req.headers, req.http_version, true, &Leniency::default())
