@@ -37,6 +37,7 @@ use super::frame::{
     GoAway, Head, Kind, Ping, RstStream, SettingsFrame, StreamId, WindowUpdate,
     DEFAULT_MAX_FRAME_SIZE, HEAD_LEN,
 };
+use super::send::TailFrame;
 use super::stream::{ClosedBy, Stream};
 use crate::hpack::{Decoder, Encoder};
 use crate::outbound::Outbound;
@@ -85,6 +86,8 @@ pub(crate) struct H2Connection {
     pub(crate) role: Role,
     pub(crate) cfg: Http2Config,
     pub(crate) out: Outbound,
+    /// The frame END_STREAM may still be set on in place (see `send`).
+    pub(crate) tail_frame: Option<TailFrame>,
     recv_buf: BytesMut,
     /// Server: the client preface has not been read yet.
     preface_pending: bool,
@@ -132,6 +135,7 @@ impl H2Connection {
         let mut conn = H2Connection {
             role,
             out: Outbound::default(),
+            tail_frame: None,
             recv_buf: BytesMut::new(),
             preface_pending: role == Role::Server,
             awaiting_settings: true,
@@ -298,6 +302,7 @@ impl H2Connection {
 
     /// Appends a frame written by `f` to the outgoing bytes.
     pub(crate) fn write_frame(&mut self, f: impl FnOnce(&mut BytesMut)) {
+        self.tail_frame = None;
         let tail = self.out.tail_mut();
         let before = tail.len();
         f(tail);
@@ -460,7 +465,10 @@ impl H2Connection {
         self.last_request_id
     }
 
+    /// The outgoing bytes, for the caller to take: after this no queued frame
+    /// is edited any more.
     pub(crate) fn outbound(&mut self) -> &mut Outbound {
+        self.tail_frame = None;
         &mut self.out
     }
 

@@ -1,14 +1,35 @@
 //! The send half: serialising the application's events into frames, within
 //! the peer's limits (frame size, flow-control windows, concurrent streams).
+//!
+//! ## END_STREAM without an empty DATA frame
+//!
+//! `EndOfMessage` without trailers sets END_STREAM on the stream's last
+//! HEADERS or DATA frame when that frame is still the last thing queued, in
+//! the unsent tail buffer of [`Outbound`](crate::outbound::Outbound): a
+//! response `HEADERS, DATA, EndOfMessage` goes out as two frames, a bodiless
+//! one as a single HEADERS. Otherwise (another frame was queued after it,
+//! the caller took the bytes, or the last DATA payload was queued by
+//! reference) an empty DATA frame carries END_STREAM, as RFC 9113 allows
+//! either way. Flow control is unaffected: the flag carries no payload.
 
 use bytes::Bytes;
 
 use super::conn::H2Connection;
 use super::flow::SendWindow;
-use super::frame::{encode_header_block, Data, StreamId};
+use super::frame::{encode_header_block, Data, Head, StreamId, HEAD_LEN};
 use super::message::{self, OutField};
 use super::stream::{State, Stream};
 use crate::{Event, Headers, LocalProtocolError, Request, Response, Role};
+
+/// A HEADERS or DATA frame of `stream_id` that ends the outbound tail buffer:
+/// its head starts at `head_at` and the tail was `end` bytes long after it.
+/// Any other write, and any taking of bytes, forgets it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TailFrame {
+    stream_id: u32,
+    head_at: usize,
+    end: usize,
+}
 
 impl H2Connection {
     pub(crate) fn send(&mut self, event: Event) -> Result<(), LocalProtocolError> {
@@ -25,23 +46,43 @@ impl H2Connection {
         }
     }
 
-    /// Encodes `fields` as HEADERS (+ CONTINUATION) on `stream_id`.
+    /// Encodes `fields` as HEADERS (+ CONTINUATION) on `stream_id`; returns
+    /// the block as a [`TailFrame`] (END_STREAM, if set later, goes on the
+    /// HEADERS frame at its start).
     pub(crate) fn write_header_block(
         &mut self,
         stream_id: u32,
         fields: &[OutField],
         end_stream: bool,
-    ) {
+    ) -> TailFrame {
+        self.tail_frame = None;
         let max = self.peer.max_frame_size as usize;
         let encoder = &mut self.encoder;
-        let n = encode_header_block(
-            StreamId(stream_id),
-            end_stream,
-            max,
-            self.out.tail_mut(),
-            |dst| encoder.encode(fields.iter().map(|(n, v, s)| (&n[..], &v[..], *s)), dst),
-        );
+        let tail = self.out.tail_mut();
+        let head_at = tail.len();
+        let n = encode_header_block(StreamId(stream_id), end_stream, max, tail, |dst| {
+            encoder.encode(fields.iter().map(|(n, v, s)| (&n[..], &v[..], *s)), dst)
+        });
         self.out.commit(n);
+        TailFrame {
+            stream_id,
+            head_at,
+            end: head_at + n,
+        }
+    }
+
+    /// Sets END_STREAM on stream `id`'s frame that ends the unsent tail, if
+    /// there is one; false when an END_STREAM frame is still needed.
+    fn end_stream_in_place(&mut self, id: u32) -> bool {
+        let Some(f) = self.tail_frame.take() else {
+            return false;
+        };
+        let tail = self.out.tail_mut();
+        if f.stream_id != id || tail.len() != f.end {
+            return false;
+        }
+        Head::set_end_stream(&mut tail[f.head_at..f.head_at + HEAD_LEN]);
+        true
     }
 
     fn send_request(&mut self, req: Request) -> Result<(), LocalProtocolError> {
@@ -68,7 +109,7 @@ impl H2Connection {
             return Err(LocalProtocolError::TooManyStreams);
         }
         let fields = message::request_fields(&req)?;
-        self.write_header_block(id, &fields, false);
+        self.tail_frame = Some(self.write_header_block(id, &fields, false));
         let mut stream = Stream::new(
             State::Open,
             SendWindow::new(self.peer.initial_window),
@@ -96,7 +137,10 @@ impl H2Connection {
             _ => return Err(LocalProtocolError::InvalidStream),
         }
         let fields = message::response_fields(&resp)?;
-        self.write_header_block(id, &fields, false);
+        let block = self.write_header_block(id, &fields, false);
+        if is_final {
+            self.tail_frame = Some(block);
+        }
         if let Some(s) = self.streams.get_mut(&id) {
             s.head_sent |= is_final;
         }
@@ -120,12 +164,23 @@ impl H2Connection {
         let mut rest = data;
         while !rest.is_empty() {
             let chunk = rest.split_to(rest.len().min(max));
-            self.write_frame(|dst| Data::encode_head(StreamId(id), chunk.len(), false, dst));
-            self.conn_send.consume(chunk.len());
+            let len = chunk.len();
+            let head_at = self.out.tail_mut().len();
+            self.write_frame(|dst| Data::encode_head(StreamId(id), len, false, dst));
+            self.conn_send.consume(len);
             if let Some(s) = self.streams.get_mut(&id) {
-                s.send_window.consume(chunk.len());
+                s.send_window.consume(len);
             }
             self.out.put_bytes(chunk);
+            // A large payload is queued by reference, which seals the tail.
+            let end = head_at + HEAD_LEN + len;
+            if self.out.tail_mut().len() == end {
+                self.tail_frame = Some(TailFrame {
+                    stream_id: id,
+                    head_at,
+                    end,
+                });
+            }
         }
         Ok(())
     }
@@ -133,7 +188,9 @@ impl H2Connection {
     fn send_end(&mut self, id: u32, trailers: Headers) -> Result<(), LocalProtocolError> {
         self.sendable(id)?;
         if trailers.is_empty() {
-            self.write_frame(|dst| Data::encode_head(StreamId(id), 0, true, dst));
+            if !self.end_stream_in_place(id) {
+                self.write_frame(|dst| Data::encode_head(StreamId(id), 0, true, dst));
+            }
         } else {
             let fields = message::trailer_fields(&trailers)?;
             self.write_header_block(id, &fields, true);

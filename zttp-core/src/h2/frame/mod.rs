@@ -146,6 +146,12 @@ impl Head {
         dst.put_u8(self.flags);
         dst.put_u32(self.stream_id.0);
     }
+
+    /// Sets END_STREAM in the encoded head of a HEADERS or DATA frame.
+    pub(crate) fn set_end_stream(encoded: &mut [u8]) {
+        debug_assert!(matches!(Kind(encoded[3]), Kind::HEADERS | Kind::DATA));
+        encoded[4] |= flags::END_STREAM;
+    }
 }
 
 /// Strips the pad length byte and padding of a PADDED frame, returning the
