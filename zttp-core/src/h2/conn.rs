@@ -28,7 +28,7 @@
 //!   a message head arrives or 16 KiB of DATA has arrived since the last
 //!   restart. Above `max_control_frames`, GOAWAY.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
 
@@ -38,7 +38,7 @@ use super::frame::{
     DEFAULT_MAX_FRAME_SIZE, HEAD_LEN,
 };
 use super::send::TailFrame;
-use super::stream::{ClosedBy, Stream};
+use super::stream::{ClosedBy, StreamTable};
 use crate::hpack::{Decoder, Encoder};
 use crate::outbound::Outbound;
 use crate::{
@@ -96,7 +96,7 @@ pub(crate) struct H2Connection {
     eof: bool,
     error: Option<RemoteProtocolError>,
     pub(crate) events: VecDeque<Event>,
-    pub(crate) streams: HashMap<u32, Stream>,
+    pub(crate) streams: StreamTable,
     recently_closed: VecDeque<(u32, ClosedBy)>,
     /// The id our next stream gets.
     pub(crate) next_local_id: u32,
@@ -142,7 +142,7 @@ impl H2Connection {
             eof: false,
             error: None,
             events: VecDeque::new(),
-            streams: HashMap::new(),
+            streams: StreamTable::default(),
             recently_closed: VecDeque::new(),
             next_local_id: if role == Role::Client { 1 } else { 2 },
             last_remote_id: 0,

@@ -43,7 +43,40 @@
 //! stream table; idle and closed streams are told apart by their ids (and a
 //! short memory of recently closed ones, see `conn`).
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
 use super::flow::{RecvWindow, SendWindow};
+
+/// The connection's open streams by id.
+pub(crate) type StreamTable = HashMap<u32, Stream, BuildHasherDefault<StreamIdHasher>>;
+
+/// Hashes a stream id with one multiplication, keeping the product's well
+/// mixed high half in the low bits the table indexes by. SipHash's flood
+/// resistance buys little here: the table holds at most our concurrent-stream
+/// limit of ids, and a probe costs one integer compare.
+#[derive(Debug, Default)]
+pub(crate) struct StreamIdHasher(u64);
+
+/// 2^64 divided by the golden ratio, odd: Fibonacci hashing.
+const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
+
+impl Hasher for StreamIdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u32` keys reach this hasher; other input is hashed correctly, not fast.
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(MULTIPLIER);
+        }
+    }
+
+    fn write_u32(&mut self, id: u32) {
+        self.0 = u64::from(id).wrapping_mul(MULTIPLIER).rotate_left(32);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// Where a stream is in the diagram above (idle and closed streams are not stored).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,6 +188,18 @@ pub(crate) enum ClosedBy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stream_ids_spread_over_the_low_bits() {
+        use std::hash::BuildHasher;
+        let build = BuildHasherDefault::<StreamIdHasher>::default();
+        for stride in [2, 4096, 1 << 20] {
+            let buckets: std::collections::HashSet<u64> = (0..1024u32)
+                .map(|i| build.hash_one(1 + i * stride) & 1023)
+                .collect();
+            assert!(buckets.len() > 400, "stride {stride}: {}", buckets.len());
+        }
+    }
 
     #[test]
     fn end_stream_both_ways_closes() {
