@@ -49,6 +49,11 @@ impl Headers {
         self.fields.iter().map(|(n, v)| (n, v))
     }
 
+    /// The fields in order as byte slices, for writers that take borrowed fields.
+    pub(crate) fn pairs(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.fields.iter().map(|(n, v)| (&n[..], &v[..]))
+    }
+
     /// The value of the first field called `name`.
     pub fn get(&self, name: &[u8]) -> Option<&Bytes> {
         self.fields

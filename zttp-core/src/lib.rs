@@ -248,6 +248,46 @@ impl Connection {
         }
     }
 
+    /// Server: sends a response head with the standard reason phrase, as
+    /// `send(Response)` does, from borrowed fields: for a final HTTP/1.1
+    /// response they are checked and written in one pass, with no [`Headers`]
+    /// list built. On HTTP/2, `stream_id` names the stream.
+    ///
+    /// ```
+    /// # use zttp_core::{Connection, Role, EndOfMessage};
+    /// # let mut server = Connection::new(Role::Server);
+    /// # server.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    /// # server.next_event().unwrap();
+    /// let fields = [(&b"content-length"[..], &b"0"[..])];
+    /// server.send_response_head(0, 204, fields).unwrap();
+    /// server.send(EndOfMessage::default()).unwrap();
+    /// assert!(server.data_to_send().starts_with(b"HTTP/1.1 204 No Content\r\n"));
+    /// ```
+    pub fn send_response_head<'a, I>(
+        &mut self,
+        stream_id: u32,
+        status: u16,
+        fields: I,
+    ) -> Result<(), LocalProtocolError>
+    where
+        I: IntoIterator<Item = (&'a [u8], &'a [u8])>,
+    {
+        match &mut self.inner {
+            Inner::H1(c) if status >= 200 => {
+                c.send_response_head(status, reason_phrase(status).as_bytes(), fields.into_iter())
+            }
+            _ => {
+                let mut response = Response::new(status);
+                response.stream_id = stream_id;
+                response.headers = fields
+                    .into_iter()
+                    .map(|(n, v)| (Bytes::copy_from_slice(n), Bytes::copy_from_slice(v)))
+                    .collect();
+                self.send(response)
+            }
+        }
+    }
+
     /// HTTP/1.1 server: sends a 1xx response (e.g. `100 Continue`) before the final one.
     pub fn send_informational(&mut self, status: u16) -> Result<(), LocalProtocolError> {
         let mut resp = Response::new(status);

@@ -45,6 +45,19 @@ impl Outbound {
         self.len += n;
     }
 
+    /// Where the queued bytes end now, to undo a partly written head with
+    /// [`Outbound::truncate`].
+    pub(crate) fn mark(&self) -> usize {
+        self.tail.len()
+    }
+
+    /// Drops the bytes put since `mark`. Only small writes (which go to the
+    /// tail) may have happened since.
+    pub(crate) fn truncate(&mut self, mark: usize) {
+        self.len -= self.tail.len() - mark;
+        self.tail.truncate(mark);
+    }
+
     fn seal_tail(&mut self) {
         if !self.tail.is_empty() {
             self.chunks.push_back(self.tail.split().freeze());

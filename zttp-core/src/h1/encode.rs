@@ -1,10 +1,11 @@
 //! Serialising heads and bodies on the send side (RFC 9112 §3–§7).
 
-use bytes::{BufMut, Bytes};
+use bytes::{BufMut, Bytes, BytesMut};
 
-use super::parse::{is_field_vchar, is_tchar};
+use super::parse::{is_field_value, is_token};
+use super::{ContentLength, TransferCodings};
 use crate::outbound::Outbound;
-use crate::{Headers, LocalProtocolError};
+use crate::{split_list, Headers, LocalProtocolError};
 
 /// How the body of the message being sent is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +66,7 @@ impl BodyEncoder {
             BodyEncoder::Chunked => {
                 validate_fields(trailers)?;
                 out.put_slice(b"0\r\n");
-                write_fields(trailers, out);
+                write_fields(trailers.iter().map(|(n, v)| (&n[..], &v[..])), out);
                 out.put_slice(b"\r\n");
                 Ok(())
             }
@@ -91,9 +92,7 @@ fn write_hex(out: &mut Outbound, mut n: usize) {
 /// Checks that no field can break the message framing.
 pub(crate) fn validate_fields(headers: &Headers) -> Result<(), LocalProtocolError> {
     for (name, value) in headers {
-        let name_ok = !name.is_empty() && name.iter().all(|&b| is_tchar(b));
-        let value_ok = value.iter().all(|&b| is_field_vchar(b));
-        if !name_ok || !value_ok {
+        if !is_token(name) || !is_field_value(value) {
             return Err(LocalProtocolError::InvalidHeader);
         }
     }
@@ -101,16 +100,107 @@ pub(crate) fn validate_fields(headers: &Headers) -> Result<(), LocalProtocolErro
 }
 
 /// Writes `name: value\r\n` for each field (without the final empty line).
-pub(crate) fn write_fields(headers: &Headers, out: &mut Outbound) {
+pub(crate) fn write_fields<'a>(
+    fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+    out: &mut Outbound,
+) {
     let buf = out.tail_mut();
     let before = buf.len();
-    for (name, value) in headers {
-        buf.reserve(name.len() + value.len() + 4);
-        buf.put_slice(name);
-        buf.put_slice(b": ");
-        buf.put_slice(value);
-        buf.put_slice(b"\r\n");
+    for (name, value) in fields {
+        put_field(buf, name, value);
     }
     let n = buf.len() - before;
     out.commit(n);
+}
+
+fn put_field(buf: &mut BytesMut, name: &[u8], value: &[u8]) {
+    buf.reserve(name.len() + value.len() + 4);
+    buf.put_slice(name);
+    buf.put_slice(b": ");
+    buf.put_slice(value);
+    buf.put_slice(b"\r\n");
+}
+
+/// Writes `HTTP/1.1 code reason\r\n`; the caller checked the code is three digits.
+pub(crate) fn write_status_line(code: u16, reason: &[u8], out: &mut Outbound) {
+    let buf = out.tail_mut();
+    let before = buf.len();
+    buf.reserve(15 + reason.len());
+    buf.put_slice(b"HTTP/1.1 ");
+    buf.put_slice(&[
+        b'0' + (code / 100) as u8,
+        b'0' + (code / 10 % 10) as u8,
+        b'0' + (code % 10) as u8,
+        b' ',
+    ]);
+    buf.put_slice(reason);
+    buf.put_slice(b"\r\n");
+    let n = buf.len() - before;
+    out.commit(n);
+}
+
+/// Removes the fields called `name` from those written since `mark` (each
+/// `name: value\r\n`, already checked, so only CR LF ends a line).
+pub(crate) fn unwrite_fields(out: &mut Outbound, mark: usize, name: &[u8]) {
+    let written = Bytes::copy_from_slice(&out.tail_mut()[mark..]);
+    out.truncate(mark);
+    for line in written.split_inclusive(|&b| b == b'\n') {
+        let colon = line.iter().position(|&b| b == b':').unwrap_or(0);
+        if !line[..colon].eq_ignore_ascii_case(name) {
+            out.put_slice(line);
+        }
+    }
+}
+
+/// What the fields of a head being sent say about its framing and the
+/// connection, gathered while they are checked and written.
+#[derive(Debug, Default)]
+pub(crate) struct SentFields {
+    pub(crate) transfer_codings: TransferCodings,
+    pub(crate) content_length: ContentLength,
+    /// A `Connection` field is present.
+    pub(crate) connection: bool,
+    /// A `Connection` field lists `close`.
+    pub(crate) close: bool,
+}
+
+impl SentFields {
+    fn note(&mut self, name: &[u8], value: &[u8]) {
+        // The length picks the one name worth comparing.
+        match name.len() {
+            10 if name.eq_ignore_ascii_case(b"connection") => {
+                self.connection = true;
+                self.close |= split_list(value).any(|t| t.eq_ignore_ascii_case(b"close"));
+            }
+            14 if name.eq_ignore_ascii_case(b"content-length") => self.content_length.add(value),
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                self.transfer_codings.add(value)
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Checks and writes `name: value\r\n` for each field in one pass, noting the
+/// framing fields. On an invalid field the fields before it stay written:
+/// the caller rolls `out` back.
+pub(crate) fn write_checked_fields<'a>(
+    fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+    out: &mut Outbound,
+) -> Result<SentFields, LocalProtocolError> {
+    let mut seen = SentFields::default();
+    let mut result = Ok(());
+    let buf = out.tail_mut();
+    let before = buf.len();
+    for (name, value) in fields {
+        if !is_token(name) || !is_field_value(value) {
+            result = Err(LocalProtocolError::InvalidHeader);
+            break;
+        }
+        seen.note(name, value);
+        put_field(buf, name, value);
+    }
+    let n = buf.len() - before;
+    out.commit(n);
+    result.map(|()| seen)
 }

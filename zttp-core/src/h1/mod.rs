@@ -26,9 +26,13 @@ use crate::{
     RemoteErrorKind, RemoteProtocolError, Request, Response, Role, Version,
 };
 use body::{BodyDecoder, BodyEvent, ChunkedDecoder};
-use encode::{validate_fields, write_fields, BodyEncoder};
+use encode::{
+    unwrite_fields, validate_fields, write_checked_fields, write_fields, write_status_line,
+    BodyEncoder,
+};
 use parse::{
-    parse_fields, parse_request_line, parse_status_line, HeadScanner, Lines, Scan, StartLine,
+    is_field_value, parse_fields, parse_request_line, parse_status_line, HeadScanner, Lines, Scan,
+    StartLine,
 };
 
 #[derive(Debug)]
@@ -431,7 +435,7 @@ impl H1Connection {
         } else {
             b" HTTP/1.1\r\n"
         });
-        write_fields(&req.headers, out);
+        write_fields(req.headers.pairs(), out);
         out.put_slice(b"\r\n");
         self.cycle = Cycle {
             head_request: &req.method[..] == b"HEAD",
@@ -467,13 +471,23 @@ impl H1Connection {
     /// the peer does not speak HTTP/1.x (it may be an HTTP/2 client with a bad
     /// preface, or another protocol), so an HTTP/1.1 answer would only be noise.
     fn may_answer_error(&self, event: &Event) -> bool {
+        match event {
+            Event::Response(_) => self.may_answer_error_with_head(),
+            Event::Data(_) | Event::EndOfMessage(_) => {
+                self.answers_errors() && matches!(self.send, SendState::Body(_))
+            }
+            _ => false,
+        }
+    }
+
+    /// See [`may_answer_error`](Self::may_answer_error): a final response head.
+    fn may_answer_error_with_head(&self) -> bool {
+        self.answers_errors() && matches!(self.send, SendState::Idle)
+    }
+
+    fn answers_errors(&self) -> bool {
         self.role == Role::Server
             && self.error.map(|e| e.kind()) != Some(RemoteErrorKind::InvalidVersion)
-            && match event {
-                Event::Response(_) => matches!(self.send, SendState::Idle),
-                Event::Data(_) | Event::EndOfMessage(_) => matches!(self.send, SendState::Body(_)),
-                _ => false,
-            }
     }
 
     fn send_informational(&mut self, resp: Response) -> Result<(), LocalProtocolError> {
@@ -490,8 +504,12 @@ impl H1Connection {
         if switching && (self.cycle.upgrade.is_none() || !matches!(self.recv, RecvState::Done)) {
             return Err(LocalProtocolError::InformationalNotAllowed);
         }
-        self.write_status_line(&resp)?;
-        write_fields(&resp.headers, &mut self.out);
+        validate_fields(&resp.headers)?;
+        if !is_field_value(&resp.reason) {
+            return Err(LocalProtocolError::InvalidStatus);
+        }
+        write_status_line(resp.status_code, &resp.reason, &mut self.out);
+        write_fields(resp.headers.pairs(), &mut self.out);
         self.out.put_slice(b"\r\n");
         if switching {
             self.recv = RecvState::Switched;
@@ -500,39 +518,68 @@ impl H1Connection {
         Ok(())
     }
 
-    fn write_status_line(&mut self, resp: &Response) -> Result<(), LocalProtocolError> {
-        validate_fields(&resp.headers)?;
-        let code = resp.status_code;
-        if !(100..=999).contains(&code) || resp.reason.iter().any(|&b| !parse::is_field_vchar(b)) {
-            return Err(LocalProtocolError::InvalidStatus);
-        }
-        let digits = [
-            b'0' + (code / 100) as u8,
-            b'0' + (code / 10 % 10) as u8,
-            b'0' + (code % 10) as u8,
-        ];
-        self.out.put_slice(b"HTTP/1.1 ");
-        self.out.put_slice(&digits);
-        self.out.put_slice(b" ");
-        self.out.put_slice(&resp.reason);
-        self.out.put_slice(b"\r\n");
-        Ok(())
+    fn send_response(&mut self, resp: Response) -> Result<(), LocalProtocolError> {
+        self.write_response_head(resp.status_code, &resp.reason, resp.headers.pairs())
     }
 
-    fn send_response(&mut self, resp: Response) -> Result<(), LocalProtocolError> {
-        if !(200..=999).contains(&resp.status_code) {
+    /// Server: sends a final response head whose fields are borrowed.
+    pub(crate) fn send_response_head<'a>(
+        &mut self,
+        status: u16,
+        reason: &[u8],
+        fields: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    ) -> Result<(), LocalProtocolError> {
+        if self.role != Role::Server {
+            return Err(LocalProtocolError::WrongRole);
+        }
+        if self.error.is_some() && !self.may_answer_error_with_head() {
+            return Err(LocalProtocolError::ConnectionClosed);
+        }
+        self.write_response_head(status, reason, fields)
+    }
+
+    /// Checks, frames and writes a final response head in one pass over its
+    /// fields; on a refusal nothing stays queued.
+    fn write_response_head<'a>(
+        &mut self,
+        status: u16,
+        reason: &[u8],
+        fields: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    ) -> Result<(), LocalProtocolError> {
+        if !(200..=999).contains(&status) {
             return Err(LocalProtocolError::InvalidStatus);
         }
         if !self.can_respond() {
             return Err(LocalProtocolError::UnexpectedEvent);
         }
-        let status = resp.status_code;
         let tunnel =
             self.cycle.connect_request && (200..300).contains(&status) && self.error.is_none();
         let peer_11 = self.cycle.peer_version == Some(Version::Http11);
         let no_body = self.cycle.head_request || status == 204 || status == 304 || tunnel;
-        let framing = Framing::of(&resp.headers, Version::Http11, false, &Leniency::default())
+        let start = self.out.mark();
+        write_status_line(status, reason, &mut self.out);
+        let fields_start = self.out.mark();
+        let framing = write_checked_fields(fields, &mut self.out).and_then(|seen| {
+            let framing = Framing::from_fields(
+                &seen.transfer_codings,
+                &seen.content_length,
+                Version::Http11,
+                false,
+                &Leniency::default(),
+            )
             .map_err(|_| LocalProtocolError::InvalidHeader)?;
+            match is_field_value(reason) {
+                true => Ok((framing, seen)),
+                false => Err(LocalProtocolError::InvalidStatus),
+            }
+        });
+        let (framing, seen) = match framing {
+            Ok(f) => f,
+            Err(e) => {
+                self.out.truncate(start);
+                return Err(e);
+            }
+        };
         let mut add_chunked = false;
         let encoder = match framing {
             _ if no_body => BodyEncoder::None,
@@ -544,23 +591,18 @@ impl H1Connection {
             }
             _ => BodyEncoder::UntilClose,
         };
-        if encoder == BodyEncoder::UntilClose || resp.headers.has_token(b"connection", b"close") {
+        if encoder == BodyEncoder::UntilClose || seen.close {
             self.keep_alive = false;
         }
-        self.write_status_line(&resp)?;
         let out = &mut self.out;
         if encoder == BodyEncoder::UntilClose && framing == Framing::Chunked {
             // An HTTP/1.0 peer cannot read chunked: send the body raw and close.
-            let mut headers = resp.headers.clone();
-            headers.remove(b"transfer-encoding");
-            write_fields(&headers, out);
-        } else {
-            write_fields(&resp.headers, out);
+            unwrite_fields(out, fields_start, b"transfer-encoding");
         }
         if add_chunked {
             out.put_slice(b"Transfer-Encoding: chunked\r\n");
         }
-        if !resp.headers.contains(b"connection") {
+        if !seen.connection {
             if !self.keep_alive {
                 out.put_slice(b"Connection: close\r\n");
             } else if self.cycle.http10_keep_alive {
@@ -632,8 +674,28 @@ impl Framing {
         is_request: bool,
         leniency: &Leniency,
     ) -> Result<Framing, RemoteErrorKind> {
-        let te = transfer_coding(headers, is_request)?;
-        let cl = content_length(headers)?;
+        let mut te = TransferCodings::default();
+        let mut cl = ContentLength::default();
+        for (name, value) in headers {
+            if name.eq_ignore_ascii_case(b"transfer-encoding") {
+                te.add(value);
+            } else if name.eq_ignore_ascii_case(b"content-length") {
+                cl.add(value);
+            }
+        }
+        Framing::from_fields(&te, &cl, version, is_request, leniency)
+    }
+
+    /// The framing the Transfer-Encoding and Content-Length fields of a head say.
+    fn from_fields(
+        te: &TransferCodings,
+        cl: &ContentLength,
+        version: Version,
+        is_request: bool,
+        leniency: &Leniency,
+    ) -> Result<Framing, RemoteErrorKind> {
+        let te = te.framing(is_request)?;
+        let cl = cl.value()?;
         if te.is_some() && version == Version::Http10 {
             return Err(RemoteErrorKind::TransferEncodingInHttp10);
         }
@@ -649,18 +711,23 @@ impl Framing {
     }
 }
 
-/// `Some(Chunked)` when chunked is the only and final coding; `Some(UntilClose)`
-/// for a response whose final coding is not chunked; errors otherwise.
-fn transfer_coding(
-    headers: &Headers,
-    is_request: bool,
-) -> Result<Option<Framing>, RemoteErrorKind> {
-    let mut codings = 0usize;
-    let mut chunked_last = false;
-    let mut chunked_before = false;
-    let mut any = false;
-    for value in headers.get_all(b"transfer-encoding") {
-        any = true;
+/// The codings of every Transfer-Encoding field of a head, read in order.
+#[derive(Debug, Default)]
+struct TransferCodings {
+    any: bool,
+    invalid: bool,
+    codings: usize,
+    chunked_last: bool,
+    chunked_before: bool,
+}
+
+impl TransferCodings {
+    /// Reads one Transfer-Encoding value.
+    fn add(&mut self, value: &[u8]) {
+        self.any = true;
+        if self.invalid {
+            return;
+        }
         for member in value.split(|&b| b == b',') {
             let coding = crate::trim_ows(member);
             let name_end = coding
@@ -668,52 +735,76 @@ fn transfer_coding(
                 .position(|&b| b == b';')
                 .unwrap_or(coding.len());
             let name = crate::trim_ows(&coding[..name_end]);
-            if name.is_empty() || !name.iter().all(|&b| parse::is_tchar(b)) {
-                return Err(RemoteErrorKind::InvalidTransferEncoding);
+            if !parse::is_token(name) {
+                self.invalid = true;
+                return;
             }
-            if chunked_last {
-                chunked_before = true;
+            if self.chunked_last {
+                self.chunked_before = true;
             }
-            chunked_last = name.eq_ignore_ascii_case(b"chunked");
-            codings += 1;
+            self.chunked_last = name.eq_ignore_ascii_case(b"chunked");
+            self.codings += 1;
         }
     }
-    if !any {
-        return Ok(None);
-    }
-    if chunked_before && (chunked_last || is_request) {
-        // chunked applied twice, or not last in a request (RFC 9112 §6.3 rule 4)
-        return Err(RemoteErrorKind::InvalidTransferEncoding);
-    }
-    match (chunked_last, is_request) {
-        (true, _) if codings == 1 => Ok(Some(Framing::Chunked)),
-        (true, _) => Err(RemoteErrorKind::UnsupportedTransferEncoding),
-        // RFC 9112 §6.3 rule 4: a request whose final coding is not chunked.
-        (false, true) => Err(RemoteErrorKind::InvalidTransferEncoding),
-        (false, false) => Ok(Some(Framing::UntilClose)),
+
+    /// `Some(Chunked)` when chunked is the only and final coding; `Some(UntilClose)`
+    /// for a response whose final coding is not chunked; errors otherwise.
+    fn framing(&self, is_request: bool) -> Result<Option<Framing>, RemoteErrorKind> {
+        if !self.any {
+            return Ok(None);
+        }
+        if self.invalid {
+            return Err(RemoteErrorKind::InvalidTransferEncoding);
+        }
+        if self.chunked_before && (self.chunked_last || is_request) {
+            // chunked applied twice, or not last in a request (RFC 9112 §6.3 rule 4)
+            return Err(RemoteErrorKind::InvalidTransferEncoding);
+        }
+        match (self.chunked_last, is_request) {
+            (true, _) if self.codings == 1 => Ok(Some(Framing::Chunked)),
+            (true, _) => Err(RemoteErrorKind::UnsupportedTransferEncoding),
+            // RFC 9112 §6.3 rule 4: a request whose final coding is not chunked.
+            (false, true) => Err(RemoteErrorKind::InvalidTransferEncoding),
+            (false, false) => Ok(Some(Framing::UntilClose)),
+        }
     }
 }
 
-/// One Content-Length value, possibly repeated identically (RFC 9110 §8.6).
-fn content_length(headers: &Headers) -> Result<Option<u64>, RemoteErrorKind> {
-    let mut length = None;
-    for value in headers.get_all(b"content-length") {
+/// The Content-Length fields of a head: one number, possibly repeated
+/// identically (RFC 9110 §8.6).
+#[derive(Debug, Default)]
+struct ContentLength {
+    length: Option<u64>,
+    error: Option<RemoteErrorKind>,
+}
+
+impl ContentLength {
+    /// Reads one Content-Length value; the first error sticks.
+    fn add(&mut self, value: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
         for member in value.split(|&b| b == b',') {
-            let digits = crate::trim_ows(member);
-            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-                return Err(RemoteErrorKind::InvalidContentLength);
-            }
-            let n = digits.iter().try_fold(0u64, |n, &d| {
-                n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-            });
-            let n = n.ok_or(RemoteErrorKind::InvalidContentLength)?;
-            match length {
-                Some(prev) if prev != n => return Err(RemoteErrorKind::ConflictingContentLength),
-                _ => length = Some(n),
+            let Some(n) = parse::parse_decimal(crate::trim_ows(member)) else {
+                self.error = Some(RemoteErrorKind::InvalidContentLength);
+                return;
+            };
+            match self.length {
+                Some(prev) if prev != n => {
+                    self.error = Some(RemoteErrorKind::ConflictingContentLength);
+                    return;
+                }
+                _ => self.length = Some(n),
             }
         }
     }
-    Ok(length)
+
+    fn value(&self) -> Result<Option<u64>, RemoteErrorKind> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.length),
+        }
+    }
 }
 
 /// Request-target forms (RFC 9112 §3.2): origin for most methods, absolute

@@ -343,6 +343,16 @@ static CLASS: [u8; 256] = {
     t
 };
 
+/// True when `s` is a token: one or more `tchar` (RFC 9110 §5.6.2).
+pub(crate) fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| CLASS[b as usize] & TCHAR != 0)
+}
+
+/// True when every byte of `s` may appear in a field value (RFC 9110 §5.5).
+pub(crate) fn is_field_value(s: &[u8]) -> bool {
+    s.iter().all(|&b| CLASS[b as usize] & FIELD_VCHAR != 0)
+}
+
 /// A parsed request line.
 pub(crate) struct RequestLine {
     pub(crate) method: Bytes,

@@ -650,3 +650,41 @@ fn a_start_line_that_is_not_http_is_not_answered() {
     );
     assert!(conn.should_close());
 }
+
+#[test]
+fn a_refused_response_head_queues_nothing_and_a_good_one_may_follow() {
+    let mut conn = responding_to(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let fields = [(&b"X-Ok"[..], &b"1"[..]), (b"Content-Length", b"x")];
+    assert_eq!(
+        conn.send_response_head(0, 200, fields),
+        Err(LocalProtocolError::InvalidHeader)
+    );
+    assert!(conn.data_to_send().is_empty());
+    conn.send_response_head(0, 200, [(&b"content-length"[..], &b"0"[..])])
+        .unwrap();
+    conn.send(EndOfMessage::default()).unwrap();
+    assert_eq!(
+        &conn.data_to_send()[..],
+        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
+    );
+}
+
+#[test]
+fn chunked_is_dropped_for_an_http10_peer_and_the_body_sent_raw() {
+    let mut conn = responding_to(b"GET / HTTP/1.0\r\n\r\n");
+    let response = Response::new(200)
+        .with_header("A", "1")
+        .with_header("Transfer-Encoding", "chunked")
+        .with_header("B", "2");
+    conn.send(response).unwrap();
+    conn.send(Data {
+        stream_id: 0,
+        data: "hi".into(),
+    })
+    .unwrap();
+    conn.send(EndOfMessage::default()).unwrap();
+    assert_eq!(
+        &conn.data_to_send()[..],
+        b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nConnection: close\r\n\r\nhi"
+    );
+}

@@ -1,6 +1,6 @@
 //! Conversions between the core's messages and the `http` crate's.
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Uri, Version as HttpVersion};
 use zttp_core::{Headers, Version};
@@ -73,47 +73,66 @@ pub(super) fn trailers(fields: Headers) -> Option<HeaderMap> {
     Some(map)
 }
 
-/// What the drive loop adds to a response head.
-pub(super) struct Additions {
-    pub(super) date: Option<Bytes>,
-    pub(super) content_length: Option<u64>,
-    pub(super) close: bool,
-}
-
-/// Converts response header fields to the core's list, copying all names and
-/// values into one allocation.
-pub(super) fn fields(headers: &HeaderMap, add: Additions) -> Headers {
+/// Converts trailer fields to the core's list, copying all names and values
+/// into one allocation.
+pub(super) fn fields(headers: &HeaderMap) -> Headers {
     let mut size = 0;
     for (name, value) in headers {
         size += name.as_str().len() + value.len();
     }
-    let mut buf = BytesMut::with_capacity(size + 20);
-    let mut out = Headers::with_capacity(headers.len() + 3);
+    let mut buf = BytesMut::with_capacity(size);
+    let mut out = Headers::with_capacity(headers.len());
     for (name, value) in headers {
         buf.extend_from_slice(name.as_str().as_bytes());
         let name = buf.split().freeze();
         buf.extend_from_slice(value.as_bytes());
         out.push(name, buf.split().freeze());
     }
-    if let Some(date) = add.date {
-        out.push(Bytes::from_static(b"date"), date);
-    }
-    if let Some(n) = add.content_length {
-        buf.extend_from_slice(n.to_string().as_bytes());
-        out.push(Bytes::from_static(b"content-length"), buf.split().freeze());
-    }
-    if add.close {
-        out.push(
-            Bytes::from_static(b"connection"),
-            Bytes::from_static(b"close"),
-        );
-    }
     out
 }
 
-/// True when the response head says how its body is framed.
-pub(super) fn has_framing(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::CONTENT_LENGTH) || headers.contains_key(header::TRANSFER_ENCODING)
+/// Which of the fields the drive loop may add a response head already has,
+/// found in one pass (cheaper than a hash look-up each for a small map).
+#[derive(Debug, Default)]
+pub(super) struct PresentFields {
+    /// Content-Length or Transfer-Encoding: the head says how its body is framed.
+    pub(super) framing: bool,
+    pub(super) connection: bool,
+    pub(super) date: bool,
+}
+
+impl PresentFields {
+    pub(super) fn of(headers: &HeaderMap) -> PresentFields {
+        let mut present = PresentFields::default();
+        for name in headers.keys() {
+            if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {
+                present.framing = true;
+            } else if name == header::CONNECTION {
+                present.connection = true;
+            } else if name == header::DATE {
+                present.date = true;
+            }
+        }
+        present
+    }
+}
+
+/// A `u64` written in decimal into a buffer on the stack.
+#[derive(Default)]
+pub(super) struct Decimal([u8; 20]);
+
+impl Decimal {
+    pub(super) fn format(&mut self, mut n: u64) -> &[u8] {
+        let mut i = self.0.len();
+        loop {
+            i -= 1;
+            self.0[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                return &self.0[i..];
+            }
+        }
+    }
 }
 
 /// True when the request announces a body (HTTP/1: Content-Length > 0 or Transfer-Encoding).
@@ -158,20 +177,31 @@ mod tests {
     }
 
     #[test]
-    fn response_fields_get_the_additions() {
+    fn decimal_formats_every_magnitude() {
+        for n in [0, 7, 13, 100, u64::MAX] {
+            assert_eq!(Decimal::default().format(n), n.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn present_fields_are_found_in_one_pass() {
         let mut h = HeaderMap::new();
-        h.insert("content-type", HeaderValue::from_static("text/plain"));
-        let f = fields(
-            &h,
-            Additions {
-                date: Some(Bytes::from_static(b"Thu, 01 Jan 1970 00:00:00 GMT")),
-                content_length: Some(13),
-                close: true,
-            },
-        );
+        h.insert("transfer-encoding", HeaderValue::from_static("chunked"));
+        h.insert("date", HeaderValue::from_static("x"));
+        let p = PresentFields::of(&h);
+        assert!(p.framing && p.date && !p.connection);
+    }
+
+    #[test]
+    fn trailer_fields_keep_their_order() {
+        let mut h = HeaderMap::new();
+        h.append("x-a", HeaderValue::from_static("1"));
+        h.append("x-b", HeaderValue::from_static("2"));
+        let f = fields(&h);
         let names: Vec<_> = f.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
-        assert_eq!(names.len(), 4);
-        assert_eq!(f.get(b"content-length").unwrap(), "13");
-        assert_eq!(f.get(b"content-type").unwrap(), "text/plain");
+        assert_eq!(
+            names,
+            [("x-a".into(), "1".into()), ("x-b".into(), "2".into())]
+        );
     }
 }

@@ -48,7 +48,7 @@ use futures::channel::oneshot;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use futures_io::{AsyncRead, AsyncWrite};
-use http::{header, StatusCode};
+use http::StatusCode;
 use http_body::Body as _;
 use tracing::{debug, error, trace, warn};
 use zttp_core::{
@@ -740,30 +740,28 @@ where
             && ex.upgrade.is_some()
             && (status == 101 || ex.connect && (200..300).contains(&status));
         let bodyless = ex.head_request || upgrading || matches!(status, 100..=199 | 204 | 304);
+        let present = convert::PresentFields::of(&parts.headers);
         let content_length = match body.size_hint().exact() {
-            _ if convert::has_framing(&parts.headers) => None,
+            _ if present.framing => None,
             _ if upgrading || matches!(status, 100..=199 | 204 | 304) => None,
             Some(0) if ex.head_request => None,
             n => n,
         };
         // Close when shutting down, or when an expected body will never be read.
         let unwanted_body = ex.expect_continue && !ex.continue_sent && !ex.request_done;
-        let close = (self.closing || unwanted_body)
-            && !http2
-            && !parts.headers.contains_key(header::CONNECTION);
-        let date =
-            (!parts.headers.contains_key(header::DATE)).then(|| http_date(self.runtime.now()));
-        let mut head = zttp_core::Response::new(status);
-        head.stream_id = stream_id;
-        head.headers = convert::fields(
-            &parts.headers,
-            convert::Additions {
-                date,
-                content_length,
-                close,
-            },
-        );
-        if let Err(e) = self.core.send(head) {
+        let close = (self.closing || unwanted_body) && !http2 && !present.connection;
+        let date = (!present.date).then(|| http_date(self.runtime.now()));
+        let mut digits = convert::Decimal::default();
+        let content_length = content_length.map(|n| digits.format(n));
+        let fields = parts
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str().as_bytes(), value.as_bytes()))
+            .chain(date.as_deref().map(|date| (&b"date"[..], date)))
+            .chain(content_length.map(|n| (&b"content-length"[..], n)))
+            .chain(close.then_some((&b"connection"[..], &b"close"[..])));
+        let sent = self.core.send_response_head(stream_id, status, fields);
+        if let Err(e) = sent {
             ex.response = ResponseState::Done;
             if http2 {
                 error!(error = %e, status, "response head refused; resetting the stream");
@@ -837,18 +835,7 @@ where
                 }
             }
             for (stream_id, trailers) in ended.drain(..) {
-                let trailers = trailers
-                    .map(|t| {
-                        convert::fields(
-                            &t,
-                            convert::Additions {
-                                date: None,
-                                content_length: None,
-                                close: false,
-                            },
-                        )
-                    })
-                    .unwrap_or_default();
+                let trailers = trailers.map(|t| convert::fields(&t)).unwrap_or_default();
                 self.end_response(EndOfMessage {
                     stream_id,
                     trailers,
