@@ -31,8 +31,8 @@ use encode::{
     BodyEncoder,
 };
 use parse::{
-    is_field_value, parse_fields, parse_request_line, parse_status_line, HeadScanner, Lines, Scan,
-    StartLine,
+    fields_from_layout, is_field_value, parse_fields, parse_request_line, parse_status_line,
+    request_line_from_layout, HeadScanner, Layout, Lines, Scan, StartLine,
 };
 
 #[derive(Debug)]
@@ -203,7 +203,7 @@ impl H1Connection {
             };
         }
         if self.skip_blank_lines() {
-            self.scanner = HeadScanner::new(start_line(self.role));
+            self.scanner.restart(start_line(self.role));
         }
         let (first_line_limit, first_line_error) = match self.role {
             Role::Server => (
@@ -227,12 +227,15 @@ impl H1Connection {
                 (false, true) => Err(RemoteErrorKind::IncompleteMessage),
             };
         };
-        self.scanner = HeadScanner::new(start_line(self.role));
+        let layout = std::mem::take(&mut self.scanner.layout);
         let head = self.buf.split_to(end).freeze();
-        match self.role {
-            Role::Server => self.parse_request(&head),
+        let parsed = match self.role {
+            Role::Server => self.parse_request(&head, &layout),
             Role::Client => self.parse_response(&head),
-        }
+        };
+        self.scanner.layout = layout;
+        self.scanner.restart(start_line(self.role));
+        parsed
     }
 
     fn closed(&mut self) -> Result<Event, RemoteErrorKind> {
@@ -255,10 +258,19 @@ impl H1Connection {
         }
     }
 
-    fn parse_request(&mut self, head: &Bytes) -> Result<Event, RemoteErrorKind> {
-        let mut lines = Lines::new(head, &self.leniency);
-        let line = parse_request_line(&mut lines, &self.limits)?;
-        let headers = parse_fields(&mut lines, &self.leniency, self.limits.max_headers)?;
+    fn parse_request(&mut self, head: &Bytes, layout: &Layout) -> Result<Event, RemoteErrorKind> {
+        let max_headers = self.limits.max_headers;
+        let (line, headers) = match fields_from_layout(head, layout, max_headers) {
+            Some(headers) => (
+                request_line_from_layout(head, layout, &self.limits)?,
+                headers?,
+            ),
+            None => {
+                let mut lines = Lines::new(head, &self.leniency);
+                let line = parse_request_line(&mut lines, &self.limits)?;
+                (line, parse_fields(&mut lines, &self.leniency, max_headers)?)
+            }
+        };
         let version = line.version;
         validate_target(&line.method, &line.target)?;
         check_host(&headers, version, &self.leniency)?;

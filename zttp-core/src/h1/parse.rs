@@ -33,6 +33,28 @@ pub(crate) struct HeadScanner {
     colon: usize,
     /// The Content-Length seen so far in this section.
     content_length: Option<u64>,
+    /// Where the lines scanned so far lie, for the parser.
+    pub(crate) layout: Layout,
+}
+
+/// Where the parts of a head lie, recorded as the scanner passes them so
+/// the parser slices them out without searching again.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Layout {
+    /// Offsets of the two spaces of a request line.
+    spaces: [usize; 2],
+    /// The field lines in order; incomplete when `folded`.
+    fields: Vec<FieldLine>,
+    /// A field line continues on the next (obs-fold): parse line by line.
+    folded: bool,
+}
+
+/// One field line: where it starts, its colon, and its end before CR LF.
+#[derive(Debug, Clone, Copy)]
+struct FieldLine {
+    start: usize,
+    colon: usize,
+    end: usize,
 }
 
 /// The kind of first line a section starts with.
@@ -89,6 +111,14 @@ impl HeadScanner {
             },
             ..HeadScanner::default()
         }
+    }
+
+    /// Starts over for a new section, keeping the layout's allocation.
+    pub(crate) fn restart(&mut self, start: StartLine) {
+        let mut fields = std::mem::take(&mut self.layout.fields);
+        fields.clear();
+        *self = HeadScanner::new(start);
+        self.layout.fields = fields;
     }
 
     /// Scans the new bytes of `buf` (which only ever grows between calls) for
@@ -193,6 +223,14 @@ impl HeadScanner {
                             &buf[self.line_start..self.colon],
                             &buf[self.colon + 1..end],
                         )?;
+                        self.layout.fields.push(FieldLine {
+                            start: self.line_start,
+                            colon: self.colon,
+                            end,
+                        });
+                    } else if self.state == LineState::Value {
+                        // A continuation line (obs-fold, when allowed).
+                        self.layout.folded = true;
                     }
                     self.end_line()?;
                     self.cr = false;
@@ -209,6 +247,11 @@ impl HeadScanner {
                 b':' if matches!(self.state, LineState::Name) => {
                     self.colon = *i;
                     self.state = LineState::Value;
+                }
+                b' ' if matches!(self.state, LineState::Method | LineState::Target) => {
+                    let which = usize::from(self.state == LineState::Target);
+                    self.layout.spaces[which] = *i;
+                    self.byte(b, leniency)?;
                 }
                 _ => self.byte(b, leniency)?,
             }
@@ -478,6 +521,46 @@ pub(crate) fn parse_request_line(
         target: head.slice(target_start..target_start + sp2),
         version,
     })
+}
+
+/// The request line of a scanned head, sliced where the scanner found its
+/// spaces (the scanner checked every byte of it).
+pub(crate) fn request_line_from_layout(
+    head: &Bytes,
+    layout: &Layout,
+    limits: &Limits,
+) -> Result<RequestLine, RemoteErrorKind> {
+    let [sp1, sp2] = layout.spaces;
+    let version_end = sp2 + 9;
+    if version_end > limits.max_request_line {
+        return Err(RemoteErrorKind::RequestLineTooLong);
+    }
+    Ok(RequestLine {
+        method: head.slice(..sp1),
+        target: head.slice(sp1 + 1..sp2),
+        version: parse_version(&head[sp2 + 1..version_end])?,
+    })
+}
+
+/// The field lines of a scanned head, sliced where the scanner found them;
+/// `None` when a line was folded (then [`parse_fields`] reads them).
+pub(crate) fn fields_from_layout(
+    head: &Bytes,
+    layout: &Layout,
+    max_fields: usize,
+) -> Option<Result<Headers, RemoteErrorKind>> {
+    if layout.folded {
+        return None;
+    }
+    if layout.fields.len() > max_fields {
+        return Some(Err(RemoteErrorKind::TooManyHeaders));
+    }
+    let mut headers = Headers::with_capacity(layout.fields.len());
+    for line in &layout.fields {
+        let (vs, ve) = trim_range(head, line.colon + 1, line.end);
+        headers.push(head.slice(line.start..line.colon), head.slice(vs..ve));
+    }
+    Some(Ok(headers))
 }
 
 /// Parses `HTTP-version SP status-code SP [reason-phrase]`.

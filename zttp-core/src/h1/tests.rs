@@ -688,3 +688,52 @@ fn chunked_is_dropped_for_an_http10_peer_and_the_body_sent_raw() {
         b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nConnection: close\r\n\r\nhi"
     );
 }
+
+#[test]
+fn lenient_obs_fold_in_a_request_joins_the_value_and_keeps_the_other_fields() {
+    let mut conn = Connection::with_config(
+        Role::Server,
+        Config {
+            leniency: Leniency {
+                obs_fold: true,
+                ..Leniency::default()
+            },
+            ..Config::default()
+        },
+    );
+    let evs = events(
+        &mut conn,
+        b"GET /p HTTP/1.1\r\nHost: a\r\nX: b\r\n  c\r\nY: d\r\n\r\n",
+    )
+    .unwrap();
+    let req = request(&evs[0]);
+    assert_eq!(&req.target[..], b"/p");
+    let fields: Vec<_> = req.headers.iter().map(|(n, v)| (&n[..], &v[..])).collect();
+    assert_eq!(
+        fields,
+        [(&b"Host"[..], &b"a"[..]), (b"X", b"b c"), (b"Y", b"d")]
+    );
+}
+
+#[test]
+fn request_heads_parse_the_same_after_a_reused_scanner() {
+    let mut conn = server();
+    let evs = events(
+        &mut conn,
+        b"GET /a HTTP/1.1\r\nHost: a\r\nX-Long-Name:  v \r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(request(&evs[0]).headers.get(b"x-long-name").unwrap(), "v");
+    conn.send(Response::new(204)).unwrap();
+    conn.send(EndOfMessage::default()).unwrap();
+    conn.start_next_cycle().unwrap();
+    let evs = events(&mut conn, b"\r\nPUT /bb HTTP/1.0\r\nHost: b\r\n\r\n").unwrap();
+    let req = request(&evs[0]);
+    assert_eq!(
+        (&req.method[..], &req.target[..]),
+        (&b"PUT"[..], &b"/bb"[..])
+    );
+    assert_eq!(req.http_version, Version::Http10);
+    let fields: Vec<_> = req.headers.iter().map(|(n, v)| (&n[..], &v[..])).collect();
+    assert_eq!(fields, [(&b"Host"[..], &b"b"[..])]);
+}
