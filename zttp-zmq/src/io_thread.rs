@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use bytes::{Buf, Bytes};
 use futures::channel::mpsc::UnboundedSender;
+use futures::channel::oneshot;
 
 use crate::peer::{lock, unschedule, IoShared, Peer, PeerStream, ReadEnd, RoutingId};
 
@@ -43,6 +44,9 @@ pub(crate) struct StreamIo {
     pub(crate) socket: zmq::Socket,
     pub(crate) io: Arc<IoShared>,
     pub(crate) incoming: UnboundedSender<PeerStream>,
+    /// The bound endpoint, unbound when the thread ends, and who waits for that.
+    endpoint: String,
+    unbound: Option<oneshot::Sender<()>>,
     peers: HashMap<RoutingId, Entry>,
     blocked: Vec<Arc<Peer>>,
     closed_set: HashSet<RoutingId>,
@@ -56,11 +60,15 @@ impl StreamIo {
         socket: zmq::Socket,
         io: Arc<IoShared>,
         incoming: UnboundedSender<PeerStream>,
+        endpoint: String,
+        unbound: oneshot::Sender<()>,
     ) -> Self {
         StreamIo {
             socket,
             io,
             incoming,
+            endpoint,
+            unbound: Some(unbound),
             peers: HashMap::new(),
             blocked: Vec::new(),
             closed_set: HashSet::new(),
@@ -83,6 +91,14 @@ impl StreamIo {
             peer.finish(ReadEnd::Failed, Some(io::ErrorKind::ConnectionAborted));
         }
         let _ = self.socket.set_linger(1000);
+        let _ = self.socket.unbind(&self.endpoint);
+        let StreamIo {
+            socket, unbound, ..
+        } = self;
+        drop(socket);
+        if let Some(tx) = unbound {
+            let _ = tx.send(());
+        }
     }
 
     fn io_stopping(&self) -> bool {

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use futures::channel::mpsc::{self, UnboundedReceiver};
+use futures::channel::oneshot;
 use futures::Stream;
 
 use crate::io_thread::StreamIo;
@@ -22,6 +23,7 @@ pub struct PeerListener {
     incoming: UnboundedReceiver<PeerStream>,
     io: Arc<IoShared>,
     endpoint: String,
+    unbound: Option<oneshot::Receiver<()>>,
 }
 
 impl fmt::Debug for PeerListener {
@@ -66,7 +68,8 @@ impl PeerListener {
             limits,
         });
         let (tx, incoming) = mpsc::unbounded();
-        let driver = StreamIo::new(socket, io.clone(), tx);
+        let (unbound_tx, unbound) = oneshot::channel();
+        let driver = StreamIo::new(socket, io.clone(), tx, endpoint.clone(), unbound_tx);
         std::thread::Builder::new()
             .name("zttp-zmq-io".into())
             .spawn(move || driver.run())?;
@@ -74,12 +77,25 @@ impl PeerListener {
             incoming,
             io,
             endpoint,
+            unbound: Some(unbound),
         })
     }
 
     /// The endpoint actually bound (`tcp://127.0.0.1:0` reports the chosen port).
     pub fn local_endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// A future that resolves once this listener was dropped, every accepted
+    /// peer finished, and the socket was closed. Only the first call gets a
+    /// waiting future; later ones resolve at once.
+    pub fn unbound(&mut self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let rx = self.unbound.take();
+        async move {
+            if let Some(rx) = rx {
+                let _ = rx.await;
+            }
+        }
     }
 }
 

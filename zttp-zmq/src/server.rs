@@ -97,6 +97,12 @@ impl Server {
         runtime: R,
         handler: H,
     ) -> io::Result<()> {
-        zttp_service::serve(self.listener, runtime, handler, self.config, self.shutdown).await
+        let mut listener = self.listener;
+        let unbound = listener.unbound();
+        let served =
+            zttp_service::serve(listener, runtime, handler, self.config, self.shutdown).await;
+        // Return only once the socket is closed, as a TCP server's listener is.
+        unbound.await;
+        served
     }
 }

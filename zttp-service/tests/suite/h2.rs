@@ -291,5 +291,5 @@ pub fn graceful_shutdown_finishes_http2_streams_in_flight(start: Start) {
         text.contains("recv GOAWAY frame") && text.contains("error_code=NO_ERROR(0x00)"),
         "a graceful GOAWAY: {text}"
     );
-    assert!(std::net::TcpStream::connect(addr).is_err());
+    super::tests::assert_listener_closed(addr);
 }

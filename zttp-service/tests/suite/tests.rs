@@ -219,10 +219,7 @@ pub fn graceful_shutdown_finishes_requests_in_flight(start: Start) {
         );
         assert_eq!(connection.as_deref(), Some("close"));
     }
-    assert!(
-        std::net::TcpStream::connect(addr).is_err(),
-        "the listener is closed after shutdown"
-    );
+    assert_listener_closed(addr);
 }
 
 pub fn thousand_concurrent_keep_alive_connections(start: Start) {
@@ -538,4 +535,14 @@ pub fn http10_request_gets_a_close_delimited_or_sized_answer(start: Start) {
     assert_eq!(resp.status, 200);
     assert_eq!(resp.body.len(), 20_000);
     server.stop().unwrap();
+}
+
+/// Asserts that nothing accepts connections on `addr` any more. Transports
+/// may close their listener asynchronously (libzmq does), so allow a moment.
+pub fn assert_listener_closed(addr: std::net::SocketAddr) {
+    let closed = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        std::net::TcpStream::connect(addr).is_err()
+    });
+    assert!(closed, "the listener is closed after shutdown");
 }
