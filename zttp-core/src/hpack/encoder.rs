@@ -1,8 +1,9 @@
 //! Header block encoding (RFC 7541 §6) and the indexing policy.
 
 use super::huffman;
+use super::index::{hash_field, hash_name, static_name, DynamicIndex};
 use super::integer;
-use super::table::{entry_size, static_name, DynamicTable, STATIC_LEN, STATIC_TABLE};
+use super::table::{entry_size, DynamicTable, STATIC_LEN, STATIC_TABLE};
 use bytes::{BufMut, Bytes, BytesMut};
 
 /// The table size the encoder starts with (the HTTP/2 default).
@@ -17,7 +18,7 @@ const TABLE_SIZE_LIMIT: usize = 4096;
 const SHORT_COOKIE: usize = 20;
 
 /// Names whose values change with nearly every message; indexing them would
-/// only evict useful entries.
+/// only evict useful entries. All are in the static table.
 const VOLATILE: [&[u8]; 7] = [
     b"content-length",
     b"content-range",
@@ -39,7 +40,9 @@ const VOLATILE: [&[u8]; 7] = [
 ///   `if-modified-since`, `if-none-match`, `last-modified`, `age`) or larger
 ///   than three quarters of the table is sent without indexing;
 /// - anything else is added to the dynamic table, its name by index when a
-///   table has it.
+///   table has it. That includes `date`: its value stays the same for a
+///   second, so a busy server sends it as one byte in all but the first
+///   response of each second.
 ///
 /// Each string is Huffman-coded when that is strictly shorter. Names are sent
 /// as given: HTTP/2 requires them lowercase, and that is the caller's job.
@@ -56,6 +59,8 @@ const VOLATILE: [&[u8]; 7] = [
 #[derive(Debug)]
 pub struct Encoder {
     table: DynamicTable,
+    /// Finds `table`'s entries by name and by field.
+    index: DynamicIndex,
     /// Size updates to emit at the start of the next block: the smallest size
     /// set since the last block, and the final one.
     pending_update: Option<(usize, usize)>,
@@ -74,6 +79,7 @@ impl Encoder {
     pub fn new() -> Self {
         Encoder {
             table: DynamicTable::new(DEFAULT_TABLE_SIZE),
+            index: DynamicIndex::default(),
             pending_update: None,
             huffman: true,
         }
@@ -111,11 +117,20 @@ impl Encoder {
     }
 
     fn encode_field(&mut self, name: &[u8], value: &[u8], sensitive: bool, dst: &mut BytesMut) {
-        let never_index = sensitive || never_indexed_by_policy(name, value);
+        let name_hash = hash_name(name);
+        let static_match = static_name(name, name_hash);
+        // Every name the policy singles out is in the static table.
+        let (never_index, volatile) = match static_match {
+            Some(_) => (
+                sensitive || never_indexed_by_policy(name, value),
+                VOLATILE.contains(&name),
+            ),
+            None => (sensitive, false),
+        };
 
         // The best name index, and the name as `Bytes` for a new table entry.
         let mut name_match: Option<(usize, Bytes)> = None;
-        if let Some((first, count)) = static_name(name) {
+        if let Some((first, count)) = static_match {
             if !never_index {
                 if let Some(i) = (first..first + count).find(|&i| STATIC_TABLE[i - 1].1 == value) {
                     integer::encode(i, 7, 0x80, dst);
@@ -124,24 +139,24 @@ impl Encoder {
             }
             name_match = Some((first, Bytes::from_static(STATIC_TABLE[first - 1].0)));
         }
-        for (i, entry) in self.table.iter().enumerate() {
-            if entry.name != name {
-                continue;
-            }
-            let index = STATIC_LEN + 1 + i;
-            if entry.value == value && !never_index {
-                integer::encode(index, 7, 0x80, dst);
+        // Only fields that may be added are ever in the dynamic table.
+        let field_hash = (!never_index && !volatile).then(|| hash_field(name_hash, value));
+        if let Some(hash) = field_hash {
+            if let Some(i) = self.index.find_field(&self.table, name, value, hash) {
+                integer::encode(STATIC_LEN + 1 + i, 7, 0x80, dst);
                 return;
             }
-            if name_match.is_none() {
-                name_match = Some((index, entry.name.clone()));
-            }
+        }
+        if name_match.is_none() {
+            name_match = self
+                .index
+                .find_name(&self.table, name, name_hash)
+                .map(|(i, entry)| (STATIC_LEN + 1 + i, entry.name.clone()));
         }
 
         let size = entry_size(name, value);
-        let add =
-            !never_index && size <= self.table.capacity() / 4 * 3 && !VOLATILE.contains(&name);
-        let (flags, prefix) = match (never_index, add) {
+        let add = field_hash.filter(|_| size <= self.table.capacity() / 4 * 3);
+        let (flags, prefix) = match (never_index, add.is_some()) {
             (true, _) => (0x10, 4),
             (false, true) => (0x40, 6),
             (false, false) => (0x00, 4),
@@ -155,12 +170,13 @@ impl Encoder {
         }
         self.encode_string(value, dst);
 
-        if add {
+        if let Some(field_hash) = add {
             let name = match name_match {
                 Some((_, name)) => name,
                 None => Bytes::copy_from_slice(name),
             };
             self.table.insert(name, Bytes::copy_from_slice(value));
+            self.index.inserted(name_hash, field_hash);
         }
     }
 

@@ -12,6 +12,7 @@
 //!   nibble-driven state machine is generated from that array at first use;
 //! - `table` — the static table (Appendix A) and the dynamic table (§4) with its
 //!   `32 + name + value` size accounting and oldest-first eviction;
+//! - `index` — the encoder's hashed look-ups into both tables;
 //! - `decoder` / `encoder` — the representations of §6.
 //!
 //! A decoding error other than [`DecoderError::HeaderListTooLarge`] is a
@@ -27,6 +28,7 @@
 mod decoder;
 mod encoder;
 mod huffman;
+mod index;
 mod integer;
 mod table;
 

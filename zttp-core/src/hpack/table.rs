@@ -79,19 +79,6 @@ pub(crate) const STATIC_TABLE: [(&[u8], &[u8]); 61] = [
 /// Number of static entries; dynamic indices start right after.
 pub(crate) const STATIC_LEN: usize = STATIC_TABLE.len();
 
-/// Where a name sits in the static table: the 1-based index of its first
-/// entry and the number of entries with that name.
-pub(crate) fn static_name(name: &[u8]) -> Option<(usize, usize)> {
-    let first = STATIC_TABLE
-        .iter()
-        .position(|(n, _)| n.len() == name.len() && *n == name)?;
-    let count = STATIC_TABLE[first..]
-        .iter()
-        .take_while(|(n, _)| *n == name)
-        .count();
-    Some((first + 1, count))
-}
-
 /// One dynamic table entry.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
@@ -136,11 +123,6 @@ impl DynamicTable {
     /// The entry at a 0-based dynamic index (0 is the newest).
     pub(crate) fn get(&self, index: usize) -> Option<&Entry> {
         self.entries.get(index)
-    }
-
-    /// Entries newest first.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Entry> {
-        self.entries.iter()
     }
 
     /// Changes the maximum size, evicting oldest entries until the table fits.
@@ -196,18 +178,6 @@ mod tests {
             (&b"accept-encoding"[..], &b"gzip, deflate"[..])
         );
         assert_eq!(STATIC_TABLE[60].0, b"www-authenticate");
-        assert_eq!(static_name(b":status"), Some((8, 7)));
-        assert_eq!(static_name(b":method"), Some((2, 2)));
-        assert_eq!(static_name(b"www-authenticate"), Some((61, 1)));
-        assert_eq!(static_name(b"x-custom"), None);
-    }
-
-    #[test]
-    fn names_sharing_an_entry_are_adjacent() {
-        for (i, (name, _)) in STATIC_TABLE.iter().enumerate() {
-            let (first, count) = static_name(name).unwrap();
-            assert!((first - 1..first - 1 + count).contains(&i));
-        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use proptest::prelude::*;
 fn encoder(table_size: usize, huffman: bool) -> Encoder {
     Encoder {
         table: DynamicTable::new(table_size),
+        index: DynamicIndex::default(),
         pending_update: None,
         huffman,
     }
@@ -169,6 +170,39 @@ fn dynamic_name_match_is_reused() {
     let wire = encode(&mut enc, &[(b"x-trace", b"2", false)]);
     // Literal with indexing, name index 62.
     assert_eq!(wire, [0x7e, 0x01, b'2']);
+}
+
+#[test]
+fn repeated_response_is_sent_as_indexes_but_for_its_length() {
+    let mut enc = encoder(4096, false);
+    let response = |date: &'static [u8]| -> [(&'static [u8], &'static [u8], bool); 4] {
+        [
+            (b":status", b"200", false),
+            (b"content-type", b"text/plain", false),
+            (b"content-length", b"13", false),
+            (b"date", date, false),
+        ]
+    };
+    encode(&mut enc, &response(b"Mon, 21 Oct 2013 20:13:21 GMT"));
+    let again = encode(&mut enc, &response(b"Mon, 21 Oct 2013 20:13:21 GMT"));
+    // :status 200, content-type (62 + 1), content-length literal, date (62).
+    assert_eq!(again, [0x88, 0xbf, 0x0f, 0x0d, 0x02, b'1', b'3', 0xbe]);
+    // A new second: the new date is added; both dates stay findable.
+    encode(&mut enc, &response(b"Mon, 21 Oct 2013 20:13:22 GMT"));
+    let old = encode(
+        &mut enc,
+        &[(b"date", b"Mon, 21 Oct 2013 20:13:21 GMT", false)],
+    );
+    assert_eq!(old, [0xbf]);
+}
+
+#[test]
+fn field_sent_sensitive_is_never_indexed_though_the_table_has_it() {
+    let mut enc = encoder(4096, false);
+    encode(&mut enc, &[(b"x-token", b"abc", false)]);
+    let wire = encode(&mut enc, &[(b"x-token", b"abc", true)]);
+    // Never indexed, name index 62, value "abc".
+    assert_eq!(wire, [0x1f, 0x2f, 0x03, b'a', b'b', b'c']);
 }
 
 #[test]
