@@ -70,3 +70,49 @@ fn client_refuses_http10_request_with_two_hosts() {
         Err(zttp_core::LocalProtocolError::InvalidHeader)
     );
 }
+
+/// connection_ops: an HTTP/2 client sent a request declaring
+/// `Content-Length: 33` and ended it with no body; the server reset the
+/// stream with PROTOCOL_ERROR (RFC 9113 §8.1.1). The client now refuses the
+/// end of a message short of its declared length, and queues nothing.
+#[test]
+fn h2_client_refuses_to_end_a_request_short_of_its_content_length() {
+    use zttp_core::{EndOfMessage, LocalProtocolError, Protocol, Request};
+    let config = Config::default().protocol(Protocol::Http2);
+    let mut client = Connection::with_config(Role::Client, config.clone());
+    let mut server = Connection::with_config(Role::Server, config);
+    let id = client.next_stream_id().unwrap();
+    let mut req = Request::new("POST", "/")
+        .with_header("Host", "a")
+        .with_header("Content-Length", "33");
+    req.stream_id = id;
+    client.send(req).unwrap();
+    let queued = client.pending_send_len();
+    let end = EndOfMessage {
+        stream_id: id,
+        ..Default::default()
+    };
+    assert_eq!(client.send(end), Err(LocalProtocolError::TooLittleData));
+    assert_eq!(client.pending_send_len(), queued);
+    // What was sent is well-formed: the server neither resets the stream nor fails.
+    for _ in 0..3 {
+        let to_server = client.data_to_send();
+        let to_client = server.data_to_send();
+        // Empty input would mean the peer closed.
+        if !to_server.is_empty() {
+            server.receive_data(&to_server);
+        }
+        if !to_client.is_empty() {
+            client.receive_data(&to_client);
+        }
+        for conn in [&mut server, &mut client] {
+            loop {
+                match conn.next_event() {
+                    Ok(Event::NeedData) => break,
+                    Ok(Event::StreamReset { .. }) | Err(_) => panic!("stream reset or error"),
+                    Ok(_) => {}
+                }
+            }
+        }
+    }
+}

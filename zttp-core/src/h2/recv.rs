@@ -234,6 +234,7 @@ impl H2Connection {
             true,
         );
         stream.content_length = content_length;
+        stream.answers_head = &req.method[..] == b"HEAD";
         self.streams.insert(id, stream);
         self.last_request_id = id;
         self.refill_control_budget();

@@ -11,6 +11,15 @@
 //! the caller took the bytes, or the last DATA payload was queued by
 //! reference) an empty DATA frame carries END_STREAM, as RFC 9113 allows
 //! either way. Flow control is unaffected: the flag carries no payload.
+//!
+//! ## The declared length
+//!
+//! A message head that declares `content-length` fixes its body: `Data`
+//! beyond it is refused with `TooMuchData`, `EndOfMessage` short of it with
+//! `TooLittleData` (the peer would reset the stream, RFC 9113 §8.1.1). A
+//! response to HEAD, and a 204 or 304 response, carry no body at all
+//! (`BodyNotAllowed`), whatever length they declare. A refused event queues
+//! nothing.
 
 use bytes::Bytes;
 
@@ -18,7 +27,7 @@ use super::conn::H2Connection;
 use super::flow::SendWindow;
 use super::frame::{encode_header_block, Data, Head, StreamId, HEAD_LEN};
 use super::message::{self, OutField};
-use super::stream::{State, Stream};
+use super::stream::{SendBody, State, Stream};
 use crate::{Event, Headers, LocalProtocolError, Request, Response, Role};
 
 /// A HEADERS or DATA frame of `stream_id` that ends the outbound tail buffer:
@@ -108,6 +117,7 @@ impl H2Connection {
         {
             return Err(LocalProtocolError::TooManyStreams);
         }
+        let send_body = declared_body(&req.headers)?;
         let fields = message::request_fields(&req)?;
         self.tail_frame = Some(self.write_header_block(id, &fields, false));
         let mut stream = Stream::new(
@@ -118,6 +128,7 @@ impl H2Connection {
         );
         stream.head_sent = true;
         stream.head_request = &req.method[..] == b"HEAD";
+        stream.send_body = send_body;
         self.streams.insert(id, stream);
         self.next_local_id = id.saturating_add(2);
         Ok(())
@@ -132,33 +143,42 @@ impl H2Connection {
             return Err(LocalProtocolError::InvalidStatus);
         }
         let id = resp.stream_id;
-        match self.streams.get(&id) {
-            Some(s) if s.state.can_send() && !s.head_sent => {}
+        let answers_head = match self.streams.get(&id) {
+            Some(s) if s.state.can_send() && !s.head_sent => s.answers_head,
             _ => return Err(LocalProtocolError::InvalidStream),
-        }
+        };
+        let send_body = if answers_head || matches!(resp.status_code, 204 | 304) {
+            SendBody::Forbidden
+        } else {
+            declared_body(&resp.headers)?
+        };
         let fields = message::response_fields(&resp)?;
         let block = self.write_header_block(id, &fields, false);
         if is_final {
             self.tail_frame = Some(block);
-        }
-        if let Some(s) = self.streams.get_mut(&id) {
-            s.head_sent |= is_final;
+            if let Some(s) = self.streams.get_mut(&id) {
+                s.head_sent = true;
+                s.send_body = send_body;
+            }
         }
         Ok(())
     }
 
     /// The stream `id` if we may send body or trailers on it now.
-    fn sendable(&self, id: u32) -> Result<(), LocalProtocolError> {
+    fn sendable(&self, id: u32) -> Result<&Stream, LocalProtocolError> {
         match self.streams.get(&id) {
-            Some(s) if s.state.can_send() && s.head_sent => Ok(()),
+            Some(s) if s.state.can_send() && s.head_sent => Ok(s),
             _ => Err(LocalProtocolError::InvalidStream),
         }
     }
 
     fn send_data(&mut self, id: u32, data: Bytes) -> Result<(), LocalProtocolError> {
-        self.sendable(id)?;
+        let send_body = self.sendable(id)?.send_body.after_data(data.len())?;
         if data.len() > self.send_window(id) {
             return Err(LocalProtocolError::FlowControlWindowExceeded);
+        }
+        if let Some(s) = self.streams.get_mut(&id) {
+            s.send_body = send_body;
         }
         let max = self.peer.max_frame_size as usize;
         let mut rest = data;
@@ -186,7 +206,7 @@ impl H2Connection {
     }
 
     fn send_end(&mut self, id: u32, trailers: Headers) -> Result<(), LocalProtocolError> {
-        self.sendable(id)?;
+        self.sendable(id)?.send_body.check_end()?;
         if trailers.is_empty() {
             if !self.end_stream_in_place(id) {
                 self.write_frame(|dst| Data::encode_head(StreamId(id), 0, true, dst));
@@ -200,5 +220,15 @@ impl H2Connection {
         }
         self.close_if_done(id);
         Ok(())
+    }
+}
+
+/// The body rule a head's `content-length` sets; disagreeing or malformed
+/// values are refused, as the peer would treat the message as malformed.
+fn declared_body(headers: &Headers) -> Result<SendBody, LocalProtocolError> {
+    match message::content_length(headers) {
+        Ok(Some(n)) => Ok(SendBody::Remaining(n)),
+        Ok(None) => Ok(SendBody::Unlimited),
+        Err(_) => Err(LocalProtocolError::InvalidHeader),
     }
 }

@@ -47,6 +47,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::flow::{RecvWindow, SendWindow};
+use crate::LocalProtocolError;
 
 /// The connection's open streams by id.
 pub(crate) type StreamTable = HashMap<u32, Stream, BuildHasherDefault<StreamIdHasher>>;
@@ -147,6 +148,10 @@ pub(crate) struct Stream {
     pub(crate) head_sent: bool,
     /// Client: the request was HEAD, so the response's content-length says nothing.
     pub(crate) head_request: bool,
+    /// Server: the request was HEAD, so our response carries no body.
+    pub(crate) answers_head: bool,
+    /// What body the message we send may still carry.
+    pub(crate) send_body: SendBody,
     /// The peer opened this stream.
     pub(crate) remote_initiated: bool,
 }
@@ -171,7 +176,44 @@ impl Stream {
             received: 0,
             head_sent: false,
             head_request: false,
+            answers_head: false,
+            send_body: SendBody::Unlimited,
             remote_initiated,
+        }
+    }
+}
+
+/// The body rule of the message we send, from its head (RFC 9113 §8.1.1:
+/// DATA must add up to the declared content-length).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SendBody {
+    /// No content-length declared: any amount.
+    Unlimited,
+    /// The declared content-length minus the bytes already queued.
+    Remaining(u64),
+    /// None at all: a response to HEAD, or a 204 or 304 response.
+    Forbidden,
+}
+
+impl SendBody {
+    /// The rule after `len` more bytes, or why they may not be sent.
+    pub(crate) fn after_data(self, len: usize) -> Result<SendBody, LocalProtocolError> {
+        match self {
+            _ if len == 0 => Ok(self),
+            SendBody::Unlimited => Ok(self),
+            SendBody::Remaining(n) => n
+                .checked_sub(len as u64)
+                .map(SendBody::Remaining)
+                .ok_or(LocalProtocolError::TooMuchData),
+            SendBody::Forbidden => Err(LocalProtocolError::BodyNotAllowed),
+        }
+    }
+
+    /// Whether the message may end now.
+    pub(crate) fn check_end(self) -> Result<(), LocalProtocolError> {
+        match self {
+            SendBody::Remaining(n) if n > 0 => Err(LocalProtocolError::TooLittleData),
+            _ => Ok(()),
         }
     }
 }
@@ -199,6 +241,25 @@ mod tests {
                 .collect();
             assert!(buckets.len() > 400, "stride {stride}: {}", buckets.len());
         }
+    }
+
+    #[test]
+    fn send_body_counts_down_the_declared_length() {
+        let rule = SendBody::Remaining(5);
+        assert_eq!(rule.check_end(), Err(LocalProtocolError::TooLittleData));
+        let rule = rule.after_data(3).unwrap();
+        assert_eq!(rule, SendBody::Remaining(2));
+        assert_eq!(rule.after_data(3), Err(LocalProtocolError::TooMuchData));
+        assert_eq!(rule.after_data(2).unwrap().check_end(), Ok(()));
+        assert_eq!(SendBody::Forbidden.after_data(0), Ok(SendBody::Forbidden));
+        assert_eq!(
+            SendBody::Forbidden.after_data(1),
+            Err(LocalProtocolError::BodyNotAllowed)
+        );
+        assert_eq!(
+            SendBody::Unlimited.after_data(usize::MAX),
+            Ok(SendBody::Unlimited)
+        );
     }
 
     #[test]

@@ -1,0 +1,243 @@
+//! The send side keeps a message's body to its head: the declared
+//! content-length, and no body at all on a response to HEAD, 204 or 304.
+//! A refused event queues nothing.
+
+#[path = "h2_support.rs"]
+mod support;
+
+use support::*;
+use zttp_core::{Data, EndOfMessage, Event, Headers, LocalProtocolError, Request, Response};
+
+fn data(stream_id: u32, data: &'static str) -> Data {
+    Data {
+        stream_id,
+        data: data.into(),
+    }
+}
+
+fn end(stream_id: u32) -> EndOfMessage {
+    EndOfMessage {
+        stream_id,
+        ..Default::default()
+    }
+}
+
+/// Sends a request head with `extra` fields; returns its stream id.
+fn request(pair: &mut Pair, method: &str, extra: &[(&str, &str)]) -> u32 {
+    let id = pair.client.next_stream_id().unwrap();
+    let mut req = Request::new(method.to_string(), "/".to_string()).with_header("Host", "a");
+    for (n, v) in extra {
+        req = req.with_header(n.to_string(), v.to_string());
+    }
+    req.stream_id = id;
+    pair.client.send(req).unwrap();
+    id
+}
+
+/// A pair whose server has received a whole `method` request on the returned stream.
+fn pair_with_request(method: &str) -> (Pair, u32) {
+    let mut pair = Pair::default_pair();
+    let id = request(&mut pair, method, &[]);
+    pair.client.send(end(id)).unwrap();
+    pair.drive();
+    (pair, id)
+}
+
+fn response(id: u32, status: u16, extra: &[(&str, &str)]) -> Response {
+    let mut resp = Response::new(status);
+    for (n, v) in extra {
+        resp = resp.with_header(n.to_string(), v.to_string());
+    }
+    resp.stream_id = id;
+    resp
+}
+
+/// No stream was reset and no connection error seen.
+fn assert_no_errors(events: &Events) {
+    for e in events {
+        match e {
+            Ok(Event::StreamReset { .. }) | Err(_) => panic!("{events:?}"),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn client_refuses_to_end_a_request_short_of_its_content_length() {
+    let mut pair = Pair::default_pair();
+    let id = request(&mut pair, "POST", &[("content-length", "5")]);
+    pair.client.send(data(id, "abc")).unwrap();
+    let queued = pair.client.pending_send_len();
+    assert_eq!(
+        pair.client.send(end(id)),
+        Err(LocalProtocolError::TooLittleData)
+    );
+    assert_eq!(pair.client.pending_send_len(), queued);
+    pair.client.send(data(id, "de")).unwrap();
+    pair.client.send(end(id)).unwrap();
+    let (client_events, server_events) = pair.drive();
+    assert_no_errors(&client_events);
+    let events = messages(server_events);
+    assert!(
+        matches!(events.last(), Some(Event::EndOfMessage(_))),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn client_refuses_data_beyond_its_content_length() {
+    let mut pair = Pair::default_pair();
+    let id = request(&mut pair, "POST", &[("content-length", "4")]);
+    pair.client.send(data(id, "abc")).unwrap();
+    let queued = pair.client.pending_send_len();
+    assert_eq!(
+        pair.client.send(data(id, "de")),
+        Err(LocalProtocolError::TooMuchData)
+    );
+    assert_eq!(pair.client.pending_send_len(), queued);
+    pair.client.send(data(id, "d")).unwrap();
+    // Empty data is always allowed.
+    pair.client.send(data(id, "")).unwrap();
+    pair.client.send(end(id)).unwrap();
+    let (_, server_events) = pair.drive();
+    let body: Vec<u8> = messages(server_events)
+        .iter()
+        .filter_map(|e| match e {
+            Event::Data(d) => Some(d.data.to_vec()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(body, b"abcd");
+}
+
+#[test]
+fn trailers_do_not_excuse_a_short_body() {
+    let mut pair = Pair::default_pair();
+    let id = request(&mut pair, "POST", &[("content-length", "2")]);
+    let trailers = EndOfMessage {
+        stream_id: id,
+        trailers: Headers::new().with("x-checksum", "1"),
+    };
+    assert_eq!(
+        pair.client.send(trailers.clone()),
+        Err(LocalProtocolError::TooLittleData)
+    );
+    pair.client.send(data(id, "ab")).unwrap();
+    pair.client.send(trailers).unwrap();
+}
+
+#[test]
+fn client_refuses_disagreeing_content_lengths_and_queues_nothing() {
+    let mut pair = Pair::default_pair();
+    let id = pair.client.next_stream_id().unwrap();
+    let queued = pair.client.pending_send_len();
+    let mut req = Request::new("POST", "/")
+        .with_header("Host", "a")
+        .with_header("Content-Length", "3")
+        .with_header("Content-Length", "4");
+    req.stream_id = id;
+    assert_eq!(
+        pair.client.send(req),
+        Err(LocalProtocolError::InvalidHeader)
+    );
+    assert_eq!(pair.client.pending_send_len(), queued);
+}
+
+#[test]
+fn server_keeps_a_response_body_to_its_content_length() {
+    let (mut pair, id) = pair_with_request("GET");
+    pair.server
+        .send(response(id, 200, &[("content-length", "3")]))
+        .unwrap();
+    assert_eq!(
+        pair.server.send(data(id, "abcd")),
+        Err(LocalProtocolError::TooMuchData)
+    );
+    pair.server.send(data(id, "ab")).unwrap();
+    assert_eq!(
+        pair.server.send(end(id)),
+        Err(LocalProtocolError::TooLittleData)
+    );
+    pair.server.send(data(id, "c")).unwrap();
+    pair.server.send(end(id)).unwrap();
+    let (client_events, server_events) = pair.drive();
+    assert_no_errors(&server_events);
+    let events = messages(client_events);
+    assert!(
+        matches!(events.last(), Some(Event::EndOfMessage(_))),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn response_to_head_may_declare_a_length_but_carries_no_body() {
+    let (mut pair, id) = pair_with_request("HEAD");
+    pair.server
+        .send(response(id, 200, &[("content-length", "100")]))
+        .unwrap();
+    let queued = pair.server.pending_send_len();
+    assert_eq!(
+        pair.server.send(data(id, "x")),
+        Err(LocalProtocolError::BodyNotAllowed)
+    );
+    assert_eq!(pair.server.pending_send_len(), queued);
+    pair.server.send(data(id, "")).unwrap();
+    pair.server.send(end(id)).unwrap();
+    let (client_events, _) = pair.drive();
+    let events = messages(client_events);
+    let Event::Response(resp) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(resp.headers.get(b"content-length").unwrap(), "100");
+    assert!(
+        matches!(events.last(), Some(Event::EndOfMessage(_))),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn no_body_on_204_or_304() {
+    for status in [204, 304] {
+        let (mut pair, id) = pair_with_request("GET");
+        pair.server.send(response(id, status, &[])).unwrap();
+        assert_eq!(
+            pair.server.send(data(id, "x")),
+            Err(LocalProtocolError::BodyNotAllowed),
+            "{status}"
+        );
+        pair.server.send(end(id)).unwrap();
+    }
+}
+
+#[test]
+fn an_informational_response_does_not_set_the_body_rule() {
+    let (mut pair, id) = pair_with_request("POST");
+    pair.server
+        .send(Event::InformationalResponse(response(
+            id,
+            103,
+            &[("content-length", "0")],
+        )))
+        .unwrap();
+    pair.server
+        .send(response(id, 200, &[("content-length", "2")]))
+        .unwrap();
+    pair.server.send(data(id, "ok")).unwrap();
+    pair.server.send(end(id)).unwrap();
+    let (client_events, server_events) = pair.drive();
+    assert_no_errors(&client_events);
+    assert_no_errors(&server_events);
+}
+
+#[test]
+fn a_request_to_head_does_not_limit_the_request_body() {
+    // The HEAD rule is about the response; a client's own message follows its
+    // own content-length.
+    let mut pair = Pair::default_pair();
+    let id = request(&mut pair, "HEAD", &[("content-length", "2")]);
+    pair.client.send(data(id, "ab")).unwrap();
+    pair.client.send(end(id)).unwrap();
+    let (_, server_events) = pair.drive();
+    assert_no_errors(&server_events);
+}
