@@ -98,6 +98,7 @@ impl Encoder {
         let smallest = self.pending_update.map_or(size, |(min, _)| min.min(size));
         self.pending_update = Some((smallest, size));
         self.table.set_capacity(size);
+        self.index.evicted(self.table.len());
     }
 
     /// Appends one header block for `fields` (name, value, sensitive) to `dst`.
@@ -177,6 +178,7 @@ impl Encoder {
             };
             self.table.insert(name, Bytes::copy_from_slice(value));
             self.index.inserted(name_hash, field_hash);
+            self.index.evicted(self.table.len());
         }
     }
 

@@ -3,9 +3,11 @@
 //!
 //! A field's name is hashed once; that hash finds the name in the static
 //! table and in the dynamic table, and, carried on over the value, finds the
-//! whole field in the dynamic table. Every probe checks the entry it lands
-//! on, so a hash collision can cost compression, never correctness.
+//! whole field in the dynamic table. Every look-up checks the entry it
+//! finds, so a hash collision can cost compression, never correctness.
 
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use super::table::{DynamicTable, Entry, STATIC_TABLE};
@@ -89,41 +91,49 @@ pub(crate) fn static_name(name: &[u8], name_hash: u64) -> Option<(usize, usize)>
     }
 }
 
-/// Slots per dynamic look-up: twice the most entries (of at least 32 octets)
-/// the encoder's 4096-octet table can hold.
-const DYNAMIC_BITS: u32 = 8;
-
-/// The encoder's dynamic table entries by name and by whole field.
+/// The encoder's dynamic table entries by name hash and by field hash.
 ///
-/// Entries are numbered by insertion (a wrapping `u16`); a slot remembers the
-/// newest entry whose hash landed there. A number becomes a table position
-/// by its distance from the newest, so eviction costs nothing here: a slot
-/// naming an evicted entry points past the end of the table, or (after the
-/// numbers wrap) at an entry that the check rejects or that matches anyway.
-#[derive(Debug, Clone)]
+/// Entries are numbered by insertion (a wrapping `u16`, far more than the
+/// 128 entries a 4096-octet table can hold); a number becomes a table
+/// position by its distance from the newest. Each map keeps the newest
+/// entry per hash, and forgets it when it is evicted: `evicted` is told the
+/// table's length after every change. A look-up checks the entry it finds,
+/// so two fields with the same 64-bit hash can cost compression, never
+/// correctness.
+#[derive(Debug, Default, Clone)]
 pub(crate) struct DynamicIndex {
-    by_name: [u16; 1 << DYNAMIC_BITS],
-    by_field: [u16; 1 << DYNAMIC_BITS],
+    by_name: HashMap<u64, u16, BuildHasherDefault<PremixedHasher>>,
+    by_field: HashMap<u64, u16, BuildHasherDefault<PremixedHasher>>,
+    /// `(name hash, field hash)` of each entry, newest first, as in the table.
+    hashes: VecDeque<(u64, u64)>,
     /// The number of the newest entry.
     newest: u16,
-}
-
-impl Default for DynamicIndex {
-    fn default() -> Self {
-        DynamicIndex {
-            by_name: [0; 1 << DYNAMIC_BITS],
-            by_field: [0; 1 << DYNAMIC_BITS],
-            newest: 0,
-        }
-    }
 }
 
 impl DynamicIndex {
     /// Records the entry just inserted at the front of the table.
     pub(crate) fn inserted(&mut self, name_hash: u64, field_hash: u64) {
         self.newest = self.newest.wrapping_add(1);
-        self.by_name[slot(name_hash, DYNAMIC_BITS)] = self.newest;
-        self.by_field[slot(field_hash, DYNAMIC_BITS)] = self.newest;
+        self.by_name.insert(name_hash, self.newest);
+        self.by_field.insert(field_hash, self.newest);
+        self.hashes.push_front((name_hash, field_hash));
+    }
+
+    /// Forgets the entries evicted since the table last had `table_len` or
+    /// more entries (the oldest ones).
+    pub(crate) fn evicted(&mut self, table_len: usize) {
+        while self.hashes.len() > table_len {
+            let number = self.newest.wrapping_sub((self.hashes.len() - 1) as u16);
+            let Some((name_hash, field_hash)) = self.hashes.pop_back() else {
+                break;
+            };
+            if self.by_name.get(&name_hash) == Some(&number) {
+                self.by_name.remove(&name_hash);
+            }
+            if self.by_field.get(&field_hash) == Some(&number) {
+                self.by_field.remove(&field_hash);
+            }
+        }
     }
 
     /// The 0-based dynamic index of an entry equal to `(name, value)`.
@@ -134,7 +144,7 @@ impl DynamicIndex {
         value: &[u8],
         field_hash: u64,
     ) -> Option<usize> {
-        let number = self.by_field[slot(field_hash, DYNAMIC_BITS)];
+        let number = *self.by_field.get(&field_hash)?;
         self.entry(table, number)
             .filter(|(_, e)| e.name == name && e.value == value)
             .map(|(i, _)| i)
@@ -147,13 +157,33 @@ impl DynamicIndex {
         name: &[u8],
         name_hash: u64,
     ) -> Option<(usize, &'t Entry)> {
-        let number = self.by_name[slot(name_hash, DYNAMIC_BITS)];
+        let number = *self.by_name.get(&name_hash)?;
         self.entry(table, number).filter(|(_, e)| e.name == name)
     }
 
     fn entry<'t>(&self, table: &'t DynamicTable, number: u16) -> Option<(usize, &'t Entry)> {
         let index = usize::from(self.newest.wrapping_sub(number));
         table.get(index).map(|e| (index, e))
+    }
+}
+
+/// Hashes a key that is already a hash: folds its well-mixed high half into
+/// the low bits the map picks buckets by.
+#[derive(Debug, Default)]
+pub(crate) struct PremixedHasher(u64);
+
+impl Hasher for PremixedHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys reach this hasher.
+        self.0 = hash_bytes(self.0, bytes);
+    }
+
+    fn write_u64(&mut self, hash: u64) {
+        self.0 = hash ^ (hash >> 32);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -230,6 +260,7 @@ mod tests {
             Bytes::copy_from_slice(value.as_bytes()),
         );
         index.inserted(name_hash, hash_field(name_hash, value.as_bytes()));
+        index.evicted(table.len());
     }
 
     fn find_field(
@@ -269,6 +300,9 @@ mod tests {
         assert_eq!(find_field(&table, &index, "a", "1"), None);
         assert!(index.find_name(&table, b"a", hash_name(b"a")).is_none());
         assert_eq!(find_field(&table, &index, "b", "2"), Some(1));
+        table.set_capacity(0);
+        index.evicted(table.len());
+        assert!(index.by_name.is_empty() && index.by_field.is_empty());
     }
 
     #[test]
@@ -283,5 +317,6 @@ mod tests {
             let expected = (0..table.len()).find(|&i| table.get(i).unwrap().value == v);
             assert_eq!(find_field(&table, &index, "x-n", &v), expected, "value {v}");
         }
+        assert_eq!(index.by_field.len(), table.len());
     }
 }

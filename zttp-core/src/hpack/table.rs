@@ -115,7 +115,7 @@ impl DynamicTable {
         self.size
     }
 
-    #[cfg(test)]
+    /// Number of entries.
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
