@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 use std::net::SocketAddr;
 
-use zttp_service::Handler;
+use zttp_service::{Handler, ServerConfig};
 
 /// Flags every server example takes: `--runtime NAME` and `--addr ADDR`.
 #[derive(Debug, Clone)]
@@ -53,9 +53,9 @@ pub fn announce(addr: SocketAddr) {
     let _ = out.flush();
 }
 
-/// Serves `handler` on the runtime the flags name until the process is stopped.
-/// An unknown runtime is an error (the caller exits non-zero).
-pub fn run<H: Handler>(args: &Args, handler: H) -> io::Result<()> {
+/// Serves `handler` with `config` on the runtime the flags name until the
+/// process is stopped. An unknown runtime is an error (the caller exits non-zero).
+pub fn run<H: Handler>(args: &Args, config: ServerConfig, handler: H) -> io::Result<()> {
     match args.runtime.as_str() {
         "tokio" => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -63,12 +63,18 @@ pub fn run<H: Handler>(args: &Args, handler: H) -> io::Result<()> {
             .block_on(async {
                 let listener = tokio::net::TcpListener::bind(&args.addr).await?;
                 announce(listener.local_addr()?);
-                zttp_tokio::serve(listener, handler).await
+                zttp_tokio::Server::new(listener)
+                    .config(config)
+                    .serve(handler)
+                    .await
             }),
         "async-std" => async_std::task::block_on(async {
             let listener = async_std::net::TcpListener::bind(&args.addr).await?;
             announce(listener.local_addr()?);
-            zttp_async_std::serve(listener, handler).await
+            zttp_async_std::Server::new(listener)
+                .config(config)
+                .serve(handler)
+                .await
         }),
         "zmq" => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -80,7 +86,7 @@ pub fn run<H: Handler>(args: &Args, handler: H) -> io::Result<()> {
                 } else {
                     format!("tcp://{}", args.addr)
                 };
-                let server = zttp_zmq::Server::bind(&endpoint)?;
+                let server = zttp_zmq::Server::bind(&endpoint)?.config(config);
                 let bound = server.local_endpoint().trim_start_matches("tcp://");
                 match bound.parse() {
                     Ok(addr) => announce(addr),
@@ -95,10 +101,16 @@ pub fn run<H: Handler>(args: &Args, handler: H) -> io::Result<()> {
     }
 }
 
-/// Runs `run` and turns an error into a message and exit status 1.
+/// Runs `run` with the default configuration and turns an error into a
+/// message and exit status 1.
 pub fn main_with<H: Handler>(handler: H) {
+    main_with_config(ServerConfig::default(), handler)
+}
+
+/// Like [`main_with`], with a server configuration.
+pub fn main_with_config<H: Handler>(config: ServerConfig, handler: H) {
     let args = Args::parse();
-    if let Err(e) = run(&args, handler) {
+    if let Err(e) = run(&args, config, handler) {
         eprintln!("error: {e}");
         std::process::exit(1);
     }

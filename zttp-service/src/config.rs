@@ -38,6 +38,11 @@ pub struct ServerConfig {
     /// Protocol settings for each connection's `zttp_core::Connection`.
     /// Default: `Protocol::Auto` (HTTP/1.1, or h2c with prior knowledge).
     pub core: zttp_core::Config,
+    /// Give each request a [`RawRequest`](crate::RawRequest) extension: the
+    /// head exactly as received (header name case, order, the raw target).
+    /// Default off: the extension costs allocations on every request, and
+    /// `http::Request` already carries everything else.
+    pub raw_request: bool,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +56,7 @@ impl Default for ServerConfig {
             max_drain: 256 * 1024,
             body_buffer: 64 * 1024,
             core: zttp_core::Config::default().protocol(zttp_core::Protocol::Auto),
+            raw_request: false,
         }
     }
 }
@@ -83,6 +89,8 @@ impl ServerConfig {
         body_buffer: usize;
         /// Sets [`core`](Self::core).
         core: zttp_core::Config;
+        /// Sets [`raw_request`](Self::raw_request).
+        raw_request: bool;
     }
 
     /// The core configuration a new connection gets (with `max_body_size` applied).

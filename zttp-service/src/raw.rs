@@ -3,7 +3,8 @@
 use bytes::Bytes;
 use zttp_core::{Headers, Version};
 
-/// The request head as it came off the wire, in every request's extensions.
+/// The request head as it came off the wire, in each request's extensions
+/// when [`ServerConfig::raw_request`](crate::ServerConfig::raw_request) is on.
 ///
 /// `http::Request` normalises what it holds: header names are lowercased and the
 /// target is parsed into a `Uri`. When a handler needs the original (the case of
@@ -12,7 +13,7 @@ use zttp_core::{Headers, Version};
 /// ```
 /// # use zttp_service::{RawRequest, Request};
 /// fn header_names(req: &Request) -> Vec<String> {
-///     let raw = req.extensions().get::<RawRequest>().expect("inserted by the server");
+///     let raw = req.extensions().get::<RawRequest>().expect("ServerConfig::raw_request is on");
 ///     raw.headers.iter().map(|(name, _)| String::from_utf8_lossy(name).into_owned()).collect()
 /// }
 /// ```

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use http::{header, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
 use sha2::{Digest, Sha256};
-use zttp_service::{Body, IntoResponse, RawRequest, Request, Response};
+use zttp_service::{Body, IntoResponse, RawRequest, Request, Response, ServerConfig};
 
 /// Bytes per streamed piece; a multiple of 10 so every piece starts at `0`.
 const PIECE: usize = 16_000;
@@ -149,5 +149,6 @@ fn latin1(bytes: &[u8]) -> String {
 }
 
 fn main() {
-    zttp_examples::main_with(echo);
+    // The raw head keeps header name case and order, and the target as sent.
+    zttp_examples::main_with_config(ServerConfig::default().raw_request(true), echo);
 }

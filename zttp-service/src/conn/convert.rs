@@ -12,11 +12,12 @@ use crate::raw::RawRequest;
 #[derive(Debug)]
 pub(super) struct Unrepresentable;
 
-/// Builds the handler's request from the core's; the head as received goes
-/// into a [`RawRequest`] extension.
+/// Builds the handler's request from the core's; with `raw`, the head as
+/// received goes into a [`RawRequest`] extension.
 pub(super) fn request(
     req: zttp_core::Request,
     body: Body,
+    raw: bool,
 ) -> Result<http::Request<Body>, Unrepresentable> {
     let method = Method::from_bytes(&req.method).map_err(|_| Unrepresentable)?;
     let uri = match (&req.scheme, &req.authority) {
@@ -46,12 +47,14 @@ pub(super) fn request(
         Version::Http2 => HttpVersion::HTTP_2,
     };
     *request.headers_mut() = headers;
-    request.extensions_mut().insert(RawRequest {
-        method: req.method,
-        target: req.target,
-        version: req.http_version,
-        headers: req.headers,
-    });
+    if raw {
+        request.extensions_mut().insert(RawRequest {
+            method: req.method,
+            target: req.target,
+            version: req.http_version,
+            headers: req.headers,
+        });
+    }
     Ok(request)
 }
 
@@ -168,7 +171,7 @@ mod tests {
         let core = zttp_core::Request::new("GET", "/a?b=c")
             .with_header("X-Mixed-Case", "1")
             .with_header("x-mixed-case", "2");
-        let req = request(core, Body::empty()).unwrap();
+        let req = request(core, Body::empty(), true).unwrap();
         assert_eq!(req.uri().path(), "/a");
         assert_eq!(req.headers().get_all("x-mixed-case").iter().count(), 2);
         let raw = req.extensions().get::<RawRequest>().unwrap();

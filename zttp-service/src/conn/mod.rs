@@ -451,7 +451,7 @@ where
             abort: None,
         };
         let _entered = exchange.span.clone().entered();
-        match convert::request(request, body) {
+        match convert::request(request, body, self.config.raw_request) {
             Ok(mut request) => {
                 if wants_upgrade {
                     let (on_upgrade, tx) = OnUpgrade::pair();

@@ -398,7 +398,7 @@ pub fn request_trailers_reach_the_handler(start: Start) {
 }
 
 pub fn raw_request_keeps_header_case_order_and_target(start: Start) {
-    let server = start(ServerConfig::default());
+    let server = start(ServerConfig::default().raw_request(true));
     let mut conn = RawConn::connect(server.addr);
     conn.send(
         b"GET /raw?a=%41&b HTTP/1.1\r\nHost: t\r\nX-CaSe: 1\r\nx-case: 2\r\nACCEPT: */*\r\n\r\n",
