@@ -19,6 +19,11 @@ pub struct ServerConfig {
     pub header_read_timeout: Option<Duration>,
     /// Longest idle time between requests on a kept-alive connection. Default 60 s.
     pub keep_alive_timeout: Option<Duration>,
+    /// Longest time queued output may make no progress (the peer stopped
+    /// reading); then the connection closes and its handlers are dropped.
+    /// A slow reader is not stalled: each write that moves restarts the clock.
+    /// Default 30 s.
+    pub write_timeout: Option<Duration>,
     /// Largest request body; beyond it the body fails and the answer is `413`.
     /// Default `None` (no limit).
     pub max_body_size: Option<u64>,
@@ -50,6 +55,7 @@ impl Default for ServerConfig {
         ServerConfig {
             header_read_timeout: Some(Duration::from_secs(30)),
             keep_alive_timeout: Some(Duration::from_secs(60)),
+            write_timeout: Some(Duration::from_secs(30)),
             max_body_size: None,
             max_connections: 10_000,
             shutdown_grace: Duration::from_secs(30),
@@ -77,6 +83,8 @@ impl ServerConfig {
         header_read_timeout: Option<Duration>;
         /// Sets [`keep_alive_timeout`](Self::keep_alive_timeout).
         keep_alive_timeout: Option<Duration>;
+        /// Sets [`write_timeout`](Self::write_timeout).
+        write_timeout: Option<Duration>;
         /// Sets [`max_body_size`](Self::max_body_size).
         max_body_size: Option<u64>;
         /// Sets [`max_connections`](Self::max_connections).

@@ -28,6 +28,10 @@
 //! `SettingsChanged`). A reset stream drops its handler and body; a panic
 //! answers `500` on that stream only; graceful shutdown sends GOAWAY and
 //! finishes the open streams.
+//!
+//! One timer per connection watches the earliest deadline: the next request
+//! head (header-read or keep-alive timeout), or queued output that stopped
+//! moving (write timeout: the connection is dropped).
 
 mod convert;
 mod exchange;
@@ -152,6 +156,23 @@ enum Exit {
     Upgrade(oneshot::Sender<Upgraded>),
 }
 
+/// What the connection timer is set for.
+#[derive(Clone, Copy)]
+enum Deadline {
+    /// The next request head ([`Driver::head_deadline`]).
+    Head,
+    /// Queued output made no progress for `write_timeout`.
+    WriteStalled,
+}
+
+/// What the loop does after the connection timer fired.
+enum Expired {
+    /// The timeout was acted on (an answer queued, or `done` set): run the loop again.
+    Continue,
+    /// End the connection now, without writing anything more.
+    Close,
+}
+
 struct Driver<IO, R, H: Handler> {
     io: IO,
     runtime: R,
@@ -186,6 +207,9 @@ struct Driver<IO, R, H: Handler> {
     idle_since: Option<Instant>,
     /// HTTP/1.1: the first bytes of the next request head arrived then.
     head_since: Option<Instant>,
+    /// Queued output has made no progress since then (the peer is not reading).
+    write_stalled_since: Option<Instant>,
+    /// The one connection timer, for the earliest deadline.
     timer: Option<(Instant, Sleep)>,
 }
 
@@ -221,6 +245,7 @@ where
             requests: 0,
             idle_since: Some(now),
             head_since: None,
+            write_stalled_since: None,
             timer: None,
         }
     }
@@ -249,17 +274,28 @@ where
             }
 
             self.out.take_from(&mut self.core);
+            let queued = self.out.len();
             let wrote = match self.out.poll_write(&mut self.io, cx) {
-                Poll::Ready(Ok(wrote)) => wrote,
+                Poll::Ready(Ok(wrote)) => {
+                    self.write_stalled_since = None;
+                    wrote
+                }
                 Poll::Ready(Err(e)) if is_disconnect(&e) => return Poll::Ready(Ok(Exit::Closed)),
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    self.write_pending(self.out.len() < queued);
+                    match self.poll_timeout(cx) {
+                        Poll::Ready(Expired::Continue) => continue,
+                        Poll::Ready(Expired::Close) => return Poll::Ready(Ok(Exit::Closed)),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
             };
             if let Some(tx) = self.upgrade_to.take() {
                 return Poll::Ready(Ok(Exit::Upgrade(tx)));
             }
             if self.done {
-                return self.poll_close(cx);
+                return self.poll_finish(cx);
             }
             if wrote {
                 continue;
@@ -271,10 +307,11 @@ where
                     Poll::Pending => {}
                 }
             }
-            if self.poll_timeout(cx) {
-                continue;
+            match self.poll_timeout(cx) {
+                Poll::Ready(Expired::Continue) => continue,
+                Poll::Ready(Expired::Close) => return Poll::Ready(Ok(Exit::Closed)),
+                Poll::Pending => return Poll::Pending,
             }
-            return Poll::Pending;
         }
     }
 
@@ -1027,20 +1064,34 @@ where
         }
     }
 
-    /// Polls the connection timer; true when a timeout fired (and was acted on).
+    /// The earliest deadline the connection timer must watch, and what it is for.
+    fn next_deadline(&self) -> Option<(Instant, Deadline)> {
+        let head = self.head_deadline().map(|t| (t, Deadline::Head));
+        let write = self
+            .write_stalled_since
+            .zip(self.config.write_timeout)
+            .map(|(since, timeout)| (since + timeout, Deadline::WriteStalled));
+        [head, write]
+            .into_iter()
+            .flatten()
+            .min_by_key(|(at, _)| *at)
+    }
+
+    /// Polls the connection timer: `Ready` when a deadline passed, with what to do next.
     ///
-    /// The timer is armed lazily: when it fires early because the deadline
-    /// moved (every request moves it), it is re-armed for the rest, so a busy
-    /// connection creates about one timer per timeout period, not one per request.
-    fn poll_timeout(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(deadline) = self.head_deadline() else {
-            return false;
+    /// One timer serves every deadline, armed lazily: when it fires early
+    /// because the deadline moved later (every request, every write that makes
+    /// progress moves one), it is re-armed for the rest, so a busy connection
+    /// creates about one timer per timeout period, not one per request or write.
+    fn poll_timeout(&mut self, cx: &mut Context<'_>) -> Poll<Expired> {
+        let Some((deadline, kind)) = self.next_deadline() else {
+            return Poll::Pending;
         };
         loop {
             if let Some((at, sleep)) = &mut self.timer {
                 if *at <= deadline {
                     if sleep.as_mut().poll(cx).is_pending() {
-                        return false;
+                        return Poll::Pending;
                     }
                     self.timer = None;
                 }
@@ -1048,21 +1099,7 @@ where
             let now = self.runtime.now();
             if now >= deadline {
                 self.timer = None;
-                if self.is_http2() {
-                    debug!("idle HTTP/2 connection timed out");
-                    if !self.goaway_sent {
-                        self.goaway_sent = true;
-                        let _ = self.core.goaway(ErrorCode::NO_ERROR, b"");
-                    }
-                    self.done = true;
-                } else if self.head_since.is_some() {
-                    debug!("request head too slow; answering 408");
-                    self.answer_error(408);
-                } else {
-                    debug!("idle connection timed out");
-                    self.done = true;
-                }
-                return true;
+                return Poll::Ready(self.on_deadline(kind));
             }
             if self.timer.is_none() || self.timer.as_ref().is_some_and(|(at, _)| *at > deadline) {
                 self.timer = Some((deadline, self.runtime.sleep(deadline - now)));
@@ -1070,12 +1107,60 @@ where
         }
     }
 
-    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Exit>> {
-        match Pin::new(&mut self.io).poll_close(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Ok(())) => Poll::Ready(Ok(Exit::Closed)),
-            Poll::Ready(Err(e)) if is_disconnect(&e) => Poll::Ready(Ok(Exit::Closed)),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+    fn on_deadline(&mut self, kind: Deadline) -> Expired {
+        match kind {
+            Deadline::WriteStalled => {
+                debug!(
+                    queued = self.out.len(),
+                    "peer stopped reading (write timeout); closing"
+                );
+                return Expired::Close;
+            }
+            Deadline::Head => {}
+        }
+        if self.is_http2() {
+            debug!("idle HTTP/2 connection timed out");
+            if !self.goaway_sent {
+                self.goaway_sent = true;
+                let _ = self.core.goaway(ErrorCode::NO_ERROR, b"");
+            }
+            self.done = true;
+        } else if self.head_since.is_some() {
+            debug!("request head too slow; answering 408");
+            self.answer_error(408);
+        } else {
+            debug!("idle connection timed out");
+            self.done = true;
+        }
+        Expired::Continue
+    }
+
+    /// Output is waiting on the peer: starts (or, when `progressed`, restarts)
+    /// the write-stall clock.
+    fn write_pending(&mut self, progressed: bool) {
+        if self.config.write_timeout.is_some() && (progressed || self.write_stalled_since.is_none())
+        {
+            self.write_stalled_since = Some(self.runtime.now());
+        }
+    }
+
+    /// Ends the connection once everything is written: closes our write side.
+    fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Exit>> {
+        loop {
+            match Pin::new(&mut self.io).poll_close(cx) {
+                Poll::Ready(Ok(())) => return Poll::Ready(Ok(Exit::Closed)),
+                Poll::Ready(Err(e)) if is_disconnect(&e) => return Poll::Ready(Ok(Exit::Closed)),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {
+                    // Closing may wait for output to drain: bound it like a write.
+                    self.write_pending(false);
+                    match self.poll_timeout(cx) {
+                        Poll::Ready(Expired::Continue) => continue,
+                        Poll::Ready(Expired::Close) => return Poll::Ready(Ok(Exit::Closed)),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+            }
         }
     }
 }

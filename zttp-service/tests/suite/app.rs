@@ -21,6 +21,39 @@ fn started_map() -> &'static Mutex<HashMap<String, usize>> {
     STARTED.get_or_init(Default::default)
 }
 
+/// How many `/endless` response bodies of each key the server dropped (their
+/// connection ended).
+pub fn dropped(key: &str) -> usize {
+    dropped_map().lock().unwrap().get(key).copied().unwrap_or(0)
+}
+
+fn dropped_map() -> &'static Mutex<HashMap<String, usize>> {
+    static DROPPED: OnceLock<Mutex<HashMap<String, usize>>> = OnceLock::new();
+    DROPPED.get_or_init(Default::default)
+}
+
+/// Counts `key` in [`dropped`] when the body holding it is dropped.
+struct DropCounter(String);
+
+impl Drop for DropCounter {
+    fn drop(&mut self) {
+        *dropped_map()
+            .lock()
+            .unwrap()
+            .entry(std::mem::take(&mut self.0))
+            .or_default() += 1;
+    }
+}
+
+/// Counts one start of `key` in [`started`].
+fn count_start(key: &str) {
+    *started_map()
+        .lock()
+        .unwrap()
+        .entry(key.to_owned())
+        .or_default() += 1;
+}
+
 /// The test application; `runtime` serves `/sleep` and the WebSocket task.
 pub fn app<R: Runtime>(runtime: R) -> impl Handler {
     move |req: Request| route(runtime.clone(), req)
@@ -89,12 +122,7 @@ async fn route<R: Runtime>(runtime: R, mut req: Request) -> Response {
         p if p.starts_with("/sleep/") => {
             let ms: u64 = p["/sleep/".len()..].parse().unwrap_or(0);
             if let Some(key) = query.strip_prefix("key=") {
-                let key = key.split('&').next().unwrap_or(key);
-                *started_map()
-                    .lock()
-                    .unwrap()
-                    .entry(key.to_owned())
-                    .or_default() += 1;
+                count_start(key.split('&').next().unwrap_or(key));
             }
             runtime.sleep(Duration::from_millis(ms)).await;
             "slept".into_response()
@@ -108,6 +136,17 @@ async fn route<R: Runtime>(runtime: R, mut req: Request) -> Response {
                     let take = left.min(chunk.len());
                     (take > 0).then(|| (Ok::<_, Infallible>(chunk.slice(..take)), left - take))
                 }
+            });
+            Body::from_stream(stream).into_response()
+        }
+        "/endless" => {
+            // A body that never ends; `?key=K` counts its start and its drop.
+            let key = query.strip_prefix("key=").unwrap_or("").to_owned();
+            count_start(&key);
+            let chunk = Bytes::from(vec![b'e'; 16_384]);
+            let stream = futures::stream::unfold(DropCounter(key), move |guard| {
+                let chunk = chunk.clone();
+                async move { Some((Ok::<_, Infallible>(chunk), guard)) }
             });
             Body::from_stream(stream).into_response()
         }

@@ -154,6 +154,31 @@ impl RawConn {
     }
 }
 
+/// A blocking socket connected to `addr` with a small receive buffer (set
+/// before connecting, so the advertised window stays small): a server writing
+/// to it is blocked soon after its reader stops.
+pub fn small_window_stream(addr: SocketAddr) -> TcpStream {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let stream = runtime
+        .block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.set_recv_buffer_size(8 * 1024)?;
+            socket.connect(addr).await?.into_std()
+        })
+        .expect("connect");
+    stream.set_nonblocking(false).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+}
+
 /// Runs `curl` with arguments; `None` when curl is not installed.
 pub fn curl(args: &[&str]) -> Option<std::process::Output> {
     match std::process::Command::new("curl").args(args).output() {

@@ -71,6 +71,8 @@ macro_rules! behaviour_suite {
             curl_round_trips,
             python_h11_client_round_trips,
             http10_request_gets_a_close_delimited_or_sized_answer,
+            write_timeout_closes_a_connection_whose_peer_stopped_reading,
+            slow_reader_is_not_cut_off_by_the_write_timeout,
         );
     };
     (@tests $start:path; $($name:ident,)*) => {

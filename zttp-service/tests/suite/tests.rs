@@ -9,8 +9,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use zttp_service::ServerConfig;
 
-use super::app::started;
-use super::client::{curl, RawConn};
+use super::app::{dropped, started};
+use super::client::{curl, small_window_stream, RawConn};
 use super::TestServer;
 
 type Start = fn(ServerConfig) -> TestServer;
@@ -534,6 +534,74 @@ pub fn http10_request_gets_a_close_delimited_or_sized_answer(start: Start) {
     let resp = conn.response();
     assert_eq!(resp.status, 200);
     assert_eq!(resp.body.len(), 20_000);
+    server.stop().unwrap();
+}
+
+pub fn write_timeout_closes_a_connection_whose_peer_stopped_reading(start: Start) {
+    let server = start(ServerConfig::default().write_timeout(Some(Duration::from_millis(300))));
+    let key = format!("stalled-{}", server.addr.port());
+    let mut stalled = small_window_stream(server.addr);
+    stalled
+        .write_all(format!("GET /endless?key={key} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+        .unwrap();
+    // Never read: the server's writes block once the buffers are full.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while started(&key) < 1 {
+        assert!(Instant::now() < deadline, "the endless response started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut other = RawConn::connect(server.addr);
+    assert_eq!(
+        other.get("/").text(),
+        "hello",
+        "other connections are served"
+    );
+    while dropped(&key) < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the stalled connection and its response body were dropped"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(other.get("/path/after").text(), "/path/after");
+    // Closed before the stop: the zmq transport keeps a closed peer until its
+    // queued output is sent or the peer goes away.
+    drop(stalled);
+    server.stop().unwrap();
+}
+
+pub fn slow_reader_is_not_cut_off_by_the_write_timeout(start: Start) {
+    use std::io::Read;
+    const LEN: usize = 200_000;
+    let server = start(ServerConfig::default().write_timeout(Some(Duration::from_millis(300))));
+    let mut conn = small_window_stream(server.addr);
+    conn.write_all(
+        format!("GET /stream/{LEN} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .unwrap();
+    // Reads a little at a time, pausing well under the timeout between reads:
+    // the writes keep moving, so the whole response arrives.
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    let started = Instant::now();
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("read failed after {} bytes: {e}", received.len()),
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "bounded");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let text = String::from_utf8_lossy(&received);
+    assert!(
+        text.starts_with("HTTP/1.1 200 OK\r\n"),
+        "{}",
+        &text[..80.min(text.len())]
+    );
+    assert!(text.ends_with("\r\n0\r\n\r\n"), "the chunked body ended");
+    let body = text.split_once("\r\n\r\n").unwrap().1;
+    assert_eq!(body.matches('x').count(), LEN);
     server.stop().unwrap();
 }
 
