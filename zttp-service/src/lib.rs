@@ -12,7 +12,9 @@
 //! `Date` header, protocol errors (answered with the core's status, then
 //! close), handler panics (`500`, the connection goes on), unread bodies
 //! (drained or closed), header-read, keep-alive and write timeouts (a peer
-//! that stops reading is dropped), body size limits and graceful shutdown. The same loop serves h2c (HTTP/2 with prior
+//! that stops reading is dropped), body size limits, a lingering close after
+//! an error answer (so the peer's unread upload does not reset the answer
+//! away) and graceful shutdown. The same loop serves h2c (HTTP/2 with prior
 //! knowledge, detected on the same port): streams run their handlers
 //! concurrently, request bodies are paced by HTTP/2 flow control (credit goes
 //! back as the handler reads), and graceful shutdown sends GOAWAY and

@@ -30,8 +30,11 @@
 //! finishes the open streams.
 //!
 //! One timer per connection watches the earliest deadline: the next request
-//! head (header-read or keep-alive timeout), or queued output that stopped
-//! moving (write timeout: the connection is dropped).
+//! head (header-read or keep-alive timeout), queued output that stopped
+//! moving (write timeout: the connection is dropped), or the end of a
+//! lingering close. Closing after an error answer or an unread body shuts
+//! our write side first and discards what the peer still sends for a bounded
+//! time, so its data does not make the kernel reset the answer away.
 
 mod convert;
 mod exchange;
@@ -46,7 +49,7 @@ use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::channel::oneshot;
 use futures::stream::FuturesUnordered;
@@ -74,6 +77,10 @@ const WRITE_HIGH_WATER: usize = 64 * 1024;
 /// HTTP/2: most response body bytes one stream sends per round, so streams
 /// sharing the connection take turns.
 const H2_PIECE: usize = 16 * 1024;
+/// Lingering close: longest time spent reading and discarding what the peer
+/// still sends after our final answer, and most bytes thrown away meanwhile.
+const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
+const LINGER_MAX_BYTES: u64 = 1024 * 1024;
 
 static CONNECTION_IDS: AtomicU64 = AtomicU64::new(0);
 
@@ -163,6 +170,8 @@ enum Deadline {
     Head,
     /// Queued output made no progress for `write_timeout`.
     WriteStalled,
+    /// The lingering close has lasted long enough.
+    Linger,
 }
 
 /// What the loop does after the connection timer fired.
@@ -209,6 +218,14 @@ struct Driver<IO, R, H: Handler> {
     head_since: Option<Instant>,
     /// Queued output has made no progress since then (the peer is not reading).
     write_stalled_since: Option<Instant>,
+    /// The peer may still be sending when we close (we answered an error or
+    /// left a body unread): linger, so a reset does not destroy our answer.
+    linger: bool,
+    /// Our write side is closed (`poll_close` completed).
+    write_closed: bool,
+    /// The lingering close started then; bytes discarded since.
+    linger_since: Option<Instant>,
+    lingered: u64,
     /// The one connection timer, for the earliest deadline.
     timer: Option<(Instant, Sleep)>,
 }
@@ -246,6 +263,10 @@ where
             idle_since: Some(now),
             head_since: None,
             write_stalled_since: None,
+            linger: false,
+            write_closed: false,
+            linger_since: None,
+            lingered: 0,
             timer: None,
         }
     }
@@ -260,6 +281,9 @@ where
                 Phase::Running => {}
                 Phase::Graceful => self.begin_graceful_close(),
                 Phase::Forced => return Poll::Ready(Ok(Exit::Closed)),
+            }
+            if self.write_closed {
+                return self.poll_finish(cx);
             }
 
             while !self.done && self.upgrade_to.is_none() {
@@ -546,6 +570,7 @@ where
             if ex.discarded > self.config.max_drain {
                 debug!("unread request body exceeds the drain limit; closing");
                 self.closing = true;
+                self.linger = true;
                 ex.body = None;
                 if matches!(ex.response, ResponseState::Done) {
                     self.done = true;
@@ -570,6 +595,7 @@ where
         self.closing = true;
         if self.is_http2() {
             // The core queued GOAWAY with the error code: flush it, then close.
+            self.linger = true;
             for ex in self.exchanges.values_mut() {
                 if let Some(body) = ex.body.take() {
                     body.fail(BodyError::remote(e));
@@ -607,8 +633,10 @@ where
             .core
             .send(response)
             .and_then(|()| self.core.send(EndOfMessage::default()));
-        if let Err(e) = sent {
-            debug!(error = %e, "protocol error not answered");
+        match sent {
+            // Keep the peer's further bytes from resetting the answer away.
+            Ok(()) => self.linger = true,
+            Err(e) => debug!(error = %e, "protocol error not answered"),
         }
         self.done = true;
     }
@@ -962,10 +990,12 @@ where
                 // a body no one wanted, close instead.
                 debug!("answered without reading an expected body; closing");
                 self.done = true;
+                self.linger = true;
                 return true;
             }
             if self.errored.is_some() {
                 self.done = true;
+                self.linger = true;
                 return true;
             }
             // Drain the unread body (bounded by max_drain in on_data).
@@ -1071,7 +1101,10 @@ where
             .write_stalled_since
             .zip(self.config.write_timeout)
             .map(|(since, timeout)| (since + timeout, Deadline::WriteStalled));
-        [head, write]
+        let linger = self
+            .linger_since
+            .map(|since| (since + LINGER_TIMEOUT, Deadline::Linger));
+        [head, write, linger]
             .into_iter()
             .flatten()
             .min_by_key(|(at, _)| *at)
@@ -1116,6 +1149,10 @@ where
                 );
                 return Expired::Close;
             }
+            Deadline::Linger => {
+                debug!(discarded = self.lingered, "lingering close timed out");
+                return Expired::Close;
+            }
             Deadline::Head => {}
         }
         if self.is_http2() {
@@ -1144,20 +1181,57 @@ where
         }
     }
 
-    /// Ends the connection once everything is written: closes our write side.
+    /// Ends the connection once everything is written: closes our write side,
+    /// then, when the peer may still be sending ([`linger`](Self::linger)),
+    /// reads and discards its bytes until it closes too, or for at most
+    /// [`LINGER_TIMEOUT`] and [`LINGER_MAX_BYTES`]. Closing a socket with
+    /// unread input makes the kernel send a reset, which can destroy the
+    /// answer before the peer has read it.
     fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Exit>> {
         loop {
-            match Pin::new(&mut self.io).poll_close(cx) {
-                Poll::Ready(Ok(())) => return Poll::Ready(Ok(Exit::Closed)),
-                Poll::Ready(Err(e)) if is_disconnect(&e) => return Poll::Ready(Ok(Exit::Closed)),
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            if !self.write_closed {
+                match Pin::new(&mut self.io).poll_close(cx) {
+                    Poll::Ready(Ok(())) => {
+                        self.write_closed = true;
+                        self.write_stalled_since = None;
+                    }
+                    Poll::Ready(Err(e)) if is_disconnect(&e) => {
+                        return Poll::Ready(Ok(Exit::Closed))
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => {
+                        // Closing may wait for output to drain: bound it like a write.
+                        self.write_pending(false);
+                        match self.poll_timeout(cx) {
+                            Poll::Ready(Expired::Continue) => continue,
+                            Poll::Ready(Expired::Close) => return Poll::Ready(Ok(Exit::Closed)),
+                            Poll::Pending => return Poll::Pending,
+                        }
+                    }
+                }
+            }
+            if !self.linger || self.read_closed {
+                return Poll::Ready(Ok(Exit::Closed));
+            }
+            if self.linger_since.is_none() {
+                debug!("lingering: discarding what the peer still sends");
+                self.linger_since = Some(self.runtime.now());
+            }
+            match Pin::new(&mut self.io).poll_read(cx, &mut self.read_buf) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Ok(Exit::Closed)),
+                Poll::Ready(Ok(n)) => {
+                    self.lingered += n as u64;
+                    if self.lingered >= LINGER_MAX_BYTES {
+                        debug!(discarded = self.lingered, "lingering close read its limit");
+                        return Poll::Ready(Ok(Exit::Closed));
+                    }
+                }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(_)) => return Poll::Ready(Ok(Exit::Closed)),
                 Poll::Pending => {
-                    // Closing may wait for output to drain: bound it like a write.
-                    self.write_pending(false);
-                    match self.poll_timeout(cx) {
-                        Poll::Ready(Expired::Continue) => continue,
-                        Poll::Ready(Expired::Close) => return Poll::Ready(Ok(Exit::Closed)),
-                        Poll::Pending => return Poll::Pending,
+                    return match self.poll_timeout(cx) {
+                        Poll::Ready(_) => Poll::Ready(Ok(Exit::Closed)),
+                        Poll::Pending => Poll::Pending,
                     }
                 }
             }

@@ -73,6 +73,7 @@ macro_rules! behaviour_suite {
             http10_request_gets_a_close_delimited_or_sized_answer,
             write_timeout_closes_a_connection_whose_peer_stopped_reading,
             slow_reader_is_not_cut_off_by_the_write_timeout,
+            error_answer_reaches_a_client_still_sending_its_body,
         );
     };
     (@tests $start:path; $($name:ident,)*) => {

@@ -167,7 +167,7 @@ pub fn slowloris_head_gets_408_after_the_header_read_timeout(start: Start) {
     let resp = conn.read_response(false);
     match resp {
         Ok(resp) => assert_eq!(resp.status, 408),
-        Err(_) => assert!(cut_off, "neither 408 nor a reset"),
+        Err(e) => assert!(cut_off, "neither 408 nor a reset: {e:?}"),
     }
     server.stop().unwrap();
 }
@@ -602,6 +602,34 @@ pub fn slow_reader_is_not_cut_off_by_the_write_timeout(start: Start) {
     assert!(text.ends_with("\r\n0\r\n\r\n"), "the chunked body ended");
     let body = text.split_once("\r\n\r\n").unwrap().1;
     assert_eq!(body.matches('x').count(), LEN);
+    server.stop().unwrap();
+}
+
+pub fn error_answer_reaches_a_client_still_sending_its_body(start: Start) {
+    const LEN: usize = 50_000_000;
+    let server = start(ServerConfig::default().max_body_size(Some(1000)));
+    let mut conn = RawConn::connect(server.addr);
+    conn.send(
+        format!("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {LEN}\r\n\r\n").as_bytes(),
+    );
+    // Keep sending the body while the answer comes; the server stops reading it.
+    let writer = {
+        let mut w = conn.writer_clone();
+        std::thread::spawn(move || {
+            let chunk = vec![b'b'; 64 * 1024];
+            let mut sent = 0;
+            while sent < LEN {
+                if w.write_all(&chunk).is_err() {
+                    break;
+                }
+                sent += chunk.len();
+            }
+        })
+    };
+    let resp = conn.read_response(false).expect("the answer survives");
+    assert_eq!(resp.status, 413);
+    assert_eq!(resp.header("connection"), Some("close"));
+    writer.join().unwrap();
     server.stop().unwrap();
 }
 
