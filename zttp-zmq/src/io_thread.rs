@@ -26,11 +26,21 @@ const RECV_BATCH: usize = 256;
 /// Routing ids we closed or saw vanish, remembered so that a late `[id, ""]` is not taken
 /// for a new connection.
 const CLOSED_MEMORY: usize = 4096;
-const MAX_BLOCKED_BACKOFF_MS: i64 = 8;
+const MAX_BLOCKED_BACKOFF_MS: i32 = 8;
 
 struct Entry {
     peer: Arc<Peer>,
     blocked: bool,
+}
+
+/// How a receive batch ended.
+enum Received {
+    /// `recv` met `EAGAIN`: no message is waiting and `ZMQ_FD` is armed for the next one.
+    Drained,
+    /// `recv` was interrupted: whether more is waiting is unknown.
+    Interrupted,
+    /// [`RECV_BATCH`] messages were taken; more may be waiting.
+    Full,
 }
 
 enum Flush {
@@ -122,9 +132,17 @@ impl StreamIo {
             if self.io_stopping() && self.peers.is_empty() && lock(&self.io.ready).is_empty() {
                 return Ok(());
             }
-            let events = self.socket.get_events()?;
-            if events.contains(zmq::POLLIN) || received == RECV_BATCH {
-                continue;
+            match received {
+                // A non-blocking `recv` that met `EAGAIN` has just drained the socket's command
+                // mailbox, so it is the last-call check itself: the next command re-arms
+                // `ZMQ_FD`. Asking `ZMQ_EVENTS` again would cost one more system call.
+                Received::Drained => {}
+                Received::Interrupted => {
+                    if self.socket.get_events()?.contains(zmq::POLLIN) {
+                        continue;
+                    }
+                }
+                Received::Full => continue,
             }
             // While awake, tasks queue work without a system call; re-arm, then look again.
             self.io.wake.prepare_sleep();
@@ -139,27 +157,20 @@ impl StreamIo {
                 backoff_ms = (backoff_ms * 2).min(MAX_BLOCKED_BACKOFF_MS);
                 t
             };
-            let mut items = [
-                zmq::PollItem::from_fd(zmq_fd, zmq::POLLIN),
-                zmq::PollItem::from_fd(self.io.wake.fd(), zmq::POLLIN),
-            ];
-            match zmq::poll(&mut items, timeout) {
-                Ok(_) | Err(zmq::Error::EINTR) => {}
-                Err(e) => return Err(e.into()),
-            }
+            let [_, woken] = crate::sys::poll_readable([zmq_fd, self.io.wake.fd()], timeout)?;
             self.io.wake.set_awake();
-            if items[1].is_readable() {
+            if woken {
                 self.io.wake.drain_bytes();
             }
         }
     }
 
-    fn receive_batch(&mut self) -> io::Result<usize> {
-        for n in 0..RECV_BATCH {
+    fn receive_batch(&mut self) -> io::Result<Received> {
+        for _ in 0..RECV_BATCH {
             match self.socket.recv(&mut self.id_msg, zmq::DONTWAIT) {
                 Ok(()) => {}
-                Err(zmq::Error::EAGAIN) => return Ok(n),
-                Err(zmq::Error::EINTR) => return Ok(n),
+                Err(zmq::Error::EAGAIN) => return Ok(Received::Drained),
+                Err(zmq::Error::EINTR) => return Ok(Received::Interrupted),
                 Err(e) => return Err(e.into()),
             }
             if !self.id_msg.get_more() {
@@ -172,7 +183,7 @@ impl StreamIo {
             }
             self.route();
         }
-        Ok(RECV_BATCH)
+        Ok(Received::Full)
     }
 
     /// Handles one received `[id, frame]`.

@@ -1,4 +1,4 @@
-//! The crate's only `unsafe`: socket options the `zmq` crate does not wrap.
+//! The crate's only `unsafe`: a socket option the `zmq` crate does not wrap, and `poll(2)`.
 
 use std::io;
 
@@ -25,6 +25,34 @@ pub(crate) fn set_stream_notify(socket: &mut zmq::Socket, on: bool) -> io::Resul
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+/// Sleeps until one of `fds` is readable or `timeout_ms` passes (-1: no limit); returns
+/// which fds are readable. An interrupted sleep reports none.
+///
+/// `zmq::poll` on plain fds makes two `poll(2)` calls per sleep (a zero-timeout pass first);
+/// the IO thread sleeps often enough for the second call to show in a profile.
+#[allow(unsafe_code)]
+pub(crate) fn poll_readable<const N: usize>(
+    fds: [std::os::unix::io::RawFd; N],
+    timeout_ms: i32,
+) -> io::Result<[bool; N]> {
+    let mut items = fds.map(|fd| libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    // SAFETY: `items` is a live array of exactly `N` initialised `pollfd`s, borrowed mutably
+    // for the whole call; `poll` writes only their `revents` fields.
+    let rc = unsafe { libc::poll(items.as_mut_ptr(), N as libc::nfds_t, timeout_ms) };
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok([false; N]);
+        }
+        return Err(e);
+    }
+    Ok(items.map(|item| item.revents != 0))
 }
 
 type CInt = std::os::raw::c_int;
