@@ -561,7 +561,12 @@ impl H1Connection {
         if !(200..=999).contains(&status) {
             return Err(LocalProtocolError::InvalidStatus);
         }
-        if !self.can_respond() {
+        // Before any request head is complete a server may still answer with an
+        // error status (408 when the head is too slow, 503 when overloaded);
+        // the connection closes after it.
+        let unsolicited = matches!((&self.recv, &self.send), (RecvState::Idle, SendState::Idle))
+            && self.error.is_none();
+        if unsolicited && !(400..600).contains(&status) || !unsolicited && !self.can_respond() {
             return Err(LocalProtocolError::UnexpectedEvent);
         }
         let tunnel =
@@ -592,6 +597,9 @@ impl H1Connection {
                 return Err(e);
             }
         };
+        if unsolicited {
+            self.keep_alive = false;
+        }
         let mut add_chunked = false;
         let encoder = match framing {
             _ if no_body => BodyEncoder::None,

@@ -737,3 +737,21 @@ fn request_heads_parse_the_same_after_a_reused_scanner() {
     let fields: Vec<_> = req.headers.iter().map(|(n, v)| (&n[..], &v[..])).collect();
     assert_eq!(fields, [(&b"Host"[..], &b"b"[..])]);
 }
+
+#[test]
+fn server_may_answer_an_incomplete_head_with_an_error_status_then_closes() {
+    let mut conn = server();
+    events(&mut conn, b"GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ").unwrap();
+    assert_eq!(
+        conn.send(Response::new(200)),
+        Err(LocalProtocolError::UnexpectedEvent)
+    );
+    conn.send(Response::new(408).with_header("Content-Length", "0"))
+        .unwrap();
+    conn.send(EndOfMessage::default()).unwrap();
+    assert_eq!(
+        &conn.data_to_send()[..],
+        b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    assert!(conn.should_close());
+}
