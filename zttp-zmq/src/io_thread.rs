@@ -2,9 +2,10 @@
 //!
 //! One loop, in this order: take the peers tasks scheduled (new bytes or a close) and send for
 //! them, retry peers whose last send met `EAGAIN`, receive a batch of `[id, frame]` messages and
-//! route them, then read `ZMQ_EVENTS` as the last call before sleeping (libzmq's `ZMQ_FD` is
-//! edge-triggered: any socket call may consume the edge, so the last call must be the check).
-//! Sleep in `zmq::poll` on `ZMQ_FD` and the wake pipe.
+//! route them; the receive that meets `EAGAIN` (or, after an interrupted one, `ZMQ_EVENTS`) is
+//! the last call before sleeping (libzmq's `ZMQ_FD` is edge-triggered: any socket call may
+//! consume the edge, so the last call must be the check). Sleep in `poll(2)` on `ZMQ_FD` and
+//! the wake pipe.
 //!
 //! A peer blocked by `EAGAIN` is retried when the socket fd fires (libzmq signals it when that
 //! peer's pipe drains) and, since `ZMQ_EVENTS` may have consumed that signal, also on a short

@@ -35,7 +35,7 @@
 //! `zmq::poll` on the socket's `ZMQ_FD` and a self-pipe. Tasks append to a peer's outbound
 //! buffer under a short per-peer lock and, if the peer is not already queued, push it on a
 //! ready list and write one byte to the pipe (coalesced). The thread sends ready peers,
-//! retries blocked ones, receives a batch of frames, and checks `ZMQ_EVENTS` last before
+//! retries blocked ones, and receives frames until `EAGAIN`, which is its last call before
 //! sleeping (`ZMQ_FD` is edge-triggered). The async runtime that runs connection loops and
 //! handlers is any [`zttp_service::Runtime`]; [`TokioRuntime`] is the default.
 //!

@@ -4,7 +4,6 @@
 //! an inbound queue the IO thread fills and the stream drains, an outbound buffer the stream
 //! fills and the IO thread drains, and the wakers of both sides.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::pin::Pin;
@@ -15,6 +14,9 @@ use std::task::{Context, Poll, Waker};
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::wake::WakePipe;
+
+/// Capacity an emptied inbound buffer keeps for the next request.
+const INBOUND_KEPT: usize = 64 << 10;
 
 /// A STREAM socket routing id (5 bytes with libzmq 4.3, unique for the socket's lifetime).
 pub type RoutingId = Bytes;
@@ -81,8 +83,9 @@ pub(crate) enum ReadEnd {
 
 #[derive(Debug, Default)]
 pub(crate) struct PeerState {
-    pub(crate) inbound: VecDeque<Bytes>,
-    pub(crate) inbound_len: usize,
+    /// Received bytes not yet read: one buffer whose space is reused once read, so a
+    /// request costs no allocation of its own.
+    pub(crate) inbound: BytesMut,
     pub(crate) read_end: Option<ReadEnd>,
     pub(crate) read_waker: Option<Waker>,
     pub(crate) outbound: BytesMut,
@@ -133,11 +136,10 @@ impl Peer {
     /// IO thread: the peer sent `chunk`. Returns false when it overflowed its inbound limit.
     pub(crate) fn push_inbound(&self, chunk: &[u8]) -> bool {
         let mut st = self.lock();
-        if st.inbound_len + chunk.len() > self.io.limits.inbound {
+        if st.inbound.len() + chunk.len() > self.io.limits.inbound {
             return false;
         }
-        st.inbound_len += chunk.len();
-        st.inbound.push_back(Bytes::copy_from_slice(chunk));
+        st.inbound.extend_from_slice(chunk);
         let waker = st.read_waker.take();
         drop(st);
         if let Some(w) = waker {
@@ -276,21 +278,14 @@ impl futures_io::AsyncRead for PeerStream {
             return Poll::Ready(Ok(0));
         }
         let mut st = self.peer.lock();
-        let mut n = 0;
-        while n < buf.len() {
-            let Some(front) = st.inbound.front_mut() else {
-                break;
-            };
-            let take = front.len().min(buf.len() - n);
-            buf[n..n + take].copy_from_slice(&front[..take]);
-            front.advance(take);
-            if front.is_empty() {
-                st.inbound.pop_front();
-            }
-            n += take;
-        }
+        let n = st.inbound.len().min(buf.len());
         if n > 0 {
-            st.inbound_len -= n;
+            buf[..n].copy_from_slice(&st.inbound[..n]);
+            st.inbound.advance(n);
+            if st.inbound.is_empty() && st.inbound.capacity() > INBOUND_KEPT {
+                // A large body went through: do not keep its buffer for the idle connection.
+                st.inbound = BytesMut::new();
+            }
             return Poll::Ready(Ok(n));
         }
         match st.read_end {
