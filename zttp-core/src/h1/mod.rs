@@ -273,8 +273,9 @@ impl H1Connection {
         };
         let version = line.version;
         validate_target(&line.method, &line.target)?;
-        check_host(&headers, version, &self.leniency)?;
-        let framing = Framing::of(&headers, version, true, &self.leniency)?;
+        let fields = HeadFields::of(&headers);
+        fields.check_host(version, &self.leniency)?;
+        let framing = fields.framing(version, true, &self.leniency)?;
         let decoder = match framing {
             Framing::Chunked | Framing::ChunkedForceClose => {
                 BodyDecoder::Chunked(ChunkedDecoder::new())
@@ -291,16 +292,16 @@ impl H1Connection {
                 return Err(RemoteErrorKind::BodyTooLarge);
             }
         }
-        self.note_peer_head(&headers, version, framing);
+        self.note_peer_head(&fields, version, framing);
         let is_method = |m: &[u8]| line.method[..] == *m;
         self.cycle.head_request = is_method(b"HEAD");
         self.cycle.connect_request = is_method(b"CONNECT");
-        if headers.has_token(b"connection", b"upgrade") {
-            self.cycle.upgrade = headers.get(b"upgrade").cloned();
+        if fields.connection_upgrade {
+            self.cycle.upgrade = fields.upgrade.cloned();
         }
         let expect_continue = version == Version::Http11
-            && headers
-                .get(b"expect")
+            && fields
+                .expect
                 .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
         self.recv = RecvState::Body(decoder);
         Ok(Event::Request(Request {
@@ -337,7 +338,8 @@ impl H1Connection {
             }
             return Ok(Event::InformationalResponse(response(headers)));
         }
-        let framing = Framing::of(&headers, line.version, false, &self.leniency)?;
+        let fields = HeadFields::of(&headers);
+        let framing = fields.framing(line.version, false, &self.leniency)?;
         let no_body = self.cycle.head_request
             || line.status == 204
             || line.status == 304
@@ -353,7 +355,7 @@ impl H1Connection {
         if matches!(decoder, BodyDecoder::UntilClose) {
             self.keep_alive = false;
         }
-        self.note_peer_head(&headers, line.version, framing);
+        self.note_peer_head(&fields, line.version, framing);
         self.cycle.final_response = true;
         self.cycle.peer_version = Some(line.version);
         self.recv = RecvState::Body(decoder);
@@ -364,10 +366,9 @@ impl H1Connection {
     }
 
     /// Records what a received head says about keep-alive.
-    fn note_peer_head(&mut self, headers: &Headers, version: Version, framing: Framing) {
+    fn note_peer_head(&mut self, fields: &HeadFields<'_>, version: Version, framing: Framing) {
         self.cycle.peer_version = Some(version);
-        let close = headers.has_token(b"connection", b"close");
-        let keep = headers.has_token(b"connection", b"keep-alive");
+        let (close, keep) = (fields.connection_close, fields.connection_keep_alive);
         self.cycle.http10_keep_alive = version == Version::Http10 && keep && !close;
         if close || (version == Version::Http10 && !keep) {
             self.keep_alive = false;
@@ -428,11 +429,14 @@ impl H1Connection {
             return Err(LocalProtocolError::InvalidHeader);
         }
         // The same Host rule a server applies (RFC 9112 §3.2).
-        if check_host(&req.headers, req.http_version, &Leniency::default()).is_err() {
+        let fields = HeadFields::of(&req.headers);
+        if fields
+            .check_host(req.http_version, &Leniency::default())
+            .is_err()
+        {
             return Err(LocalProtocolError::InvalidHeader);
         }
-        let encoder = match Framing::of(&req.headers, req.http_version, true, &Leniency::default())
-        {
+        let encoder = match fields.framing(req.http_version, true, &Leniency::default()) {
             Ok(Framing::Chunked) => BodyEncoder::Chunked,
             Ok(Framing::Length(n)) => BodyEncoder::Length(n),
             Ok(Framing::None) => BodyEncoder::Length(0),
@@ -687,25 +691,6 @@ enum Framing {
 }
 
 impl Framing {
-    /// Reads Content-Length and Transfer-Encoding of a request or response head.
-    fn of(
-        headers: &Headers,
-        version: Version,
-        is_request: bool,
-        leniency: &Leniency,
-    ) -> Result<Framing, RemoteErrorKind> {
-        let mut te = TransferCodings::default();
-        let mut cl = ContentLength::default();
-        for (name, value) in headers {
-            if name.eq_ignore_ascii_case(b"transfer-encoding") {
-                te.add(value);
-            } else if name.eq_ignore_ascii_case(b"content-length") {
-                cl.add(value);
-            }
-        }
-        Framing::from_fields(&te, &cl, version, is_request, leniency)
-    }
-
     /// The framing the Transfer-Encoding and Content-Length fields of a head say.
     fn from_fields(
         te: &TransferCodings,
@@ -851,20 +836,74 @@ fn is_absolute_form(target: &[u8]) -> bool {
             .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
 }
 
-/// Exactly one Host on HTTP/1.1 requests, at most one on HTTP/1.0 (RFC 9112 §3.2).
-fn check_host(
-    headers: &Headers,
-    version: Version,
-    leniency: &Leniency,
-) -> Result<(), RemoteErrorKind> {
-    let mut hosts = headers.get_all(b"host");
-    match (hosts.next(), hosts.next()) {
-        (_, Some(_)) => Err(RemoteErrorKind::InvalidHost),
-        (None, None) if version == Version::Http11 && !leniency.missing_host => {
-            Err(RemoteErrorKind::MissingHost)
+/// What a received (or about to be sent) head's fields say about framing,
+/// Host, keep-alive, upgrade and 100-continue, gathered in one pass.
+#[derive(Default)]
+struct HeadFields<'a> {
+    te: TransferCodings,
+    cl: ContentLength,
+    hosts: usize,
+    host: Option<&'a Bytes>,
+    connection_close: bool,
+    connection_keep_alive: bool,
+    connection_upgrade: bool,
+    /// The first Upgrade value.
+    upgrade: Option<&'a Bytes>,
+    /// The first Expect value.
+    expect: Option<&'a Bytes>,
+}
+
+impl<'a> HeadFields<'a> {
+    fn of(headers: &'a Headers) -> Self {
+        let mut f = HeadFields::default();
+        for (name, value) in headers {
+            let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
+            match name.len() {
+                4 if is(b"host") => {
+                    f.hosts += 1;
+                    f.host.get_or_insert(value);
+                }
+                6 if is(b"expect") => {
+                    f.expect.get_or_insert(value);
+                }
+                7 if is(b"upgrade") => {
+                    f.upgrade.get_or_insert(value);
+                }
+                10 if is(b"connection") => {
+                    for token in crate::split_list(value) {
+                        let is = |t: &[u8]| token.eq_ignore_ascii_case(t);
+                        f.connection_close |= is(b"close");
+                        f.connection_keep_alive |= is(b"keep-alive");
+                        f.connection_upgrade |= is(b"upgrade");
+                    }
+                }
+                14 if is(b"content-length") => f.cl.add(value),
+                17 if is(b"transfer-encoding") => f.te.add(value),
+                _ => {}
+            }
         }
-        (Some(host), None) if !valid_host(host) => Err(RemoteErrorKind::InvalidHost),
-        _ => Ok(()),
+        f
+    }
+
+    fn framing(
+        &self,
+        version: Version,
+        is_request: bool,
+        leniency: &Leniency,
+    ) -> Result<Framing, RemoteErrorKind> {
+        Framing::from_fields(&self.te, &self.cl, version, is_request, leniency)
+    }
+
+    /// Exactly one Host on HTTP/1.1 requests, at most one on HTTP/1.0 (RFC 9112 §3.2).
+    fn check_host(&self, version: Version, leniency: &Leniency) -> Result<(), RemoteErrorKind> {
+        match (self.hosts, self.host) {
+            (2.., _) => Err(RemoteErrorKind::InvalidHost),
+            (0, _) if version == Version::Http11 && !leniency.missing_host => {
+                Err(RemoteErrorKind::MissingHost)
+            }
+            (_, Some(host)) if !valid_host(host) => Err(RemoteErrorKind::InvalidHost),
+            _ => Ok(()),
+        }
     }
 }
 
