@@ -94,6 +94,8 @@ mod shutdown;
 #[cfg(feature = "tower")]
 mod tower;
 pub mod upgrade;
+#[cfg(feature = "websocket")]
+pub mod websocket;
 
 pub use body::{Body, BodyError, BoxError};
 pub use config::ServerConfig;

@@ -136,6 +136,12 @@ impl OnUpgrade {
             tx,
         )
     }
+
+    /// Whether the request asked for an upgrade the connection can hand over.
+    #[cfg_attr(not(feature = "websocket"), allow(dead_code))]
+    pub(crate) fn is_requested(&self) -> bool {
+        self.rx.is_some()
+    }
 }
 
 impl Future for OnUpgrade {
