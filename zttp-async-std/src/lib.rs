@@ -13,6 +13,7 @@
 //!     })
 //! }
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -27,10 +28,14 @@ use async_std::net::{TcpListener, TcpStream};
 use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
 
+#[cfg(feature = "tower")]
+pub use zttp_service::TowerHandler;
 pub use zttp_service::{
-    upgrade, Body, Handler, IntoResponse, RawRequest, Request, Response, Runtime, ServerConfig,
-    Shutdown, Upgraded,
+    handler_fn, upgrade, Body, Handler, IntoResponse, RawRequest, Request, Response,
+    ResponseHeaders, Runtime, ServerConfig, Shutdown, Upgraded,
 };
+#[cfg(feature = "json")]
+pub use zttp_service::{Json, JsonError};
 
 /// [`Runtime`] on async-std: `task::spawn`, `task::sleep`, the monotonic clock.
 #[derive(Debug, Clone, Copy, Default)]

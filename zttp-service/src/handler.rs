@@ -1,14 +1,11 @@
-//! [`Handler`]: what answers requests, and [`IntoResponse`]: what it may return.
+//! [`Handler`]: what answers requests, and [`handler_fn`] to write one without annotations.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
-use http::StatusCode;
-
-use crate::body::{Body, BoxError};
-use crate::Request;
+use crate::body::Body;
+use crate::{IntoResponse, Request};
 
 /// Answers requests. Implemented for every async function or closure
 /// `Fn(Request) -> impl Future<Output = impl IntoResponse>`.
@@ -17,6 +14,28 @@ use crate::Request;
 /// use zttp_service::{Handler, Request};
 /// fn assert_handler(_: impl Handler) {}
 /// assert_handler(|req: Request| async move { format!("you asked for {}", req.uri()) });
+///
+/// // An `async fn` needs nothing more: its signature names the types.
+/// async fn hello(req: Request) -> String {
+///     format!("hello from {}", req.uri().path())
+/// }
+/// assert_handler(hello);
+/// ```
+///
+/// # Closures without a type annotation
+///
+/// Rust infers a closure's parameter types only from an `Fn(..)` bound on the
+/// very parameter it is passed to. `serve(listener, handler)` takes any
+/// `impl Handler` (a closure, a `TowerHandler`, your own
+/// type), so a closure written `|req| async move { req.uri() }` fails with
+/// E0282 ("type annotations needed"). Either annotate the parameter
+/// (`|req: Request|`) or wrap the closure in [`handler_fn`], whose `Fn(Request)`
+/// bound tells the compiler the type:
+///
+/// ```
+/// use zttp_service::{handler_fn, Handler};
+/// fn assert_handler(_: impl Handler) {}
+/// assert_handler(handler_fn(|req| async move { format!("you asked for {}", req.uri()) }));
 /// ```
 pub trait Handler: Clone + Send + Sync + 'static {
     /// The future that produces the response.
@@ -39,6 +58,18 @@ where
             inner: self(request),
         }
     }
+}
+
+/// Returns the closure unchanged, so the compiler learns that its parameter is
+/// a [`Request`]: `handler_fn(|req| async move { .. })` needs no annotation
+/// (see [Closures without a type annotation](Handler#closures-without-a-type-annotation)).
+pub fn handler_fn<F, Fut>(f: F) -> F
+where
+    F: Fn(Request) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: IntoResponse,
+{
+    f
 }
 
 pin_project_lite::pin_project! {
@@ -65,66 +96,10 @@ where
     }
 }
 
-/// Anything a handler may answer with.
-///
-/// `http::Response<B>` for any body `B` of [`Bytes`] (a [`Body`], `String`,
-/// `http_body_util::Full`, a stream...), plus shortcuts: a `String`, `&'static str`,
-/// `Bytes` or `Vec<u8>` is a `200` with that body, a [`StatusCode`] is that status
-/// with an empty body, and `(StatusCode, body)` both.
-pub trait IntoResponse {
-    /// Converts into a response.
-    fn into_response(self) -> http::Response<Body>;
-}
-
-impl<B> IntoResponse for http::Response<B>
-where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
-    fn into_response(self) -> http::Response<Body> {
-        self.map(Body::new)
-    }
-}
-
-impl IntoResponse for StatusCode {
-    fn into_response(self) -> http::Response<Body> {
-        let mut response = http::Response::new(Body::empty());
-        *response.status_mut() = self;
-        response
-    }
-}
-
-macro_rules! body_into_response {
-    ($($t:ty),*) => {$(
-        impl IntoResponse for $t {
-            fn into_response(self) -> http::Response<Body> {
-                http::Response::new(Body::from(self))
-            }
-        }
-    )*};
-}
-body_into_response!(Body, String, &'static str, Bytes, Vec<u8>);
-
-impl<T: Into<Body>> IntoResponse for (StatusCode, T) {
-    fn into_response(self) -> http::Response<Body> {
-        let mut response = http::Response::new(self.1.into());
-        *response.status_mut() = self.0;
-        response
-    }
-}
-
-impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
-    fn into_response(self) -> http::Response<Body> {
-        match self {
-            Ok(r) => r.into_response(),
-            Err(e) => e.into_response(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::StatusCode;
 
     #[test]
     fn closures_and_shortcuts_are_handlers() {
@@ -134,5 +109,14 @@ mod tests {
         let h = |_req: Request| async { http::Response::new(String::from("x")) };
         let resp = futures::executor::block_on(Handler::call(&h, Request::new(Body::empty())));
         assert_eq!(http_body::Body::size_hint(resp.body()).exact(), Some(1));
+    }
+
+    #[test]
+    fn handler_fn_closures_need_no_parameter_annotation() {
+        let h = handler_fn(|req| async move { format!("path {}", req.uri().path()) });
+        let req = http::Request::get("/a/b").body(Body::empty()).unwrap();
+        let resp = futures::executor::block_on(Handler::call(&h, req));
+        let body = futures::executor::block_on(resp.into_body().to_bytes()).unwrap();
+        assert_eq!(body, "path /a/b");
     }
 }

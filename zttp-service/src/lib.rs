@@ -20,6 +20,25 @@
 //! back as the handler reads), and graceful shutdown sends GOAWAY and
 //! finishes the open streams. [`serve`] is the accept loop around it.
 //!
+//! ## What a handler is
+//!
+//! - an async closure or `async fn` taking a [`Request`] and returning anything
+//!   [`IntoResponse`]: a `String`, a [`StatusCode`](http::StatusCode),
+//!   `(StatusCode, [(name, value)], body)`, an `http::Response`, a `Result` of
+//!   those, a `Json(value)` (feature `json`). A closure without a type
+//!   annotation (`|req| async move { .. }`) needs [`handler_fn`]; see
+//!   [`Handler`] for why;
+//! - `TowerHandler(service)` (feature `tower`): any `tower::Service`, such as an
+//!   axum `Router`, served unchanged — extractors, layers and all;
+//! - your own type implementing [`Handler`].
+//!
+//! ## Features
+//!
+//! - `tower`: `TowerHandler`, the tower/axum bridge.
+//! - `json`: `Json` and `JsonError` (serde + serde_json).
+//!
+//! ## Serving a stream yourself
+//!
 //! Adapters (`zttp-tokio`, `zttp-async-std`, `zttp-zmq`) only bring sockets and a
 //! [`Runtime`] (spawn, sleep, now). Any futures-io stream can be served:
 //!
@@ -79,6 +98,7 @@
 //! assert!(output.starts_with("HTTP/1.1 200 OK\r\n"));
 //! assert!(output.ends_with("\r\n\r\nhello from /hi"));
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -87,7 +107,10 @@ mod config;
 mod conn;
 mod date;
 mod handler;
+#[cfg(feature = "json")]
+mod json;
 mod raw;
+mod response;
 mod runtime;
 mod server;
 mod shutdown;
@@ -100,8 +123,11 @@ pub mod websocket;
 pub use body::{Body, BodyError, BoxError};
 pub use config::ServerConfig;
 pub use conn::serve_connection;
-pub use handler::{Handler, IntoResponse, IntoResponseFuture};
+pub use handler::{handler_fn, Handler, IntoResponseFuture};
+#[cfg(feature = "json")]
+pub use json::{Json, JsonError};
 pub use raw::RawRequest;
+pub use response::{IntoResponse, InvalidHeader, ResponseHeaders};
 pub use runtime::Runtime;
 pub use server::serve;
 pub use shutdown::{Shutdown, Triggered};

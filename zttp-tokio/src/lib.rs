@@ -26,6 +26,39 @@
 //! server.serve(|_req: zttp_tokio::Request| async { "bye" }).await
 //! # }
 //! ```
+//!
+//! ## An axum `Router` (or any tower service) on zttp — feature `tower`
+//!
+//! [`TowerHandler`] serves any `tower::Service<http::Request<Body>>` unchanged:
+//! an axum `Router` with its extractors, a tower-http stack. zttp runs the
+//! connection (HTTP/1.1 and h2c, limits, timeouts, graceful shutdown); the
+//! service answers the requests.
+//!
+//! ```toml
+//! [dependencies]
+//! zttp-tokio = { version = "0.1", features = ["tower"] }
+//! axum = "0.8"
+//! tokio = { version = "1", features = ["full"] }
+//! ```
+//!
+//! ```no_run
+//! use axum::{extract::Path, routing::get, Router};
+//!
+//! #[tokio::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let app = Router::new()
+//!         .route("/", get(|| async { "Hello from axum on zttp" }))
+//!         .route("/users/{id}", get(|Path(id): Path<u32>| async move { format!("user {id}") }));
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//!     zttp_tokio::serve(listener, zttp_tokio::TowerHandler(app)).await
+//! }
+//! ```
+//!
+//! ## Features
+//!
+//! - `tower`: [`TowerHandler`], the tower/axum bridge.
+//! - `json`: [`Json`], serde-serialised responses and JSON request bodies.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -43,9 +76,11 @@ use tokio::net::{TcpListener, TcpStream};
 #[cfg(feature = "tower")]
 pub use zttp_service::TowerHandler;
 pub use zttp_service::{
-    upgrade, Body, Handler, IntoResponse, RawRequest, Request, Response, Runtime, ServerConfig,
-    Shutdown, Upgraded,
+    handler_fn, upgrade, Body, Handler, IntoResponse, RawRequest, Request, Response,
+    ResponseHeaders, Runtime, ServerConfig, Shutdown, Upgraded,
 };
+#[cfg(feature = "json")]
+pub use zttp_service::{Json, JsonError};
 
 /// [`Runtime`] on tokio: `tokio::spawn`, `tokio::time::sleep`, tokio's clock.
 ///
