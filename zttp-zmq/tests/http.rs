@@ -2,7 +2,6 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -49,8 +48,9 @@ fn start(config: ServerConfig) -> (String, Shutdown) {
     (addr, shutdown)
 }
 
+/// Runs curl; a missing curl fails the test, naming its package (`zttp_peers`).
 fn curl(args: &[&str]) -> std::process::Output {
-    let out = Command::new("curl")
+    let out = zttp_peers::command(zttp_peers::Peer::Curl)
         .args(["-sS", "--max-time", "30", "--noproxy", "*"])
         .args(args)
         .output()
@@ -76,7 +76,9 @@ fn blocking<T: Send + 'static>(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(zttp_skip_peer = "curl", ignore = "ZTTP_SKIP_PEERS opts out of curl")]
 async fn curl_gets_hello() {
+    zttp_peers::require(zttp_peers::Peer::Curl);
     let (addr, shutdown) = start(ServerConfig::default());
     let out = blocking(move || curl(&["-i", &format!("http://{addr}/hello")])).await;
     let text = String::from_utf8(out.stdout).unwrap();
@@ -86,7 +88,9 @@ async fn curl_gets_hello() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(zttp_skip_peer = "curl", ignore = "ZTTP_SKIP_PEERS opts out of curl")]
 async fn curl_uploads_and_downloads_ten_megabytes() {
+    zttp_peers::require(zttp_peers::Peer::Curl);
     let (addr, shutdown) = start(ServerConfig::default());
     let dir = std::env::temp_dir().join(format!("zttp-zmq-http-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -149,7 +153,9 @@ async fn expect_continue_gets_100_then_the_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(zttp_skip_peer = "curl", ignore = "ZTTP_SKIP_PEERS opts out of curl")]
 async fn curl_expect_continue_upload() {
+    zttp_peers::require(zttp_peers::Peer::Curl);
     let (addr, shutdown) = start(ServerConfig::default());
     let out = blocking(move || {
         curl(&[
@@ -192,7 +198,9 @@ async fn keep_alive_and_pipelining_on_one_connection() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(zttp_skip_peer = "curl", ignore = "ZTTP_SKIP_PEERS opts out of curl")]
 async fn curl_reuses_the_connection() {
+    zttp_peers::require(zttp_peers::Peer::Curl);
     let (addr, shutdown) = start(ServerConfig::default());
     let out = blocking(move || {
         curl(&[
@@ -229,7 +237,9 @@ async fn malformed_request_gets_400_like_on_tcp() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(zttp_skip_peer = "curl", ignore = "ZTTP_SKIP_PEERS opts out of curl")]
 async fn graceful_shutdown_returns_from_serve() {
+    zttp_peers::require(zttp_peers::Peer::Curl);
     let shutdown = Shutdown::new();
     let server = Server::bind("tcp://127.0.0.1:0")
         .unwrap()

@@ -179,14 +179,10 @@ pub fn small_window_stream(addr: SocketAddr) -> TcpStream {
     stream
 }
 
-/// Runs `curl` with arguments; `None` when curl is not installed.
-pub fn curl(args: &[&str]) -> Option<std::process::Output> {
-    match std::process::Command::new("curl").args(args).output() {
-        Ok(out) => Some(out),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            println!("curl not installed: skipping");
-            None
-        }
-        Err(e) => panic!("curl: {e}"),
-    }
+/// Runs `curl` with arguments; a missing curl fails the test (see `zttp_peers`).
+pub fn curl(args: &[&str]) -> std::process::Output {
+    zttp_peers::command(zttp_peers::Peer::Curl)
+        .args(args)
+        .output()
+        .expect("curl runs")
 }
