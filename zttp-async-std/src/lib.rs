@@ -19,6 +19,7 @@
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -31,7 +32,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 #[cfg(feature = "tower")]
 pub use zttp_service::TowerHandler;
 pub use zttp_service::{
-    handler_fn, upgrade, Body, Handler, IntoResponse, RawRequest, Request, Response,
+    handler_fn, upgrade, Body, Handler, IntoResponse, PeerAddr, RawRequest, Request, Response,
     ResponseHeaders, Runtime, ServerConfig, Shutdown, Upgraded,
 };
 #[cfg(feature = "json")]
@@ -109,7 +110,8 @@ impl Server {
     }
 }
 
-type Accepting = Pin<Box<dyn Future<Output = (TcpListener, io::Result<TcpStream>)> + Send>>;
+type Accepting =
+    Pin<Box<dyn Future<Output = (TcpListener, io::Result<(TcpStream, SocketAddr)>)> + Send>>;
 
 /// Accepted connections, with `TCP_NODELAY` set.
 struct Incoming {
@@ -118,7 +120,7 @@ struct Incoming {
 
 fn accept(listener: TcpListener) -> Accepting {
     Box::pin(async move {
-        let accepted = listener.accept().await.map(|(stream, _peer)| stream);
+        let accepted = listener.accept().await;
         (listener, accepted)
     })
 }
@@ -138,9 +140,9 @@ impl Stream for Incoming {
             Poll::Pending => return Poll::Pending,
         };
         self.accepting = accept(listener);
-        Poll::Ready(Some(accepted.map(|stream| {
+        Poll::Ready(Some(accepted.map(|(stream, peer)| {
             let _ = stream.set_nodelay(true);
-            Connection(stream)
+            Connection(stream, Some(peer))
         })))
     }
 }
@@ -148,7 +150,13 @@ impl Stream for Incoming {
 /// An accepted socket whose `poll_close` also shuts down the write side:
 /// async-std's only flushes, so a client waiting for the end of a
 /// `Connection: close` answer would not see it until the socket is dropped.
-struct Connection(TcpStream);
+struct Connection(TcpStream, Option<SocketAddr>);
+
+impl zttp_service::ConnectionInfo for Connection {
+    fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        self.1
+    }
+}
 
 impl AsyncRead for Connection {
     fn poll_read(

@@ -109,6 +109,7 @@ mod date;
 mod handler;
 #[cfg(feature = "json")]
 mod json;
+mod peer;
 mod raw;
 mod response;
 mod runtime;
@@ -126,6 +127,7 @@ pub use conn::serve_connection;
 pub use handler::{handler_fn, Handler, IntoResponseFuture};
 #[cfg(feature = "json")]
 pub use json::{Json, JsonError};
+pub use peer::{serve_connection_with_peer, ConnectionInfo, PeerAddr};
 pub use raw::RawRequest;
 pub use response::{IntoResponse, InvalidHeader, ResponseHeaders};
 pub use runtime::Runtime;

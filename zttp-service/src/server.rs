@@ -11,8 +11,9 @@ use futures::task::AtomicWaker;
 use futures::StreamExt;
 use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
-use tracing::{debug, info, warn};
+use tracing::{debug, info, warn, Instrument};
 
+use crate::peer::{ConnectionInfo, PeerAddr, WithPeer};
 use crate::shutdown::Phase;
 use crate::{serve_connection, Handler, Runtime, ServerConfig, Shutdown};
 
@@ -43,6 +44,10 @@ impl Drop for Admitted {
 /// requests in flight finish while idle connections close, and after
 /// [`ServerConfig::shutdown_grace`] forces the rest closed; then it returns.
 /// If `incoming` ends first, it waits for the open connections the same way.
+///
+/// What each connection tells through [`ConnectionInfo`] reaches its requests:
+/// the peer's address as a [`PeerAddr`] extension, also recorded on the
+/// connection's tracing span.
 pub async fn serve<S, IO, R, H>(
     mut incoming: S,
     runtime: R,
@@ -52,7 +57,7 @@ pub async fn serve<S, IO, R, H>(
 ) -> io::Result<()>
 where
     S: Stream<Item = io::Result<IO>> + Unpin + Send,
-    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    IO: AsyncRead + AsyncWrite + ConnectionInfo + Unpin + Send + 'static,
     R: Runtime,
     H: Handler,
 {
@@ -83,17 +88,29 @@ where
             Some(Some(Ok(io))) => {
                 tracker.active.fetch_add(1, Ordering::AcqRel);
                 let admitted = Admitted(tracker.clone());
+                let peer = io.peer_addr().map(PeerAddr);
+                let span = match peer {
+                    Some(addr) => tracing::debug_span!("peer", addr = %addr),
+                    None => tracing::Span::none(),
+                };
+                let handler = WithPeer {
+                    inner: handler.clone(),
+                    peer,
+                };
                 let connection = serve_connection(
                     io,
                     runtime.clone(),
-                    handler.clone(),
+                    handler,
                     config.clone(),
                     shutdown.clone(),
                 );
-                runtime.spawn(Box::pin(async move {
-                    let _admitted = admitted;
-                    let _ = connection.await;
-                }));
+                runtime.spawn(Box::pin(
+                    async move {
+                        let _admitted = admitted;
+                        let _ = connection.await;
+                    }
+                    .instrument(span),
+                ));
             }
             Some(Some(Err(e))) => {
                 if is_per_connection(&e) {

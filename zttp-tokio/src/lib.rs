@@ -76,7 +76,7 @@ use tokio::net::{TcpListener, TcpStream};
 #[cfg(feature = "tower")]
 pub use zttp_service::TowerHandler;
 pub use zttp_service::{
-    handler_fn, upgrade, Body, Handler, IntoResponse, RawRequest, Request, Response,
+    handler_fn, upgrade, Body, Handler, IntoResponse, PeerAddr, RawRequest, Request, Response,
     ResponseHeaders, Runtime, ServerConfig, Shutdown, Upgraded,
 };
 #[cfg(feature = "json")]
@@ -203,6 +203,13 @@ where
 /// A tokio `AsyncRead + AsyncWrite` seen as futures-io, vectored writes included.
 #[derive(Debug)]
 pub struct TokioIo<T>(pub T);
+
+/// An accepted TCP connection tells its peer's address ([`PeerAddr`] on every request).
+impl zttp_service::ConnectionInfo for TokioIo<TcpStream> {
+    fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        self.0.peer_addr().ok()
+    }
+}
 
 impl<T: AsyncRead + Unpin> futures_io::AsyncRead for TokioIo<T> {
     fn poll_read(

@@ -14,6 +14,8 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::mem;
+use std::net::{IpAddr, SocketAddr};
+use std::os::unix::io::RawFd;
 use std::sync::Arc;
 
 use bytes::{Buf, Bytes};
@@ -210,7 +212,10 @@ impl StreamIo {
             return;
         }
         // Connect notification `[id, ""]`, or data from a peer whose notification we never saw.
-        let peer = Peer::new(Bytes::copy_from_slice(id), self.io.clone());
+        let id = Bytes::copy_from_slice(id);
+        let addr = peer_address(&mut self.data_msg);
+        let frame: &[u8] = &self.data_msg;
+        let peer = Peer::new(id, addr, self.io.clone());
         if !frame.is_empty() {
             peer.push_inbound(frame);
         }
@@ -333,4 +338,15 @@ impl StreamIo {
             }
         }
     }
+}
+
+/// The TCP peer's address from a received message's metadata: libzmq gives the IP as
+/// `Peer-Address` and the connection's descriptor as the private `__fd` property (what
+/// `ZMQ_SRCFD` reads), whose `getpeername` adds the port. The IPs must agree: if the
+/// descriptor was closed and reused since, the address is reported unknown.
+fn peer_address(msg: &mut zmq::Message) -> Option<SocketAddr> {
+    let ip: IpAddr = msg.gets("Peer-Address")?.parse().ok()?;
+    let fd: RawFd = msg.gets("__fd")?.parse().ok()?;
+    let addr = crate::sys::peer_name(fd)?;
+    (addr.ip() == ip).then_some(addr)
 }

@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -104,6 +105,8 @@ pub(crate) struct PeerState {
 /// State shared by a [`PeerStream`] and the IO thread.
 pub(crate) struct Peer {
     pub(crate) id: RoutingId,
+    /// The TCP peer's address, from the connect notification's metadata.
+    pub(crate) addr: Option<SocketAddr>,
     pub(crate) state: Mutex<PeerState>,
     pub(crate) io: Arc<IoShared>,
 }
@@ -121,9 +124,10 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Peer {
-    pub(crate) fn new(id: RoutingId, io: Arc<IoShared>) -> Arc<Peer> {
+    pub(crate) fn new(id: RoutingId, addr: Option<SocketAddr>, io: Arc<IoShared>) -> Arc<Peer> {
         Arc::new(Peer {
             id,
+            addr,
             state: Mutex::new(PeerState::default()),
             io,
         })
@@ -193,6 +197,7 @@ impl fmt::Debug for PeerStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PeerStream")
             .field("routing_id", &self.peer.id)
+            .field("peer_addr", &self.peer.addr)
             .finish()
     }
 }
@@ -205,6 +210,12 @@ impl PeerStream {
     /// The libzmq routing id of this peer.
     pub fn routing_id(&self) -> &RoutingId {
         &self.peer.id
+    }
+
+    /// The TCP peer's address (libzmq's `Peer-Address` property with the port of the
+    /// connection), if libzmq reported it.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer.addr
     }
 
     fn write_bufs(
@@ -332,6 +343,13 @@ impl futures_io::AsyncWrite for PeerStream {
     /// Sends what is queued, then `[id, ""]`; ready once the IO thread has done so.
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.request_close(Some(cx)).map(Ok)
+    }
+}
+
+/// Each request served on this stream carries [`zttp_service::PeerAddr`].
+impl zttp_service::ConnectionInfo for PeerStream {
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer.addr
     }
 }
 

@@ -56,3 +56,49 @@ pub(crate) fn poll_readable<const N: usize>(
 }
 
 type CInt = std::os::raw::c_int;
+
+/// The remote address of the TCP socket `fd` (`getpeername(2)`), if it is one.
+#[allow(unsafe_code)]
+pub(crate) fn peer_name(fd: std::os::unix::io::RawFd) -> Option<std::net::SocketAddr> {
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+    // SAFETY: an all-zero `sockaddr_storage` is a valid value of that plain C struct.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `storage` is a live, writable `sockaddr_storage` and `len` holds its exact size,
+    // as `getpeername` requires; it writes at most `len` bytes. An invalid fd only fails.
+    let rc = unsafe {
+        libc::getpeername(
+            fd,
+            (&mut storage as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    match i32::from(storage.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says `storage` holds a `sockaddr_in`, which it is large
+            // and aligned enough for.
+            let sin: &libc::sockaddr_in =
+                unsafe { &*(&storage as *const libc::sockaddr_storage).cast() };
+            let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                ip,
+                u16::from_be(sin.sin_port),
+            )))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for `sockaddr_in6`.
+            let sin6: &libc::sockaddr_in6 =
+                unsafe { &*(&storage as *const libc::sockaddr_storage).cast() };
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(sin6.sin6_addr.s6_addr),
+                u16::from_be(sin6.sin6_port),
+                sin6.sin6_flowinfo,
+                sin6.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}

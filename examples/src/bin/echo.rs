@@ -3,9 +3,10 @@
 //! `cargo run --release -p zttp-examples --bin echo -- [--runtime tokio|async-std] [--addr ADDR]`
 //!
 //! - any path: reads the whole body and answers `200 application/json`
-//!   `{"method", "target", "version", "headers", "body_len", "body_sha256", "trailers"}`
+//!   `{"method", "target", "version", "headers", "body_len", "body_sha256", "trailers", "peer"}`
 //!   with the head exactly as received (header order, duplicates and name case;
-//!   bytes ≥ 0x80 as Latin-1 characters). A body that fails to read gets a 4xx and
+//!   bytes ≥ 0x80 as Latin-1 characters); `peer` is the client's `"IP:PORT"` on every
+//!   runtime (`null` if unknown). A body that fails to read gets a 4xx and
 //!   the connection closes.
 //! - `/bytes/N`: N bytes of `0123456789…` with Content-Length, streamed in pieces.
 //! - `/chunked/N`: the same bytes, chunked on HTTP/1.1.
@@ -20,7 +21,7 @@ use bytes::Bytes;
 use http::{header, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
 use sha2::{Digest, Sha256};
-use zttp_service::{Body, IntoResponse, RawRequest, Request, Response, ServerConfig};
+use zttp_service::{Body, IntoResponse, PeerAddr, RawRequest, Request, Response, ServerConfig};
 
 /// Bytes per streamed piece; a multiple of 10 so every piece starts at `0`.
 const PIECE: usize = 16_000;
@@ -85,6 +86,7 @@ fn digits(n: u64) -> Body {
 /// The request as JSON, after reading its whole body.
 async fn describe(req: Request) -> Response {
     let raw = req.extensions().get::<RawRequest>().cloned();
+    let peer = req.extensions().get::<PeerAddr>().map(|p| p.to_string());
     let mut body = req.into_body();
     let mut hasher = Sha256::new();
     let mut body_len = 0u64;
@@ -134,6 +136,7 @@ async fn describe(req: Request) -> Response {
         "body_len": body_len,
         "body_sha256": digest.iter().map(|b| format!("{b:02x}")).collect::<String>(),
         "trailers": trailers,
+        "peer": peer,
     });
     let mut response = http::Response::new(Body::from(json.to_string()));
     response.headers_mut().insert(
