@@ -207,6 +207,9 @@ impl Pipe {
 /// The server's end of a [`Pipe`].
 pub(crate) struct ServerIo(Arc<Mutex<PipeState>>);
 
+/// An in-memory pipe has no peer address.
+impl crate::ConnectionInfo for ServerIo {}
+
 impl AsyncRead for ServerIo {
     fn poll_read(
         self: Pin<&mut Self>,
