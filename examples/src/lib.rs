@@ -17,6 +17,13 @@ pub struct Args {
 impl Args {
     /// Parses the process arguments; prints usage and exits on a bad flag.
     pub fn parse() -> Args {
+        Self::parse_with(&[]).0
+    }
+
+    /// Like [`parse`](Self::parse), also accepting the value-taking flags in
+    /// `extra` (e.g. `--max-body`); returns them with their values, in order.
+    pub fn parse_with(extra: &[&str]) -> (Args, Vec<(String, String)>) {
+        let mut found = Vec::new();
         let mut args = Args {
             runtime: "tokio".into(),
             addr: "127.0.0.1:8080".into(),
@@ -31,14 +38,19 @@ impl Args {
                 "--runtime" => args.runtime = value(&mut it),
                 "--addr" => args.addr = value(&mut it),
                 "-h" | "--help" => usage(""),
+                other if extra.contains(&other) => {
+                    let value = value(&mut it);
+                    found.push((flag, value));
+                }
                 other => usage(&format!("unknown argument {other:?}")),
             }
         }
-        args
+        (args, found)
     }
 }
 
-fn usage(problem: &str) -> ! {
+/// Prints `problem` and the usage line, then exits with status 2.
+pub fn usage(problem: &str) -> ! {
     if !problem.is_empty() {
         eprintln!("error: {problem}");
     }
@@ -109,8 +121,12 @@ pub fn main_with<H: Handler>(handler: H) {
 
 /// Like [`main_with`], with a server configuration.
 pub fn main_with_config<H: Handler>(config: ServerConfig, handler: H) {
-    let args = Args::parse();
-    if let Err(e) = run(&args, config, handler) {
+    run_or_exit(&Args::parse(), config, handler)
+}
+
+/// Runs `run`; an error becomes a message and exit status 1.
+pub fn run_or_exit<H: Handler>(args: &Args, config: ServerConfig, handler: H) {
+    if let Err(e) = run(args, config, handler) {
         eprintln!("error: {e}");
         std::process::exit(1);
     }

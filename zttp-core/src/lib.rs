@@ -386,7 +386,9 @@ impl Connection {
     }
 
     /// HTTP/2 with `auto_acknowledge` off: `n` bytes of DATA on `stream_id` were
-    /// consumed, so the peer may send that much more (WINDOW_UPDATE).
+    /// consumed, so the peer may send that much more (WINDOW_UPDATE). Stream 0
+    /// grants connection credit only: for bytes dropped on a stream that must
+    /// stay throttled.
     pub fn acknowledge_received_data(
         &mut self,
         stream_id: u32,

@@ -1,6 +1,9 @@
 //! Echoes each request back as JSON, plus a few test routes.
 //!
-//! `cargo run --release -p zttp-examples --bin echo -- [--runtime tokio|async-std] [--addr ADDR]`
+//! `cargo run --release -p zttp-examples --bin echo -- [--runtime tokio|async-std] [--addr ADDR] [--max-body BYTES]`
+//!
+//! `--max-body BYTES` sets the server's request body limit
+//! ([`ServerConfig::max_body_size`]); a larger body gets `413`. Default: no limit.
 //!
 //! - any path: reads the whole body and answers `200 application/json`
 //!   `{"method", "target", "version", "headers", "body_len", "body_sha256", "trailers", "peer"}`
@@ -152,6 +155,16 @@ fn latin1(bytes: &[u8]) -> String {
 }
 
 fn main() {
+    let (args, extra) = zttp_examples::Args::parse_with(&["--max-body"]);
     // The raw head keeps header name case and order, and the target as sent.
-    zttp_examples::main_with_config(ServerConfig::default().raw_request(true), echo);
+    let mut config = ServerConfig::default().raw_request(true);
+    for (_, bytes) in extra {
+        match bytes.parse::<u64>() {
+            Ok(max) => config = config.max_body_size(Some(max)),
+            Err(_) => {
+                zttp_examples::usage(&format!("--max-body takes a byte count, not {bytes:?}"))
+            }
+        }
+    }
+    zttp_examples::run_or_exit(&args, config, echo);
 }

@@ -39,6 +39,11 @@ pub(super) struct Exchange {
     pub(super) consumption: Option<Consumption>,
     /// HTTP/2: request body bytes received and not yet granted back to the peer.
     pub(super) unacknowledged: u64,
+    /// HTTP/2: request body bytes received in total.
+    pub(super) received: u64,
+    /// HTTP/2: the request body exceeded `max_body_size`; the handler's body
+    /// failed with `413` and further DATA is dropped without stream credit.
+    pub(super) over_limit: bool,
     pub(super) request_done: bool,
     pub(super) expect_continue: bool,
     pub(super) continue_sent: bool,

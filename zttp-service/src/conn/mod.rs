@@ -59,7 +59,8 @@ use http::StatusCode;
 use http_body::Body as _;
 use tracing::{debug, error, trace, warn};
 use zttp_core::{
-    Connection, Data, EndOfMessage, Error, ErrorCode, Event, Protocol, RemoteProtocolError, Role,
+    Connection, Data, EndOfMessage, Error, ErrorCode, Event, Protocol, RemoteErrorKind,
+    RemoteProtocolError, Role,
 };
 
 use crate::body::{self, Body, BodyError};
@@ -485,12 +486,21 @@ where
             span.record("target", String::from_utf8_lossy(&request.target).as_ref());
         }
         let has_body = convert::announces_body(&request);
+        let content_length = convert::content_length(&request);
         let (body, sender) = if has_body {
-            let (incoming, sender) = body::channel(convert::content_length(&request));
+            let (incoming, sender) = body::channel(content_length);
             (Body::incoming(incoming), Some(sender))
         } else {
             (Body::empty(), None)
         };
+        // HTTP/1.1 bodies are limited by the core; an HTTP/2 body declared too
+        // large fails before any of it arrives.
+        let over_limit = http2 && self.body_over_limit(content_length.unwrap_or(0));
+        if over_limit {
+            if let Some(sender) = &sender {
+                sender.fail(body_too_large());
+            }
+        }
         let connect = !http2 && &request.method[..] == b"CONNECT";
         let wants_upgrade = connect || self.core.upgrade().is_some();
         let stream_id = request.stream_id;
@@ -500,8 +510,10 @@ where
             head_request: &request.method[..] == b"HEAD",
             connect,
             consumption: sender.as_ref().filter(|_| http2).map(|s| s.consumption()),
-            body: sender,
+            body: sender.filter(|_| !over_limit),
             unacknowledged: 0,
+            received: 0,
+            over_limit,
             request_done: false,
             expect_continue: request.expect_continue && has_body,
             continue_sent: false,
@@ -551,6 +563,28 @@ where
             }
             return;
         };
+        if http2 {
+            ex.received += len as u64;
+            let max = self.config.max_body_size;
+            if !ex.over_limit && max.is_some_and(|max| ex.received > max) {
+                ex.over_limit = true;
+                if let Some(body) = ex.body.take() {
+                    body.fail(body_too_large());
+                }
+            }
+            if ex.over_limit {
+                // Connection credit only: the stream stays throttled until it ends.
+                let _ = self.core.acknowledge_received_data(0, len);
+                if ex.is_streaming() {
+                    // The response head is out: no 413 can follow, reset instead.
+                    debug!(parent: &ex.span, "request body over the limit; resetting");
+                    let stream_id = ex.stream_id;
+                    let _ = self.core.reset_stream(stream_id, ErrorCode::CANCEL);
+                    self.drop_exchange(stream_id);
+                }
+                return;
+            }
+        }
         let delivered = match (&ex.body, &ex.response) {
             (Some(body), ResponseState::Waiting | ResponseState::Streaming(_)) => {
                 body.push(data.data)
@@ -577,6 +611,11 @@ where
                 }
             }
         }
+    }
+
+    /// HTTP/2: a request body of `len` bytes is larger than `max_body_size`.
+    fn body_over_limit(&self, len: u64) -> bool {
+        self.config.max_body_size.is_some_and(|max| len > max)
     }
 
     fn on_end_of_message(&mut self, end: EndOfMessage) {
@@ -789,17 +828,17 @@ where
         let status = parts.status.as_u16();
         debug!(status, "response");
         if let Some(e) = self.errored {
-            ex.response = ResponseState::Done;
-            if !http2 {
-                // The core is in an error state and will not send: answer for the handler.
-                let status = if (400..600).contains(&status) {
-                    status
-                } else {
-                    e.status()
-                };
-                self.answer_error(status);
+            // HTTP/2: the connection failed; nothing more goes out. HTTP/1.1: the
+            // core lets a server answer the peer's error once, then close; a
+            // handler's error answer goes out as written, anything else
+            // becomes the error's own status.
+            if http2 || !(400..600).contains(&status) {
+                ex.response = ResponseState::Done;
+                if !http2 {
+                    self.answer_error(e.status());
+                }
+                return;
             }
-            return;
         }
         let upgrading = !http2
             && ex.upgrade.is_some()
@@ -1237,6 +1276,11 @@ where
             }
         }
     }
+}
+
+/// The error a request body larger than `max_body_size` fails with (`413`).
+fn body_too_large() -> BodyError {
+    BodyError::remote(RemoteProtocolError::new(RemoteErrorKind::BodyTooLarge))
 }
 
 /// Errors that only mean the peer went away.

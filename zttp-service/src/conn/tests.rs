@@ -348,6 +348,45 @@ fn body_over_max_body_size_gets_413() {
     assert!(closes(&out), "{out}");
 }
 
+/// Answers a body error with a JSON body of its own, like an application would.
+fn json_413(_: VirtualRuntime) -> impl Handler {
+    |req: Request| async move {
+        match req.into_body().to_bytes().await {
+            Ok(body) => (StatusCode::OK, body.len().to_string()),
+            Err(e) if e.is_too_large() => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                r#"{"error":"too large"}"#.to_owned(),
+            ),
+            Err(_) => (StatusCode::BAD_REQUEST, "bad".to_owned()),
+        }
+    }
+}
+
+#[test]
+fn handlers_own_answer_to_a_body_error_is_sent_as_written_with_close() {
+    let mut c = Conn::start(config().max_body_size(Some(10)), json_413);
+    c.send("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n");
+    let out = c.output();
+    assert_eq!(statuses(&out), [413], "{out}");
+    assert!(out.ends_with("\r\n\r\n{\"error\":\"too large\"}"), "{out}");
+    assert!(closes(&out), "{out}");
+    assert!(c.pipe.server_closed());
+}
+
+#[test]
+fn handler_answering_a_body_error_with_success_gets_the_errors_status() {
+    let mut c = Conn::start(config().max_body_size(Some(10)), |_| {
+        |req: Request| async move {
+            let _ = req.into_body().to_bytes().await;
+            "fine"
+        }
+    });
+    c.send("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n");
+    let out = c.output();
+    assert_eq!(statuses(&out), [413], "{out}");
+    assert!(!out.contains("fine"), "{out}");
+}
+
 #[test]
 fn chunked_body_over_max_body_size_fails_the_handlers_read_with_413() {
     let mut c = Conn::start(config().max_body_size(Some(10)), body_len);

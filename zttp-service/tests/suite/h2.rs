@@ -129,6 +129,31 @@ pub fn curl_h2c_serves_gets_uploads_and_downloads(start: Start) {
     server.stop().unwrap();
 }
 
+pub fn body_over_the_limit_gets_413_over_http2(start: Start) {
+    let server = start(ServerConfig::default().max_body_size(Some(1000)));
+    let url = format!("http://{}/echo", server.addr);
+    let post = |len: usize| {
+        let body = "x".repeat(len);
+        let out = curl(&[
+            "-sS",
+            "--max-time",
+            "30",
+            "--http2-prior-knowledge",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version} %{http_code}",
+            "--data-binary",
+            &body,
+            &url,
+        ]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(post(5000), "2 413");
+    assert_eq!(post(1000), "2 200", "at the limit is fine");
+    server.stop().unwrap();
+}
+
 pub fn python_h2_streams_run_concurrently_and_survive_resets(start: Start) {
     let server = start(ServerConfig::default());
     let child = spawn_h2_client(server.addr.port(), "concurrent");

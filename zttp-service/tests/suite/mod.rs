@@ -98,6 +98,7 @@ macro_rules! http2_suite {
     ($start:path) => {
         $crate::http2_suite!(@tests $start;
             curl_h2c_serves_gets_uploads_and_downloads ["curl"],
+            body_over_the_limit_gets_413_over_http2 ["curl"],
             python_h2_streams_run_concurrently_and_survive_resets ["h2"],
             python_httpx_http2_client_round_trips ["httpx"],
             h2load_requests_all_succeed ["h2load"],

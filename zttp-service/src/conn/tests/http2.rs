@@ -69,10 +69,55 @@ impl Client {
         id
     }
 
+    /// Sends `body` on stream `id` as fast as flow control allows, running the
+    /// server between pieces, then ends the stream (unless it was reset).
+    /// Returns the bytes sent.
+    fn upload(&mut self, c: &mut Conn, id: u32, body: &[u8]) -> usize {
+        let mut sent = 0;
+        while sent < body.len() {
+            let n = self
+                .core
+                .send_window(id)
+                .min(body.len() - sent)
+                .min(16 * 1024);
+            if n == 0 {
+                self.exchange(c);
+                if self.core.send_window(id) == 0 {
+                    break;
+                }
+                continue;
+            }
+            let data = Bytes::copy_from_slice(&body[sent..sent + n]);
+            if self
+                .core
+                .send(Data {
+                    stream_id: id,
+                    data,
+                })
+                .is_err()
+            {
+                break;
+            }
+            sent += n;
+        }
+        if sent == body.len() {
+            let _ = self.core.send(EndOfMessage {
+                stream_id: id,
+                ..EndOfMessage::default()
+            });
+        }
+        self.exchange(c);
+        sent
+    }
+
     /// Sends a request head that leaves the stream open for a body.
     fn open(&mut self, method: &str, path: &str) -> u32 {
+        self.open_with(zttp_core::Request::new(method.to_owned(), path.to_owned()))
+    }
+
+    /// Sends `req` as a request head that leaves the stream open for a body.
+    fn open_with(&mut self, mut req: zttp_core::Request) -> u32 {
         let id = self.core.next_stream_id().unwrap();
-        let mut req = zttp_core::Request::new(method.to_owned(), path.to_owned());
         req.stream_id = id;
         req.http_version = zttp_core::Version::Http2;
         req.scheme = Some("http".into());
@@ -242,4 +287,97 @@ fn answering_before_the_request_body_ends_resets_the_stream_with_no_error() {
     assert_eq!(client.status(id), Some(200));
     assert_eq!(client.body(id), b"ignored");
     assert_eq!(client.reset(id), Some(ErrorCode::NO_ERROR));
+}
+
+// ---- body size limits ----
+
+/// A body-size limit of 10 000 bytes.
+fn limited() -> crate::ServerConfig {
+    config().max_body_size(Some(10_000))
+}
+
+/// Answers a body error with a JSON body of its own, like an application would.
+fn json_413(_: super::VirtualRuntime) -> impl crate::Handler {
+    |req: crate::Request| async move {
+        match req.into_body().to_bytes().await {
+            Ok(body) => (http::StatusCode::OK, body.len().to_string()),
+            Err(e) if e.is_too_large() => (
+                http::StatusCode::PAYLOAD_TOO_LARGE,
+                r#"{"error":"too large"}"#.to_owned(),
+            ),
+            Err(_) => (http::StatusCode::BAD_REQUEST, "bad".to_owned()),
+        }
+    }
+}
+
+#[test]
+fn body_over_max_body_size_gets_the_handlers_413_then_the_stream_is_reset() {
+    let mut c = Conn::start(limited(), json_413);
+    let mut client = Client::new();
+    let id = client.open("POST", "/");
+    let sent = client.upload(&mut c, id, &[b'x'; 100_000]);
+    assert_eq!(client.status(id), Some(413));
+    assert_eq!(client.body(id), br#"{"error":"too large"}"#);
+    assert_eq!(client.reset(id), Some(ErrorCode::NO_ERROR));
+    assert!(sent < 100_000, "the upload was stopped after {sent} bytes");
+    // The connection goes on.
+    let next = client.request("POST", "/", Some(b"small"));
+    client.exchange(&mut c);
+    assert_eq!(client.body(next), b"5");
+}
+
+#[test]
+fn body_declared_over_max_body_size_fails_before_it_arrives() {
+    let mut c = Conn::start(limited(), json_413);
+    let mut client = Client::new();
+    let req = zttp_core::Request::new("POST", "/").with_header("content-length", "100000");
+    let id = client.open_with(req);
+    client.exchange(&mut c);
+    assert_eq!(client.status(id), Some(413));
+    assert_eq!(client.body(id), br#"{"error":"too large"}"#);
+    assert_eq!(client.reset(id), Some(ErrorCode::NO_ERROR));
+}
+
+#[test]
+fn body_at_max_body_size_is_accepted() {
+    let mut c = Conn::start(limited(), json_413);
+    let mut client = Client::new();
+    let id = client.open("POST", "/");
+    assert_eq!(client.upload(&mut c, id, &[b'x'; 10_000]), 10_000);
+    assert_eq!(client.status(id), Some(200));
+    assert_eq!(client.body(id), b"10000");
+}
+
+#[test]
+fn body_over_max_body_size_after_the_response_head_resets_the_stream() {
+    // Echoes the request body as it streams in: the head goes out at once.
+    let mut c = Conn::start(limited(), |_| {
+        |req: crate::Request| async move { crate::Body::new(req.into_body()) }
+    });
+    let mut client = Client::new();
+    let id = client.open("POST", "/");
+    client.upload(&mut c, id, &[b'x'; 100_000]);
+    assert_eq!(client.status(id), Some(200));
+    assert_eq!(client.reset(id), Some(ErrorCode::CANCEL));
+    assert!(client.body(id).len() <= 10_000);
+    assert!(!c.finished());
+}
+
+#[test]
+fn connection_specific_fields_of_a_response_are_dropped() {
+    let mut c = Conn::start(config(), |_| {
+        |_: crate::Request| async {
+            http::Response::builder()
+                .status(413)
+                .header("connection", "close")
+                .header("keep-alive", "timeout=5")
+                .body(crate::Body::from("too large"))
+                .unwrap()
+        }
+    });
+    let mut client = Client::new();
+    let id = client.request("GET", "/", None);
+    client.exchange(&mut c);
+    assert_eq!(client.status(id), Some(413));
+    assert_eq!(client.body(id), b"too large");
 }
