@@ -389,7 +389,8 @@ impl Client {
 
 /// An HTTP/1.1 configuration from one input byte: bits 0–3 turn on one
 /// leniency each (bare LF, obs-fold, Transfer-Encoding with Content-Length,
-/// missing Host), bit 4 selects tiny limits, bit 5 protocol detection.
+/// missing Host), bit 4 selects tiny limits, bit 5 protocol detection,
+/// bit 6 the unescaped-target-characters leniency.
 pub fn h1_config(bits: u8) -> Config {
     let mut config = Config::default();
     config.leniency = Leniency {
@@ -397,10 +398,12 @@ pub fn h1_config(bits: u8) -> Config {
         obs_fold: bits & 2 != 0,
         transfer_encoding_with_content_length: bits & 4 != 0,
         missing_host: bits & 8 != 0,
+        unescaped_target_chars: bits & 64 != 0,
     };
     if bits & 16 != 0 {
         config.limits = Limits {
             max_request_line: 32,
+            max_method_len: 8,
             max_head_size: 128,
             max_headers: 3,
             max_chunk_extensions: 8,

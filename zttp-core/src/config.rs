@@ -27,6 +27,10 @@ pub enum Protocol {
 pub struct Limits {
     /// Longest request line, CRLF excluded (414 beyond it). Default 8 KiB.
     pub max_request_line: usize,
+    /// Longest method: a server answers 501 to a longer one (RFC 9112 §3: "a
+    /// method longer than any that it implements"). Default 32; the longest
+    /// registered method, `UPDATEREDIRECTREF`, has 17 bytes.
+    pub max_method_len: usize,
     /// Longest head: start line plus header section (431 beyond it). Default 64 KiB.
     pub max_head_size: usize,
     /// Most header fields in one head (431 beyond it). Default 100.
@@ -43,6 +47,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_request_line: 8 * 1024,
+            max_method_len: 32,
             max_head_size: 64 * 1024,
             max_headers: 100,
             max_chunk_extensions: 1024,
@@ -65,6 +70,12 @@ pub struct Leniency {
     /// Accept HTTP/1.1 requests without a Host field (RFC 9112 §3.2 says answer 400;
     /// some health checkers and embedded clients omit it). Several Host fields stay an error.
     pub missing_host: bool,
+    /// Accept in a request-target the bytes RFC 3986 excludes but browsers send
+    /// unescaped and the `http` crate's `Uri` accepts: `"` `[` `\` `]` `^` `{` `|` `}`
+    /// in the path, `[` `\` `]` `^` `` ` `` `{` `|` `}` in the query, and a `%` not
+    /// followed by two hex digits. A `#` (fragment), `<`, `>`, whitespace and
+    /// controls stay errors (RFC 9112 §3.2).
+    pub unescaped_target_chars: bool,
 }
 
 /// HTTP/2 SETTINGS values (RFC 9113 §6.5.2); `None` means "not sent / default".

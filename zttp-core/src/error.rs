@@ -45,12 +45,20 @@ pub enum RemoteErrorKind {
     InvalidStatusLine,
     /// The method is not a token (RFC 9110 §9.1).
     InvalidMethod,
+    /// The method is longer than [`Limits::max_method_len`](crate::Limits::max_method_len):
+    /// longer than any the server implements (answer 501, RFC 9112 §3).
+    MethodTooLong,
+    /// The bytes are not an HTTP/1 request line at all — no token method
+    /// followed by a space, or a line whose last word is not an `HTTP/`
+    /// version (a TLS ClientHello, an HTTP/2 preface, HTTP/0.9). A server
+    /// closes without answering: the peer would not understand an HTTP/1.1
+    /// response. [`status`](RemoteProtocolError::status) still says 400.
+    NotHttp,
     /// The request-target is not in a form allowed for this method (RFC 9112 §3.2).
     InvalidTarget,
-    /// The HTTP version is not `HTTP/x.y`: the peer is not speaking HTTP/1.x,
-    /// so a server closes without an HTTP/1.1 answer.
+    /// The HTTP version of an HTTP/1 message is malformed (`HTTP/1.1x`).
     InvalidVersion,
-    /// The HTTP version is well formed but not 1.0 or 1.1 (answer 505).
+    /// The HTTP version is well formed but its major version is not 1 (answer 505).
     UnsupportedVersion,
     /// A field name is not a token (RFC 9110 §5.1).
     InvalidHeaderName,
@@ -135,7 +143,7 @@ impl RemoteProtocolError {
             RequestLineTooLong => 414,
             HeadTooLarge | TooManyHeaders => 431,
             BodyTooLarge => 413,
-            UnsupportedTransferEncoding => 501,
+            UnsupportedTransferEncoding | MethodTooLong => 501,
             UnsupportedVersion => 505,
             _ => 400,
         }

@@ -79,6 +79,7 @@ mod h2;
 mod headers;
 pub mod hpack;
 mod outbound;
+mod uri;
 
 use bytes::Bytes;
 

@@ -24,8 +24,10 @@ fn server_error(config: &Config, pieces: &[&[u8]]) -> Option<RemoteErrorKind> {
 /// "request line too long" when they came apart.
 #[test]
 fn request_line_limit_wins_over_a_bad_byte_past_it_however_the_bytes_arrive() {
+    // The method limit (501) is set past the line's so that the line's wins.
     let config = Config::default().limits(Limits {
         max_request_line: 32,
+        max_method_len: 64,
         ..Limits::default()
     });
     let line = b"_uPRyyyyyyyyyyyyyyyyyyyyyyyyyyycog:";

@@ -90,7 +90,7 @@ struct RequestSpec {
 fn request_spec() -> impl Strategy<Value = RequestSpec> {
     (
         prop::sample::select(vec!["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]),
-        "/[a-z0-9/._~-]{0,16}(\\?[a-z0-9=&%]{0,12})?",
+        "/[a-z0-9/._~-]{0,16}(\\?([a-z0-9=&]|%[0-9A-Fa-f]{2}){0,12})?",
         fields(6),
         body(),
         framing(),

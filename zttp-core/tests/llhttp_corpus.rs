@@ -68,6 +68,25 @@ const DELIBERATE: &[(&str, &str)] = &[
         "request/method.md: M-SEARCH request",
         "RFC 9112 §3.2.4: the asterisk-form is only for OPTIONS",
     ),
+    // Request-target characters (RFC 3986 §3.3-§3.4), checked in the core so
+    // that the raw target and the handler's `http::Uri` cannot disagree.
+    (
+        "request/uri.md: Fragment in URI",
+        "RFC 9112 §3.2 / RFC 3986 §3.5: a request-target has no fragment; `http::Uri` would drop it \
+         while the raw target kept it",
+    ),
+    (
+        "request/uri.md: Query URL with vertical bar character",
+        "RFC 3986 §3.4: `|` is not a query character (Leniency::unescaped_target_chars admits it)",
+    ),
+    (
+        "request/uri.md: Quotes in URI",
+        "RFC 3986 §3.3-§3.4: `\"` is in neither a path nor a query (and `http::Uri` rejects it in a query)",
+    ),
+    (
+        "request/uri.md: `host:port` and basic auth",
+        "RFC 9110 §4.2.4: userinfo in an http URI is an error",
+    ),
     // Transfer codings.
     (
         "request/transfer-encoding.md: POST with `chunked` as last transfer-encoding",

@@ -21,6 +21,7 @@ mod parse;
 use bytes::{Bytes, BytesMut};
 
 use crate::outbound::Outbound;
+use crate::uri;
 use crate::{
     Config, Data, EndOfMessage, Error, Event, Headers, Leniency, Limits, LocalProtocolError,
     RemoteErrorKind, RemoteProtocolError, Request, Response, Role, Version,
@@ -103,7 +104,10 @@ impl H1Connection {
             eof: false,
             recv: RecvState::Idle,
             send: SendState::Idle,
-            scanner: HeadScanner::new(start_line(role)),
+            scanner: match role {
+                Role::Server => HeadScanner::for_requests(config.limits.max_method_len),
+                Role::Client => HeadScanner::new(StartLine::Status),
+            },
             error: None,
             keep_alive: true,
             cycle: Cycle::default(),
@@ -224,7 +228,10 @@ impl H1Connection {
             return match (self.buf.is_empty(), self.eof) {
                 (_, false) => Ok(Event::NeedData),
                 (true, true) => self.closed(),
-                (false, true) => Err(RemoteErrorKind::IncompleteMessage),
+                (false, true) => Err(self
+                    .scanner
+                    .error_at_eof(&self.buf)
+                    .unwrap_or(RemoteErrorKind::IncompleteMessage)),
             };
         };
         let layout = std::mem::take(&mut self.scanner.layout);
@@ -272,7 +279,11 @@ impl H1Connection {
             }
         };
         let version = line.version;
-        validate_target(&line.method, &line.target)?;
+        validate_target(
+            &line.method,
+            &line.target,
+            self.leniency.unescaped_target_chars,
+        )?;
         let fields = HeadFields::of(&headers);
         fields.check_host(version, &self.leniency)?;
         let framing = fields.framing(version, true, &self.leniency)?;
@@ -299,10 +310,7 @@ impl H1Connection {
         if fields.connection_upgrade {
             self.cycle.upgrade = fields.upgrade.cloned();
         }
-        let expect_continue = version == Version::Http11
-            && fields
-                .expect
-                .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
+        let expect_continue = version == Version::Http11 && fields.expect_continue;
         self.recv = RecvState::Body(decoder);
         Ok(Event::Request(Request {
             stream_id: 0,
@@ -423,8 +431,10 @@ impl H1Connection {
         // The form of the target must suit the method, as a server checks it.
         let target_ok = !req.target.is_empty()
             && req.target.iter().all(|&b| b > 0x20 && b < 0x7f)
-            && validate_target(&req.method, &req.target).is_ok();
-        let method_ok = !req.method.is_empty() && req.method.iter().all(|&b| parse::is_tchar(b));
+            && validate_target(&req.method, &req.target, false).is_ok();
+        let method_ok = !req.method.is_empty()
+            && req.method.len() <= self.limits.max_method_len
+            && req.method.iter().all(|&b| parse::is_tchar(b));
         if !target_ok || !method_ok || req.http_version == Version::Http2 {
             return Err(LocalProtocolError::InvalidHeader);
         }
@@ -483,9 +493,9 @@ impl H1Connection {
     /// After a peer's protocol error a server may still send one final
     /// response (the error's status), then the connection closes.
     ///
-    /// A start line whose version is not `HTTP/x.y` at all is not answered:
-    /// the peer does not speak HTTP/1.x (it may be an HTTP/2 client with a bad
-    /// preface, or another protocol), so an HTTP/1.1 answer would only be noise.
+    /// Bytes that are not an HTTP/1 request line at all ([`RemoteErrorKind::NotHttp`]:
+    /// a TLS ClientHello, an HTTP/2 preface, HTTP/0.9, another protocol) are
+    /// not answered: an HTTP/1.1 answer would only be noise to that peer.
     fn may_answer_error(&self, event: &Event) -> bool {
         match event {
             Event::Response(_) => self.may_answer_error_with_head(),
@@ -502,8 +512,7 @@ impl H1Connection {
     }
 
     fn answers_errors(&self) -> bool {
-        self.role == Role::Server
-            && self.error.map(|e| e.kind()) != Some(RemoteErrorKind::InvalidVersion)
+        self.role == Role::Server && self.error.map(|e| e.kind()) != Some(RemoteErrorKind::NotHttp)
     }
 
     fn send_informational(&mut self, resp: Response) -> Result<(), LocalProtocolError> {
@@ -733,8 +742,8 @@ impl TransferCodings {
         if self.invalid {
             return;
         }
-        for member in value.split(|&b| b == b',') {
-            let coding = crate::trim_ows(member);
+        // RFC 9110 §5.6.1: empty list elements are parsed and ignored.
+        for coding in crate::split_list(value) {
             let name_end = coding
                 .iter()
                 .position(|&b| b == b';')
@@ -812,28 +821,18 @@ impl ContentLength {
     }
 }
 
-/// Request-target forms (RFC 9112 §3.2): origin for most methods, absolute
-/// for any, authority only for CONNECT, asterisk only for OPTIONS.
-fn validate_target(method: &[u8], target: &[u8]) -> Result<(), RemoteErrorKind> {
+/// Request-target forms and their syntax (RFC 9112 §3.2): authority-form only
+/// for CONNECT, asterisk-form only for OPTIONS, otherwise origin-form or
+/// absolute-form (`crate::uri` checks the characters).
+fn validate_target(method: &[u8], target: &[u8], lenient: bool) -> Result<(), RemoteErrorKind> {
     let ok = if method == b"CONNECT" {
-        is_authority_form(target)
+        uri::is_authority_form(target)
     } else if target == b"*" {
         method == b"OPTIONS"
     } else {
-        target.starts_with(b"/") || is_absolute_form(target)
+        uri::is_origin_form(target, lenient) || uri::is_absolute_form(target, lenient)
     };
     ok.then_some(()).ok_or(RemoteErrorKind::InvalidTarget)
-}
-
-fn is_absolute_form(target: &[u8]) -> bool {
-    let Some(colon) = target.iter().position(|&b| b == b':') else {
-        return false;
-    };
-    let scheme = &target[..colon];
-    scheme.first().is_some_and(u8::is_ascii_alphabetic)
-        && scheme
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
 }
 
 /// What a received (or about to be sent) head's fields say about framing,
@@ -849,8 +848,8 @@ struct HeadFields<'a> {
     connection_upgrade: bool,
     /// The first Upgrade value.
     upgrade: Option<&'a Bytes>,
-    /// The first Expect value.
-    expect: Option<&'a Bytes>,
+    /// An Expect field lists `100-continue` (RFC 9110 §10.1.1).
+    expect_continue: bool,
 }
 
 impl<'a> HeadFields<'a> {
@@ -864,7 +863,8 @@ impl<'a> HeadFields<'a> {
                     f.host.get_or_insert(value);
                 }
                 6 if is(b"expect") => {
-                    f.expect.get_or_insert(value);
+                    f.expect_continue |=
+                        crate::split_list(value).any(|e| e.eq_ignore_ascii_case(b"100-continue"));
                 }
                 7 if is(b"upgrade") => {
                     f.upgrade.get_or_insert(value);
@@ -894,56 +894,21 @@ impl<'a> HeadFields<'a> {
         Framing::from_fields(&self.te, &self.cl, version, is_request, leniency)
     }
 
-    /// Exactly one Host on HTTP/1.1 requests, at most one on HTTP/1.0 (RFC 9112 §3.2).
+    /// Exactly one Host on HTTP/1.1 requests, at most one on HTTP/1.0, each
+    /// `uri-host [ ":" port ]` (RFC 9112 §3.2, RFC 3986 §3.2.2).
     fn check_host(&self, version: Version, leniency: &Leniency) -> Result<(), RemoteErrorKind> {
         match (self.hosts, self.host) {
             (2.., _) => Err(RemoteErrorKind::InvalidHost),
             (0, _) if version == Version::Http11 && !leniency.missing_host => {
                 Err(RemoteErrorKind::MissingHost)
             }
-            (_, Some(host)) if !valid_host(host) => Err(RemoteErrorKind::InvalidHost),
+            (_, Some(host)) if !uri::is_host(host) => Err(RemoteErrorKind::InvalidHost),
             _ => Ok(()),
         }
     }
 }
 
-/// `uri-host ":" port`.
-fn is_authority_form(target: &[u8]) -> bool {
-    let Some(colon) = target.iter().rposition(|&b| b == b':') else {
-        return false;
-    };
-    let (host, port) = (&target[..colon], &target[colon + 1..]);
-    !host.is_empty() && !port.is_empty() && port.iter().all(u8::is_ascii_digit) && valid_host(host)
-}
-
-/// A Host value: `uri-host [ ":" port ]`, loosely — no whitespace, no
-/// delimiters that would let it smuggle a path or userinfo.
-fn valid_host(host: &[u8]) -> bool {
-    host.iter().all(|&b| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b':'
-                    | b'['
-                    | b']'
-                    | b'%'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-            )
-    })
-}
-
+#[cfg(test)]
+mod rfc_tests;
 #[cfg(test)]
 mod tests;

@@ -33,6 +33,13 @@ pub(crate) struct HeadScanner {
     colon: usize,
     /// The Content-Length seen so far in this section.
     content_length: Option<u64>,
+    /// Longest method a request line may have (501 beyond it).
+    max_method: usize,
+    /// A request line past its method went wrong here, with this error; the
+    /// rest of the line decides whether the peer speaks HTTP/1 at all.
+    bad_line: Option<(RemoteErrorKind, usize)>,
+    /// The request line's method is `PRI`, as in the HTTP/2 preface.
+    pri: bool,
     /// Where the lines scanned so far lie, for the parser.
     pub(crate) layout: Layout,
 }
@@ -81,6 +88,8 @@ enum LineState {
     Value,
     /// Request line: method, target, then this many bytes of version.
     MethodStart,
+    /// A request line that went wrong after its method: read to its end.
+    BadRequestLine,
     Method,
     TargetStart,
     Target,
@@ -104,6 +113,7 @@ impl HeadScanner {
     pub(crate) fn new(start: StartLine) -> Self {
         HeadScanner {
             start,
+            max_method: usize::MAX,
             state: match start {
                 StartLine::Request => LineState::MethodStart,
                 StartLine::Status => LineState::StatusVersion(0),
@@ -113,11 +123,22 @@ impl HeadScanner {
         }
     }
 
-    /// Starts over for a new section, keeping the layout's allocation.
+    /// A scanner for request heads whose method may have `max_method` bytes.
+    pub(crate) fn for_requests(max_method: usize) -> Self {
+        HeadScanner {
+            max_method,
+            ..HeadScanner::new(StartLine::Request)
+        }
+    }
+
+    /// Starts over for a new section, keeping the layout's allocation and the
+    /// method limit.
     pub(crate) fn restart(&mut self, start: StartLine) {
         let mut fields = std::mem::take(&mut self.layout.fields);
         fields.clear();
+        let max_method = self.max_method;
         *self = HeadScanner::new(start);
+        self.max_method = max_method;
         self.layout.fields = fields;
     }
 
@@ -185,10 +206,22 @@ impl HeadScanner {
     ) -> Result<Option<usize>, RemoteErrorKind> {
         let first_line = self.start != StartLine::None;
         while *i < buf.len() {
+            if self.state == LineState::BadRequestLine {
+                match buf[*i..].iter().position(|&b| b == b'\n') {
+                    Some(n) => {
+                        *i += n;
+                        return Err(self.bad_request_line(&buf[..*i]));
+                    }
+                    None => {
+                        *i = buf.len();
+                        break;
+                    }
+                }
+            }
             // Fast path: skip the run of bytes the current state accepts as is.
             let run = match self.state {
                 LineState::Value | LineState::Reason => FIELD_VCHAR,
-                LineState::Name | LineState::Method => TCHAR,
+                LineState::Name | LineState::Method | LineState::MethodStart => TCHAR,
                 LineState::Target => TARGET,
                 _ => 0,
             };
@@ -196,17 +229,34 @@ impl HeadScanner {
                 while *i < buf.len() && CLASS[buf[*i] as usize] & run != 0 {
                     *i += 1;
                 }
+                if matches!(self.state, LineState::MethodStart | LineState::Method) {
+                    if *i > self.line_start {
+                        self.state = LineState::Method;
+                    }
+                    if *i - self.line_start > self.max_method {
+                        // The first byte past the limit is the offending one.
+                        *i = self.line_start + self.max_method;
+                        return Err(RemoteErrorKind::MethodTooLong);
+                    }
+                }
                 if *i == buf.len() {
                     break;
                 }
             }
             let b = buf[*i];
             if self.cr && b != b'\n' {
-                return Err(RemoteErrorKind::BareCr);
+                self.request_line_error(RemoteErrorKind::BareCr, *i)?;
+                *i += 1;
+                continue;
             }
             match b {
                 b'\n' => {
                     let line_len = *i - self.line_start;
+                    if let Err(e) = self.end_request_line() {
+                        // The line ends here: classify it now.
+                        self.bad_line = Some((e, *i));
+                        return Err(self.bad_request_line(&buf[..*i]));
+                    }
                     if !self.cr && !leniency.bare_lf {
                         return Err(RemoteErrorKind::BareLf);
                     }
@@ -248,12 +298,26 @@ impl HeadScanner {
                     self.colon = *i;
                     self.state = LineState::Value;
                 }
+                b'\t' if self.state == LineState::Method && self.start == StartLine::Request => {
+                    // Whitespace other than SP between the words of a request line
+                    // (RFC 9112 §3 allows parsing on it): HTTP/1, but malformed.
+                    self.layout.spaces[0] = *i;
+                    self.state = LineState::TargetStart;
+                    self.request_line_error(RemoteErrorKind::InvalidRequestLine, *i)?;
+                }
                 b' ' if matches!(self.state, LineState::Method | LineState::Target) => {
+                    if self.state == LineState::Method {
+                        self.pri = buf[self.line_start..*i] == *b"PRI";
+                    }
                     let which = usize::from(self.state == LineState::Target);
                     self.layout.spaces[which] = *i;
                     self.byte(b, leniency)?;
                 }
-                _ => self.byte(b, leniency)?,
+                _ => {
+                    if let Err(e) = self.byte(b, leniency) {
+                        self.request_line_error(e, *i)?;
+                    }
+                }
             }
             *i += 1;
         }
@@ -282,7 +346,9 @@ impl HeadScanner {
             Value => return Err(E::InvalidHeaderValue),
             MethodStart | Method if class & TCHAR != 0 => Method,
             Method if b == b' ' => TargetStart,
-            MethodStart | Method => return Err(E::InvalidMethod),
+            // No token then a space: whatever this is, it is not HTTP/1.
+            MethodStart | Method => return Err(E::NotHttp),
+            BadRequestLine => BadRequestLine,
             TargetStart | Target if class & TARGET != 0 => Target,
             Target if b == b' ' => RequestVersion(0),
             TargetStart if b == b' ' => return Err(E::InvalidRequestLine),
@@ -325,13 +391,88 @@ impl HeadScanner {
         match self.state {
             LineStart | Value | Reason | Code(3) | RequestVersion(8) => {}
             Name => return Err(E::MissingColon),
-            MethodStart | Method | TargetStart | Target => return Err(E::InvalidRequestLine),
+            MethodStart | Method => return Err(E::NotHttp),
+            TargetStart | Target => return Err(E::InvalidRequestLine),
             RequestVersion(_) => return Err(E::InvalidVersion),
+            BadRequestLine => return Err(E::InvalidRequestLine),
             StatusVersion(_) => return Err(E::InvalidStatusLine),
             Code(_) => return Err(E::InvalidStatus),
         }
         self.state = LineStart;
         Ok(())
+    }
+
+    /// An error in a request line after its method (`method SP`): the peer may
+    /// speak HTTP/1 and deserve a 400, or not speak it at all and deserve
+    /// silence, which only the end of the line tells. Remembers the first
+    /// error and reads on; other errors pass through.
+    fn request_line_error(&mut self, e: RemoteErrorKind, at: usize) -> Result<(), RemoteErrorKind> {
+        use LineState::*;
+        match self.state {
+            // No token then a space yet: not HTTP/1.
+            MethodStart | Method if self.start == StartLine::Request => {
+                Err(RemoteErrorKind::NotHttp)
+            }
+            // A well-formed version of another major: 505 at once, unless this
+            // may be the HTTP/2 preface (`PRI * HTTP/2.0`).
+            RequestVersion(_) if e == RemoteErrorKind::UnsupportedVersion && !self.pri => Err(e),
+            TargetStart | Target | RequestVersion(_) if self.start == StartLine::Request => {
+                self.bad_line = Some((e, at));
+                self.state = BadRequestLine;
+                self.cr = false;
+                Ok(())
+            }
+            _ => Err(e),
+        }
+    }
+
+    /// At the LF that ends the first line: the error of an incomplete request
+    /// line past its method, if it is one.
+    fn end_request_line(&self) -> Result<(), RemoteErrorKind> {
+        use LineState::*;
+        match self.state {
+            TargetStart | Target => Err(RemoteErrorKind::InvalidRequestLine),
+            RequestVersion(n) if n < 8 => Err(RemoteErrorKind::InvalidVersion),
+            _ => Ok(()),
+        }
+    }
+
+    /// The error for a bad request line that ends at `line_end` (its LF).
+    ///
+    /// RFC 9112 §3: a request line is `method SP request-target SP
+    /// HTTP-version`. When its last word starts with `HTTP/` the peer speaks
+    /// HTTP/1 and gets the error's status (400, or 505 for another major
+    /// version); otherwise (HTTP/0.9, RTSP, an HTTP/2 client's preface sent
+    /// to an HTTP/1 server, RFC 9113 §3.4) it is [`RemoteErrorKind::NotHttp`]
+    /// and gets no answer.
+    fn bad_request_line(&self, line: &[u8]) -> RemoteErrorKind {
+        let (error, at) = self
+            .bad_line
+            .unwrap_or((RemoteErrorKind::InvalidRequestLine, line.len()));
+        let mut line = &line[self.line_start..];
+        while let [rest @ .., b'\r' | b' ' | b'\t'] = line {
+            line = rest;
+        }
+        let last_space = line
+            .iter()
+            .rposition(|&b| b == b' ' || b == b'\t')
+            .unwrap_or(0);
+        let version = &line[last_space + 1..];
+        let method = &line[..self.layout.spaces[0] - self.line_start];
+        let http = version.len() >= 5 && version[..5].eq_ignore_ascii_case(b"HTTP/");
+        if !http || (method == b"PRI" && version == b"HTTP/2.0") {
+            return RemoteErrorKind::NotHttp;
+        }
+        if error == RemoteErrorKind::InvalidVersion && at < self.line_start + last_space {
+            // A space inside the target made its tail look like a version.
+            return RemoteErrorKind::InvalidRequestLine;
+        }
+        error
+    }
+
+    /// At the end of input: the error of a bad request line still being read.
+    pub(crate) fn error_at_eof(&self, buf: &[u8]) -> Option<RemoteErrorKind> {
+        (self.state == LineState::BadRequestLine).then(|| self.bad_request_line(buf))
     }
 
     /// Checks byte `n` of an `HTTP/x.y` version and returns the count after it.
@@ -348,7 +489,9 @@ impl HeadScanner {
         if n == 5 {
             self.major = b;
         }
-        if n == 7 && !(self.major == b'1' && matches!(b, b'0' | b'1')) {
+        // RFC 9110 §2.5: HTTP/1.x with any minor version is read as HTTP/1.1
+        // (RFC 9112 §2.3); another major version is not ours (505).
+        if n == 7 && self.major != b'1' {
             return Err(RemoteErrorKind::UnsupportedVersion);
         }
         Ok(n + 1)
@@ -468,10 +611,14 @@ const fn is_target_char(b: u8) -> bool {
     b > 0x20 && b < 0x7f
 }
 
+/// `HTTP/1.0`, or `HTTP/1.1` for any other minor version of 1 (RFC 9110 §2.5).
 fn parse_version(v: &[u8]) -> Result<Version, RemoteErrorKind> {
     match v {
         b"HTTP/1.1" => Ok(Version::Http11),
         b"HTTP/1.0" => Ok(Version::Http10),
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if minor.is_ascii_digit() => {
+            Ok(Version::Http11)
+        }
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
             if major.is_ascii_digit() && minor.is_ascii_digit() =>
         {

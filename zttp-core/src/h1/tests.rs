@@ -102,8 +102,8 @@ rejects! {
         b"GET / HTTP/1.1\r\nHost: a\r\nX(y): 1\r\n\r\n" => InvalidHeaderName;
     rejects_header_line_without_colon:
         b"GET / HTTP/1.1\r\nHost: a\r\nfoo\r\n\r\n" => MissingColon;
-    rejects_non_token_method:
-        b"G(T / HTTP/1.1\r\nHost: a\r\n\r\n" => InvalidMethod;
+    closes_on_a_non_token_method:
+        b"G(T / HTTP/1.1\r\nHost: a\r\n\r\n" => NotHttp;
     rejects_double_space_in_request_line:
         b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n" => InvalidRequestLine;
     rejects_target_with_control_bytes:
@@ -643,7 +643,7 @@ fn server_may_answer_a_protocol_error_once_then_closes() {
 fn a_start_line_that_is_not_http_is_not_answered() {
     let mut conn = server();
     let e = events(&mut conn, b"INVALID CONNECTION PREFACE\r\n\r\n").unwrap_err();
-    assert_eq!(e, Error::Remote(RemoteErrorKind::InvalidVersion.into()));
+    assert_eq!(e, Error::Remote(RemoteErrorKind::NotHttp.into()));
     assert_eq!(
         conn.send(Response::new(400)),
         Err(LocalProtocolError::ConnectionClosed)

@@ -131,14 +131,16 @@ pub(crate) fn parse_request(
             return Err(Malformed);
         };
         let http = s.eq_ignore_ascii_case(b"http") || s.eq_ignore_ascii_case(b"https");
-        if p.is_empty() && http {
+        if p.is_empty() && http || !is_path_without_fragment(p) {
+            return Err(Malformed);
+        }
+        if http && authority.as_ref().is_some_and(|a| a.contains(&b'@')) {
+            // §8.3.1: no userinfo in an http(s) :authority.
             return Err(Malformed);
         }
         p.clone()
     };
-    let expect_continue = headers
-        .get(b"expect")
-        .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
+    let expect_continue = headers.has_token(b"expect", b"100-continue");
     Ok(Request {
         stream_id,
         method,
@@ -150,6 +152,12 @@ pub(crate) fn parse_request(
         protocol,
         expect_continue,
     })
+}
+
+/// §8.3.1: `:path` holds the path and query of the target URI, never a
+/// fragment (which `http::Uri` would silently drop).
+fn is_path_without_fragment(path: &[u8]) -> bool {
+    !path.contains(&b'#')
 }
 
 /// A response head (final or 1xx) from a decoded field list (§8.3.2).
@@ -243,7 +251,14 @@ pub(crate) fn request_fields(req: &Request) -> Result<Vec<OutField>, LocalProtoc
         if let Some(a) = authority {
             out.push(pseudo(b":authority", a));
         }
-        if req.target.is_empty() {
+        let http = match req.scheme.as_deref() {
+            Some(s) => s.eq_ignore_ascii_case(b"http") || s.eq_ignore_ascii_case(b"https"),
+            None => true,
+        };
+        let userinfo = out
+            .iter()
+            .any(|(n, v, _)| &n[..] == b":authority" && v.contains(&b'@'));
+        if req.target.is_empty() || !is_path_without_fragment(&req.target) || http && userinfo {
             return Err(LocalProtocolError::InvalidHeader);
         }
         out.push(pseudo(b":path", req.target.clone()));
@@ -330,17 +345,19 @@ mod tests {
     #[test]
     fn rejects_malformed_requests() {
         let cases: Vec<Vec<(&str, &str)>> = vec![
-            GET[..3].to_vec(),                               // no :path
-            [&GET[..], &[(":path", "/x")]].concat(),         // duplicate
-            [&GET[..], &[(":status", "200")]].concat(),      // response pseudo
-            [&GET[..], &[(":foo", "x")]].concat(),           // unknown pseudo
-            [&[("a", "b")][..], &GET[..]].concat(),          // pseudo after regular
-            [&GET[..], &[("Upper", "x")]].concat(),          // uppercase
-            [&GET[..], &[("connection", "close")]].concat(), // connection-specific
-            [&GET[..], &[("te", "gzip")]].concat(),          // te other than trailers
-            [&GET[..], &[("x", " lead")]].concat(),          // leading whitespace
-            [&GET[..], &[("x", "a\0b")]].concat(),           // NUL
-            [&GET[..3], &[(":path", "")]].concat(),          // empty path
+            GET[..3].to_vec(),                                              // no :path
+            [&GET[..], &[(":path", "/x")]].concat(),                        // duplicate
+            [&GET[..], &[(":status", "200")]].concat(),                     // response pseudo
+            [&GET[..], &[(":foo", "x")]].concat(),                          // unknown pseudo
+            [&[("a", "b")][..], &GET[..]].concat(),                         // pseudo after regular
+            [&GET[..], &[("Upper", "x")]].concat(),                         // uppercase
+            [&GET[..], &[("connection", "close")]].concat(),                // connection-specific
+            [&GET[..], &[("te", "gzip")]].concat(), // te other than trailers
+            [&GET[..], &[("x", " lead")]].concat(), // leading whitespace
+            [&GET[..], &[("x", "a\0b")]].concat(),  // NUL
+            [&GET[..3], &[(":path", "")]].concat(), // empty path
+            [&GET[..3], &[(":path", "/a#b")]].concat(), // fragment
+            [&GET[..2], &[(":authority", "u@h"), (":path", "/")]].concat(), // userinfo
         ];
         for case in cases {
             assert_eq!(parse_request(1, fields(&case)), Err(Malformed), "{case:?}");
