@@ -13,9 +13,22 @@
 //!     })
 //! }
 //! ```
+//!
+//! With the `tls` feature, `Server::tls` serves HTTPS (rustls through
+//! futures-rustls; ALPN picks HTTP/2 or HTTP/1.1) and `TlsAcceptor` /
+//! `serve_tls_connection` serve connections of your own loop.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+#[cfg(feature = "tls")]
+mod tls;
+#[cfg(feature = "tls")]
+pub use futures_rustls::{self, rustls};
+#[cfg(feature = "tls")]
+pub use tls::{serve_tls_connection, TlsAcceptor};
+#[cfg(feature = "tls")]
+pub use zttp_service::tls::TlsInfo;
 
 use std::future::Future;
 use std::io;
@@ -67,6 +80,8 @@ pub struct Server {
     listener: TcpListener,
     config: ServerConfig,
     shutdown: Shutdown,
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Server {
@@ -76,6 +91,8 @@ impl Server {
             listener,
             config: ServerConfig::default(),
             shutdown: Shutdown::new(),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -91,6 +108,22 @@ impl Server {
         self
     }
 
+    /// Serves HTTPS with this rustls configuration: every accepted connection
+    /// first completes a TLS handshake (within
+    /// [`ServerConfig::tls_handshake_timeout`]), then speaks the protocol ALPN
+    /// chose, `h2` or `http/1.1`; handlers find the SNI name and the ALPN
+    /// protocol in the [`TlsInfo`] request extension.
+    ///
+    /// When `config.alpn_protocols` is empty, the server announces `h2` and
+    /// `http/1.1` (only one of them if [`ServerConfig::core`] pins the
+    /// protocol); a non-empty list is kept as given. A client that offers no
+    /// ALPN gets HTTP/1.1. Failed handshakes are logged at debug level.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
         self.listener.local_addr()
@@ -99,6 +132,11 @@ impl Server {
     /// Serves until the shutdown signal triggers and the connections finished
     /// (see [`zttp_service::serve`]).
     pub async fn serve<H: Handler>(self, handler: H) -> io::Result<()> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = self.tls {
+            let incoming = incoming(self.listener);
+            return tls::serve(incoming, tls, handler, self.config, self.shutdown).await;
+        }
         zttp_service::serve(
             incoming(self.listener),
             AsyncStdRuntime,
@@ -114,7 +152,7 @@ type Accepting =
     Pin<Box<dyn Future<Output = (TcpListener, io::Result<(TcpStream, SocketAddr)>)> + Send>>;
 
 /// Accepted connections, with `TCP_NODELAY` set.
-struct Incoming {
+pub(crate) struct Incoming {
     accepting: Accepting,
 }
 
@@ -150,7 +188,7 @@ impl Stream for Incoming {
 /// An accepted socket whose `poll_close` also shuts down the write side:
 /// async-std's only flushes, so a client waiting for the end of a
 /// `Connection: close` answer would not see it until the socket is dropped.
-struct Connection(TcpStream, Option<SocketAddr>);
+pub(crate) struct Connection(TcpStream, Option<SocketAddr>);
 
 impl zttp_service::ConnectionInfo for Connection {
     fn peer_addr(&self) -> Option<std::net::SocketAddr> {

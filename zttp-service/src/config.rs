@@ -48,6 +48,9 @@ pub struct ServerConfig {
     /// Default off: the extension costs allocations on every request, and
     /// `http::Request` already carries everything else.
     pub raw_request: bool,
+    /// Longest time a TLS handshake may take (adapters' `tls` feature); a
+    /// client still handshaking then is dropped. Default 10 s.
+    pub tls_handshake_timeout: Option<Duration>,
 }
 
 impl Default for ServerConfig {
@@ -63,6 +66,7 @@ impl Default for ServerConfig {
             body_buffer: 64 * 1024,
             core: zttp_core::Config::default().protocol(zttp_core::Protocol::Auto),
             raw_request: false,
+            tls_handshake_timeout: Some(Duration::from_secs(10)),
         }
     }
 }
@@ -99,6 +103,8 @@ impl ServerConfig {
         core: zttp_core::Config;
         /// Sets [`raw_request`](Self::raw_request).
         raw_request: bool;
+        /// Sets [`tls_handshake_timeout`](Self::tls_handshake_timeout).
+        tls_handshake_timeout: Option<Duration>;
     }
 
     /// The core configuration a new connection gets (with `max_body_size` applied).

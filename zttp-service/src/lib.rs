@@ -115,6 +115,7 @@ mod response;
 mod runtime;
 mod server;
 mod shutdown;
+pub mod tls;
 #[cfg(feature = "tower")]
 mod tower;
 pub mod upgrade;
@@ -131,7 +132,7 @@ pub use peer::{serve_connection_with_peer, ConnectionInfo, PeerAddr};
 pub use raw::RawRequest;
 pub use response::{IntoResponse, InvalidHeader, ResponseHeaders};
 pub use runtime::Runtime;
-pub use server::serve;
+pub use server::{serve, serve_with};
 pub use shutdown::{Shutdown, Triggered};
 #[cfg(feature = "tower")]
 pub use tower::TowerHandler;

@@ -1,6 +1,6 @@
 //! [`serve`]: the accept loop every adapter feeds with its accepted connections.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -49,7 +49,7 @@ impl Drop for Admitted {
 /// the peer's address as a [`PeerAddr`] extension, also recorded on the
 /// connection's tracing span.
 pub async fn serve<S, IO, R, H>(
-    mut incoming: S,
+    incoming: S,
     runtime: R,
     handler: H,
     config: ServerConfig,
@@ -62,6 +62,45 @@ where
     H: Handler,
 {
     let config = Arc::new(config);
+    let start = {
+        let (runtime, config, shutdown) = (runtime.clone(), config.clone(), shutdown.clone());
+        move |io, peer| {
+            let handler = WithPeer {
+                inner: handler.clone(),
+                peer,
+            };
+            serve_connection(
+                io,
+                runtime.clone(),
+                handler,
+                config.clone(),
+                shutdown.clone(),
+            )
+        }
+    };
+    serve_with(incoming, runtime, &config, shutdown, start).await
+}
+
+/// The accept loop of [`serve`] with the per-connection work left to the
+/// caller: each connection `incoming` yields runs `connection(io, peer)` in a
+/// task of its own (its tracing span records the peer's address), with the
+/// same limit on concurrent connections and the same graceful shutdown.
+/// Adapters use it to put a step before [`serve_connection`], such as a TLS
+/// handshake ([`tls::serve_handshake`](crate::tls::serve_handshake)).
+pub async fn serve_with<S, IO, R, C, F>(
+    mut incoming: S,
+    runtime: R,
+    config: &ServerConfig,
+    shutdown: Shutdown,
+    mut connection: C,
+) -> io::Result<()>
+where
+    S: Stream<Item = io::Result<IO>> + Unpin + Send,
+    IO: ConnectionInfo,
+    R: Runtime,
+    C: FnMut(IO, Option<PeerAddr>) -> F,
+    F: Future<Output = io::Result<()>> + Send + 'static,
+{
     let tracker = Arc::new(Tracker::default());
     let listener = shutdown.listener();
     let max = config.max_connections.max(1);
@@ -93,17 +132,7 @@ where
                     Some(addr) => tracing::debug_span!("peer", addr = %addr),
                     None => tracing::Span::none(),
                 };
-                let handler = WithPeer {
-                    inner: handler.clone(),
-                    peer,
-                };
-                let connection = serve_connection(
-                    io,
-                    runtime.clone(),
-                    handler,
-                    config.clone(),
-                    shutdown.clone(),
-                );
+                let connection = connection(io, peer);
                 runtime.spawn(Box::pin(
                     async move {
                         let _admitted = admitted;

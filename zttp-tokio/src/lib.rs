@@ -58,9 +58,20 @@
 //!
 //! - `tower`: [`TowerHandler`], the tower/axum bridge.
 //! - `json`: [`Json`], serde-serialised responses and JSON request bodies.
+//! - `tls`: `Server::tls` serves HTTPS (rustls; ALPN picks HTTP/2 or HTTP/1.1),
+//!   `TlsAcceptor` and `serve_tls_connection` serve connections of your own loop.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+#[cfg(feature = "tls")]
+mod tls;
+#[cfg(feature = "tls")]
+pub use tls::{serve_tls_connection, TlsAcceptor};
+#[cfg(feature = "tls")]
+pub use tokio_rustls::{self, rustls};
+#[cfg(feature = "tls")]
+pub use zttp_service::tls::TlsInfo;
 
 use std::future::Future;
 use std::io::{self, IoSlice};
@@ -113,6 +124,8 @@ pub struct Server {
     listener: TcpListener,
     config: ServerConfig,
     shutdown: Shutdown,
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Server {
@@ -122,6 +135,8 @@ impl Server {
             listener,
             config: ServerConfig::default(),
             shutdown: Shutdown::new(),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -137,6 +152,22 @@ impl Server {
         self
     }
 
+    /// Serves HTTPS with this rustls configuration: every accepted connection
+    /// first completes a TLS handshake (within
+    /// [`ServerConfig::tls_handshake_timeout`]), then speaks the protocol ALPN
+    /// chose, `h2` or `http/1.1`; handlers find the SNI name and the ALPN
+    /// protocol in the [`TlsInfo`] request extension.
+    ///
+    /// When `config.alpn_protocols` is empty, the server announces `h2` and
+    /// `http/1.1` (only one of them if [`ServerConfig::core`] pins the
+    /// protocol); a non-empty list is kept as given. A client that offers no
+    /// ALPN gets HTTP/1.1. Failed handshakes are logged at debug level.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
         self.listener.local_addr()
@@ -148,6 +179,10 @@ impl Server {
         let incoming = Incoming {
             listener: self.listener,
         };
+        #[cfg(feature = "tls")]
+        if let Some(tls) = self.tls {
+            return tls::serve(incoming, tls, handler, self.config, self.shutdown).await;
+        }
         zttp_service::serve(incoming, TokioRuntime, handler, self.config, self.shutdown).await
     }
 }

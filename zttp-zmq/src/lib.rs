@@ -39,6 +39,15 @@
 //! sleeping (`ZMQ_FD` is edge-triggered). The async runtime that runs connection loops and
 //! handlers is any [`zttp_service::Runtime`]; [`TokioRuntime`] is the default.
 //!
+//! ## HTTPS
+//!
+//! A STREAM socket carries plain TCP bytes and libzmq has no TLS, so this adapter serves
+//! HTTP/1.1 and h2c only. Terminate TLS in front of it: a reverse proxy (nginx, HAProxy)
+//! holds the certificate and forwards plain HTTP to the STREAM endpoint on loopback or a
+//! private network (passing what handlers need of SNI or ALPN in headers). Or serve the
+//! [`Gateway`]'s handler with `zttp-tokio`'s or `zttp-async-std`'s `tls` feature
+//! (`Server::tls`): browsers get HTTP/2 over TLS, the workers behind stay on ZeroMQ.
+//!
 //! ## Scale-out
 //!
 //! A [`Gateway`] binds a ROUTER socket; [`Worker`]s (other processes, other machines) connect
