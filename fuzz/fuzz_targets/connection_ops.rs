@@ -5,6 +5,8 @@
 //! Nothing may panic, and as long as neither side closed its write half,
 //! whatever one side agreed to send the other must accept: a protocol error
 //! on the receiving side means the sender let an illegal message through.
+//! A side may read the connection as closed only when its peer is closing it
+//! (an HTTP/1.1 server's unsolicited error answer, RFC 9112 §9.6).
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -202,12 +204,16 @@ impl Pair {
     /// what the peer agreed to send.
     fn next_event(&mut self, side: Side) -> Result<Event, zttp_core::Error> {
         let closed = self.closed;
-        let (conn, _) = self.conn(side);
+        let (conn, peer) = self.conn(side);
         let ev = conn.next_event();
         if closed {
             return ev;
         }
         match &ev {
+            Ok(Event::ConnectionClosed) => assert!(
+                peer.should_close(),
+                "{side:?} read the connection as closed while its peer keeps it open"
+            ),
             Err(zttp_core::Error::Remote(e)) => {
                 panic!("{side:?} rejected what its peer agreed to send: {e:?}")
             }

@@ -118,3 +118,57 @@ fn h2_client_refuses_to_end_a_request_short_of_its_content_length() {
         }
     }
 }
+
+/// connection_ops: a server that had received nothing answered 400 (a
+/// server may answer a stalled or idle connection with an error status, then
+/// closes), and its client, with no request in flight, rejected the bytes as
+/// `UnexpectedData`. RFC 9112 §9.6 / RFC 9110 §15.5.9: such a response
+/// answers no request; the client reads it as the connection closing, the
+/// way real clients treat a 408 on an idle connection ("closed, retry").
+#[test]
+fn idle_client_reads_an_unsolicited_error_response_as_the_connection_closing() {
+    use zttp_core::{EndOfMessage, LocalProtocolError, Request, Response};
+    for status in [400, 408, 503] {
+        let mut server = Connection::new(Role::Server);
+        let mut client = Connection::new(Role::Client);
+        server
+            .send(Response::new(status).with_header("Content-Length", "0"))
+            .unwrap();
+        server.send(EndOfMessage::default()).unwrap();
+        assert!(server.should_close());
+        let wire = server.data_to_send();
+        // However the bytes arrive.
+        for piece in wire.chunks(3) {
+            client.receive_data(piece);
+        }
+        assert_eq!(client.next_event(), Ok(Event::ConnectionClosed), "{status}");
+        assert!(client.should_close());
+        assert_eq!(
+            client.send(Request::new("GET", "/").with_header("Host", "a")),
+            Err(LocalProtocolError::ConnectionClosed),
+            "no request goes out on a connection the server is closing"
+        );
+    }
+}
+
+/// The other side of that rule: a response that is not a final error status
+/// still answers nothing, and an idle client rejects it.
+#[test]
+fn idle_client_rejects_other_unsolicited_responses() {
+    for head in [
+        &b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"[..],
+        b"HTTP/1.1 100 Continue\r\n\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n",
+    ] {
+        let mut client = Connection::new(Role::Client);
+        client.receive_data(head);
+        assert_eq!(
+            client.next_event(),
+            Err(Error::Remote(RemoteErrorKind::UnexpectedData.into()))
+        );
+    }
+    // Bytes that are not a response at all stay the status line's error.
+    let mut client = Connection::new(Role::Client);
+    client.receive_data(b"garbage\r\n\r\n");
+    assert!(matches!(client.next_event(), Err(Error::Remote(_))));
+}

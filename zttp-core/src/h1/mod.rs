@@ -198,12 +198,13 @@ impl H1Connection {
     }
 
     fn read_head(&mut self) -> Result<Event, RemoteErrorKind> {
-        if self.role == Role::Client && matches!(self.send, SendState::Idle) {
-            // No request in flight: nothing may arrive.
-            return match (self.buf.is_empty(), self.eof) {
-                (false, _) => Err(RemoteErrorKind::UnexpectedData),
-                (true, true) => self.closed(),
-                (true, false) => Ok(Event::NeedData),
+        if self.role == Role::Client && matches!(self.send, SendState::Idle) && self.buf.is_empty()
+        {
+            // No request in flight and nothing received.
+            return if self.eof {
+                self.closed()
+            } else {
+                Ok(Event::NeedData)
             };
         }
         if self.skip_blank_lines() {
@@ -238,6 +239,9 @@ impl H1Connection {
         let head = self.buf.split_to(end).freeze();
         let parsed = match self.role {
             Role::Server => self.parse_request(&head, &layout),
+            Role::Client if matches!(self.send, SendState::Idle) => {
+                self.unsolicited_response(&head)
+            }
             Role::Client => self.parse_response(&head),
         };
         self.scanner.layout = layout;
@@ -323,6 +327,27 @@ impl H1Connection {
             protocol: None,
             expect_continue,
         }))
+    }
+
+    /// Client, no request in flight: a response arrived anyway.
+    ///
+    /// A server that gives up on an idle connection may answer it with a final
+    /// error status (408 when the client sent nothing in time, RFC 9110
+    /// §15.5.9; 503 when it sheds load) and then closes it (RFC 9112 §9.6).
+    /// Such a response answers no request of ours: the connection is read as
+    /// closed ([`Event::ConnectionClosed`]), as real clients do ("closed,
+    /// retry on a new connection"); what follows it is discarded. Any other
+    /// unsolicited response is [`RemoteErrorKind::UnexpectedData`].
+    fn unsolicited_response(&mut self, head: &Bytes) -> Result<Event, RemoteErrorKind> {
+        let mut lines = Lines::new(head, &self.leniency);
+        let line = parse_status_line(&mut lines)?;
+        parse_fields(&mut lines, &self.leniency, self.limits.max_headers)?;
+        if !(400..600).contains(&line.status) {
+            return Err(RemoteErrorKind::UnexpectedData);
+        }
+        self.keep_alive = false;
+        self.buf.clear();
+        self.closed()
     }
 
     fn parse_response(&mut self, head: &Bytes) -> Result<Event, RemoteErrorKind> {
@@ -424,6 +449,9 @@ impl H1Connection {
     }
 
     fn send_request(&mut self, req: Request) -> Result<(), LocalProtocolError> {
+        if matches!(self.recv, RecvState::Closed) {
+            return Err(LocalProtocolError::ConnectionClosed);
+        }
         if !matches!(self.send, SendState::Idle) || !matches!(self.recv, RecvState::Idle) {
             return Err(LocalProtocolError::UnexpectedEvent);
         }
@@ -576,7 +604,8 @@ impl H1Connection {
         }
         // Before any request head is complete a server may still answer with an
         // error status (408 when the head is too slow, 503 when overloaded);
-        // the connection closes after it.
+        // the connection closes after it, and a client with no request in
+        // flight reads it as the connection closing (`unsolicited_response`).
         let unsolicited = matches!((&self.recv, &self.send), (RecvState::Idle, SendState::Idle))
             && self.error.is_none();
         if unsolicited && !(400..600).contains(&status) || !unsolicited && !self.can_respond() {
