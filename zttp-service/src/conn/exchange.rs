@@ -8,11 +8,15 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures::channel::oneshot;
 use futures::future::{AbortHandle, Abortable, Aborted, CatchUnwind};
+use http::StatusCode;
 use http_body::Body as _;
-use tracing::Span;
+use tracing::{debug, error, Span};
+use zttp_core::{Connection, Version};
 
-use crate::body::{Body, BodySender, Consumption};
-use crate::upgrade::Upgraded;
+use super::convert::{self, Unrepresentable};
+use crate::body::{self, Body, BodySender, Consumption};
+use crate::upgrade::{OnUpgrade, Upgraded};
+use crate::ServerConfig;
 
 /// A handler future that turns a panic into an error value.
 pub(super) type HandlerFuture<F> = CatchUnwind<AssertUnwindSafe<F>>;
@@ -59,6 +63,125 @@ pub(super) struct Exchange {
 }
 
 impl Exchange {
+    /// Starts the exchange for a request the core handed out, and builds the
+    /// handler's request (or says why it cannot be represented).
+    pub(super) fn open(
+        request: zttp_core::Request,
+        core: &Connection,
+        config: &ServerConfig,
+    ) -> (Exchange, Result<http::Request<Body>, Unrepresentable>) {
+        let http2 = request.http_version == Version::Http2;
+        let span = tracing::debug_span!(
+            "request",
+            stream = request.stream_id,
+            method = tracing::field::Empty,
+            target = tracing::field::Empty
+        );
+        if !span.is_disabled() {
+            span.record("method", String::from_utf8_lossy(&request.method).as_ref());
+            span.record("target", String::from_utf8_lossy(&request.target).as_ref());
+        }
+        let has_body = convert::announces_body(&request);
+        let content_length = convert::content_length(&request);
+        let (body, sender) = if has_body {
+            let (incoming, sender) = body::channel(content_length);
+            (Body::incoming(incoming), Some(sender))
+        } else {
+            (Body::empty(), None)
+        };
+        // HTTP/1.1 bodies are limited by the core; an HTTP/2 body declared too
+        // large fails before any of it arrives.
+        let over_limit = http2
+            && config
+                .max_body_size
+                .is_some_and(|max| content_length.unwrap_or(0) > max);
+        if over_limit {
+            if let Some(sender) = &sender {
+                sender.fail(super::body_too_large());
+            }
+        }
+        let connect = !http2 && &request.method[..] == b"CONNECT";
+        let wants_upgrade = connect || core.upgrade().is_some();
+        let mut exchange = Exchange {
+            stream_id: request.stream_id,
+            span,
+            head_request: &request.method[..] == b"HEAD",
+            connect,
+            consumption: sender.as_ref().filter(|_| http2).map(|s| s.consumption()),
+            body: sender.filter(|_| !over_limit),
+            unacknowledged: 0,
+            received: 0,
+            over_limit,
+            request_done: false,
+            expect_continue: request.expect_continue && has_body,
+            continue_sent: false,
+            upgrade: None,
+            response: ResponseState::Waiting,
+            unsent: Bytes::new(),
+            discarded: 0,
+            abort: None,
+        };
+        let request = convert::request(request, body, config.raw_request).map(|mut request| {
+            if wants_upgrade {
+                let (on_upgrade, tx) = OnUpgrade::pair();
+                request.extensions_mut().insert(on_upgrade);
+                exchange.upgrade = Some(tx);
+            }
+            request
+        });
+        (exchange, request)
+    }
+
+    /// The response to send for a handler's outcome: a panic becomes `500`.
+    pub(super) fn outcome_response(&self, outcome: Outcome) -> http::Response<Body> {
+        match outcome {
+            Ok(response) => response,
+            Err(panic) => {
+                let message = super::panic_message(&panic);
+                error!(parent: &self.span, panic = message, "handler panicked; answering 500");
+                super::status_response(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+        }
+    }
+
+    /// `Expect: 100-continue`: the `100` goes out when the handler first
+    /// polls the body (and no response was given yet).
+    pub(super) fn send_continue_if_wanted(
+        &mut self,
+        core: &mut Connection,
+        cx: &mut Context<'_>,
+    ) -> bool {
+        if !self.expect_continue || self.continue_sent || core.remote_error().is_some() {
+            return false;
+        }
+        if !matches!(self.response, ResponseState::Waiting) {
+            return false;
+        }
+        if !self.body.as_ref().is_some_and(|b| b.poll_wanted(cx)) {
+            return false;
+        }
+        self.continue_sent = true;
+        let sent = if core.protocol() == zttp_core::Protocol::Http2 {
+            let mut interim = zttp_core::Response::new(100);
+            interim.stream_id = self.stream_id;
+            core.send(interim)
+        } else {
+            core.send_informational(100)
+        };
+        if let Err(e) = sent {
+            debug!(parent: &self.span, error = %e, "could not send 100 Continue");
+        }
+        true
+    }
+
+    /// Ends the request side: the body gets its end and trailers.
+    pub(super) fn request_ended(&mut self, trailers: zttp_core::Headers) {
+        self.request_done = true;
+        if let Some(body) = self.body.take() {
+            body.finish(convert::trailers(trailers));
+        }
+    }
+
     /// True while the response body has bytes or frames still to send.
     pub(super) fn is_streaming(&self) -> bool {
         matches!(self.response, ResponseState::Streaming(_))

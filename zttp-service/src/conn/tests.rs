@@ -619,3 +619,18 @@ fn upgrade_hands_the_io_and_read_ahead_to_the_handler() {
     c.h.poke();
     assert_eq!(received.load(Ordering::SeqCst), 5);
 }
+
+// ---- fairness ----
+
+#[test]
+fn a_busy_connection_yields_after_a_bounded_number_of_turns() {
+    let mut c = Conn::start(config(), echo_path);
+    let flood: String = (0..5000).map(|_| get("/")).collect();
+    let before = c.h.polls;
+    c.send(flood);
+    let polls = c.h.polls - before;
+    // Each turn reads 16 KiB of requests and writes their answers: ~170 KiB
+    // of requests take about twenty turns, so the loop must have yielded.
+    assert!(polls >= 2, "{polls} polls: the loop never yielded");
+    assert_eq!(statuses(&c.output()).len(), 5000);
+}

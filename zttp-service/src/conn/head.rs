@@ -1,0 +1,90 @@
+//! Response heads: the fields the loop adds to a handler's head (`Date`,
+//! `Content-Length` when the body's size is known, `Connection: close` when
+//! the connection ends after it), sent through the core in one pass.
+
+use std::time::Instant;
+
+use http_body::Body as _;
+use zttp_core::{Connection, EndOfMessage, LocalProtocolError};
+
+use super::convert::{self, Decimal, PresentFields};
+use super::exchange::Exchange;
+use crate::body::Body;
+use crate::date::http_date;
+
+/// What follows a response head that went out.
+pub(super) enum AfterHead {
+    /// Nothing: the response has no body (the caller ends it).
+    Complete,
+    /// The body, to stream.
+    Body,
+    /// HTTP/1.1: the connection switches protocols once the head is written.
+    Upgrade,
+}
+
+/// Sends the head of `ex`'s response. `closing`: the connection ends after
+/// this exchange (HTTP/1.1 adds `Connection: close` unless the handler set
+/// a `Connection` field itself).
+pub(super) fn send(
+    core: &mut Connection,
+    now: Instant,
+    ex: &Exchange,
+    parts: &http::response::Parts,
+    body: &Body,
+    closing: bool,
+) -> Result<AfterHead, LocalProtocolError> {
+    let http2 = core.protocol() == zttp_core::Protocol::Http2;
+    let status = parts.status.as_u16();
+    let upgrading = !http2
+        && ex.upgrade.is_some()
+        && (status == 101 || ex.connect && (200..300).contains(&status));
+    let bodyless = ex.head_request || upgrading || matches!(status, 100..=199 | 204 | 304);
+    let present = PresentFields::of(&parts.headers);
+    let content_length = match body.size_hint().exact() {
+        _ if present.framing => None,
+        _ if upgrading || matches!(status, 100..=199 | 204 | 304) => None,
+        Some(0) if ex.head_request => None,
+        n => n,
+    };
+    // Close when shutting down, or when an expected body will never be read.
+    let unwanted_body = ex.expect_continue && !ex.continue_sent && !ex.request_done;
+    let close = (closing || unwanted_body) && !http2 && !present.connection;
+    let date = (!present.date).then(|| http_date(now));
+    let mut digits = Decimal::default();
+    let content_length = content_length.map(|n| digits.format(n));
+    let fields = parts
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str().as_bytes(), value.as_bytes()))
+        .chain(date.as_deref().map(|date| (&b"date"[..], date)))
+        .chain(content_length.map(|n| (&b"content-length"[..], n)))
+        .chain(close.then_some((&b"connection"[..], &b"close"[..])));
+    core.send_response_head(ex.stream_id, status, fields)?;
+    Ok(if upgrading {
+        AfterHead::Upgrade
+    } else if bodyless || body.is_end_stream() {
+        AfterHead::Complete
+    } else {
+        AfterHead::Body
+    })
+}
+
+/// Ends the response on `stream_id`, with `trailers` where the protocol
+/// and the peer allow them (else they are dropped).
+pub(super) fn end(
+    core: &mut Connection,
+    stream_id: u32,
+    trailers: Option<http::HeaderMap>,
+) -> Result<(), LocalProtocolError> {
+    let trailers = trailers.map(|t| convert::fields(&t)).unwrap_or_default();
+    match core.send(EndOfMessage {
+        stream_id,
+        trailers,
+    }) {
+        Err(LocalProtocolError::TrailersNotAllowed) => core.send(EndOfMessage {
+            stream_id,
+            ..EndOfMessage::default()
+        }),
+        other => other,
+    }
+}

@@ -1,0 +1,505 @@
+//! The HTTP/2 dispatcher: many exchanges at once.
+//!
+//! Handler futures live in a `FuturesUnordered` polled by the connection task
+//! (only woken ones are polled). Credit goes back to the peer only as handlers
+//! consume request bodies; response bodies are sent no faster than the peer's
+//! windows allow, one piece per stream per round so streams take turns. A
+//! reset stream drops its handler and body; graceful shutdown sends GOAWAY and
+//! finishes the open streams; a body over `max_body_size` fails with `413`
+//! (the stream is reset if the response head is already out).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::panic::AssertUnwindSafe;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
+use http::StatusCode;
+use tracing::{debug, error, trace, warn};
+use zttp_core::{Data, Error, ErrorCode, Event, RemoteProtocolError};
+
+use super::exchange::{next_body_step, BodyStep, Exchange, ResponseState, StreamHandler};
+use super::head::{self, AfterHead};
+use super::serial::WRITE_HIGH_WATER;
+use super::{body_too_large, status_response, Conn};
+use crate::body::{Body, BodyError};
+use crate::{Handler, Runtime};
+
+/// Most response body bytes one stream sends per round, so streams sharing
+/// the connection take turns.
+const H2_PIECE: usize = 16 * 1024;
+
+/// Exchanges by stream id.
+type Exchanges = HashMap<u32, Exchange, BuildHasherDefault<StreamIdHasher>>;
+
+/// Hashes a stream id with one multiplication: ids come from the peer, but a
+/// connection holds at most the announced concurrent-stream limit of them.
+#[derive(Default)]
+struct StreamIdHasher(u64);
+
+impl Hasher for StreamIdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u32(&mut self, id: u32) {
+        self.0 = u64::from(id).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(super) struct Multiplex<H: Handler> {
+    handler: H,
+    /// Exchanges in progress by stream id.
+    exchanges: Exchanges,
+    /// The handlers of the open streams.
+    streams: FuturesUnordered<StreamHandler<H::Future>>,
+    /// Our GOAWAY went out.
+    goaway_sent: bool,
+    /// Scratch lists, kept to reuse their allocation.
+    ended: Vec<(u32, Option<http::HeaderMap>)>,
+    stream_ids: Vec<u32>,
+}
+
+impl<H: Handler> Multiplex<H> {
+    pub(super) fn new(handler: H) -> Self {
+        Multiplex {
+            handler,
+            exchanges: Exchanges::default(),
+            streams: FuturesUnordered::new(),
+            goaway_sent: false,
+            ended: Vec::new(),
+            stream_ids: Vec::new(),
+        }
+    }
+
+    /// Works until nothing moves: events, handlers, response bodies, credit,
+    /// ended streams. `queued`: output bytes waiting in the pump.
+    pub(super) fn poll_work<R: Runtime>(
+        &mut self,
+        conn: &mut Conn<R>,
+        queued: usize,
+        cx: &mut Context<'_>,
+    ) -> bool {
+        let mut progress = self.process_events(conn);
+        progress |= self.poll_handlers(conn, cx);
+        progress |= self.poll_bodies(conn, queued, cx);
+        self.acknowledge_consumed(conn, cx);
+        progress |= self.end_streams(conn);
+        progress
+    }
+
+    /// Flow control bounds what the peer may send and control frames must
+    /// flow: read whenever the core needs bytes.
+    pub(super) fn wants_read<R>(&self, conn: &Conn<R>) -> bool {
+        !conn.read_closed && conn.need_data && conn.core.remote_error().is_none()
+    }
+
+    /// The idle deadline: while no stream is open, the header-read timeout on a
+    /// new connection and the keep-alive timeout after a request.
+    pub(super) fn head_deadline<R>(&self, conn: &Conn<R>) -> Option<Instant> {
+        if !self.exchanges.is_empty() || conn.winding_up() {
+            return None;
+        }
+        let since = conn.idle_since?;
+        match conn.requests {
+            0 => Some(since + conn.config.header_read_timeout?),
+            _ => Some(since + conn.config.keep_alive_timeout?),
+        }
+    }
+
+    /// The idle deadline passed: GOAWAY, then close.
+    pub(super) fn on_head_timeout<R>(&mut self, conn: &mut Conn<R>) {
+        debug!("idle HTTP/2 connection timed out");
+        self.send_goaway(conn);
+        conn.finish(false);
+    }
+
+    /// Graceful shutdown: GOAWAY, finish the open streams, then close.
+    pub(super) fn drain<R>(&mut self, conn: &mut Conn<R>) {
+        self.send_goaway(conn);
+        conn.drain(false);
+        if self.exchanges.is_empty() {
+            conn.finish(false);
+        }
+    }
+
+    fn send_goaway<R>(&mut self, conn: &mut Conn<R>) {
+        if !self.goaway_sent {
+            self.goaway_sent = true;
+            let _ = conn.core.goaway(ErrorCode::NO_ERROR, b"");
+        }
+    }
+
+    // ---- events ----
+
+    fn process_events<R: Runtime>(&mut self, conn: &mut Conn<R>) -> bool {
+        let mut progress = false;
+        while conn.core.remote_error().is_none() && !conn.winding_up() {
+            match conn.core.next_event() {
+                Ok(Event::Request(request)) => self.start(conn, request),
+                Ok(Event::Data(data)) => self.on_data(conn, data),
+                Ok(Event::EndOfMessage(end)) => {
+                    if let Some(ex) = self.exchanges.get_mut(&end.stream_id) {
+                        ex.request_ended(end.trailers);
+                    }
+                }
+                Ok(Event::NeedData) => {
+                    conn.need_data = true;
+                    if conn.read_closed {
+                        self.on_peer_closed(conn);
+                    }
+                    break;
+                }
+                Ok(Event::Paused) => break,
+                Ok(Event::ConnectionClosed) => {
+                    conn.read_closed = true;
+                    self.on_peer_closed(conn);
+                    break;
+                }
+                Ok(Event::StreamReset {
+                    stream_id,
+                    error_code,
+                    remote,
+                }) => {
+                    debug!(stream_id, ?error_code, remote, "stream reset");
+                    self.drop_exchange(conn, stream_id);
+                }
+                Ok(Event::GoAway { error_code, .. }) => {
+                    debug!(?error_code, "peer sent GOAWAY");
+                }
+                // Blocked response bodies are retried every round; nothing else to do.
+                Ok(other) => trace!(?other, "connection event"),
+                Err(Error::Remote(e)) => {
+                    self.on_remote_error(conn, e);
+                    progress = true;
+                    break;
+                }
+                Err(Error::Local(e)) => {
+                    warn!(error = %e, "core refused to continue");
+                    conn.finish(false);
+                    break;
+                }
+            }
+            progress = true;
+        }
+        progress
+    }
+
+    fn on_peer_closed<R>(&mut self, conn: &mut Conn<R>) {
+        conn.drain(false);
+        if self.exchanges.is_empty() {
+            conn.finish(false);
+        }
+    }
+
+    fn start<R: Runtime>(&mut self, conn: &mut Conn<R>, request: zttp_core::Request) {
+        conn.requests += 1;
+        conn.idle_since = None;
+        let stream_id = request.stream_id;
+        let (mut exchange, request) = Exchange::open(request, &conn.core, &conn.config);
+        let _entered = exchange.span.clone().entered();
+        match request {
+            Ok(request) => {
+                debug!("request");
+                let future = AssertUnwindSafe(self.handler.call(request)).catch_unwind();
+                let (handler, abort) = StreamHandler::new(stream_id, future);
+                exchange.abort = Some(abort);
+                self.streams.push(handler);
+                self.exchanges.insert(stream_id, exchange);
+            }
+            Err(_) => {
+                debug!("request head cannot be represented; answering 400");
+                self.exchanges.insert(stream_id, exchange);
+                self.respond(conn, stream_id, status_response(StatusCode::BAD_REQUEST));
+            }
+        }
+    }
+
+    fn on_data<R: Runtime>(&mut self, conn: &mut Conn<R>, data: Data) {
+        let len = data.data.len();
+        let Some(ex) = self.exchanges.get_mut(&data.stream_id) else {
+            // A stream we dropped: its bytes still count against the connection window.
+            let _ = conn.core.acknowledge_received_data(data.stream_id, len);
+            return;
+        };
+        ex.received += len as u64;
+        let max = conn.config.max_body_size;
+        if !ex.over_limit && max.is_some_and(|max| ex.received > max) {
+            ex.over_limit = true;
+            if let Some(body) = ex.body.take() {
+                body.fail(body_too_large());
+            }
+        }
+        if ex.over_limit {
+            // Connection credit only: the stream stays throttled until it ends.
+            let _ = conn.core.acknowledge_received_data(0, len);
+            if ex.is_streaming() {
+                // The response head is out: no 413 can follow, reset instead.
+                debug!(parent: &ex.span, "request body over the limit; resetting");
+                let stream_id = ex.stream_id;
+                let _ = conn.core.reset_stream(stream_id, ErrorCode::CANCEL);
+                self.drop_exchange(conn, stream_id);
+            }
+            return;
+        }
+        let delivered = match (&ex.body, &ex.response) {
+            (Some(body), ResponseState::Waiting | ResponseState::Streaming(_)) => {
+                body.push(data.data)
+            }
+            _ => false,
+        };
+        if delivered {
+            ex.unacknowledged += len as u64;
+        } else {
+            let _ = conn.core.acknowledge_received_data(data.stream_id, len);
+        }
+    }
+
+    fn on_remote_error<R>(&mut self, conn: &mut Conn<R>, e: RemoteProtocolError) {
+        debug!(error = %e, "peer protocol error");
+        // The core queued GOAWAY with the error code: flush it, then close.
+        for ex in self.exchanges.values_mut() {
+            if let Some(body) = ex.body.take() {
+                body.fail(BodyError::remote(e));
+            }
+        }
+        conn.finish(true);
+    }
+
+    /// Forgets a stream that ended early (reset, or abandoned): stops its
+    /// handler, fails its body, and grants back the credit its bytes held.
+    fn drop_exchange<R: Runtime>(&mut self, conn: &mut Conn<R>, stream_id: u32) {
+        let Some(mut ex) = self.exchanges.remove(&stream_id) else {
+            return;
+        };
+        if let Some(abort) = ex.abort.take() {
+            abort.abort();
+        }
+        if let Some(body) = ex.body.take() {
+            body.fail(BodyError::incomplete());
+        }
+        release_credit(conn, &ex);
+        self.exchange_removed(conn);
+    }
+
+    fn exchange_removed<R: Runtime>(&mut self, conn: &mut Conn<R>) {
+        if self.exchanges.is_empty() {
+            conn.idle_since = Some(conn.runtime.now());
+            if !conn.serving() {
+                conn.finish(false);
+            }
+        }
+    }
+
+    // ---- handlers and responses ----
+
+    fn poll_handlers<R: Runtime>(&mut self, conn: &mut Conn<R>, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        while let Poll::Ready(Some((stream_id, outcome))) = self.streams.poll_next_unpin(cx) {
+            let Ok(outcome) = outcome else {
+                continue; // reset: the exchange is gone already
+            };
+            progress = true;
+            if let Some(ex) = self.exchanges.get_mut(&stream_id) {
+                ex.abort = None;
+                let response = ex.outcome_response(outcome);
+                self.respond(conn, stream_id, response);
+            }
+        }
+        for ex in self.exchanges.values_mut() {
+            progress |= ex.send_continue_if_wanted(&mut conn.core, cx);
+        }
+        progress
+    }
+
+    /// Sends the response head, and the whole response when it has no body.
+    fn respond<R: Runtime>(
+        &mut self,
+        conn: &mut Conn<R>,
+        stream_id: u32,
+        response: http::Response<Body>,
+    ) {
+        let Some(ex) = self.exchanges.get_mut(&stream_id) else {
+            return;
+        };
+        let _entered = ex.span.clone().entered();
+        let (parts, body) = response.into_parts();
+        let status = parts.status.as_u16();
+        debug!(status, "response");
+        if conn.remote_error().is_some() {
+            // The connection failed; nothing more goes out.
+            ex.response = ResponseState::Done;
+            return;
+        }
+        match head::send(&mut conn.core, conn.runtime.now(), ex, &parts, &body, false) {
+            Err(e) => {
+                ex.response = ResponseState::Done;
+                error!(error = %e, status, "response head refused; resetting the stream");
+                let _ = conn.core.reset_stream(stream_id, ErrorCode::INTERNAL_ERROR);
+                self.drop_exchange(conn, stream_id);
+            }
+            Ok(AfterHead::Complete | AfterHead::Upgrade) => {
+                ex.upgrade = None;
+                self.end_response(conn, stream_id, None);
+            }
+            Ok(AfterHead::Body) => {
+                ex.upgrade = None;
+                ex.response = ResponseState::Streaming(body);
+            }
+        }
+    }
+
+    fn end_response<R: Runtime>(
+        &mut self,
+        conn: &mut Conn<R>,
+        stream_id: u32,
+        trailers: Option<http::HeaderMap>,
+    ) {
+        if let Some(ex) = self.exchanges.get_mut(&stream_id) {
+            ex.response = ResponseState::Done;
+        }
+        if let Err(e) = head::end(&mut conn.core, stream_id, trailers) {
+            warn!(error = %e, "end of response refused");
+            let _ = conn.core.reset_stream(stream_id, ErrorCode::INTERNAL_ERROR);
+            self.drop_exchange(conn, stream_id);
+        }
+    }
+
+    /// Sends response body pieces of every streaming exchange, within the
+    /// peer's flow-control windows and the output high-water mark; streams
+    /// take turns, one piece each per round.
+    fn poll_bodies<R: Runtime>(
+        &mut self,
+        conn: &mut Conn<R>,
+        queued: usize,
+        cx: &mut Context<'_>,
+    ) -> bool {
+        let mut progress = false;
+        // Reused lists: no allocation per response.
+        let mut ended = std::mem::take(&mut self.ended);
+        let mut failed = std::mem::take(&mut self.stream_ids);
+        loop {
+            let mut moved = false;
+            for ex in self.exchanges.values_mut() {
+                if !ex.is_streaming() {
+                    continue;
+                }
+                if conn.core.pending_send_len() + queued >= WRITE_HIGH_WATER {
+                    break;
+                }
+                let window = conn.core.send_window(ex.stream_id);
+                match next_body_step(ex, window, H2_PIECE, cx) {
+                    BodyStep::Blocked => {}
+                    BodyStep::Data(data) if data.is_empty() => moved = true,
+                    BodyStep::Data(data) => {
+                        moved = true;
+                        let stream_id = ex.stream_id;
+                        if let Err(e) = conn.core.send(Data { stream_id, data }) {
+                            warn!(parent: &ex.span, error = %e, "response body refused");
+                            failed.push(stream_id);
+                        }
+                    }
+                    BodyStep::End(trailers) => {
+                        moved = true;
+                        ex.response = ResponseState::Done;
+                        ended.push((ex.stream_id, trailers));
+                    }
+                    BodyStep::Failed => {
+                        moved = true;
+                        ex.response = ResponseState::Done;
+                        failed.push(ex.stream_id);
+                    }
+                }
+            }
+            for (stream_id, trailers) in ended.drain(..) {
+                self.end_response(conn, stream_id, trailers);
+            }
+            for stream_id in failed.drain(..) {
+                let _ = conn.core.reset_stream(stream_id, ErrorCode::INTERNAL_ERROR);
+                self.drop_exchange(conn, stream_id);
+            }
+            progress |= moved;
+            if !moved || conn.winding_up() {
+                break;
+            }
+        }
+        self.ended = ended;
+        self.stream_ids = failed;
+        progress
+    }
+
+    /// Grants the peer credit for the request body bytes handlers consumed.
+    fn acknowledge_consumed<R>(&mut self, conn: &mut Conn<R>, cx: &mut Context<'_>) {
+        if conn.core.remote_error().is_some() {
+            return;
+        }
+        for ex in self.exchanges.values_mut() {
+            let Some(consumption) = &ex.consumption else {
+                continue;
+            };
+            let n = consumption.poll_take(cx);
+            if n > 0 {
+                ex.unacknowledged = ex.unacknowledged.saturating_sub(n as u64);
+                let _ = conn.core.acknowledge_received_data(ex.stream_id, n);
+            }
+        }
+    }
+
+    /// Removes the exchanges whose request and response are both complete, or
+    /// whose response is complete and whose request no one reads.
+    fn end_streams<R: Runtime>(&mut self, conn: &mut Conn<R>) -> bool {
+        if conn.winding_up() {
+            return false;
+        }
+        let mut ended = std::mem::take(&mut self.stream_ids);
+        ended.extend(
+            self.exchanges
+                .values()
+                .filter(|ex| {
+                    ex.request_done && matches!(ex.response, ResponseState::Done)
+                        || ex.request_abandoned()
+                })
+                .map(|ex| ex.stream_id),
+        );
+        let progress = !ended.is_empty();
+        for stream_id in ended.drain(..) {
+            let Some(ex) = self.exchanges.remove(&stream_id) else {
+                continue;
+            };
+            if !ex.request_done {
+                // Answered without reading the whole request: tell the peer to
+                // stop sending it (RFC 9113 §8.1).
+                let _ = conn.core.reset_stream(stream_id, ErrorCode::NO_ERROR);
+                if let Some(body) = &ex.body {
+                    body.fail(BodyError::incomplete());
+                }
+            }
+            release_credit(conn, &ex);
+            self.exchange_removed(conn);
+        }
+        self.stream_ids = ended;
+        if conn.core.should_close()
+            && (self.exchanges.is_empty() || conn.core.remote_error().is_some())
+        {
+            conn.finish(false);
+            return true;
+        }
+        progress
+    }
+}
+
+/// Grants back the credit an ended stream's unread bytes held.
+fn release_credit<R>(conn: &mut Conn<R>, ex: &Exchange) {
+    if ex.unacknowledged > 0 {
+        let n = usize::try_from(ex.unacknowledged).unwrap_or(usize::MAX);
+        let _ = conn.core.acknowledge_received_data(ex.stream_id, n);
+    }
+}

@@ -1,0 +1,409 @@
+//! The IO pump: reads, one vectored write per turn, one connection timer and
+//! the lingering close, driving the dispatcher the protocol needs.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures::channel::oneshot;
+use futures_io::{AsyncRead, AsyncWrite};
+use tracing::{debug, trace};
+use zttp_core::Protocol;
+
+use super::multiplex::Multiplex;
+use super::serial::Serial;
+use super::write::WriteQueue;
+use super::{is_disconnect, Conn, Lifecycle};
+use crate::shutdown::{Listener, Phase};
+use crate::upgrade::Upgraded;
+use crate::{Handler, Runtime, Shutdown};
+
+/// Bytes read from the socket per read call (the buffer is reused).
+const READ_SIZE: usize = 16 * 1024;
+/// Lingering close: longest time spent reading and discarding what the peer
+/// still sends after our final answer, and most bytes thrown away meanwhile.
+const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
+const LINGER_MAX_BYTES: u64 = 1024 * 1024;
+/// Turns of the loop in one poll before it yields to the other tasks of its
+/// thread: runtimes without a cooperative budget (async-std, smol, zmq) would
+/// otherwise let one busy peer starve them.
+pub(super) const MAX_TURNS: usize = 16;
+
+type Sleep = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// How the loop ended.
+pub(super) enum Exit {
+    Closed,
+    Upgrade(oneshot::Sender<Upgraded>),
+}
+
+/// The protocol work the pump drives: one of two dispatchers.
+enum Dispatcher<H: Handler> {
+    /// HTTP/1.1 (and a connection whose protocol is not known yet).
+    Serial(Serial<H>),
+    /// HTTP/2.
+    Multiplex(Multiplex<H>),
+}
+
+impl<H: Handler> Dispatcher<H> {
+    fn poll_work<R: Runtime>(
+        &mut self,
+        conn: &mut Conn<R>,
+        queued: usize,
+        cx: &mut Context<'_>,
+    ) -> bool {
+        match self {
+            Dispatcher::Serial(d) => d.poll_work(conn, queued, cx),
+            Dispatcher::Multiplex(d) => d.poll_work(conn, queued, cx),
+        }
+    }
+
+    fn wants_read<R>(&self, conn: &Conn<R>, cx: &mut Context<'_>) -> bool {
+        match self {
+            Dispatcher::Serial(d) => d.wants_read(conn, cx),
+            Dispatcher::Multiplex(d) => d.wants_read(conn),
+        }
+    }
+
+    /// `n` bytes were read: the core may have recognised HTTP/2's preface.
+    fn on_read<R: Runtime>(&mut self, conn: &Conn<R>, n: usize) {
+        if let Dispatcher::Serial(d) = self {
+            if conn.core.protocol() == Protocol::Http2 && d.is_idle() {
+                *self = Dispatcher::Multiplex(Multiplex::new(d.handler.clone()));
+            } else {
+                d.on_read(conn, n);
+            }
+        }
+    }
+
+    fn head_deadline<R>(&self, conn: &Conn<R>) -> Option<Instant> {
+        match self {
+            Dispatcher::Serial(d) => d.head_deadline(conn),
+            Dispatcher::Multiplex(d) => d.head_deadline(conn),
+        }
+    }
+
+    fn on_head_timeout<R: Runtime>(&mut self, conn: &mut Conn<R>) {
+        match self {
+            Dispatcher::Serial(d) => d.on_head_timeout(conn),
+            Dispatcher::Multiplex(d) => d.on_head_timeout(conn),
+        }
+    }
+
+    fn drain<R>(&mut self, conn: &mut Conn<R>) {
+        match self {
+            Dispatcher::Serial(d) => d.drain(conn),
+            Dispatcher::Multiplex(d) => d.drain(conn),
+        }
+    }
+}
+
+/// What the connection timer is set for.
+#[derive(Clone, Copy)]
+enum Deadline {
+    /// The next request head (the dispatcher's head deadline).
+    Head,
+    /// Queued output made no progress for `write_timeout`.
+    WriteStalled,
+    /// The lingering close has lasted long enough.
+    Linger,
+}
+
+/// What the loop does after the connection timer fired.
+enum Expired {
+    /// The timeout was acted on (an answer queued, or the connection is
+    /// winding up): run the loop again.
+    Continue,
+    /// End the connection now, without writing anything more.
+    Close,
+}
+
+pub(super) struct Pump<IO, R, H: Handler> {
+    io: IO,
+    conn: Conn<R>,
+    dispatcher: Dispatcher<H>,
+    shutdown: Listener,
+    read_buf: Box<[u8]>,
+    out: WriteQueue,
+    /// Queued output has made no progress since then (the peer is not reading).
+    write_stalled_since: Option<Instant>,
+    /// The one connection timer, for the earliest deadline.
+    timer: Option<(Instant, Sleep)>,
+}
+
+impl<IO, R, H> Pump<IO, R, H>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    R: Runtime,
+    H: Handler,
+{
+    pub(super) fn new(io: IO, conn: Conn<R>, handler: H, shutdown: &Shutdown) -> Self {
+        let dispatcher = match conn.core.protocol() {
+            Protocol::Http2 => Dispatcher::Multiplex(Multiplex::new(handler)),
+            _ => Dispatcher::Serial(Serial::new(handler)),
+        };
+        Pump {
+            io,
+            conn,
+            dispatcher,
+            shutdown: shutdown.listener(),
+            read_buf: vec![0; READ_SIZE].into_boxed_slice(),
+            out: WriteQueue::default(),
+            write_stalled_since: None,
+            timer: None,
+        }
+    }
+
+    /// The IO and the connection state, after an upgrade.
+    pub(super) fn into_parts(self) -> (IO, Conn<R>) {
+        (self.io, self.conn)
+    }
+
+    /// Runs the connection until it must wait, for at most [`MAX_TURNS`] turns.
+    /// A turn: let the dispatcher work, write what it queued, then read (or
+    /// wait for the timer). Every `continue` below is a new turn.
+    pub(super) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Exit>> {
+        for _ in 0..MAX_TURNS {
+            match self.shutdown.poll_phase(cx) {
+                Phase::Running => {}
+                Phase::Graceful => self.dispatcher.drain(&mut self.conn),
+                Phase::Forced => return Poll::Ready(Ok(Exit::Closed)),
+            }
+            if matches!(self.conn.lifecycle, Lifecycle::Lingering { .. }) {
+                return self.poll_linger(cx);
+            }
+            while !self.conn.winding_up() {
+                if !self
+                    .dispatcher
+                    .poll_work(&mut self.conn, self.out.len(), cx)
+                {
+                    break;
+                }
+            }
+
+            self.out.take_from(&mut self.conn.core);
+            let queued = self.out.len();
+            let wrote = match self.out.poll_write(&mut self.io, cx) {
+                Poll::Ready(Ok(wrote)) => {
+                    self.write_stalled_since = None;
+                    wrote
+                }
+                Poll::Ready(Err(e)) if is_disconnect(&e) => return Poll::Ready(Ok(Exit::Closed)),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {
+                    self.write_pending(self.out.len() < queued);
+                    match self.poll_timeout(cx) {
+                        Poll::Ready(Expired::Continue) => continue,
+                        Poll::Ready(Expired::Close) => return Poll::Ready(Ok(Exit::Closed)),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+            };
+            match &self.conn.lifecycle {
+                Lifecycle::Upgrading(_) => {
+                    let Lifecycle::Upgrading(tx) =
+                        std::mem::replace(&mut self.conn.lifecycle, Lifecycle::Serving)
+                    else {
+                        unreachable!()
+                    };
+                    return Poll::Ready(Ok(Exit::Upgrade(tx)));
+                }
+                Lifecycle::Flushing { linger } => {
+                    let linger = *linger;
+                    match self.poll_close(linger, cx) {
+                        Poll::Ready(Ok(None)) => continue,
+                        Poll::Ready(Ok(Some(exit))) => return Poll::Ready(Ok(exit)),
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+                _ => {}
+            }
+            if wrote {
+                continue;
+            }
+            if self.dispatcher.wants_read(&self.conn, cx) {
+                match self.poll_read(cx) {
+                    Poll::Ready(Ok(())) => continue,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => {}
+                }
+            }
+            match self.poll_timeout(cx) {
+                Poll::Ready(Expired::Continue) => continue,
+                Poll::Ready(Expired::Close) => return Poll::Ready(Ok(Exit::Closed)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        // The turn cap: let the other tasks of this thread run, then come back.
+        trace!("yielding after {MAX_TURNS} turns");
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let n = match Pin::new(&mut self.io).poll_read(cx, &mut self.read_buf) {
+            Poll::Ready(Ok(n)) => n,
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {
+                return Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) if is_disconnect(&e) => 0,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        };
+        trace!(bytes = n, "read");
+        if n == 0 {
+            self.conn.read_closed = true;
+        }
+        self.conn.core.receive_data(&self.read_buf[..n]);
+        self.conn.need_data = false;
+        self.dispatcher.on_read(&self.conn, n);
+        Poll::Ready(Ok(()))
+    }
+
+    // ---- closing ----
+
+    /// Closes our write side once everything is written; then either the
+    /// connection is over (`Some(Closed)`), or, when the peer may still be
+    /// sending, lingering begins. `Ok(None)`: run the loop again.
+    fn poll_close(&mut self, linger: bool, cx: &mut Context<'_>) -> Poll<io::Result<Option<Exit>>> {
+        match Pin::new(&mut self.io).poll_close(cx) {
+            Poll::Ready(Ok(())) => {
+                self.write_stalled_since = None;
+                if !linger || self.conn.read_closed {
+                    return Poll::Ready(Ok(Some(Exit::Closed)));
+                }
+                debug!("lingering: discarding what the peer still sends");
+                self.conn.lifecycle = Lifecycle::Lingering {
+                    since: self.conn.runtime.now(),
+                    discarded: 0,
+                };
+                Poll::Ready(Ok(None))
+            }
+            Poll::Ready(Err(e)) if is_disconnect(&e) => Poll::Ready(Ok(Some(Exit::Closed))),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                // Closing may wait for output to drain: bound it like a write.
+                self.write_pending(false);
+                match self.poll_timeout(cx) {
+                    Poll::Ready(Expired::Continue) => Poll::Ready(Ok(None)),
+                    Poll::Ready(Expired::Close) => Poll::Ready(Ok(Some(Exit::Closed))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+
+    /// Reads and discards what the peer still sends until it closes too, or
+    /// for at most [`LINGER_TIMEOUT`] and [`LINGER_MAX_BYTES`]. Closing a
+    /// socket with unread input makes the kernel send a reset, which can
+    /// destroy the answer before the peer has read it.
+    fn poll_linger(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Exit>> {
+        loop {
+            match Pin::new(&mut self.io).poll_read(cx, &mut self.read_buf) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Ok(Exit::Closed)),
+                Poll::Ready(Ok(n)) => {
+                    if let Lifecycle::Lingering { discarded, .. } = &mut self.conn.lifecycle {
+                        *discarded += n as u64;
+                        if *discarded >= LINGER_MAX_BYTES {
+                            debug!(discarded, "lingering close read its limit");
+                            return Poll::Ready(Ok(Exit::Closed));
+                        }
+                    }
+                }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(_)) => return Poll::Ready(Ok(Exit::Closed)),
+                Poll::Pending => {
+                    return match self.poll_timeout(cx) {
+                        Poll::Ready(_) => Poll::Ready(Ok(Exit::Closed)),
+                        Poll::Pending => Poll::Pending,
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- the connection timer ----
+
+    /// The earliest deadline the connection timer must watch, and what it is for.
+    fn next_deadline(&self) -> Option<(Instant, Deadline)> {
+        let head = self
+            .dispatcher
+            .head_deadline(&self.conn)
+            .map(|t| (t, Deadline::Head));
+        let write = self
+            .write_stalled_since
+            .zip(self.conn.config.write_timeout)
+            .map(|(since, timeout)| (since + timeout, Deadline::WriteStalled));
+        let linger = match self.conn.lifecycle {
+            Lifecycle::Lingering { since, .. } => Some((since + LINGER_TIMEOUT, Deadline::Linger)),
+            _ => None,
+        };
+        [head, write, linger]
+            .into_iter()
+            .flatten()
+            .min_by_key(|(at, _)| *at)
+    }
+
+    /// Polls the connection timer: `Ready` when a deadline passed, with what to do next.
+    ///
+    /// One timer serves every deadline, armed lazily: when it fires early
+    /// because the deadline moved later (every request, every write that makes
+    /// progress moves one), it is re-armed for the rest, so a busy connection
+    /// creates about one timer per timeout period, not one per request or write.
+    fn poll_timeout(&mut self, cx: &mut Context<'_>) -> Poll<Expired> {
+        let Some((deadline, kind)) = self.next_deadline() else {
+            return Poll::Pending;
+        };
+        loop {
+            if let Some((at, sleep)) = &mut self.timer {
+                if *at <= deadline {
+                    if sleep.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    self.timer = None;
+                }
+            }
+            let now = self.conn.runtime.now();
+            if now >= deadline {
+                self.timer = None;
+                return Poll::Ready(self.on_deadline(kind));
+            }
+            if self.timer.as_ref().map_or(true, |(at, _)| *at > deadline) {
+                self.timer = Some((deadline, self.conn.runtime.sleep(deadline - now)));
+            }
+        }
+    }
+
+    fn on_deadline(&mut self, kind: Deadline) -> Expired {
+        match kind {
+            Deadline::WriteStalled => {
+                debug!(
+                    queued = self.out.len(),
+                    "peer stopped reading (write timeout); closing"
+                );
+                Expired::Close
+            }
+            Deadline::Linger => {
+                debug!("lingering close timed out");
+                Expired::Close
+            }
+            Deadline::Head => {
+                self.dispatcher.on_head_timeout(&mut self.conn);
+                Expired::Continue
+            }
+        }
+    }
+
+    /// Output is waiting on the peer: starts (or, when `progressed`, restarts)
+    /// the write-stall clock.
+    fn write_pending(&mut self, progressed: bool) {
+        if self.conn.config.write_timeout.is_some()
+            && (progressed || self.write_stalled_since.is_none())
+        {
+            self.write_stalled_since = Some(self.conn.runtime.now());
+        }
+    }
+}

@@ -1,0 +1,419 @@
+//! The HTTP/1.1 dispatcher: one exchange at a time, in order.
+//!
+//! The core pauses pipelined requests until the exchange ends, so answers
+//! leave in request order while the read-ahead waits in the core's buffer.
+//! The handler future is polled inline in the connection task, in a slot
+//! allocated once per connection. A request body is read only while it has
+//! room (backpressure); `100 Continue` goes out when the handler first reads
+//! the body; a body the handler left unread is drained (up to `max_drain`)
+//! so the connection can be reused, or the connection closes.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use futures::FutureExt;
+use http::StatusCode;
+use tracing::{debug, error, trace, warn};
+use zttp_core::{Data, Error, Event, RemoteProtocolError};
+
+use super::exchange::{next_body_step, BodyStep, Exchange, HandlerFuture, ResponseState};
+use super::head::{self, AfterHead};
+use super::{status_response, Conn, Lifecycle};
+use crate::body::{Body, BodyError};
+use crate::{Handler, Runtime};
+
+/// Queued output beyond which response bodies are not polled until it drains.
+pub(super) const WRITE_HIGH_WATER: usize = 64 * 1024;
+
+pub(super) struct Serial<H: Handler> {
+    pub(super) handler: H,
+    /// The exchange in progress (stream 0).
+    exchange: Option<Exchange>,
+    /// Its handler future, polled inline; the slot is reused by every request.
+    future: Pin<Box<Option<HandlerFuture<H::Future>>>>,
+    /// The first bytes of the next request head arrived then.
+    head_since: Option<Instant>,
+}
+
+impl<H: Handler> Serial<H> {
+    pub(super) fn new(handler: H) -> Self {
+        Serial {
+            handler,
+            exchange: None,
+            future: Box::pin(None),
+            head_since: None,
+        }
+    }
+
+    /// True while no exchange is in progress (the protocol may still change).
+    pub(super) fn is_idle(&self) -> bool {
+        self.exchange.is_none()
+    }
+
+    /// Works until nothing moves: events, the handler, the response body, the end
+    /// of the exchange. `queued`: output bytes waiting in the pump.
+    pub(super) fn poll_work<R: Runtime>(
+        &mut self,
+        conn: &mut Conn<R>,
+        queued: usize,
+        cx: &mut Context<'_>,
+    ) -> bool {
+        let mut progress = self.process_events(conn, cx);
+        progress |= self.poll_handler(conn, cx);
+        progress |= self.poll_body(conn, queued, cx);
+        progress |= self.end_exchange(conn);
+        progress
+    }
+
+    /// True when reading the socket is useful now: waiting for a head, or the
+    /// request body has room and the handler wants it.
+    pub(super) fn wants_read<R>(&self, conn: &Conn<R>, cx: &mut Context<'_>) -> bool {
+        if conn.read_closed || !conn.need_data || conn.core.remote_error().is_some() {
+            return false;
+        }
+        match &self.exchange {
+            None => conn.serving(),
+            Some(ex) if ex.request_done => false,
+            Some(ex) if matches!(ex.response, ResponseState::Done) => true,
+            Some(ex) if ex.expect_continue && !ex.continue_sent => false,
+            Some(ex) => ex
+                .body
+                .as_ref()
+                .map_or(true, |b| b.poll_room(conn.config.body_buffer, cx)),
+        }
+    }
+
+    /// `n` bytes were read: a new head's header-read clock starts with its first byte.
+    pub(super) fn on_read<R: Runtime>(&mut self, conn: &Conn<R>, n: usize) {
+        if n > 0 && self.exchange.is_none() && self.head_since.is_none() {
+            self.head_since = Some(conn.runtime.now());
+        }
+    }
+
+    /// The deadline for the next request head: the header-read timeout once its
+    /// first bytes arrived (and for a new connection), the keep-alive timeout while idle.
+    pub(super) fn head_deadline<R>(&self, conn: &Conn<R>) -> Option<Instant> {
+        if self.exchange.is_some() || conn.winding_up() {
+            return None;
+        }
+        let config = &conn.config;
+        match (self.head_since, conn.idle_since) {
+            (Some(t), _) => Some(t + config.header_read_timeout?),
+            (None, Some(t)) if conn.requests == 0 => Some(t + config.header_read_timeout?),
+            (None, Some(t)) => Some(t + config.keep_alive_timeout?),
+            (None, None) => None,
+        }
+    }
+
+    /// The head deadline passed: `408` for a head in progress, else a silent close.
+    pub(super) fn on_head_timeout<R: Runtime>(&mut self, conn: &mut Conn<R>) {
+        if self.head_since.is_some() {
+            debug!("request head too slow; answering 408");
+            conn.answer_error(408);
+        } else {
+            debug!("idle connection timed out");
+            conn.finish(false);
+        }
+    }
+
+    /// Graceful shutdown: finish the exchange in progress, take no other.
+    pub(super) fn drain<R>(&mut self, conn: &mut Conn<R>) {
+        conn.drain(false);
+        if self.exchange.is_none() {
+            conn.finish(false);
+        }
+    }
+
+    // ---- events ----
+
+    fn process_events<R: Runtime>(&mut self, conn: &mut Conn<R>, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        while conn.core.remote_error().is_none() && !conn.winding_up() {
+            if let Some(ex) = &self.exchange {
+                if ex.request_done {
+                    break;
+                }
+                let has_room = match &ex.body {
+                    Some(b) if !matches!(ex.response, ResponseState::Done) => {
+                        b.poll_room(conn.config.body_buffer, cx)
+                    }
+                    _ => true,
+                };
+                if !has_room {
+                    break;
+                }
+            }
+            match conn.core.next_event() {
+                Ok(Event::Request(request)) => self.start(conn, request),
+                Ok(Event::Data(data)) => self.on_data(conn, data),
+                Ok(Event::EndOfMessage(end)) => {
+                    if let Some(ex) = &mut self.exchange {
+                        ex.request_ended(end.trailers);
+                    }
+                }
+                Ok(Event::NeedData) => {
+                    conn.need_data = true;
+                    if conn.read_closed {
+                        // The core saw EOF and has nothing more to say.
+                        self.on_peer_closed(conn);
+                    }
+                    break;
+                }
+                Ok(Event::Paused) => break,
+                Ok(Event::ConnectionClosed) => {
+                    conn.read_closed = true;
+                    self.on_peer_closed(conn);
+                    break;
+                }
+                Ok(other) => trace!(?other, "connection event"),
+                Err(Error::Remote(e)) => {
+                    self.on_remote_error(conn, e);
+                    progress = true;
+                    break;
+                }
+                Err(Error::Local(e)) => {
+                    warn!(error = %e, "core refused to continue");
+                    conn.finish(false);
+                    break;
+                }
+            }
+            progress = true;
+        }
+        progress
+    }
+
+    fn on_peer_closed<R>(&mut self, conn: &mut Conn<R>) {
+        conn.drain(false);
+        if self.exchange.is_none() {
+            conn.finish(false);
+        }
+    }
+
+    fn start<R: Runtime>(&mut self, conn: &mut Conn<R>, request: zttp_core::Request) {
+        conn.requests += 1;
+        conn.idle_since = None;
+        self.head_since = None;
+        let (exchange, request) = Exchange::open(request, &conn.core, &conn.config);
+        let _entered = exchange.span.clone().entered();
+        self.exchange = Some(exchange);
+        match request {
+            Ok(request) => {
+                debug!("request");
+                let future = AssertUnwindSafe(self.handler.call(request)).catch_unwind();
+                self.future.set(Some(future));
+            }
+            Err(_) => {
+                debug!("request head cannot be represented; answering 400");
+                conn.drain(false);
+                self.respond(conn, status_response(StatusCode::BAD_REQUEST));
+            }
+        }
+    }
+
+    fn on_data<R>(&mut self, conn: &mut Conn<R>, data: Data) {
+        let Some(ex) = &mut self.exchange else {
+            return;
+        };
+        let len = data.data.len();
+        let delivered = match (&ex.body, &ex.response) {
+            (Some(body), ResponseState::Waiting | ResponseState::Streaming(_)) => {
+                body.push(data.data)
+            }
+            _ => false,
+        };
+        if !delivered {
+            ex.discarded += len as u64;
+            if ex.discarded > conn.config.max_drain {
+                debug!("unread request body exceeds the drain limit; closing");
+                conn.drain(true);
+                ex.body = None;
+                if matches!(ex.response, ResponseState::Done) {
+                    conn.finish(true);
+                }
+            }
+        }
+    }
+
+    fn on_remote_error<R: Runtime>(&mut self, conn: &mut Conn<R>, e: RemoteProtocolError) {
+        debug!(error = %e, "peer protocol error");
+        conn.drain(false);
+        match &mut self.exchange {
+            Some(ex) => {
+                // The handler sees the error in its body and answers (or we do).
+                if let Some(body) = ex.body.take() {
+                    body.fail(BodyError::remote(e));
+                }
+            }
+            // A broken head: no handler will answer it.
+            None if conn.read_closed => conn.finish(false),
+            None => conn.answer_error(e.status()),
+        }
+    }
+
+    // ---- the handler and its response ----
+
+    fn poll_handler<R: Runtime>(&mut self, conn: &mut Conn<R>, cx: &mut Context<'_>) -> bool {
+        let Some(future) = self.future.as_mut().as_pin_mut() else {
+            return false;
+        };
+        let Some(ex) = &mut self.exchange else {
+            self.future.set(None);
+            return false;
+        };
+        let polled = {
+            let _entered = ex.span.enter();
+            future.poll(cx)
+        };
+        let Poll::Ready(outcome) = polled else {
+            return ex.send_continue_if_wanted(&mut conn.core, cx);
+        };
+        self.future.set(None);
+        let response = ex.outcome_response(outcome);
+        self.respond(conn, response);
+        true
+    }
+
+    /// Sends the response head, and the whole response when it has no body.
+    fn respond<R: Runtime>(&mut self, conn: &mut Conn<R>, response: http::Response<Body>) {
+        let Some(ex) = &mut self.exchange else {
+            return;
+        };
+        let _entered = ex.span.clone().entered();
+        let (parts, body) = response.into_parts();
+        let status = parts.status.as_u16();
+        debug!(status, "response");
+        if let Some(e) = conn.remote_error() {
+            // The core lets a server answer the peer's error once, then close:
+            // a handler's error answer goes out as written, anything else
+            // becomes the error's own status.
+            if !(400..600).contains(&status) {
+                ex.response = ResponseState::Done;
+                conn.answer_error(e.status());
+                return;
+            }
+        }
+        let closing = !conn.serving();
+        match head::send(
+            &mut conn.core,
+            conn.runtime.now(),
+            ex,
+            &parts,
+            &body,
+            closing,
+        ) {
+            Err(e) => {
+                ex.response = ResponseState::Done;
+                error!(error = %e, status, "response head refused; answering 500");
+                conn.answer_error(500);
+            }
+            Ok(AfterHead::Upgrade) => {
+                ex.response = ResponseState::Done;
+                if let Some(tx) = ex.upgrade.take() {
+                    conn.lifecycle = Lifecycle::Upgrading(tx);
+                }
+            }
+            Ok(AfterHead::Complete) => {
+                ex.upgrade = None;
+                self.end_response(conn, None);
+            }
+            Ok(AfterHead::Body) => {
+                ex.upgrade = None;
+                ex.response = ResponseState::Streaming(body);
+            }
+        }
+    }
+
+    fn end_response<R>(&mut self, conn: &mut Conn<R>, trailers: Option<http::HeaderMap>) {
+        if let Some(ex) = &mut self.exchange {
+            ex.response = ResponseState::Done;
+        }
+        if let Err(e) = head::end(&mut conn.core, 0, trailers) {
+            warn!(error = %e, "end of response refused");
+            conn.finish(false);
+        }
+    }
+
+    /// Sends response body pieces while the body has them and the output is
+    /// below its high-water mark.
+    fn poll_body<R>(&mut self, conn: &mut Conn<R>, queued: usize, cx: &mut Context<'_>) -> bool {
+        let Some(ex) = &mut self.exchange else {
+            return false;
+        };
+        let mut progress = false;
+        while ex.is_streaming() && conn.core.pending_send_len() + queued < WRITE_HIGH_WATER {
+            match next_body_step(ex, usize::MAX, usize::MAX, cx) {
+                BodyStep::Blocked => break,
+                BodyStep::Data(data) => {
+                    progress = true;
+                    if data.is_empty() {
+                        continue;
+                    }
+                    if let Err(e) = conn.core.send(Data { stream_id: 0, data }) {
+                        warn!(parent: &ex.span, error = %e, "response body refused");
+                        // The response cannot be completed: the framing is broken, close.
+                        conn.finish(false);
+                        break;
+                    }
+                }
+                BodyStep::End(trailers) => {
+                    self.end_response(conn, trailers);
+                    return true;
+                }
+                BodyStep::Failed => {
+                    ex.response = ResponseState::Done;
+                    conn.finish(false);
+                    return true;
+                }
+            }
+        }
+        progress
+    }
+
+    /// Ends the exchange once both sides are complete and starts the next
+    /// cycle (or decides to close).
+    fn end_exchange<R: Runtime>(&mut self, conn: &mut Conn<R>) -> bool {
+        if conn.winding_up() {
+            return false;
+        }
+        let Some(ex) = &mut self.exchange else {
+            return false;
+        };
+        if !matches!(ex.response, ResponseState::Done) {
+            return false;
+        }
+        if !ex.request_done {
+            if ex.expect_continue && !ex.continue_sent {
+                // The client waits for our go-ahead that never comes: do not read
+                // a body no one wanted, close instead.
+                debug!("answered without reading an expected body; closing");
+                conn.finish(true);
+                return true;
+            }
+            if conn.core.remote_error().is_some() {
+                conn.finish(true);
+                return true;
+            }
+            // Drain the unread body (bounded by max_drain in on_data).
+            return ex.body.take().is_some();
+        }
+        self.exchange = None;
+        if !conn.serving() || conn.core.should_close() {
+            conn.finish(false);
+            return true;
+        }
+        match conn.core.start_next_cycle() {
+            Ok(()) => {
+                conn.idle_since = Some(conn.runtime.now());
+                conn.need_data = false;
+            }
+            Err(e) => {
+                debug!(error = %e, "cannot start the next cycle; closing");
+                conn.finish(false);
+            }
+        }
+        true
+    }
+}
