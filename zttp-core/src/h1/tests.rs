@@ -184,7 +184,7 @@ fn oversized_head_is_refused_before_it_is_complete() {
     });
     let mut conn = Connection::with_config(Role::Server, config);
     let mut input = b"GET / HTTP/1.1\r\nHost: a\r\nX: ".to_vec();
-    input.extend(std::iter::repeat(b'a').take(200));
+    input.extend(std::iter::repeat_n(b'a', 200));
     assert_eq!(
         events(&mut conn, &input).unwrap_err(),
         Error::Remote(RemoteErrorKind::HeadTooLarge.into())

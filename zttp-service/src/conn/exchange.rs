@@ -192,7 +192,7 @@ impl Exchange {
     pub(super) fn request_abandoned(&self) -> bool {
         matches!(self.response, ResponseState::Done)
             && !self.request_done
-            && self.body.as_ref().map_or(true, BodySender::is_dropped)
+            && self.body.as_ref().is_none_or(BodySender::is_dropped)
     }
 }
 

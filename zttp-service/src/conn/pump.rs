@@ -371,7 +371,7 @@ where
                 self.timer = None;
                 return Poll::Ready(self.on_deadline(kind));
             }
-            if self.timer.as_ref().map_or(true, |(at, _)| *at > deadline) {
+            if self.timer.as_ref().is_none_or(|(at, _)| *at > deadline) {
                 self.timer = Some((deadline, self.conn.runtime.sleep(deadline - now)));
             }
         }

@@ -82,7 +82,7 @@ impl<H: Handler> Serial<H> {
             Some(ex) => ex
                 .body
                 .as_ref()
-                .map_or(true, |b| b.poll_room(conn.config.body_buffer, cx)),
+                .is_none_or(|b| b.poll_room(conn.config.body_buffer, cx)),
         }
     }
 
