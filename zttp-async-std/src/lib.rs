@@ -1,9 +1,11 @@
-//! # zttp-async-std: serve zttp handlers on async-std (and smol)
+//! # zttp-async-std: serve zttp handlers on async-std
 //!
 //! A thin adapter: async-std sockets, spawning and timers under the
 //! runtime-agnostic drive loop of [`zttp_service`]. Because async-std speaks
-//! futures-io, [`serve_connection`] also serves any futures-io stream, such as
-//! smol's / async-io's `Async<TcpStream>`.
+//! futures-io, [`serve_connection`] also serves any futures-io stream.
+//!
+//! async-std is discontinued upstream; for new code on smol (or bare
+//! `async-io`) use the `zttp-smol` crate and its `SmolRuntime` instead.
 //!
 //! ```no_run
 //! fn main() -> std::io::Result<()> {
