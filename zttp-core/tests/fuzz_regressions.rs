@@ -172,3 +172,48 @@ fn idle_client_rejects_other_unsolicited_responses() {
     client.receive_data(b"garbage\r\n\r\n");
     assert!(matches!(client.next_event(), Err(Error::Remote(_))));
 }
+
+/// connection_ops: an HTTP/2 client sent trailers with a field name of
+/// non-ASCII bytes, which its server must treat as malformed (RFC 9113
+/// §8.2.1) and reset. The client now refuses such a name and queues nothing;
+/// whitespace around a value (not part of it, RFC 9110 §5.5) is trimmed.
+#[test]
+fn h2_client_refuses_a_non_ascii_field_name_and_trims_values() {
+    use zttp_core::{Config, EndOfMessage, Headers, LocalProtocolError, Protocol, Request};
+    let config = Config::default().protocol(Protocol::Http2);
+    let mut client = Connection::with_config(Role::Client, config.clone());
+    let mut server = Connection::with_config(Role::Server, config);
+    let mut req = Request::new("POST", "/").with_header("Host", "a");
+    req.stream_id = client.next_stream_id().unwrap();
+    client.send(req).unwrap();
+    let before = client.pending_send_len();
+    let bad = Headers::new().with(&b"\xff\xffC"[..], "/");
+    assert_eq!(
+        client.send(EndOfMessage {
+            stream_id: 1,
+            trailers: bad
+        }),
+        Err(LocalProtocolError::InvalidHeader)
+    );
+    assert_eq!(
+        client.pending_send_len(),
+        before,
+        "a refused send queues nothing"
+    );
+    client
+        .send(EndOfMessage {
+            stream_id: 1,
+            trailers: Headers::new().with("x-sum", " 6\t"),
+        })
+        .unwrap();
+    server.receive_data(&client.data_to_send());
+    let mut trailers = None;
+    loop {
+        match server.next_event().unwrap() {
+            Event::NeedData => break,
+            Event::EndOfMessage(end) => trailers = Some(end.trailers),
+            _ => {}
+        }
+    }
+    assert_eq!(trailers.unwrap().get(b"x-sum").unwrap(), "6");
+}

@@ -211,13 +211,17 @@ fn push_regular(
     skip: &[&[u8]],
 ) -> Result<(), LocalProtocolError> {
     for (name, value) in headers {
+        // What a receiver accepts (§8.2.1): a name of visible ASCII, a value
+        // without NUL, CR, LF or surrounding whitespace (trimmed here, as the
+        // whitespace around an HTTP field value is not part of it).
         if name.is_empty()
             || name[0] == b':'
-            || name.iter().any(|&b| b <= 0x20 || b == 0x7f)
+            || name.iter().any(|&b| b <= 0x20 || b >= 0x7f)
             || value.iter().any(|&b| matches!(b, 0 | b'\r' | b'\n'))
         {
             return Err(LocalProtocolError::InvalidHeader);
         }
+        let value = &trim_ows_bytes(value);
         if is_connection_specific(name) || skip.iter().any(|s| s.eq_ignore_ascii_case(name)) {
             continue;
         }
@@ -229,6 +233,14 @@ fn push_regular(
         out.push((lowercase(name), value.clone(), sensitive));
     }
     Ok(())
+}
+
+/// `value` without the whitespace around it, sharing its storage.
+fn trim_ows_bytes(value: &Bytes) -> Bytes {
+    let ows = |b: &&u8| matches!(b, b' ' | b'\t');
+    let start = value.iter().take_while(ows).count();
+    let end = value.len() - value[start..].iter().rev().take_while(ows).count();
+    value.slice(start..end)
 }
 
 /// The field list of a request: pseudo-headers then regular fields. The
