@@ -79,5 +79,36 @@ def h2_seeds():
     return 4
 
 
+# Request heads at the edges of the RFC rules zttp-core checks (list fields,
+# Host, request-target, versions, request lines that are not HTTP/1).
+RULE_HEADS = [
+    b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: , chunked\r\n\r\n1\r\na\r\n0\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: a\r\nConnection: ,close,\r\nExpect: ,100-continue\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: [2001:db8::1.2.3.4]:8080\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: [v1.x:y]\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: a%41:\r\n\r\n",
+    b"GET /a;b=c/%41?q=/?x|y HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"GET http://u@a:80/x#f HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\n\r\n",
+    b"GET / HTTP/1.7\r\nHost: a\r\n\r\n",
+    b"GET / HTTP/2.0\r\nHost: a\r\n\r\n",
+    b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    b"INVALID CONNECTION PREFACE\r\n\r\n",
+    b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03",
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGH / HTTP/1.1\r\nHost: a\r\n\r\n",
+]
+
+
+def rule_seeds():
+    for head in RULE_HEADS:
+        write("h1_server", bytes([0x00, 0x01, 0x00, 0x00]) + head)
+        write("h1_server", bytes([0x40, 0x01, 0x02, 0x05]) + head)
+    return len(RULE_HEADS)
+
+
 if __name__ == "__main__":
-    print(f"{http_seeds()} HTTP/1.1 messages, {hpack_seeds()} HPACK stories, {h2_seeds()} HTTP/2 exchanges")
+    print(
+        f"{http_seeds()} HTTP/1.1 messages, {hpack_seeds()} HPACK stories, "
+        f"{h2_seeds()} HTTP/2 exchanges, {rule_seeds()} RFC edge heads"
+    )

@@ -1,25 +1,6 @@
-//! HTTP/1.1 server: arbitrary bytes from a client, cut into fragments, with
-//! a server that answers each request so cycles go on.
-//!
-//! Input: `[config, policy, split size, split seed, bytes…]`; bit 7 of
-//! `config` closes the stream after the bytes.
+//! libFuzzer entry point of the `h1_server` target, documented in
+//! `src/targets/h1_server.rs`; the body lives in the library so that
+//! `zttp-core/tests/fuzz_corpus.rs` replays the committed corpus on stable.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use zttp_core::{Connection, Role};
-use zttp_fuzz::{assert_split_invariant, feed, h1_config, Server, Split};
-
-fuzz_target!(|data: &[u8]| {
-    let [cfg, policy, size, seed, ref input @ ..] = *data else {
-        return;
-    };
-    let config = h1_config(cfg);
-    let eof = cfg & 0x80 != 0;
-    assert_split_invariant(Split::from_bytes(size, seed), |split| {
-        let mut conn = Connection::with_config(Role::Server, config.clone());
-        let mut server = Server::new(policy);
-        feed(&mut conn, &split.fragments(input), eof, |c, ev| {
-            server.on_event(c, ev)
-        })
-    });
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| zttp_fuzz::h1_server::run(data));
