@@ -1,6 +1,10 @@
 //! Echoes each request back as JSON, plus a few test routes.
 //!
-//! `cargo run --release -p zttp-examples --bin echo -- [--runtime tokio|async-std] [--addr ADDR] [--max-body BYTES]`
+//! `cargo run --release -p zttp-examples --bin echo -- [--runtime tokio|async-std] [--addr ADDR] [--tls | --cert FILE --key FILE] [--max-body BYTES]`
+//!
+//! `--tls` serves HTTPS with a self-signed certificate for `localhost` and
+//! `127.0.0.1` made at start (`curl -k`), `--cert FILE --key FILE` with PEM
+//! files; ALPN picks HTTP/2 (`"version": "HTTP/2"`) or HTTP/1.1.
 //!
 //! `--max-body BYTES` sets the server's request body limit
 //! ([`ServerConfig::max_body_size`]); a larger body gets `413`. Default: no limit.
