@@ -53,16 +53,17 @@
 //! A [`Gateway`] binds a ROUTER socket; [`Worker`]s (other processes, other machines) connect
 //! with DEALER sockets and run ordinary [`Handler`]s. [`Gateway::handler`] is itself a
 //! [`Handler`], served on a STREAM socket or any other zttp adapter. Requests go to the worker
-//! with the most free capacity (credit), bodies stream both ways in chunks under a 256 KiB
-//! window, heartbeats detect dead workers, and a dead worker's requests without a response
-//! head are answered `503` (none hangs, none is lost). The protocol is described in the
-//! source of `scale/protocol.rs`.
+//! with the most free capacity, bodies stream both ways under a 256 KiB window, `100-continue`
+//! reaches the worker's handler, heartbeats detect dead workers (their unanswered requests are
+//! re-dispatched when safe), and timeouts and a bounded queue answer `504`/`503` instead of
+//! waiting forever. The wire protocol is public and versioned ([`protocol`]), so workers can
+//! be written in any language.
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
 //! // The gateway process: HTTP in front, workers behind.
-//! let gateway = zttp_zmq::Gateway::bind("tcp://0.0.0.0:5556")?;
-//! zttp_zmq::Server::bind("tcp://0.0.0.0:8080")?.serve(gateway.handler()).await
+//! let gateway = zttp_zmq::Gateway::bind("tcp://127.0.0.1:5556")?;
+//! zttp_zmq::Server::bind("tcp://127.0.0.1:8080")?.serve(gateway.handler()).await
 //! # }
 //! # async fn worker() -> std::io::Result<()> {
 //! // Each worker process, anywhere:
@@ -84,6 +85,7 @@ mod wake;
 pub use listener::PeerListener;
 pub use peer::{PeerLimits, PeerStream, RoutingId};
 pub use runtime::TokioRuntime;
-pub use scale::{worker, Gateway, GatewayConfig, GatewayHandler, Worker};
+pub use scale::spec as protocol;
+pub use scale::{worker, Gateway, GatewayConfig, GatewayHandler, GatewayStats, Worker};
 pub use server::{serve, Server};
 pub use zttp_service::{Handler, Request, Response, ServerConfig, Shutdown};

@@ -32,10 +32,7 @@ fn worker_process() {
         .build()
         .unwrap();
     rt.block_on(async move {
-        let worker = Worker::connect(endpoint)
-            .unwrap()
-            .capacity(8)
-            .heartbeat(Duration::from_millis(100), Duration::from_millis(500));
+        let worker = Worker::connect(endpoint).unwrap().capacity(8);
         worker
             .serve(move |req: Request| async move {
                 match req.uri().path() {
@@ -43,9 +40,27 @@ fn worker_process() {
                         tokio::time::sleep(Duration::from_secs(3)).await;
                         http::Response::new(Body::from(format!("slow from {name}")))
                     }
+                    "/hang" => {
+                        // Reports on stdout when the gateway cancels it.
+                        let _report = ReportDrop("cancelled /hang");
+                        std::future::pending::<()>().await;
+                        unreachable!()
+                    }
+                    "/auth" => {
+                        // Answers without reading the body.
+                        let mut r = http::Response::new(Body::from("who are you?"));
+                        *r.status_mut() = http::StatusCode::UNAUTHORIZED;
+                        r
+                    }
                     "/echo" => {
                         let body = req.into_body().collect().await.unwrap().to_bytes();
                         http::Response::new(Body::from(body))
+                    }
+                    "/stream" => {
+                        let chunks = (0..64).map(|i| {
+                            Ok::<_, std::io::Error>(bytes::Bytes::from(vec![i as u8; 16 << 10]))
+                        });
+                        http::Response::new(Body::from_stream(futures::stream::iter(chunks)))
                     }
                     _ => http::Response::new(Body::from(format!("hello from {name}"))),
                 }
@@ -53,6 +68,15 @@ fn worker_process() {
             .await
             .unwrap();
     });
+}
+
+struct ReportDrop(&'static str);
+
+impl Drop for ReportDrop {
+    fn drop(&mut self) {
+        println!("{}", self.0);
+        let _ = std::io::stdout().flush();
+    }
 }
 
 struct WorkerProcess(Child);
@@ -65,6 +89,10 @@ impl Drop for WorkerProcess {
 }
 
 fn spawn_worker(endpoint: &str, name: &str) -> WorkerProcess {
+    spawn_worker_with(endpoint, name, Stdio::null())
+}
+
+fn spawn_worker_with(endpoint: &str, name: &str, stdout: Stdio) -> WorkerProcess {
     let child = Command::new(std::env::current_exe().unwrap())
         .args([
             "worker_process",
@@ -74,7 +102,7 @@ fn spawn_worker(endpoint: &str, name: &str) -> WorkerProcess {
             "--test-threads=1",
         ])
         .env(WORKER_ENV, format!("{endpoint};{name}"))
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -86,6 +114,8 @@ fn test_config() -> GatewayConfig {
         heartbeat_interval: Duration::from_millis(100),
         heartbeat_timeout: Duration::from_millis(500),
         queue_timeout: Duration::from_secs(5),
+        no_worker_timeout: Duration::from_secs(5),
+        ..GatewayConfig::default()
     }
 }
 
@@ -168,7 +198,7 @@ async fn requests_spread_across_workers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_worker_turns_its_requests_into_503_and_loses_no_other() {
+async fn killed_worker_s_unanswered_gets_are_redispatched() {
     let (gateway, addr, shutdown) = start_gateway(test_config());
     let mut a = spawn_worker(gateway.local_endpoint(), "a");
     let _b = spawn_worker(gateway.local_endpoint(), "b");
@@ -180,24 +210,16 @@ async fn killed_worker_turns_its_requests_into_503_and_loses_no_other() {
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(gateway.stats().in_flight == 6, "{:?}", gateway.stats());
     a.0.kill().unwrap();
     let killed_at = Instant::now();
-    let mut ok = 0;
-    let mut unavailable = 0;
     for task in slow {
-        let (status, body) = task.await.unwrap();
-        match status {
-            200 => {
-                assert_eq!(body, "slow from b");
-                ok += 1;
-            }
-            503 => unavailable += 1,
-            other => panic!("unexpected {other}: {body}"),
-        }
+        assert_eq!(task.await.unwrap(), (200, "slow from b".to_string()));
     }
     assert!(killed_at.elapsed() < Duration::from_secs(10));
-    assert_eq!(ok + unavailable, 6);
-    assert!(unavailable >= 1 && ok >= 1, "ok {ok}, 503 {unavailable}");
+    let stats = gateway.stats();
+    assert_eq!((stats.lost, stats.failed), (1, 0), "{stats:?}");
+    assert!(stats.retried >= 1, "{stats:?}");
     // The survivor takes everything from now on.
     wait_for_workers_exactly(&gateway, 1).await;
     for _ in 0..10 {
@@ -242,17 +264,220 @@ async fn late_worker_takes_load() {
     shutdown.trigger();
 }
 
+/// CPU time (user + system) of this process's thread named `name`.
+fn thread_cpu(name: &str) -> Duration {
+    let ticks_per_s = 100; // USER_HZ on Linux
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let dir = task.unwrap().path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if comm.trim() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(dir.join("stat")).unwrap();
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let fields: Vec<&str> = after.split(' ').collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        return Duration::from_millis(ticks * 1000 / ticks_per_s);
+    }
+    panic!("no thread named {name}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_worker_answers_503_after_the_queue_timeout() {
+async fn no_worker_answers_503_after_the_short_wait_without_spinning() {
+    // Heartbeats far apart: the old loop expired queued requests only on heartbeats while
+    // polling with the queue deadline, so it spun at 100% CPU from the deadline to the beat.
     let config = GatewayConfig {
-        queue_timeout: Duration::from_millis(300),
+        heartbeat_interval: Duration::from_secs(3),
+        heartbeat_timeout: Duration::from_secs(9),
+        no_worker_timeout: Duration::from_millis(200),
+        ..GatewayConfig::default()
+    };
+    let (gateway, addr, shutdown) = start_gateway(config);
+    let cpu_before = thread_cpu("zttp-gateway");
+    let started = Instant::now();
+    let (status, body) = get_async(&addr, "/").await;
+    assert_eq!(status, 503, "{body}");
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_millis(1500), "503 after {waited:?}");
+    // Stay queued-and-expired territory a while longer, with more requests.
+    for _ in 0..3 {
+        assert_eq!(get_async(&addr, "/").await.0, 503);
+    }
+    let cpu = thread_cpu("zttp-gateway") - cpu_before;
+    let wall = started.elapsed();
+    assert!(
+        cpu < wall / 4,
+        "gateway thread used {cpu:?} CPU in {wall:?}"
+    );
+    assert_eq!(gateway.stats().unavailable, 4);
+    shutdown.trigger();
+}
+
+/// Sends a raw request and reads until the connection closes or `limit` passes.
+fn exchange_raw(addr: &str, request: &[u8], limit: Duration) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(limit)).unwrap();
+    s.write_all(request).unwrap();
+    let mut all = Vec::new();
+    let _ = s.read_to_end(&mut all);
+    String::from_utf8_lossy(&all).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hanging_handler_gets_504_within_the_deadline_and_is_cancelled() {
+    use std::io::BufRead;
+    let config = GatewayConfig {
+        request_timeout: Duration::from_millis(800),
         ..test_config()
     };
-    let (_gateway, addr, shutdown) = start_gateway(config);
+    let (gateway, addr, shutdown) = start_gateway(config);
+    let mut worker = spawn_worker_with(gateway.local_endpoint(), "a", Stdio::piped());
+    let stdout = worker.0.stdout.take().unwrap();
+    wait_for_workers(&gateway, 1).await;
     let started = Instant::now();
+    let (status, body) = get_async(&addr, "/hang").await;
+    let took = started.elapsed();
+    assert_eq!(status, 504, "{body}");
+    assert!(
+        took >= Duration::from_millis(700) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    // The worker's stdout also carries the test harness's own lines.
+    let reported = tokio::task::spawn_blocking(move || {
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .any(|line| line.trim_end().ends_with("cancelled /hang"))
+    });
+    let reported = tokio::time::timeout(LIMIT, reported)
+        .await
+        .expect("bounded");
+    assert!(reported.unwrap(), "the worker's handler was not cancelled");
+    assert_eq!(gateway.stats().timed_out, 1);
+    // The worker's capacity came back.
+    assert_eq!(get_async(&addr, "/").await, (200, "hello from a".into()));
+    assert_eq!(gateway.stats().in_flight, 0);
+    shutdown.trigger();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_queue_answers_503_with_retry_after_at_once() {
+    let config = GatewayConfig {
+        max_queued: 2,
+        ..test_config()
+    };
+    let (gateway, addr, shutdown) = start_gateway(config);
+    let _a = spawn_worker(gateway.local_endpoint(), "a"); // capacity 8
+    wait_for_workers(&gateway, 1).await;
+    let held: Vec<_> = (0..10)
+        .map(|_| {
+            let addr = addr.clone();
+            tokio::spawn(async move { get_async(&addr, "/slow").await })
+        })
+        .collect();
+    let start = Instant::now();
+    while gateway.stats().queued < 2 {
+        assert!(start.elapsed() < LIMIT, "{:?}", gateway.stats());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let started = Instant::now();
+    let addr2 = addr.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        exchange_raw(
+            &addr2,
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            LIMIT,
+        )
+    })
+    .await
+    .unwrap();
+    let took = started.elapsed();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("\r\nretry-after: 1\r\n"),
+        "{answer}"
+    );
+    assert!(took < Duration::from_millis(500), "503 took {took:?}");
+    for task in held {
+        assert_eq!(task.await.unwrap().0, 200);
+    }
+    assert_eq!(gateway.stats().unavailable, 1);
+    shutdown.trigger();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn continue_is_sent_only_when_the_worker_reads_the_body() {
+    let (gateway, addr, shutdown) = start_gateway(test_config());
+    let _a = spawn_worker(gateway.local_endpoint(), "a");
+    wait_for_workers(&gateway, 1).await;
+    let addr2 = addr.clone();
+    let (unauthorised, echoed) = tokio::task::spawn_blocking(move || {
+        // /auth answers 401 without reading: the client never gets 100 and sends nothing.
+        let mut s = TcpStream::connect(&addr2).unwrap();
+        s.set_read_timeout(Some(LIMIT)).unwrap();
+        s.write_all(b"POST /auth HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5000000\r\nConnection: close\r\n\r\n").unwrap();
+        let mut first = vec![0u8; 12];
+        s.read_exact(&mut first).unwrap();
+        // /echo reads: 100 first, then the body goes through.
+        let mut e = TcpStream::connect(&addr2).unwrap();
+        e.set_read_timeout(Some(LIMIT)).unwrap();
+        e.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n").unwrap();
+        let mut interim = vec![0u8; 25];
+        e.read_exact(&mut interim).unwrap();
+        e.write_all(b"hello").unwrap();
+        let mut rest = Vec::new();
+        let _ = e.read_to_end(&mut rest);
+        (
+            String::from_utf8_lossy(&first).into_owned(),
+            String::from_utf8_lossy(&interim).into_owned() + &String::from_utf8_lossy(&rest),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(unauthorised, "HTTP/1.1 401");
+    assert!(
+        echoed.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200"),
+        "{echoed}"
+    );
+    assert!(echoed.ends_with("\r\n\r\nhello"), "{echoed}");
+    shutdown.trigger();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_speaking_another_version_is_refused_with_a_reason() {
+    let (gateway, addr, shutdown) = start_gateway(test_config());
+    let ctx = zmq::Context::new();
+    let rogue = ctx.socket(zmq::DEALER).unwrap();
+    rogue.set_rcvtimeo(LIMIT.as_millis() as i32).unwrap();
+    rogue.connect(gateway.local_endpoint()).unwrap();
+    let mut hello = vec![8u8];
+    hello.extend_from_slice(&0u64.to_be_bytes());
+    rogue
+        .send_multipart(
+            [
+                hello,
+                99u16.to_be_bytes().to_vec(),
+                1000u32.to_be_bytes().to_vec(),
+            ],
+            0,
+        )
+        .unwrap();
+    let reply = rogue.recv_multipart(0).unwrap();
+    assert_eq!(reply[0][0], 10, "REFUSE");
+    let reason = String::from_utf8_lossy(&reply[1]).into_owned();
+    assert!(reason.contains("99") && reason.contains('1'), "{reason}");
+    // A READY without HELLO (an unversioned worker) is told to join first, and gets nothing.
+    let mut ready = vec![6u8];
+    ready.extend_from_slice(&1000u64.to_be_bytes());
+    rogue.send(ready, 0).unwrap();
+    let reply = rogue.recv_multipart(0).unwrap();
+    assert_eq!(reply[0][0], 11, "UNKNOWN");
+    assert_eq!(gateway.workers(), 0);
     let (status, _) = get_async(&addr, "/").await;
     assert_eq!(status, 503);
-    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(gateway.stats().refused, 1);
     shutdown.trigger();
 }
 
@@ -299,5 +524,77 @@ async fn large_bodies_stream_through_the_gateway_both_ways() {
         echoed.0
     );
     assert!(echoed.1, "body differs");
+    shutdown.trigger();
+}
+
+/// Reads one response with a `content-length` body from a keep-alive connection: its status.
+fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<u16> {
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let status = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                buf.drain(..end + 4 + len);
+                return Ok(status);
+            }
+        }
+        let mut chunk = [0u8; 4096];
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_one_of_two_workers_under_load_loses_no_get() {
+    let (gateway, addr, shutdown) = start_gateway(test_config());
+    let mut a = spawn_worker(gateway.local_endpoint(), "a");
+    let _b = spawn_worker(gateway.local_endpoint(), "b");
+    wait_for_workers(&gateway, 2).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            let (addr, stop) = (addr.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut counts = std::collections::BTreeMap::<u16, u32>::new();
+                let mut s = TcpStream::connect(&addr).unwrap();
+                s.set_read_timeout(Some(LIMIT)).unwrap();
+                let mut buf = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+                    let status = read_response(&mut s, &mut buf).unwrap();
+                    *counts.entry(status).or_default() += 1;
+                }
+                counts
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    a.0.kill().unwrap(); // SIGKILL
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut total = std::collections::BTreeMap::<u16, u32>::new();
+    for c in clients {
+        for (status, n) in c.join().unwrap() {
+            *total.entry(status).or_default() += n;
+        }
+    }
+    let ok = total.get(&200).copied().unwrap_or(0);
+    let other: u32 = total
+        .iter()
+        .filter(|(s, _)| **s != 200)
+        .map(|(_, n)| n)
+        .sum();
+    eprintln!("kill -9 under load: {total:?}, {:?}", gateway.stats());
+    assert!(ok > 100, "{total:?}");
+    assert_eq!(other, 0, "lost GETs: {total:?}");
+    assert_eq!(gateway.stats().lost, 1);
     shutdown.trigger();
 }

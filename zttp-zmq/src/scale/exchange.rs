@@ -4,21 +4,24 @@
 use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use http::StatusCode;
 
 use super::protocol::{ResponseHead, WINDOW};
-use crate::peer::lock;
 use crate::wake::WakePipe;
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// Commands from tasks to an IO thread, with the wake-up that announces them.
 pub(crate) struct Outbox<C> {
     queue: Mutex<Vec<C>>,
     pub(crate) wake: WakePipe,
-    pub(crate) stopping: AtomicBool,
+    stopping: AtomicBool,
 }
 
 impl<C> Outbox<C> {
@@ -41,8 +44,9 @@ impl<C> Outbox<C> {
         }
     }
 
-    pub(crate) fn take(&self) -> Vec<C> {
-        std::mem::take(&mut *lock(&self.queue))
+    /// Moves the queued commands into `into` (which keeps its allocation across turns).
+    pub(crate) fn take_into(&self, into: &mut Vec<C>) {
+        std::mem::swap(&mut *lock(&self.queue), into);
     }
 
     pub(crate) fn stop(&self) {
@@ -67,7 +71,7 @@ struct State {
     head: Option<Result<ResponseHead, StatusCode>>,
     chunks: VecDeque<Bytes>,
     end: Option<End>,
-    /// Bytes of our outgoing body the other side still accepts.
+    /// Bytes of our outgoing body the other side still accepts (may go below 0 by one chunk).
     credit: i64,
     recv_waker: Option<Waker>,
     credit_waker: Option<Waker>,
@@ -80,11 +84,13 @@ pub(crate) struct Exchange {
 }
 
 impl Exchange {
-    pub(crate) fn new(id: u64) -> Self {
+    /// A new exchange; with `window_open` false, no body may be sent before
+    /// [`open_window`](Self::open_window) (a `100-continue` request).
+    pub(crate) fn new(id: u64, window_open: bool) -> Self {
         Exchange {
             id,
             state: Mutex::new(State {
-                credit: WINDOW as i64,
+                credit: if window_open { WINDOW as i64 } else { 0 },
                 ..State::default()
             }),
         }
@@ -98,11 +104,24 @@ impl Exchange {
         wakers.into_iter().flatten().for_each(Waker::wake);
     }
 
-    /// IO thread: the response head arrived, or the exchange failed with this status.
-    pub(crate) fn set_head(&self, head: Result<ResponseHead, StatusCode>) {
+    /// IO thread: the response head arrived.
+    pub(crate) fn set_head(&self, head: ResponseHead) {
         self.update(|st| {
             if st.head.is_none() {
-                st.head = Some(head);
+                st.head = Some(Ok(head));
+            }
+        });
+    }
+
+    /// IO thread: a whole response (head, body, end) arrived at once.
+    pub(crate) fn complete(&self, head: ResponseHead, body: Bytes) {
+        self.update(|st| {
+            if st.head.is_none() {
+                st.head = Some(Ok(head));
+                if !body.is_empty() {
+                    st.chunks.push_back(body);
+                }
+                st.end = Some(End::Complete);
             }
         });
     }
@@ -134,6 +153,11 @@ impl Exchange {
 
     pub(crate) fn add_credit(&self, n: u64) {
         self.update(|st| st.credit = st.credit.saturating_add(n as i64));
+    }
+
+    /// The other side wants the body now (`CONTINUE`): opens the initial window.
+    pub(crate) fn open_window(&self) {
+        self.add_credit(WINDOW);
     }
 
     pub(crate) fn is_ended(&self) -> bool {
@@ -171,20 +195,23 @@ impl Exchange {
         }
     }
 
-    /// Ready(true) when `n` bytes may be sent now (and takes them from the window); Ready(false)
-    /// when the exchange was aborted.
-    pub(crate) fn poll_credit(&self, cx: &mut Context<'_>, n: usize) -> Poll<bool> {
+    /// Ready(true) once the window is open (body may be sent), Ready(false) when the exchange
+    /// was aborted.
+    pub(crate) fn poll_window(&self, cx: &mut Context<'_>) -> Poll<bool> {
         let mut st = lock(&self.state);
         if st.end == Some(End::Aborted) {
             return Poll::Ready(false);
         }
-        // A chunk larger than the window goes out once the window is fully open.
-        if st.credit > 0 && (st.credit >= n as i64 || st.credit >= WINDOW as i64) {
-            st.credit -= n as i64;
+        if st.credit > 0 {
             return Poll::Ready(true);
         }
         st.credit_waker = Some(cx.waker().clone());
         Poll::Pending
+    }
+
+    /// Takes `n` bytes about to be sent from the window.
+    pub(crate) fn take_credit(&self, n: usize) {
+        lock(&self.state).credit -= n as i64;
     }
 
     /// Ready once the exchange is aborted (for racing a handler against cancellation).

@@ -1,46 +1,27 @@
-//! The gateway ⇄ worker wire protocol: small multipart ZeroMQ messages.
-//!
-//! Every message starts with a 9-byte control frame, `kind (u8) | exchange id (u64 BE)`;
-//! the frames after it depend on the kind:
-//!
-//! | kind | direction | frames after the control frame |
-//! |------|-----------|--------------------------------|
-//! | `HEAD` | gateway → worker | method, target, version, then name, value pairs |
-//! | `HEAD` | worker → gateway | status (u16 BE), body length (u64 BE, `u64::MAX` = unknown), then name, value pairs |
-//! | `BODY` | both | one chunk of body bytes |
-//! | `END` | both | none: the body is complete |
-//! | `ABORT` | both | none: drop this exchange (client gone, handler failed) |
-//! | `ACK` | both | bytes consumed (u64 BE): more body may be sent (flow-control window) |
-//! | `READY` | worker → gateway | none; the id field carries the worker's capacity; also its heartbeat |
-//! | `PING` | gateway → worker | none: heartbeat |
-//!
-//! Bodies flow in chunks under a per-exchange window of [`WINDOW`] unacknowledged bytes in
-//! each direction, so neither side ever buffers a whole body.
+//! Encoding and decoding of the gateway ⇄ worker messages specified in `PROTOCOL.md`
+//! (rendered as [`crate::protocol`]).
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 
-pub(crate) const HEAD: u8 = 1;
-pub(crate) const BODY: u8 = 2;
-pub(crate) const END: u8 = 3;
-pub(crate) const ABORT: u8 = 4;
-pub(crate) const ACK: u8 = 5;
-pub(crate) const READY: u8 = 6;
-pub(crate) const PING: u8 = 7;
+pub(crate) use crate::protocol::{
+    ABORT, ACK, ACK_EVERY, BODY, CONTINUE, END, HEAD, HELLO, PING, READY, REFUSE, RESPONSE,
+    UNKNOWN, VERSION, WELCOME, WINDOW,
+};
 
-/// Unacknowledged body bytes allowed in flight per exchange and direction.
-pub(crate) const WINDOW: u64 = 256 << 10;
-/// Consumed bytes are acknowledged once this many accumulate (or at the end).
-pub(crate) const ACK_EVERY: u64 = 64 << 10;
+/// Request flag: the client sent `Expect: 100-continue`; no body until `CONTINUE`.
+pub(crate) const FLAG_CONTINUE: u8 = 1;
+/// Request flag: the request has no body; neither `BODY` nor `END` follows.
+pub(crate) const FLAG_NO_BODY: u8 = 2;
 
 /// One protocol message as frames (the ROUTER identity frame is not part of it).
 pub(crate) type Frames = Vec<Bytes>;
 
 pub(crate) fn control(kind: u8, id: u64) -> Bytes {
-    let mut b = Vec::with_capacity(9);
-    b.push(kind);
-    b.extend_from_slice(&id.to_be_bytes());
-    Bytes::from(b)
+    let mut b = [0u8; 9];
+    b[0] = kind;
+    b[1..].copy_from_slice(&id.to_be_bytes());
+    Bytes::copy_from_slice(&b)
 }
 
 /// Splits a control frame into kind and id.
@@ -65,6 +46,57 @@ pub(crate) fn ack(id: u64, n: u64) -> Frames {
 
 pub(crate) fn parse_u64(frame: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(frame.try_into().ok()?))
+}
+
+fn parse_u32(frame: &[u8]) -> Option<u32> {
+    Some(u32::from_be_bytes(frame.try_into().ok()?))
+}
+
+fn parse_u16(frame: &[u8]) -> Option<u16> {
+    Some(u16::from_be_bytes(frame.try_into().ok()?))
+}
+
+/// `HELLO`: the worker's protocol version and capacity.
+pub(crate) fn hello(version: u16, capacity: u32) -> Frames {
+    vec![
+        control(HELLO, 0),
+        Bytes::copy_from_slice(&version.to_be_bytes()),
+        Bytes::copy_from_slice(&capacity.to_be_bytes()),
+    ]
+}
+
+/// A worker's `HELLO`, parsed: (version, capacity). The version alone when the rest is
+/// malformed, so the refusal can name it.
+pub(crate) fn parse_hello(frames: &[Bytes]) -> (Option<u16>, Option<u32>) {
+    let version = frames.first().and_then(|f| parse_u16(f));
+    let capacity = frames.get(1).and_then(|f| parse_u32(f));
+    (version, capacity)
+}
+
+/// `WELCOME`: the gateway's version and the heartbeat it announces, in milliseconds.
+pub(crate) fn welcome(interval_ms: u32, timeout_ms: u32) -> Frames {
+    vec![
+        control(WELCOME, 0),
+        Bytes::copy_from_slice(&VERSION.to_be_bytes()),
+        Bytes::copy_from_slice(&interval_ms.to_be_bytes()),
+        Bytes::copy_from_slice(&timeout_ms.to_be_bytes()),
+    ]
+}
+
+/// A `WELCOME`, parsed: (version, heartbeat interval ms, heartbeat timeout ms).
+pub(crate) fn parse_welcome(frames: &[Bytes]) -> Option<(u16, u32, u32)> {
+    Some((
+        parse_u16(frames.first()?)?,
+        parse_u32(frames.get(1)?)?,
+        parse_u32(frames.get(2)?)?,
+    ))
+}
+
+pub(crate) fn refuse(reason: &str) -> Frames {
+    vec![
+        control(REFUSE, 0),
+        Bytes::copy_from_slice(reason.as_bytes()),
+    ]
 }
 
 fn version_name(v: Version) -> &'static [u8] {
@@ -107,29 +139,104 @@ fn parse_headers(frames: &[Bytes]) -> Option<HeaderMap> {
     Some(map)
 }
 
-pub(crate) fn request_head(id: u64, parts: &http::request::Parts) -> Frames {
-    let mut frames = Vec::with_capacity(4 + 2 * parts.headers.len());
+/// Hop-by-hop fields: they describe the client's connection, not the request, and never
+/// reach a worker (RFC 9110 §7.6.1; `expect` is answered end to end by `CONTINUE`).
+fn is_hop_by_hop(name: &[u8]) -> bool {
+    const HOP: [&[u8]; 9] = [
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"transfer-encoding",
+        b"te",
+        b"trailer",
+        b"upgrade",
+        b"expect",
+        b"http2-settings",
+    ];
+    HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
+}
+
+/// The fields named by `Connection` (also hop-by-hop), lowercased.
+fn connection_options(headers: &HeaderMap) -> Vec<Vec<u8>> {
+    headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(|t| t.trim_ascii().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// The origin-form target (`/path?query`), `*`, or for `CONNECT` the authority.
+fn origin_target(parts: &http::request::Parts) -> Bytes {
+    if parts.method == Method::CONNECT {
+        if let Some(a) = parts.uri.authority() {
+            return Bytes::copy_from_slice(a.as_str().as_bytes());
+        }
+    }
+    match parts.uri.path_and_query() {
+        Some(pq) if !pq.as_str().is_empty() => Bytes::copy_from_slice(pq.as_str().as_bytes()),
+        _ => Bytes::from_static(b"/"),
+    }
+}
+
+/// Builds the normalised `HEAD` of a request (see the protocol's "request normalisation").
+pub(crate) fn request_head(
+    id: u64,
+    parts: &http::request::Parts,
+    flags: u8,
+    forwarded_for: Option<&str>,
+) -> Frames {
+    let mut frames = Vec::with_capacity(5 + 2 * (parts.headers.len() + 2));
     frames.push(control(HEAD, id));
     frames.push(Bytes::copy_from_slice(parts.method.as_str().as_bytes()));
-    frames.push(Bytes::copy_from_slice(parts.uri.to_string().as_bytes()));
+    frames.push(origin_target(parts));
     frames.push(Bytes::from_static(version_name(parts.version)));
-    push_headers(&mut frames, &parts.headers);
+    frames.push(Bytes::copy_from_slice(&[flags]));
+    let named = connection_options(&parts.headers);
+    if !parts.headers.contains_key(http::header::HOST) {
+        if let Some(a) = parts.uri.authority() {
+            frames.push(Bytes::from_static(b"host"));
+            frames.push(Bytes::copy_from_slice(a.as_str().as_bytes()));
+        }
+    }
+    for (name, value) in &parts.headers {
+        let n = name.as_str().as_bytes();
+        if is_hop_by_hop(n) || named.iter().any(|o| o == n) {
+            continue;
+        }
+        frames.push(Bytes::copy_from_slice(n));
+        frames.push(Bytes::copy_from_slice(value.as_bytes()));
+    }
+    if let Some(addr) = forwarded_for {
+        frames.push(Bytes::from_static(b"x-forwarded-for"));
+        frames.push(Bytes::copy_from_slice(addr.as_bytes()));
+    }
     frames
 }
 
+/// A request head as received by a worker.
+pub(crate) struct RequestHead {
+    pub(crate) parts: http::request::Parts,
+    pub(crate) flags: u8,
+}
+
 /// Rebuilds a request head from the frames after the control frame.
-pub(crate) fn parse_request_head(frames: &[Bytes]) -> Option<http::request::Parts> {
-    if frames.len() < 3 {
+pub(crate) fn parse_request_head(frames: &[Bytes]) -> Option<RequestHead> {
+    if frames.len() < 4 {
         return None;
     }
     let (mut parts, ()) = http::Request::new(()).into_parts();
     parts.method = Method::from_bytes(&frames[0]).ok()?;
     parts.uri = http::Uri::from_maybe_shared(frames[1].clone()).ok()?;
     parts.version = parse_version(&frames[2]);
-    parts.headers = parse_headers(&frames[3..])?;
-    Some(parts)
+    let flags = *frames[3].first()?;
+    parts.headers = parse_headers(&frames[4..])?;
+    Some(RequestHead { parts, flags })
 }
 
+/// `HEAD` of a response whose body follows in `BODY` messages and `END` (or nothing when
+/// `body_len` is `Some(0)`).
 pub(crate) fn response_head(
     id: u64,
     parts: &http::response::Parts,
@@ -145,49 +252,124 @@ pub(crate) fn response_head(
     frames
 }
 
+/// `RESPONSE`: a complete response (head and whole body) in one message.
+pub(crate) fn full_response(id: u64, parts: &http::response::Parts, body: Bytes) -> Frames {
+    let mut frames = Vec::with_capacity(3 + 2 * parts.headers.len());
+    frames.push(control(RESPONSE, id));
+    frames.push(Bytes::copy_from_slice(&parts.status.as_u16().to_be_bytes()));
+    frames.push(body);
+    push_headers(&mut frames, &parts.headers);
+    frames
+}
+
 /// A response head as received: status, headers and the body length if the worker knew it.
+#[derive(Debug)]
 pub(crate) struct ResponseHead {
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
     pub(crate) body_len: Option<u64>,
 }
 
+fn parse_status(frame: &[u8]) -> Option<StatusCode> {
+    StatusCode::from_u16(parse_u16(frame)?).ok()
+}
+
 pub(crate) fn parse_response_head(frames: &[Bytes]) -> Option<ResponseHead> {
     if frames.len() < 2 {
         return None;
     }
-    let status = StatusCode::from_u16(u16::from_be_bytes(frames[0][..].try_into().ok()?)).ok()?;
     let len = parse_u64(&frames[1])?;
     Some(ResponseHead {
-        status,
+        status: parse_status(&frames[0])?,
         headers: parse_headers(&frames[2..])?,
         body_len: (len != u64::MAX).then_some(len),
     })
+}
+
+/// A `RESPONSE` message, parsed: the head (with its length) and the whole body.
+pub(crate) fn parse_full_response(frames: &[Bytes]) -> Option<(ResponseHead, Bytes)> {
+    if frames.len() < 2 {
+        return None;
+    }
+    let body = frames[1].clone();
+    Some((
+        ResponseHead {
+            status: parse_status(&frames[0])?,
+            headers: parse_headers(&frames[2..])?,
+            body_len: Some(body.len() as u64),
+        },
+        body,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn head_of(req: http::Request<()>) -> http::request::Parts {
+        req.into_parts().0
+    }
+
     #[test]
     fn request_head_round_trips_with_duplicate_headers() {
-        let req = http::Request::builder()
-            .method("PUT")
-            .uri("/a/b?c=d")
-            .header("x-one", "1")
-            .header("x-one", "2")
-            .header("content-length", "5")
-            .body(())
-            .unwrap();
-        let (parts, ()) = req.into_parts();
-        let frames = request_head(42, &parts);
+        let parts = head_of(
+            http::Request::builder()
+                .method("PUT")
+                .uri("/a/b?c=d")
+                .header("host", "example")
+                .header("x-one", "1")
+                .header("x-one", "2")
+                .header("content-length", "5")
+                .body(())
+                .unwrap(),
+        );
+        let frames = request_head(42, &parts, FLAG_CONTINUE, None);
         assert_eq!(parse_control(&frames[0]), Some((HEAD, 42)));
         let back = parse_request_head(&frames[1..]).unwrap();
-        assert_eq!(back.method, Method::PUT);
-        assert_eq!(back.uri, "/a/b?c=d");
-        assert_eq!(back.version, Version::HTTP_11);
-        let ones: Vec<_> = back.headers.get_all("x-one").iter().collect();
+        assert_eq!(back.flags, FLAG_CONTINUE);
+        assert_eq!(back.parts.method, Method::PUT);
+        assert_eq!(back.parts.uri, "/a/b?c=d");
+        assert_eq!(back.parts.version, Version::HTTP_11);
+        let ones: Vec<_> = back.parts.headers.get_all("x-one").iter().collect();
         assert_eq!(ones, ["1", "2"]);
+    }
+
+    #[test]
+    fn absolute_form_becomes_origin_form_with_host() {
+        let parts = head_of(
+            http::Request::builder()
+                .version(Version::HTTP_2)
+                .uri("https://example.org:8443/p?q=1")
+                .body(())
+                .unwrap(),
+        );
+        let back = parse_request_head(&request_head(1, &parts, 0, None)[1..]).unwrap();
+        assert_eq!(back.parts.uri, "/p?q=1");
+        assert_eq!(back.parts.headers["host"], "example.org:8443");
+        assert_eq!(back.parts.version, Version::HTTP_2);
+    }
+
+    #[test]
+    fn hop_by_hop_fields_are_removed_and_client_address_added() {
+        let parts = head_of(
+            http::Request::builder()
+                .uri("/")
+                .header("host", "h")
+                .header("connection", "keep-alive, X-Private")
+                .header("x-private", "secret")
+                .header("expect", "100-continue")
+                .header("transfer-encoding", "chunked")
+                .header("te", "trailers")
+                .header("upgrade", "websocket")
+                .header("accept", "*/*")
+                .body(())
+                .unwrap(),
+        );
+        let frames = request_head(1, &parts, 0, Some("192.0.2.1"));
+        let back = parse_request_head(&frames[1..]).unwrap();
+        let names: Vec<_> = back.parts.headers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["host", "accept", "x-forwarded-for"]);
+        assert_eq!(back.parts.headers["x-forwarded-for"], "192.0.2.1");
     }
 
     #[test]
@@ -205,11 +387,28 @@ mod tests {
             assert_eq!(head.headers["a"], "b");
             assert_eq!(head.body_len, len);
         }
+        let frames = full_response(7, &parts, Bytes::from_static(b"hello"));
+        assert_eq!(parse_control(&frames[0]), Some((RESPONSE, 7)));
+        let (head, body) = parse_full_response(&frames[1..]).unwrap();
+        assert_eq!((head.status, head.body_len), (StatusCode::CREATED, Some(5)));
+        assert_eq!(body, "hello");
+    }
+
+    #[test]
+    fn hello_and_welcome_round_trip() {
+        let h = hello(VERSION, 16);
+        assert_eq!(parse_control(&h[0]), Some((HELLO, 0)));
+        assert_eq!(parse_hello(&h[1..]), (Some(VERSION), Some(16)));
+        assert_eq!(parse_hello(&[]), (None, None));
+        let w = welcome(1000, 3000);
+        assert_eq!(parse_welcome(&w[1..]), Some((VERSION, 1000, 3000)));
     }
 
     #[test]
     fn rejects_malformed_control_frames() {
         assert_eq!(parse_control(b"short"), None);
         assert_eq!(parse_control(&[1; 10]), None);
+        assert!(parse_request_head(&[Bytes::from_static(b"GET")]).is_none());
+        assert!(parse_response_head(&[Bytes::from_static(b"x")]).is_none());
     }
 }

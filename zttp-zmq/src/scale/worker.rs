@@ -9,14 +9,17 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::{FutureExt, Stream};
 use zttp_service::{Body, Handler, Runtime, Shutdown};
 
 use super::exchange::{End, Exchange, Outbox};
-use super::gateway::{recv_message, send_frames};
-use super::protocol::{self as proto, Frames};
+use super::protocol::{self as proto, Frames, ACK_EVERY, WINDOW};
+use super::wire;
 use crate::TokioRuntime;
+
+/// How often a worker says `HELLO` while it has no `WELCOME`.
+const HELLO_EVERY: Duration = Duration::from_secs(1);
 
 /// Connects to a gateway at `endpoint` and answers its requests with `handler` until the
 /// process ends. Runs inside a tokio runtime (handlers are spawned on it).
@@ -34,11 +37,12 @@ pub async fn worker<H: Handler>(endpoint: &str, handler: H) -> io::Result<()> {
 }
 
 /// A worker process's connection to a gateway: connect, configure, then serve.
+///
+/// It speaks the [protocol](crate::protocol): joins with `HELLO`, heartbeats at the interval
+/// the gateway announces, and joins again when the gateway restarts.
 pub struct Worker {
     socket: zmq::Socket,
     capacity: u32,
-    heartbeat_interval: Duration,
-    heartbeat_timeout: Duration,
     shutdown: Shutdown,
 }
 
@@ -52,7 +56,7 @@ impl std::fmt::Debug for Worker {
 
 impl Worker {
     /// Connects a DEALER socket to the gateway's worker endpoint. The gateway need not be up
-    /// yet; ZeroMQ reconnects on its own, and the worker re-announces itself.
+    /// yet; ZeroMQ reconnects on its own, and the worker joins again.
     pub fn connect(endpoint: &str) -> io::Result<Self> {
         Self::connect_with(&zmq::Context::new(), endpoint)
     }
@@ -67,8 +71,6 @@ impl Worker {
         Ok(Worker {
             socket,
             capacity: 64,
-            heartbeat_interval: Duration::from_secs(1),
-            heartbeat_timeout: Duration::from_secs(3),
             shutdown: Shutdown::new(),
         })
     }
@@ -76,14 +78,6 @@ impl Worker {
     /// Most requests handled at once (default 64): the gateway never sends more.
     pub fn capacity(mut self, capacity: u32) -> Self {
         self.capacity = capacity.max(1);
-        self
-    }
-
-    /// Heartbeat interval, and the silence after which the gateway is presumed gone (its
-    /// requests are dropped and the worker announces itself again). Defaults 1 s and 3 s.
-    pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
-        self.heartbeat_interval = interval;
-        self.heartbeat_timeout = timeout;
         self
     }
 
@@ -99,7 +93,8 @@ impl Worker {
         self.serve_with(TokioRuntime::current(), handler).await
     }
 
-    /// Serves with handlers spawned on `runtime`.
+    /// Serves with handlers spawned on `runtime`. Returns an error if the gateway refuses
+    /// this worker (the error names the gateway's reason).
     pub async fn serve_with<R: Runtime, H: Handler>(
         self,
         runtime: R,
@@ -113,13 +108,15 @@ impl Worker {
             runtime,
             handler,
             capacity: self.capacity,
-            interval: self.heartbeat_interval,
-            timeout: self.heartbeat_timeout,
+            heartbeat: None,
+            next_beat: Instant::now(),
             exchanges: HashMap::new(),
             backlog: VecDeque::new(),
+            frames: Vec::new(),
+            replies: Vec::new(),
         };
         std::thread::Builder::new()
-            .name("zttp-zmq-worker".into())
+            .name("zttp-worker".into())
             .spawn(move || {
                 let result = io.run();
                 let _ = done_tx.send(result);
@@ -141,30 +138,46 @@ enum Reply {
     Done(u64),
 }
 
+/// The heartbeat the gateway announced in `WELCOME`.
+#[derive(Clone, Copy)]
+struct Heartbeat {
+    interval: Duration,
+    timeout: Duration,
+}
+
 struct WorkerIo<R, H> {
     socket: zmq::Socket,
     shared: Arc<Outbox<Reply>>,
     runtime: R,
     handler: H,
     capacity: u32,
-    interval: Duration,
-    timeout: Duration,
+    /// `None` until welcomed (and again after the gateway is presumed gone).
+    heartbeat: Option<Heartbeat>,
+    /// When the next `READY` (or, not welcomed, `HELLO`) is due.
+    next_beat: Instant,
     exchanges: HashMap<u64, Arc<Exchange>>,
     /// Replies that met `EAGAIN` (gateway slow or reconnecting), sent in order first.
     backlog: VecDeque<Frames>,
+    frames: Vec<Bytes>,
+    replies: Vec<Reply>,
 }
 
 impl<R: Runtime, H: Handler> WorkerIo<R, H> {
     fn run(mut self) -> io::Result<()> {
         let result = self.run_loop();
-        for (_, exchange) in self.exchanges.drain() {
-            exchange.end(End::Aborted);
-        }
+        self.abort_all();
         result
     }
 
+    fn abort_all(&mut self) {
+        for (_, exchange) in self.exchanges.drain() {
+            exchange.end(End::Aborted);
+        }
+        self.backlog.clear();
+    }
+
     fn send(&mut self, frames: Frames) -> io::Result<()> {
-        if self.backlog.is_empty() && send_frames(&self.socket, &frames)? {
+        if self.backlog.is_empty() && wire::send(&self.socket, None, &frames)? {
             return Ok(());
         }
         self.backlog.push_back(frames);
@@ -173,7 +186,7 @@ impl<R: Runtime, H: Handler> WorkerIo<R, H> {
 
     fn flush_backlog(&mut self) -> io::Result<()> {
         while let Some(frames) = self.backlog.front() {
-            if !send_frames(&self.socket, frames)? {
+            if !wire::send(&self.socket, None, frames)? {
                 break;
             }
             self.backlog.pop_front();
@@ -181,94 +194,144 @@ impl<R: Runtime, H: Handler> WorkerIo<R, H> {
         Ok(())
     }
 
-    fn ready(&self) -> io::Result<()> {
-        let free = if self.shared.is_stopping() {
+    fn capacity_now(&self) -> u32 {
+        if self.shared.is_stopping() {
             0
         } else {
-            self.capacity as u64
-        };
-        send_frames(&self.socket, &proto::simple(proto::READY, free)).map(|_| ())
+            self.capacity
+        }
+    }
+
+    fn hello(&mut self) -> io::Result<()> {
+        self.heartbeat = None;
+        self.next_beat = Instant::now() + HELLO_EVERY;
+        let hello = proto::hello(proto::VERSION, self.capacity_now());
+        wire::send(&self.socket, None, &hello).map(|_| ())
+    }
+
+    fn ready(&mut self) -> io::Result<()> {
+        let ready = proto::simple(proto::READY, self.capacity_now() as u64);
+        self.send(ready)
     }
 
     fn run_loop(&mut self) -> io::Result<()> {
-        self.ready()?;
-        let mut next_beat = Instant::now() + self.interval;
+        self.hello()?;
         let mut last_heard = Instant::now();
         let mut announced_stop = false;
         loop {
             self.shared.wake.drain();
-            for reply in self.shared.take() {
+            let mut replies = std::mem::take(&mut self.replies);
+            self.shared.take_into(&mut replies);
+            for reply in replies.drain(..) {
                 match reply {
-                    Reply::Send(frames) => self.send(frames)?,
+                    Reply::Send(frames) => {
+                        if self.heartbeat.is_some() {
+                            self.send(frames)?;
+                        }
+                    }
                     Reply::Done(id) => {
                         self.exchanges.remove(&id);
                     }
                 }
             }
+            self.replies = replies;
             if self.shared.is_stopping() {
-                if !announced_stop {
+                if !announced_stop && self.heartbeat.is_some() {
                     announced_stop = true;
                     self.ready()?;
                 }
-                if self.exchanges.is_empty() {
+                if self.exchanges.is_empty() || self.heartbeat.is_none() {
+                    self.flush_backlog()?;
                     return Ok(());
                 }
             }
-            while let Some(frames) = recv_message(&self.socket)? {
+            let mut frames = std::mem::take(&mut self.frames);
+            while wire::recv(&self.socket, &mut frames)? {
                 last_heard = Instant::now();
-                self.message(frames);
+                self.message(&frames)?;
             }
+            self.frames = frames;
             let now = Instant::now();
-            if now >= next_beat {
-                next_beat = now + self.interval;
-                self.ready()?;
-                if now.duration_since(last_heard) > self.timeout && !self.exchanges.is_empty() {
-                    // The gateway is gone: its requests will never be read.
-                    for (_, exchange) in self.exchanges.drain() {
-                        exchange.end(End::Aborted);
-                    }
-                    self.backlog.clear();
+            match self.heartbeat {
+                None if now >= self.next_beat => self.hello()?,
+                Some(hb) if now >= last_heard + hb.timeout => {
+                    // The gateway is gone: its requests will never be read. Join again.
+                    tracing::warn!("zttp-zmq worker: gateway silent, joining again");
+                    self.abort_all();
+                    last_heard = now;
+                    self.hello()?;
                 }
+                Some(hb) if now >= self.next_beat => {
+                    self.next_beat = now + hb.interval;
+                    self.ready()?;
+                }
+                _ => {}
             }
             self.flush_backlog()?;
-            let mut timeout = next_beat.saturating_duration_since(Instant::now());
+            let mut deadline = self.next_beat;
+            if let Some(hb) = self.heartbeat {
+                deadline = deadline.min(last_heard + hb.timeout);
+            }
             if !self.backlog.is_empty() {
-                timeout = timeout.min(Duration::from_millis(1));
+                deadline = deadline.min(Instant::now() + Duration::from_millis(1));
             }
-            let mut items = [
-                self.socket.as_poll_item(zmq::POLLIN),
-                zmq::PollItem::from_fd(self.shared.wake.fd(), zmq::POLLIN),
-            ];
-            match zmq::poll(&mut items, timeout.as_millis() as i64 + 1) {
-                Ok(_) | Err(zmq::Error::EINTR) => {}
-                Err(e) => return Err(e.into()),
-            }
+            wire::wait(&self.socket, self.shared.wake.fd(), deadline)?;
         }
     }
 
-    fn message(&mut self, frames: Vec<Bytes>) {
+    fn message(&mut self, frames: &[Bytes]) -> io::Result<()> {
         let Some((kind, id)) = frames.first().and_then(|f| proto::parse_control(f)) else {
-            return;
+            return Ok(());
         };
+        let rest = &frames[1..];
         match kind {
+            proto::WELCOME => {
+                if let Some((_version, interval, timeout)) = proto::parse_welcome(rest) {
+                    let hb = Heartbeat {
+                        interval: Duration::from_millis(interval.max(1) as u64),
+                        timeout: Duration::from_millis(timeout.max(1) as u64),
+                    };
+                    self.heartbeat = Some(hb);
+                    self.next_beat = Instant::now() + hb.interval;
+                }
+            }
+            proto::REFUSE => {
+                let reason = rest
+                    .first()
+                    .map(|r| String::from_utf8_lossy(r).into_owned())
+                    .unwrap_or_default();
+                return Err(io::Error::new(
+                    io::ErrorKind::ConnectionRefused,
+                    format!("the gateway refused this worker: {reason}"),
+                ));
+            }
+            proto::UNKNOWN => {
+                self.abort_all();
+                self.hello()?;
+            }
             proto::HEAD => {
-                let Some(parts) = proto::parse_request_head(&frames[1..]) else {
-                    let _ = send_frames(&self.socket, &proto::simple(proto::ABORT, id));
-                    return;
+                let Some(head) = proto::parse_request_head(rest) else {
+                    self.send(proto::simple(proto::ABORT, id))?;
+                    return Ok(());
                 };
-                let exchange = Arc::new(Exchange::new(id));
+                let exchange = Arc::new(Exchange::new(id, true));
                 self.exchanges.insert(id, exchange.clone());
-                let body = Body::from_stream(RequestBody {
-                    exchange: exchange.clone(),
-                    shared: self.shared.clone(),
-                    unacked: 0,
-                });
-                let request = http::Request::from_parts(parts, body);
+                let body = if head.flags & proto::FLAG_NO_BODY != 0 {
+                    Body::empty()
+                } else {
+                    Body::from_stream(RequestBody {
+                        exchange: exchange.clone(),
+                        shared: self.shared.clone(),
+                        unacked: 0,
+                        owes_continue: head.flags & proto::FLAG_CONTINUE != 0,
+                    })
+                };
+                let request = http::Request::from_parts(head.parts, body);
                 let task = answer(self.handler.clone(), request, exchange, self.shared.clone());
                 self.runtime.spawn(Box::pin(task));
             }
             proto::BODY => {
-                if let (Some(e), Some(chunk)) = (self.exchanges.get(&id), frames.get(1)) {
+                if let (Some(e), Some(chunk)) = (self.exchanges.get(&id), rest.first()) {
                     e.push_chunk(chunk.clone());
                 }
             }
@@ -285,13 +348,14 @@ impl<R: Runtime, H: Handler> WorkerIo<R, H> {
             proto::ACK => {
                 if let (Some(e), Some(n)) = (
                     self.exchanges.get(&id),
-                    frames.get(1).and_then(|f| proto::parse_u64(f)),
+                    rest.first().and_then(|f| proto::parse_u64(f)),
                 ) {
                     e.add_credit(n);
                 }
             }
             _ => {}
         }
+        Ok(())
     }
 }
 
@@ -302,7 +366,6 @@ async fn answer<H: Handler>(
     exchange: Arc<Exchange>,
     shared: Arc<Outbox<Reply>>,
 ) {
-    use http_body::Body as _;
     let id = exchange.id;
     let call = AssertUnwindSafe(handler.call(request)).catch_unwind();
     let aborted = poll_fn(|cx| exchange.poll_aborted(cx));
@@ -319,35 +382,70 @@ async fn answer<H: Handler>(
             return;
         }
     };
+    let last = send_response(response, &exchange, &shared).await;
+    if let Some(last) = last {
+        shared.push(Reply::Send(last));
+    }
+    shared.push(Reply::Done(id));
+}
+
+/// Sends a response; returns its last message (sent together with `Done`).
+async fn send_response(
+    response: zttp_service::Response,
+    exchange: &Exchange,
+    shared: &Outbox<Reply>,
+) -> Option<Frames> {
+    use http_body::Body as _;
+    let id = exchange.id;
     let (parts, mut body) = response.into_parts();
-    let hint = body.size_hint();
-    shared.push(Reply::Send(proto::response_head(id, &parts, hint.exact())));
+    let hint = body.size_hint().exact();
+    if let Some(len) = hint.filter(|&n| n <= WINDOW) {
+        // Small and of known length: collect it and send one `RESPONSE`.
+        let mut whole = BytesMut::with_capacity(len as usize);
+        let mut single: Option<Bytes> = None;
+        loop {
+            match poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+                None => break,
+                Some(Ok(frame)) => {
+                    let Ok(chunk) = frame.into_data() else {
+                        continue;
+                    };
+                    if single.is_none() && whole.is_empty() {
+                        single = Some(chunk);
+                    } else {
+                        if let Some(first) = single.take() {
+                            whole.extend_from_slice(&first);
+                        }
+                        whole.extend_from_slice(&chunk);
+                    }
+                }
+                Some(Err(_)) => return Some(proto::simple(proto::ABORT, id)),
+            }
+        }
+        let body = single.unwrap_or_else(|| whole.freeze());
+        return Some(proto::full_response(id, &parts, body));
+    }
+    shared.push(Reply::Send(proto::response_head(id, &parts, hint)));
     loop {
         let frame = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
         match frame {
-            None => break,
+            None => return Some(proto::simple(proto::END, id)),
             Some(Ok(frame)) => {
-                let Ok(chunk) = frame.into_data() else {
+                let Ok(mut chunk) = frame.into_data() else {
                     continue;
                 };
-                if chunk.is_empty() {
-                    continue;
+                while !chunk.is_empty() {
+                    if !poll_fn(|cx| exchange.poll_window(cx)).await {
+                        return None;
+                    }
+                    let part = chunk.split_to(chunk.len().min(ACK_EVERY as usize));
+                    exchange.take_credit(part.len());
+                    shared.push(Reply::Send(proto::body(id, part)));
                 }
-                if !poll_fn(|cx| exchange.poll_credit(cx, chunk.len())).await {
-                    shared.push(Reply::Done(id));
-                    return;
-                }
-                shared.push(Reply::Send(proto::body(id, chunk)));
             }
-            Some(Err(_)) => {
-                shared.push(Reply::Send(proto::simple(proto::ABORT, id)));
-                shared.push(Reply::Done(id));
-                return;
-            }
+            Some(Err(_)) => return Some(proto::simple(proto::ABORT, id)),
         }
     }
-    shared.push(Reply::Send(proto::simple(proto::END, id)));
-    shared.push(Reply::Done(id));
 }
 
 /// A request body fed by the gateway's chunks, acknowledged as the handler reads them.
@@ -355,6 +453,8 @@ struct RequestBody {
     exchange: Arc<Exchange>,
     shared: Arc<Outbox<Reply>>,
     unacked: u64,
+    /// The request expects `100 Continue`: the first read sends `CONTINUE`.
+    owes_continue: bool,
 }
 
 impl Stream for RequestBody {
@@ -362,11 +462,15 @@ impl Stream for RequestBody {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        let id = this.exchange.id;
+        if std::mem::take(&mut this.owes_continue) {
+            this.shared
+                .push(Reply::Send(proto::simple(proto::CONTINUE, id)));
+        }
         match this.exchange.poll_chunk(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
                 this.unacked += chunk.len() as u64;
-                if this.unacked >= proto::ACK_EVERY {
-                    let id = this.exchange.id;
+                if this.unacked >= ACK_EVERY {
                     this.shared.push(Reply::Send(proto::ack(id, this.unacked)));
                     this.unacked = 0;
                 }
@@ -376,7 +480,13 @@ impl Stream for RequestBody {
                 io::ErrorKind::ConnectionAborted,
                 "the request was cancelled at the gateway",
             )))),
-            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(None) => {
+                if this.unacked > 0 {
+                    this.shared.push(Reply::Send(proto::ack(id, this.unacked)));
+                    this.unacked = 0;
+                }
+                Poll::Ready(None)
+            }
             Poll::Pending => Poll::Pending,
         }
     }

@@ -1,0 +1,107 @@
+//! Non-blocking multipart sends and receives on the ROUTER and DEALER sockets.
+
+use std::io;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+/// Frames up to this size are copied out of the libzmq message; larger ones are kept in it.
+const COPY_BELOW: usize = 4096;
+
+/// Sends `[identity?, frames...]` without blocking: Ok(false) on `EAGAIN` (nothing sent),
+/// Err when the peer is unreachable (`EHOSTUNREACH` on a ROUTER with `ROUTER_MANDATORY`).
+pub(crate) fn send(
+    socket: &zmq::Socket,
+    identity: Option<&[u8]>,
+    frames: &[Bytes],
+) -> io::Result<bool> {
+    let mut first = true;
+    if let Some(identity) = identity {
+        match socket.send(identity, zmq::SNDMORE | zmq::DONTWAIT) {
+            Ok(()) => first = false,
+            Err(zmq::Error::EAGAIN) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let last = frames.len().saturating_sub(1);
+    for (i, frame) in frames.iter().enumerate() {
+        let more = if i < last { zmq::SNDMORE } else { 0 };
+        match socket.send(&frame[..], more | zmq::DONTWAIT) {
+            Ok(()) => first = false,
+            Err(zmq::Error::EAGAIN) if first => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(true)
+}
+
+/// Receives one whole multipart message into `frames` (cleared first) without blocking for
+/// its first frame. False when none is waiting.
+pub(crate) fn recv(socket: &zmq::Socket, frames: &mut Vec<Bytes>) -> io::Result<bool> {
+    frames.clear();
+    loop {
+        let mut msg = zmq::Message::new();
+        let flags = if frames.is_empty() { zmq::DONTWAIT } else { 0 };
+        match socket.recv(&mut msg, flags) {
+            Ok(()) => {}
+            Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) if frames.is_empty() => {
+                return Ok(false)
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let more = msg.get_more();
+        frames.push(if msg.len() < COPY_BELOW {
+            Bytes::copy_from_slice(&msg)
+        } else {
+            Bytes::from_owner(OwnedMessage(msg))
+        });
+        if !more {
+            return Ok(true);
+        }
+    }
+}
+
+struct OwnedMessage(zmq::Message);
+
+impl AsRef<[u8]> for OwnedMessage {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Milliseconds for `zmq::poll` until `deadline`, rounded up (a deadline 0.3 ms away must
+/// not become a 0 ms poll, which would spin until it passes).
+pub(crate) fn poll_millis(deadline: Instant, now: Instant) -> i64 {
+    let left = deadline.saturating_duration_since(now);
+    let ms = left.as_micros().div_ceil(1000);
+    ms.min(i64::MAX as u128) as i64
+}
+
+/// Sleeps in `zmq::poll` on `socket` and the wake-up descriptor, at most until `deadline`.
+pub(crate) fn wait(socket: &zmq::Socket, wake_fd: i32, deadline: Instant) -> io::Result<()> {
+    let ms = poll_millis(deadline, Instant::now());
+    let mut items = [
+        socket.as_poll_item(zmq::POLLIN),
+        zmq::PollItem::from_fd(wake_fd, zmq::POLLIN),
+    ];
+    match zmq::poll(&mut items, ms) {
+        Ok(_) | Err(zmq::Error::EINTR) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn poll_timeouts_round_up() {
+        let now = Instant::now();
+        assert_eq!(poll_millis(now, now), 0);
+        assert_eq!(poll_millis(now + Duration::from_micros(300), now), 1);
+        assert_eq!(poll_millis(now + Duration::from_millis(2), now), 2);
+        assert_eq!(poll_millis(now + Duration::from_micros(2001), now), 3);
+        assert_eq!(poll_millis(now, now + Duration::from_secs(1)), 0);
+    }
+}
