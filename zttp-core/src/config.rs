@@ -12,13 +12,14 @@ pub enum Role {
 /// Which protocol the connection speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Protocol {
-    /// HTTP/1.0 and HTTP/1.1 (RFC 9112).
-    #[default]
+    /// HTTP/1.0 and HTTP/1.1 (RFC 9112) only.
     Http1,
     /// HTTP/2 (RFC 9113), with prior knowledge (no upgrade dance).
     Http2,
-    /// Server only: HTTP/2 if the client opens with the HTTP/2 connection preface,
-    /// else HTTP/1.1 — h2c with prior knowledge and HTTP/1.1 on one port.
+    /// The default. A server speaks HTTP/2 if the client opens with the
+    /// HTTP/2 connection preface, else HTTP/1.1 — h2c with prior knowledge and
+    /// HTTP/1.1 on one port. A client speaks HTTP/1.1.
+    #[default]
     Auto,
 }
 

@@ -113,7 +113,9 @@ enum Inner {
 }
 
 impl Connection {
-    /// A connection with the default configuration (HTTP/1.1, strict, default limits).
+    /// A connection with the default configuration: strict, default limits,
+    /// [`Protocol::Auto`] (a server also takes h2c with prior knowledge; a
+    /// client speaks HTTP/1.1).
     pub fn new(role: Role) -> Self {
         Self::with_config(role, Config::default())
     }
@@ -208,19 +210,31 @@ impl Connection {
                 if is_h2 && n < H2_PREFACE.len() && !data.is_empty() {
                     return;
                 }
-                let buf = std::mem::take(buf);
-                let mut config = self.config.clone();
-                config.protocol = if is_h2 && n == H2_PREFACE.len() {
+                let protocol = if is_h2 && n == H2_PREFACE.len() {
                     Protocol::Http2
                 } else {
                     Protocol::Http1
                 };
-                *self = Connection::with_config(self.role, config);
-                self.receive_data(&buf);
+                self.settle(protocol);
                 if data.is_empty() {
                     self.receive_data(&[]);
                 }
             }
+        }
+    }
+
+    /// Ends `Protocol::Auto` detection: becomes an HTTP/1.1 or HTTP/2
+    /// connection and feeds it the bytes received so far.
+    fn settle(&mut self, protocol: Protocol) {
+        let Inner::Detecting(buf) = &mut self.inner else {
+            return;
+        };
+        let buf = std::mem::take(buf);
+        let mut config = self.config.clone();
+        config.protocol = protocol;
+        *self = Connection::with_config(self.role, config);
+        if !buf.is_empty() {
+            self.receive_data(&buf);
         }
     }
 
@@ -243,7 +257,17 @@ impl Connection {
     /// `Connection: close` and nothing more can be sent after it.
     pub fn send(&mut self, event: impl Into<Event>) -> Result<(), LocalProtocolError> {
         match &mut self.inner {
-            Inner::Detecting(_) => Err(LocalProtocolError::UnexpectedEvent),
+            // Only a server detects. It may not send requests; before the
+            // peer's first bytes tell the protocol, the one answer it may give
+            // is an error status to a stalled or idle peer, in HTTP/1.1.
+            Inner::Detecting(_) => match event.into() {
+                Event::Request(_) => Err(LocalProtocolError::WrongRole),
+                Event::Response(r) if r.status_code >= 400 => {
+                    self.settle(Protocol::Http1);
+                    self.send(Event::Response(r))
+                }
+                _ => Err(LocalProtocolError::UnexpectedEvent),
+            },
             Inner::H1(c) => c.send(event.into()),
             Inner::H2(c) => c.send(event.into()),
         }

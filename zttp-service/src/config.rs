@@ -41,7 +41,10 @@ pub struct ServerConfig {
     /// the socket (backpressure). Default 64 KiB.
     pub body_buffer: usize,
     /// Protocol settings for each connection's `zttp_core::Connection`.
-    /// Default: `Protocol::Auto` (HTTP/1.1, or h2c with prior knowledge).
+    /// Default: `zttp_core::Config::default()`, whose protocol is
+    /// `Protocol::Auto` (HTTP/1.1, or h2c with prior knowledge), so a core
+    /// config built from its default keeps h2c; set `Protocol::Http1` to
+    /// refuse HTTP/2.
     pub core: zttp_core::Config,
     /// Give each request a [`RawRequest`](crate::RawRequest) extension: the
     /// head exactly as received (header name case, order, the raw target).
@@ -64,7 +67,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(30),
             max_drain: 256 * 1024,
             body_buffer: 64 * 1024,
-            core: zttp_core::Config::default().protocol(zttp_core::Protocol::Auto),
+            core: zttp_core::Config::default(),
             raw_request: false,
             tls_handshake_timeout: Some(Duration::from_secs(10)),
         }

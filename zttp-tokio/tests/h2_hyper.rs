@@ -91,3 +91,47 @@ async fn hyper_http2_client_runs_concurrent_requests_on_one_connection() {
         .unwrap();
     let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
 }
+
+/// A core config built from `zttp_core::Config::default()` and handed to the
+/// service keeps h2c: an HTTP/2 client gets its answer, not an empty reply.
+#[tokio::test]
+async fn a_default_core_config_set_through_the_service_keeps_h2c() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = Shutdown::new();
+    let mut core = zttp_core::Config::default();
+    core.limits.max_headers = 50;
+    let config = zttp_tokio::ServerConfig::default().core(core);
+    let server = tokio::spawn(
+        Server::new(listener)
+            .config(config)
+            .shutdown(shutdown.clone())
+            .serve(app),
+    );
+
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    let conn = tokio::spawn(conn);
+    let req = http::Request::get("http://t/h2")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let resp = tokio::time::timeout(Duration::from_secs(10), sender.send_request(req))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, Bytes::from("HTTP/2.0 /h2 0"));
+    drop(sender);
+    let _ = conn.await;
+
+    shutdown.trigger();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
