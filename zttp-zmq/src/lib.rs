@@ -57,7 +57,7 @@
 //! reaches the worker's handler, heartbeats detect dead workers (their unanswered requests are
 //! re-dispatched when safe), and timeouts and a bounded queue answer `504`/`503` instead of
 //! waiting forever. The wire protocol is public and versioned ([`protocol`]), so workers can
-//! be written in any language.
+//! be written in any language; `examples/zmq_worker.py` is one in Python.
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {

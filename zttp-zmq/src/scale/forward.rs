@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures::Stream;
 use http::{header, HeaderValue, StatusCode};
-use zttp_service::{Body, Request, Response};
+use zttp_service::{Body, PeerAddr, Request, Response};
 
 use super::exchange::{Exchange, Outbox};
 use super::gateway::{Owner, Shared};
@@ -78,7 +78,8 @@ pub(crate) async fn forward(owner: Arc<Owner>, request: Request) -> Response {
         flags |= proto::FLAG_NO_BODY;
     }
     let exchange = Arc::new(Exchange::new(id, !wants_continue));
-    let head = proto::request_head(id, &parts, flags, None);
+    let client = parts.extensions.get::<PeerAddr>().map(|p| p.0.ip());
+    let head = proto::request_head(id, &parts, flags, client);
     shared.outbox.push(Command::Start(exchange.clone(), head));
     let guard = CancelOnDrop {
         owner,

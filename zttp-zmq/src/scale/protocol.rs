@@ -1,6 +1,8 @@
 //! Encoding and decoding of the gateway ⇄ worker messages specified in `PROTOCOL.md`
 //! (rendered as [`crate::protocol`]).
 
+use std::net::IpAddr;
+
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 
@@ -180,14 +182,16 @@ fn origin_target(parts: &http::request::Parts) -> Bytes {
     }
 }
 
-/// Builds the normalised `HEAD` of a request (see the protocol's "request normalisation").
+/// Builds the normalised `HEAD` of a request (see the protocol's "request normalisation"):
+/// origin-form target, `host`, no hop-by-hop fields, and with the client's address appended
+/// to `x-forwarded-for` and `forwarded`.
 pub(crate) fn request_head(
     id: u64,
     parts: &http::request::Parts,
     flags: u8,
-    forwarded_for: Option<&str>,
+    client: Option<IpAddr>,
 ) -> Frames {
-    let mut frames = Vec::with_capacity(5 + 2 * (parts.headers.len() + 2));
+    let mut frames = Vec::with_capacity(5 + 2 * (parts.headers.len() + 3));
     frames.push(control(HEAD, id));
     frames.push(Bytes::copy_from_slice(parts.method.as_str().as_bytes()));
     frames.push(origin_target(parts));
@@ -205,15 +209,36 @@ pub(crate) fn request_head(
         if is_hop_by_hop(n) || named.iter().any(|o| o == n) {
             continue;
         }
+        if client.is_some() && (name == X_FORWARDED_FOR || name == http::header::FORWARDED) {
+            continue; // combined with the client's address below
+        }
         frames.push(Bytes::copy_from_slice(n));
         frames.push(Bytes::copy_from_slice(value.as_bytes()));
     }
-    if let Some(addr) = forwarded_for {
-        frames.push(Bytes::from_static(b"x-forwarded-for"));
-        frames.push(Bytes::copy_from_slice(addr.as_bytes()));
+    if let Some(ip) = client {
+        let xff = match ip {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => v6.to_string(),
+        };
+        let fwd = match ip {
+            IpAddr::V4(v4) => format!("for={v4}"),
+            IpAddr::V6(v6) => format!("for=\"[{v6}]\""),
+        };
+        for (name, element) in [(X_FORWARDED_FOR, xff), (http::header::FORWARDED, fwd)] {
+            let mut value = Vec::new();
+            for earlier in parts.headers.get_all(&name) {
+                value.extend_from_slice(earlier.as_bytes());
+                value.extend_from_slice(b", ");
+            }
+            value.extend_from_slice(element.as_bytes());
+            frames.push(Bytes::copy_from_slice(name.as_str().as_bytes()));
+            frames.push(Bytes::from(value));
+        }
     }
     frames
 }
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// A request head as received by a worker.
 pub(crate) struct RequestHead {
@@ -365,11 +390,34 @@ mod tests {
                 .body(())
                 .unwrap(),
         );
-        let frames = request_head(1, &parts, 0, Some("192.0.2.1"));
+        let frames = request_head(1, &parts, 0, Some("192.0.2.1".parse().unwrap()));
         let back = parse_request_head(&frames[1..]).unwrap();
         let names: Vec<_> = back.parts.headers.keys().map(|k| k.as_str()).collect();
-        assert_eq!(names, ["host", "accept", "x-forwarded-for"]);
+        assert_eq!(names, ["host", "accept", "x-forwarded-for", "forwarded"]);
         assert_eq!(back.parts.headers["x-forwarded-for"], "192.0.2.1");
+        assert_eq!(back.parts.headers["forwarded"], "for=192.0.2.1");
+    }
+
+    #[test]
+    fn client_address_is_appended_to_earlier_proxies() {
+        let parts = head_of(
+            http::Request::builder()
+                .uri("/")
+                .header("x-forwarded-for", "203.0.113.7")
+                .header("forwarded", "for=203.0.113.7")
+                .body(())
+                .unwrap(),
+        );
+        let frames = request_head(1, &parts, 0, Some("2001:db8::1".parse().unwrap()));
+        let back = parse_request_head(&frames[1..]).unwrap();
+        assert_eq!(
+            back.parts.headers["x-forwarded-for"],
+            "203.0.113.7, 2001:db8::1"
+        );
+        assert_eq!(
+            back.parts.headers["forwarded"],
+            "for=203.0.113.7, for=\"[2001:db8::1]\""
+        );
     }
 
     #[test]
