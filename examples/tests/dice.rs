@@ -12,6 +12,7 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
+use zttp_peers::Peer;
 
 type Client =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -27,10 +28,17 @@ impl Drop for Process {
 }
 
 /// Starts `command` and returns it with what follows `listening on ` in its first line.
-fn start_listening(mut command: Command, what: &str) -> (Process, String) {
+fn start_listening(command: Command, what: &str) -> (Process, String) {
+    let (mut process, addr) = start_with_stderr(command, what);
+    process.0.stderr.take();
+    (process, addr)
+}
+
+/// Like [`start_listening`], keeping the child's stderr piped.
+fn start_with_stderr(mut command: Command, what: &str) -> (Process, String) {
     let mut child = command
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
     let stdout = child.stdout.take().unwrap();
@@ -52,25 +60,46 @@ fn start_listening(mut command: Command, what: &str) -> (Process, String) {
     (process, addr)
 }
 
-/// The gateway, with these extra flags.
+/// The gateway, with these extra flags; once it listens and has connected to
+/// every `--engine` (it says so on stderr).
 fn gateway(flags: &[&str]) -> (Process, SocketAddr) {
+    start_gateway(flags, true)
+}
+
+/// The gateway, waiting for its engine connections or not.
+fn start_gateway(flags: &[&str], wait_for_engines: bool) -> (Process, SocketAddr) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_dice"));
     command.args(["--addr", "127.0.0.1:0"]).args(flags);
-    let (process, addr) = start_listening(command, "dice");
+    let (mut process, addr) = start_with_stderr(command, "dice");
+    let stderr = process.0.stderr.take().unwrap();
+    let mut engines: Vec<String> = flags
+        .windows(2)
+        .filter(|w| w[0] == "--engine")
+        .map(|w| w[1].to_owned())
+        .filter(|_| wait_for_engines)
+        .collect();
+    let (tx, connected) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { return };
+            eprintln!("dice: {line}");
+            if let Some(endpoint) = line.strip_prefix("engine connected: ") {
+                let _ = tx.send(endpoint.to_owned());
+            }
+        }
+    });
+    while !engines.is_empty() {
+        let endpoint = connected
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("dice connects to {engines:?} within 20 s"));
+        engines.retain(|e| *e != endpoint);
+    }
     (process, addr.parse().expect("an address"))
 }
 
 /// The Python engine (needs python3 with pyzmq), answering after `delay` seconds.
 fn python_engine(delay: f64) -> (Process, String) {
-    let probe = Command::new("python3")
-        .args(["-c", "import zmq"])
-        .status()
-        .expect("python3 is needed for the Python engine tests (Debian package python3)");
-    assert!(
-        probe.success(),
-        "the Python engine needs the PyPI package pyzmq (pip install -r requirements-test.txt)"
-    );
-    let mut command = Command::new("python3");
+    let mut command = zttp_peers::python_command(&[Peer::PyZmq]);
     command
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/dice/engine.py"))
         .args(["--bind", "tcp://127.0.0.1:0", "--delay", &delay.to_string()]);
@@ -114,11 +143,6 @@ fn faces(answer: &str, dice: usize, sides: u64) -> Vec<u64> {
 
 fn is_error(answer: &str) -> bool {
     answer.starts_with("error")
-}
-
-/// Waits for the gateway's DEALER to connect to freshly started engines.
-fn let_engines_connect() {
-    std::thread::sleep(Duration::from_millis(500));
 }
 
 #[test]
@@ -199,7 +223,7 @@ fn rolls_cover_every_face_from_1_to_sides() {
 fn bad_rolls_get_an_error_without_reaching_an_engine() {
     // The only engine endpoint has nobody behind it: a roll that reached the
     // DEALER would get "no engine is connected", not the input error.
-    let (_gateway, addr) = gateway(&["--engine", "tcp://127.0.0.1:9"]);
+    let (_gateway, addr) = start_gateway(&["--engine", "tcp://127.0.0.1:9"], false);
     client(async {
         let mut ws = connect(addr).await;
         let long = "1".repeat(10 * 1024);
@@ -236,10 +260,10 @@ fn bad_rolls_get_an_error_without_reaching_an_engine() {
 }
 
 #[test]
+#[cfg_attr(zttp_skip_peer = "pyzmq", ignore = "ZTTP_SKIP_PEERS opts out of pyzmq")]
 fn python_engine_serves_the_gateway_and_rolls_every_face() {
     let (_engine, endpoint) = python_engine(0.0);
     let (_gateway, addr) = gateway(&["--engine", &endpoint]);
-    let_engines_connect();
     client(async {
         let clients = (0..10usize).map(|c| {
             tokio::spawn(async move {
@@ -268,11 +292,11 @@ fn python_engine_serves_the_gateway_and_rolls_every_face() {
 }
 
 #[test]
+#[cfg_attr(zttp_skip_peer = "pyzmq", ignore = "ZTTP_SKIP_PEERS opts out of pyzmq")]
 fn a_stuck_engine_delays_only_its_own_rolls_which_time_out() {
     let (_fast, fast) = python_engine(0.0);
     let (_stuck, stuck) = python_engine(60.0);
     let (_gateway, addr) = gateway(&["--engine", &fast, "--engine", &stuck, "--timeout", "2"]);
-    let_engines_connect();
     client(async {
         let mut ws = connect(addr).await;
         // Round robin: two rolls to each engine.
@@ -293,6 +317,7 @@ fn a_stuck_engine_delays_only_its_own_rolls_which_time_out() {
 }
 
 #[test]
+#[cfg_attr(zttp_skip_peer = "pyzmq", ignore = "ZTTP_SKIP_PEERS opts out of pyzmq")]
 fn an_engine_killed_mid_roll_yields_an_error_and_the_other_engine_goes_on() {
     let (_alive, alive) = python_engine(0.0);
     let (mut doomed, doomed_endpoint) = python_engine(60.0);
@@ -304,7 +329,6 @@ fn an_engine_killed_mid_roll_yields_an_error_and_the_other_engine_goes_on() {
         "--timeout",
         "2",
     ]);
-    let_engines_connect();
     client(async {
         let mut ws = connect(addr).await;
         ws.send(Message::text("1d6")).await.unwrap();
@@ -327,10 +351,10 @@ fn an_engine_killed_mid_roll_yields_an_error_and_the_other_engine_goes_on() {
 }
 
 #[test]
+#[cfg_attr(zttp_skip_peer = "pyzmq", ignore = "ZTTP_SKIP_PEERS opts out of pyzmq")]
 fn a_client_leaving_mid_roll_harms_no_one() {
     let (_engine, endpoint) = python_engine(0.5);
     let (mut gateway_process, addr) = gateway(&["--engine", &endpoint]);
-    let_engines_connect();
     client(async {
         for _ in 0..5 {
             let mut leaver = connect(addr).await;

@@ -15,6 +15,8 @@
 //! - A roll without an answer within `--timeout` (default 5 s) is answered
 //!   `error: no answer…`, and a late answer is dropped; bad rolls are refused
 //!   here and never reach an engine; at most 32 rolls per connection wait at once.
+//! - stdout says `listening on ADDR` (flushed); stderr says `engine connected: ENDPOINT`
+//!   and `engine disconnected: ENDPOINT` as TCP engines come and go.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
@@ -308,6 +310,17 @@ impl Gateway {
         // Hand rolls only to connected engines; an engine that is down gets none.
         dealer.set_immediate(true).map_err(io::Error::other)?;
         dealer.set_linger(0).map_err(io::Error::other)?;
+        // Engines ready (ZMTP handshake done, so rolls go to them) and gone, on stderr.
+        let monitor_endpoint = format!("inproc://dice-monitor-{}", std::process::id());
+        let events =
+            zmq::SocketEvent::HANDSHAKE_SUCCEEDED as i32 | zmq::SocketEvent::DISCONNECTED as i32;
+        dealer
+            .monitor(&monitor_endpoint, events)
+            .map_err(io::Error::other)?;
+        let monitor = context.socket(zmq::PAIR).map_err(io::Error::other)?;
+        monitor
+            .connect(&monitor_endpoint)
+            .map_err(io::Error::other)?;
         for endpoint in engines {
             dealer.connect(endpoint).map_err(|e| {
                 io::Error::new(
@@ -322,7 +335,7 @@ impl Gateway {
         let (requests, incoming) = mpsc::channel();
         std::thread::Builder::new()
             .name("dice-dispatch".into())
-            .spawn(move || dispatch(dealer, woken, incoming, timeout))?;
+            .spawn(move || dispatch(dealer, monitor, woken, incoming, timeout))?;
         Ok(Gateway {
             requests,
             wake: Arc::new(wake),
@@ -347,6 +360,7 @@ impl Gateway {
 /// The dispatcher thread: sends rolls, routes answers, expires rolls nobody answered.
 fn dispatch(
     dealer: zmq::Socket,
+    monitor: zmq::Socket,
     mut woken: UnixStream,
     requests: mpsc::Receiver<Dispatch>,
     timeout: Duration,
@@ -361,6 +375,7 @@ fn dispatch(
         let mut items = [
             dealer.as_poll_item(zmq::POLLIN),
             zmq::PollItem::from_fd(woken.as_raw_fd(), zmq::POLLIN),
+            monitor.as_poll_item(zmq::POLLIN),
         ];
         if zmq::poll(&mut items, wait_ms).is_err() {
             return;
@@ -371,6 +386,9 @@ fn dispatch(
                     return; // every Gateway handle is gone
                 }
             }
+        }
+        while let Ok(event) = monitor.recv_multipart(zmq::DONTWAIT) {
+            report(&event);
         }
         while let Ok(Dispatch { id, waiter }) = requests.try_recv() {
             let text = format!("{id} {}d{}", waiter.roll.dice, waiter.roll.sides);
@@ -414,6 +432,26 @@ fn dispatch(
             ));
         }
     }
+}
+
+/// Prints a DEALER monitor event (`[event id, value]`, endpoint) on stderr.
+fn report(event: &[Vec<u8>]) {
+    let (Some(head), Some(endpoint)) = (event.first(), event.get(1)) else {
+        return;
+    };
+    let Some(id) = head.get(..2).map(|b| u16::from_le_bytes([b[0], b[1]])) else {
+        return;
+    };
+    let what = if id == zmq::SocketEvent::HANDSHAKE_SUCCEEDED.to_raw() {
+        "connected"
+    } else if id == zmq::SocketEvent::DISCONNECTED.to_raw() {
+        "disconnected"
+    } else {
+        return;
+    };
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "engine {what}: {}", String::from_utf8_lossy(endpoint));
+    let _ = err.flush();
 }
 
 /// Rolls sent to engines and not yet answered, each with a deadline. Sans-IO:
