@@ -9,18 +9,34 @@
 //!
 //! A peer blocked by `EAGAIN` is retried when the socket fd fires (libzmq signals it when that
 //! peer's pipe drains) and, since `ZMQ_EVENTS` may have consumed that signal, also on a short
-//! timer (1 ms doubling to 8 ms) while any peer is blocked.
+//! timer (1 ms doubling to 8 ms) while any peer is blocked. A closed peer whose queue made no
+//! progress for [`PeerLimits::close_stalled`] is aborted (see [`crate::sys::abort_connection`]).
+//!
+//! Inbound backpressure: when a peer is [`PeerLimits::inbound`] bytes ahead of its handler
+//! (or all peers together [`PeerLimits::inbound_total`]), the loop stops receiving. libzmq's
+//! per-peer receive queues then fill up to `ZMQ_RCVHWM`, libzmq stops reading those TCP
+//! sockets, and the senders are slowed by TCP flow control. Reads by handlers wake the loop;
+//! it resumes as soon as there is room. If the handler makes no room for
+//! [`PeerLimits::inbound_stall`], that peer is dropped (logged) so the others go on.
+//!
+//! [`PeerLimits::close_stalled`]: crate::PeerLimits::close_stalled
+//! [`PeerLimits::inbound`]: crate::PeerLimits::inbound
+//! [`PeerLimits::inbound_total`]: crate::PeerLimits::inbound_total
+//! [`PeerLimits::inbound_stall`]: crate::PeerLimits::inbound_stall
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::mem;
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::io::RawFd;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
 use futures::channel::mpsc::UnboundedSender;
 use futures::channel::oneshot;
+use tracing::{debug, warn};
 
 use crate::peer::{lock, unschedule, IoShared, Peer, PeerStream, ReadEnd, RoutingId};
 
@@ -30,10 +46,33 @@ const RECV_BATCH: usize = 256;
 /// for a new connection.
 const CLOSED_MEMORY: usize = 4096;
 const MAX_BLOCKED_BACKOFF_MS: i32 = 8;
+/// How long after the last aborted peer freed memory is returned to the OS.
+const TRIM_DELAY: Duration = Duration::from_millis(500);
+
+/// The shorter of a `poll(2)` timeout in ms (-1: none) and `left`, at least 1 ms.
+fn earliest(timeout_ms: i32, left: Duration) -> i32 {
+    let left_ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX).max(1);
+    if timeout_ms < 0 {
+        left_ms
+    } else {
+        timeout_ms.min(left_ms)
+    }
+}
 
 struct Entry {
     peer: Arc<Peer>,
     blocked: bool,
+    /// The last time a frame for this peer was handed to libzmq (or it connected).
+    last_sent: Instant,
+}
+
+/// Receiving is paused until there is room.
+struct Pause {
+    /// The peer whose handler is behind; `None` when the whole-socket budget is spent.
+    peer: Option<Arc<Peer>>,
+    /// The level (peer's or total inbound bytes) when last looked at, and since when.
+    level: usize,
+    since: Instant,
 }
 
 /// How a receive batch ended.
@@ -44,6 +83,8 @@ enum Received {
     Interrupted,
     /// [`RECV_BATCH`] messages were taken; more may be waiting.
     Full,
+    /// A peer's (or the socket's) inbound budget is spent: receiving paused.
+    Paused,
 }
 
 enum Flush {
@@ -64,6 +105,9 @@ pub(crate) struct StreamIo {
     blocked: Vec<Arc<Peer>>,
     closed_set: HashSet<RoutingId>,
     closed_order: VecDeque<RoutingId>,
+    paused: Option<Pause>,
+    /// Peers were aborted or dropped: give freed memory back to the OS then.
+    trim_at: Option<Instant>,
     id_msg: zmq::Message,
     data_msg: zmq::Message,
 }
@@ -86,6 +130,8 @@ impl StreamIo {
             blocked: Vec::new(),
             closed_set: HashSet::new(),
             closed_order: VecDeque::new(),
+            paused: None,
+            trim_at: None,
             id_msg: zmq::Message::new(),
             data_msg: zmq::Message::new(),
         }
@@ -131,7 +177,11 @@ impl StreamIo {
             if self.retry_blocked() {
                 backoff_ms = 1;
             }
-            let received = self.receive_batch()?;
+            let received = if self.still_paused() {
+                Received::Paused
+            } else {
+                self.receive_batch()?
+            };
             if self.io_stopping() && self.peers.is_empty() && lock(&self.io.ready).is_empty() {
                 return Ok(());
             }
@@ -146,26 +196,141 @@ impl StreamIo {
                     }
                 }
                 Received::Full => continue,
+                // Messages wait in libzmq; `ZMQ_FD` will not fire for them, so wake up on
+                // reads (the wake pipe) or when the stall limit is due.
+                Received::Paused => {}
             }
             // While awake, tasks queue work without a system call; re-arm, then look again.
             self.io.wake.prepare_sleep();
-            if !lock(&self.io.ready).is_empty() || (self.io_stopping() && self.peers.is_empty()) {
+            if !lock(&self.io.ready).is_empty()
+                || (self.io_stopping() && self.peers.is_empty())
+                || (self.paused.is_some() && !self.still_paused())
+            {
                 self.io.wake.set_awake();
                 continue;
             }
-            let timeout = if self.blocked.is_empty() {
+            let mut timeout = if self.blocked.is_empty() {
                 -1
             } else {
                 let t = backoff_ms;
                 backoff_ms = (backoff_ms * 2).min(MAX_BLOCKED_BACKOFF_MS);
                 t
             };
+            if let Some(pause) = &self.paused {
+                let left = self
+                    .io
+                    .limits
+                    .inbound_stall
+                    .saturating_sub(pause.since.elapsed());
+                timeout = earliest(timeout, left);
+            }
+            if let Some(at) = self.trim_at {
+                let left = at.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    self.trim_at = None;
+                    crate::sys::release_free_memory();
+                    continue;
+                }
+                timeout = earliest(timeout, left);
+            }
             let [_, woken] = crate::sys::poll_readable([zmq_fd, self.io.wake.fd()], timeout)?;
             self.io.wake.set_awake();
             if woken {
                 self.io.wake.drain_bytes();
             }
         }
+    }
+
+    /// Whether receiving must stay paused; resumes it when there is room, and drops the
+    /// peer that made no room for the stall limit.
+    fn still_paused(&mut self) -> bool {
+        let Some(pause) = &mut self.paused else {
+            return false;
+        };
+        let limits = self.io.limits;
+        let total = self.io.inbound_total.load(Ordering::Relaxed);
+        let level = match &pause.peer {
+            Some(peer) if self.peers.contains_key(&peer.id) && !peer.reader_gone() => {
+                let level = peer.inbound_len();
+                if level < limits.inbound && total < limits.inbound_total {
+                    None
+                } else {
+                    Some(level)
+                }
+            }
+            Some(_) => (total >= limits.inbound_total).then_some(total),
+            None => (total >= limits.inbound_total).then_some(total),
+        };
+        let Some(level) = level else {
+            self.end_pause();
+            return false;
+        };
+        if level < pause.level {
+            // The handler read something: it is slow, not stuck.
+            pause.since = Instant::now();
+        }
+        pause.level = level;
+        if pause.since.elapsed() < limits.inbound_stall {
+            return true;
+        }
+        let victim = match pause.peer.clone() {
+            Some(peer) => Some(peer),
+            None => self
+                .peers
+                .values()
+                .map(|e| (e.peer.inbound_len(), &e.peer))
+                .max_by_key(|(len, _)| *len)
+                .map(|(_, p)| p.clone()),
+        };
+        if let Some(peer) = victim {
+            warn!(
+                peer = ?peer.addr,
+                buffered = peer.inbound_len(),
+                stall = ?limits.inbound_stall,
+                "dropping zmq peer: its handler read nothing while its inbound buffer was full"
+            );
+            self.send_close(&peer.id);
+            self.forget(&peer.id);
+            peer.finish(ReadEnd::Overflow, Some(io::ErrorKind::ConnectionAborted));
+            self.trim_later();
+        }
+        self.end_pause();
+        false
+    }
+
+    /// Aborted peers free their queues (here and in libzmq's thread) in a burst; once it is
+    /// over, hand the freed memory back instead of keeping it in the allocator's arenas.
+    fn trim_later(&mut self) {
+        self.trim_at = Some(Instant::now() + TRIM_DELAY);
+    }
+
+    fn start_pause(&mut self, peer: Option<Arc<Peer>>, level: usize) {
+        debug!(
+            peer = ?peer.as_ref().and_then(|p| p.addr),
+            buffered = level,
+            total = self.io.inbound_total.load(Ordering::Relaxed),
+            "zmq receive paused: a handler is behind its peer"
+        );
+        self.io.receive_paused.store(true, Ordering::SeqCst);
+        self.paused = Some(Pause {
+            peer,
+            level,
+            since: Instant::now(),
+        });
+    }
+
+    fn end_pause(&mut self) {
+        if let Some(pause) = self.paused.take() {
+            debug!(
+                paused_for = ?pause.since.elapsed(),
+                "zmq receive resumed"
+            );
+        }
+        self.io.receive_paused.store(false, Ordering::SeqCst);
+        // While messages keep coming, `recv` processes libzmq's commands only every 100th
+        // call, so the other peers' queues, re-activated meanwhile, would wait behind the
+        // throttled one: asking `ZMQ_EVENTS` processes them now.
+        let _ = self.socket.get_events();
     }
 
     fn receive_batch(&mut self) -> io::Result<Received> {
@@ -184,50 +349,70 @@ impl StreamIo {
                 // STREAM messages are exactly [id, frame]; skip anything longer.
                 self.socket.recv(&mut self.data_msg, 0)?;
             }
-            self.route();
+            if self.route() {
+                return Ok(Received::Paused);
+            }
         }
         Ok(Received::Full)
     }
 
-    /// Handles one received `[id, frame]`.
-    fn route(&mut self) {
+    /// Handles one received `[id, frame]`; true when receiving must pause.
+    fn route(&mut self) -> bool {
         let id: &[u8] = &self.id_msg;
         let frame: &[u8] = &self.data_msg;
         if let Some(entry) = self.peers.get(id) {
+            let peer = entry.peer.clone();
             if frame.is_empty() {
                 // Disconnect notification (also mid-request).
-                let peer = entry.peer.clone();
+                debug!(peer = ?peer.addr, "zmq peer disconnected");
                 self.forget(&peer.id);
                 peer.finish(ReadEnd::Eof, Some(io::ErrorKind::ConnectionReset));
-            } else if !entry.peer.push_inbound(frame) {
-                let peer = entry.peer.clone();
-                self.send_close(&peer.id);
-                self.forget(&peer.id);
-                peer.finish(ReadEnd::Overflow, Some(io::ErrorKind::ConnectionAborted));
+                return false;
             }
-            return;
+            let waiting = peer.push_inbound(frame);
+            return self.over_budget(Some(peer), waiting);
         }
         if self.closed_set.contains(id) {
             // Data or a disconnect for a peer we already let go: nobody wants it.
-            return;
+            return false;
         }
         // Connect notification `[id, ""]`, or data from a peer whose notification we never saw.
         let id = Bytes::copy_from_slice(id);
-        let addr = peer_address(&mut self.data_msg);
+        let (addr, fd) = peer_address(&mut self.data_msg);
         let frame: &[u8] = &self.data_msg;
-        let peer = Peer::new(id, addr, self.io.clone());
-        if !frame.is_empty() {
-            peer.push_inbound(frame);
-        }
+        let peer = Peer::new(id, addr, fd, self.io.clone());
+        debug!(peer = ?addr, "zmq peer connected");
+        let waiting = if frame.is_empty() {
+            0
+        } else {
+            peer.push_inbound(frame)
+        };
         self.peers.insert(
             peer.id.clone(),
             Entry {
                 peer: peer.clone(),
                 blocked: false,
+                last_sent: Instant::now(),
             },
         );
         // If nobody accepts any more, the returned stream is dropped, which schedules its close.
-        let _ = self.incoming.unbounded_send(PeerStream::new(peer));
+        let _ = self.incoming.unbounded_send(PeerStream::new(peer.clone()));
+        self.over_budget(Some(peer), waiting)
+    }
+
+    /// Pauses receiving if `peer` (with `waiting` unread bytes) or the socket is over budget.
+    fn over_budget(&mut self, peer: Option<Arc<Peer>>, waiting: usize) -> bool {
+        let limits = self.io.limits;
+        if waiting >= limits.inbound {
+            self.start_pause(peer, waiting);
+            return true;
+        }
+        let total = self.io.inbound_total.load(Ordering::Relaxed);
+        if total >= limits.inbound_total {
+            self.start_pause(None, total);
+            return true;
+        }
+        false
     }
 
     fn forget(&mut self, id: &RoutingId) {
@@ -257,7 +442,13 @@ impl StreamIo {
         if !self.peers.contains_key(&peer.id) {
             return false;
         }
-        match self.flush(peer) {
+        let (outcome, sent) = self.flush(peer);
+        if sent {
+            if let Some(e) = self.peers.get_mut(&peer.id) {
+                e.last_sent = Instant::now();
+            }
+        }
+        match outcome {
             Flush::Idle => {
                 if let Some(e) = self.peers.get_mut(&peer.id) {
                     e.blocked = false;
@@ -265,11 +456,29 @@ impl StreamIo {
                 true
             }
             Flush::Blocked => {
-                if let Some(e) = self.peers.get_mut(&peer.id) {
-                    if !e.blocked {
-                        e.blocked = true;
-                        self.blocked.push(peer.clone());
+                let close_stalled = self.io.limits.close_stalled;
+                let Some(e) = self.peers.get_mut(&peer.id) else {
+                    return false;
+                };
+                if e.last_sent.elapsed() >= close_stalled && peer.lock().close_requested {
+                    // The peer stopped reading and its stream is closed: libzmq cannot take
+                    // the close frame, so abort the connection to free its queues.
+                    warn!(
+                        peer = ?peer.addr,
+                        stalled = ?e.last_sent.elapsed(),
+                        "aborting zmq peer: it stopped reading and its connection was closed"
+                    );
+                    if let Some(fd) = peer.fd {
+                        crate::sys::abort_connection(fd, peer.addr);
                     }
+                    self.forget(&peer.id);
+                    peer.finish(ReadEnd::Eof, Some(io::ErrorKind::TimedOut));
+                    self.trim_later();
+                    return true;
+                }
+                if !e.blocked {
+                    e.blocked = true;
+                    self.blocked.push(peer.clone());
                 }
                 false
             }
@@ -301,27 +510,29 @@ impl StreamIo {
         progressed
     }
 
-    /// Sends the peer's queued bytes (and its close, when asked), never blocking.
-    fn flush(&self, peer: &Peer) -> Flush {
+    /// Sends the peer's queued bytes (and its close, when asked), never blocking; also says
+    /// whether any data frame went out.
+    fn flush(&self, peer: &Peer) -> (Flush, bool) {
         let frame_limit = self.io.limits.frame;
+        let mut sent = false;
         loop {
             let (has_data, close) = {
                 let st = peer.lock();
                 (!st.outbound.is_empty(), st.close_requested)
             };
             if !has_data && !close {
-                return Flush::Idle;
+                return (Flush::Idle, sent);
             }
             // EAGAIN (peer's pipe full, or just closed) and EHOSTUNREACH (unknown id) both
             // surface on the id frame, before anything is committed.
             match self.socket.send(&peer.id[..], zmq::SNDMORE | zmq::DONTWAIT) {
                 Ok(()) => {}
-                Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => return Flush::Blocked,
-                Err(_) => return Flush::Gone,
+                Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => return (Flush::Blocked, sent),
+                Err(_) => return (Flush::Gone, sent),
             }
             if !has_data {
                 let _ = self.socket.send(&[][..], zmq::DONTWAIT);
-                return Flush::Closed;
+                return (Flush::Closed, sent);
             }
             let (msg, waker) = {
                 let mut st = peer.lock();
@@ -334,19 +545,26 @@ impl StreamIo {
                 w.wake();
             }
             if self.socket.send(msg, zmq::DONTWAIT).is_err() {
-                return Flush::Gone;
+                return (Flush::Gone, sent);
             }
+            sent = true;
         }
     }
 }
 
-/// The TCP peer's address from a received message's metadata: libzmq gives the IP as
-/// `Peer-Address` and the connection's descriptor as the private `__fd` property (what
-/// `ZMQ_SRCFD` reads), whose `getpeername` adds the port. The IPs must agree: if the
-/// descriptor was closed and reused since, the address is reported unknown.
-fn peer_address(msg: &mut zmq::Message) -> Option<SocketAddr> {
-    let ip: IpAddr = msg.gets("Peer-Address")?.parse().ok()?;
-    let fd: RawFd = msg.gets("__fd")?.parse().ok()?;
-    let addr = crate::sys::peer_name(fd)?;
-    (addr.ip() == ip).then_some(addr)
+/// The TCP peer's address and libzmq's descriptor of its connection, from a received
+/// message's metadata: libzmq gives the IP as `Peer-Address` and the descriptor as the private
+/// `__fd` property (what `ZMQ_SRCFD` reads), whose `getpeername` adds the port. The IPs must
+/// agree: if the descriptor was closed and reused since, both are reported unknown.
+fn peer_address(msg: &mut zmq::Message) -> (Option<SocketAddr>, Option<RawFd>) {
+    let found = (|| {
+        let ip: IpAddr = msg.gets("Peer-Address")?.parse().ok()?;
+        let fd: RawFd = msg.gets("__fd")?.parse().ok()?;
+        let addr = crate::sys::peer_name(fd)?;
+        (addr.ip() == ip).then_some((addr, fd))
+    })();
+    match found {
+        Some((addr, fd)) => (Some(addr), Some(fd)),
+        None => (None, None),
+    }
 }

@@ -20,14 +20,15 @@
 //!
 //! | libzmq behaviour | what this crate does |
 //! |---|---|
-//! | a new TCP peer arrives as `[id, ""]` (`ZMQ_STREAM_NOTIFY`, set explicitly to 1) | a new [`PeerStream`] is yielded by [`PeerListener`] |
+//! | a new TCP peer arrives as `[id, ""]` (`ZMQ_STREAM_NOTIFY`, set explicitly to 1), with the `Peer-Address` property | a new [`PeerStream`] is yielded by [`PeerListener`]; its requests carry [`PeerAddr`] (IP from `Peer-Address`, port from `getpeername` on the connection) |
 //! | data arrives as `[id, chunk]`, split wherever TCP and libzmq like (a 1 MB body is ~124 frames of ≤ 8 KiB) | chunks are queued per peer; reads see one ordered byte stream |
 //! | the peer closing (also mid-request) arrives as `[id, ""]` | reads return EOF after the queued bytes; writes fail with `ConnectionReset` |
 //! | sending `[id, ""]` closes a peer after its queued data; no notification follows | `poll_close` or dropping the stream does this after the outbound queue is sent; the id is remembered so a late frame is not taken for a new peer |
 //! | a send to a vanished id fails with `EHOSTUNREACH` (or `EAGAIN` just after it closed); a **blocking** send to it or to a slow reader hangs the whole socket | every send uses `DONTWAIT`; `EHOSTUNREACH` finishes the peer |
-//! | `SNDHWM` counts messages, `EAGAIN` is per peer, `ZMQ_EVENTS` reports `POLLOUT` even while a peer is blocked, and the socket fd is signalled when that peer's pipe drains | a per-peer outbound queue capped in bytes ([`PeerLimits::outbound`]); when full, that peer's `poll_write` is `Pending`, so a slow reader slows only its own handler; blocked peers are retried when the fd fires and on a 1–8 ms timer |
-//! | one peer cannot be paused without pausing the socket for all | reading never stops; a peer more than [`PeerLimits::inbound`] bytes (default 8 MiB) ahead of its handler is disconnected, and its stream reads an `OutOfMemory` error. Within the limit, the drive loop's own body backpressure applies |
-//! | a client's half-close (`shutdown(SHUT_WR)`) is reported as a full disconnect | such a client gets no response; STREAM sockets cannot express half-close |
+//! | `SNDHWM` counts messages, `EAGAIN` is per peer, `ZMQ_EVENTS` reports `POLLOUT` even while a peer is blocked, and the socket fd is signalled when that peer's pipe drains | a per-peer outbound queue capped in bytes ([`PeerLimits::outbound`]) and `SNDHWM` set in messages of at most [`PeerLimits::frame`] bytes ([`PeerLimits::send_hwm`], 16 × 64 KiB); when full, that peer's `poll_write` is `Pending`, so a slow reader slows only its own handler; blocked peers are retried when the fd fires and on a 1–8 ms timer |
+//! | a peer whose pipe is full cannot take the closing `[id, ""]` | the drive loop's `write_timeout` closes the stream; if its queue then makes no progress for [`PeerLimits::close_stalled`], the IO thread aborts the TCP connection (`SO_LINGER` 0 + `shutdown` on libzmq's descriptor, checked by address), libzmq drops the peer and frees its queues. `ZMQ_TCP_MAXRT` ([`set_tcp_max_retransmit`]) also works: the kernel aborts a zero-window connection after that time |
+//! | one peer cannot be paused without pausing the socket for all; libzmq queues up to `RCVHWM` messages (≤ 8 KiB each) per peer, then stops reading that TCP socket | when a peer is [`PeerLimits::inbound`] bytes ahead of its handler (or all peers [`PeerLimits::inbound_total`]), the IO thread stops receiving, so TCP flow control slows the senders: a fast upload is never reset. It resumes as soon as the handler reads. **Fairness trade-off:** while paused, other peers' messages wait too (measured: GETs beside an upload throttled to a 1 MB/s handler took a median 12 ms, max ~30 ms, one handler read interval). A handler that reads nothing for [`PeerLimits::inbound_stall`] (2 s) gets its peer dropped (logged; its stream reads `OutOfMemory`) so the others go on |
+//! | a client's half-close (`shutdown(SHUT_WR)`) is reported as a full disconnect, and libzmq closes the connection at once | such a client gets no response: the request may be served but the answer has no connection left. STREAM sockets cannot express half-close; clients must not half-close (curl, browsers and wrk do not) |
 //!
 //! ## Design
 //!
@@ -82,10 +83,12 @@ mod server;
 mod sys;
 mod wake;
 
-pub use listener::PeerListener;
+pub use listener::{set_tcp_max_retransmit, PeerListener};
 pub use peer::{PeerLimits, PeerStream, RoutingId};
 pub use runtime::TokioRuntime;
 pub use scale::spec as protocol;
 pub use scale::{worker, Gateway, GatewayConfig, GatewayHandler, GatewayStats, Worker};
 pub use server::{serve, Server};
-pub use zttp_service::{Handler, Request, Response, ServerConfig, Shutdown};
+pub use zttp_service::{
+    Body, Handler, IntoResponse, PeerAddr, Request, Response, Runtime, ServerConfig, Shutdown,
+};

@@ -3,9 +3,10 @@
 use std::fmt;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use futures::channel::mpsc::{self, UnboundedReceiver};
 use futures::channel::oneshot;
@@ -46,17 +47,67 @@ impl PeerListener {
         endpoint: &str,
         limits: PeerLimits,
     ) -> io::Result<Self> {
-        if limits.inbound == 0 || limits.outbound == 0 || limits.frame == 0 {
+        let socket = context
+            .socket(zmq::STREAM)
+            .map_err(|e| named(e.into(), "create a STREAM socket for", endpoint))?;
+        Self::bind_socket(socket, endpoint, limits)
+    }
+
+    /// Binds a STREAM socket the caller created and configured (TCP keepalive, `ZMQ_TOS`,
+    /// `ZMQ_MAXMSGSIZE`, [`set_tcp_max_retransmit`](crate::set_tcp_max_retransmit), CURVE is
+    /// not for STREAM…). This sets `ZMQ_STREAM_NOTIFY`, a linger of 1 s, and `ZMQ_SNDHWM` /
+    /// `ZMQ_RCVHWM` from `limits`, then binds; options must be set before binding, as libzmq
+    /// copies them into each connection.
+    ///
+    /// ```no_run
+    /// # fn run() -> std::io::Result<()> {
+    /// let context = zmq::Context::new();
+    /// let socket = context.socket(zmq::STREAM)?;
+    /// socket.set_tcp_keepalive(1)?;
+    /// socket.set_tcp_keepalive_idle(60)?;
+    /// let listener = zttp_zmq::PeerListener::bind_socket(
+    ///     socket,
+    ///     "tcp://0.0.0.0:8080",
+    ///     zttp_zmq::PeerLimits::default(),
+    /// )?;
+    /// # Ok(()) }
+    /// ```
+    pub fn bind_socket(
+        mut socket: zmq::Socket,
+        endpoint: &str,
+        limits: PeerLimits,
+    ) -> io::Result<Self> {
+        if limits.inbound == 0
+            || limits.inbound_total == 0
+            || limits.outbound == 0
+            || limits.frame == 0
+            || limits.send_hwm <= 0
+            || limits.receive_hwm <= 0
+        {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "zero peer limit",
             ));
         }
-        let mut socket = context.socket(zmq::STREAM)?;
-        crate::sys::set_stream_notify(&mut socket, true)?;
-        // Peers that vanish must not keep their queued bytes alive for long at shutdown.
-        socket.set_linger(1000)?;
-        socket.bind(endpoint)?;
+        if socket.get_socket_type()? != zmq::STREAM {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("binding {endpoint}: the socket is not a ZMQ_STREAM socket"),
+            ));
+        }
+        let configure = |socket: &mut zmq::Socket| -> io::Result<()> {
+            crate::sys::set_stream_notify(socket, true)?;
+            // Peers that vanish must not keep their queued bytes alive for long at shutdown.
+            socket.set_linger(1000)?;
+            socket.set_sndhwm(limits.send_hwm)?;
+            socket.set_rcvhwm(limits.receive_hwm)?;
+            Ok(())
+        };
+        configure(&mut socket)
+            .map_err(|e| named(e, "configure the STREAM socket for", endpoint))?;
+        socket
+            .bind(endpoint)
+            .map_err(|e| named(e.into(), "bind", endpoint))?;
         let endpoint = match socket.get_last_endpoint()? {
             Ok(s) => s,
             Err(raw) => String::from_utf8_lossy(&raw).into_owned(),
@@ -66,6 +117,8 @@ impl PeerListener {
             ready: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
             limits,
+            inbound_total: AtomicUsize::new(0),
+            receive_paused: AtomicBool::new(false),
         });
         let (tx, incoming) = mpsc::unbounded();
         let (unbound_tx, unbound) = oneshot::channel();
@@ -73,6 +126,7 @@ impl PeerListener {
         std::thread::Builder::new()
             .name("zttp-zmq-io".into())
             .spawn(move || driver.run())?;
+        tracing::debug!(%endpoint, "zmq STREAM socket bound");
         Ok(PeerListener {
             incoming,
             io,
@@ -115,4 +169,19 @@ impl Drop for PeerListener {
         self.incoming.close();
         self.io.wake.signal();
     }
+}
+
+/// `e` with the action and endpoint it concerns, keeping its kind
+/// (e.g. "cannot bind tcp://127.0.0.1:80: Address already in use").
+fn named(e: io::Error, action: &str, endpoint: &str) -> io::Error {
+    io::Error::new(e.kind(), format!("cannot {action} {endpoint}: {e}"))
+}
+
+/// Sets `ZMQ_TCP_MAXRT` on a socket before it binds: Linux `TCP_USER_TIMEOUT`, the longest
+/// time sent data may stay unacknowledged before the kernel aborts the connection, including
+/// while the peer advertises a zero window (it stopped reading). libzmq then reports the
+/// peer as disconnected and frees its queues. The `zmq` crate does not wrap this option.
+pub fn set_tcp_max_retransmit(socket: &mut zmq::Socket, timeout: Duration) -> io::Result<()> {
+    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+    crate::sys::set_tcp_maxrt(socket, ms)
 }

@@ -6,11 +6,14 @@
 
 use std::fmt;
 use std::io;
+use std::mem;
 use std::net::SocketAddr;
+use std::os::unix::io::RawFd;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -22,26 +25,55 @@ const INBOUND_KEPT: usize = 64 << 10;
 /// A STREAM socket routing id (5 bytes with libzmq 4.3, unique for the socket's lifetime).
 pub type RoutingId = Bytes;
 
-/// Byte limits of the per-peer queues between the IO thread and a peer's handler.
+/// Limits of the per-peer queues between the TCP peers, libzmq and the handlers.
+///
+/// Memory per peer is bounded by `inbound + outbound` in this crate plus, inside libzmq,
+/// `receive_hwm` messages of at most 8 KiB received and `send_hwm` messages of at most
+/// `frame` bytes to send. [`inbound_total`](Self::inbound_total) bounds the inbound side for
+/// the whole socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeerLimits {
-    /// Bytes received from a peer and not yet read by its connection. A STREAM socket cannot
-    /// pause one peer without pausing all, so a peer that gets this far ahead of its handler
-    /// is disconnected (its stream reads an `OutOfMemory` error) instead of stalling the others.
+    /// Bytes received from one peer and not yet read by its connection. A STREAM socket
+    /// cannot pause one peer, so when a peer gets this far ahead of its handler the IO
+    /// thread stops receiving from the socket (libzmq's receive queues, then TCP, then the
+    /// senders, are paused) until that handler reads. Default 1 MiB.
     pub inbound: usize,
+    /// Bytes received and not yet read, all peers together; beyond it receiving pauses the
+    /// same way. Default 64 MiB.
+    pub inbound_total: usize,
+    /// How long receiving may stay paused for one peer whose handler reads nothing: then
+    /// that peer is disconnected (logged; its stream reads an `OutOfMemory` error) so the
+    /// others go on. Any read by the handler restarts the clock. Default 2 s.
+    pub inbound_stall: Duration,
     /// Bytes written to a peer and not yet handed to libzmq. When full, `poll_write` returns
-    /// `Pending`: a slow reader slows its own handler and nobody else.
+    /// `Pending`: a slow reader slows its own handler and nobody else. Default 256 KiB.
     pub outbound: usize,
-    /// Largest data frame handed to libzmq in one message.
+    /// Largest data frame handed to libzmq in one message. Default 64 KiB.
     pub frame: usize,
+    /// libzmq's `ZMQ_SNDHWM`: messages (each at most `frame` bytes) libzmq queues per peer
+    /// for sending. Default 16 (1 MiB with the default frame).
+    pub send_hwm: i32,
+    /// libzmq's `ZMQ_RCVHWM`: messages (each at most 8 KiB, libzmq's read size) libzmq
+    /// queues per peer before it stops reading that peer's TCP socket. Default 32 (256 KiB).
+    pub receive_hwm: i32,
+    /// A closed stream whose queued bytes made no progress for this long (the peer stopped
+    /// reading and its TCP window is zero) has its connection aborted, so libzmq frees its
+    /// queue. Default 5 s; with the drive loop's `write_timeout` a stalled reader is thus
+    /// closed after `write_timeout` plus at most this.
+    pub close_stalled: Duration,
 }
 
 impl Default for PeerLimits {
     fn default() -> Self {
         PeerLimits {
-            inbound: 8 << 20,
+            inbound: 1 << 20,
+            inbound_total: 64 << 20,
+            inbound_stall: Duration::from_secs(2),
             outbound: 256 << 10,
             frame: 64 << 10,
+            send_hwm: 16,
+            receive_hwm: 32,
+            close_stalled: Duration::from_secs(5),
         }
     }
 }
@@ -54,6 +86,10 @@ pub(crate) struct IoShared {
     /// Set when the accepting side is gone: finish the remaining peers, then exit.
     pub(crate) stopping: AtomicBool,
     pub(crate) limits: PeerLimits,
+    /// Received bytes not yet read, all peers together.
+    pub(crate) inbound_total: AtomicUsize,
+    /// The IO thread stopped receiving until some handler reads: reads wake it.
+    pub(crate) receive_paused: AtomicBool,
 }
 
 impl IoShared {
@@ -76,7 +112,7 @@ impl IoShared {
 pub(crate) enum ReadEnd {
     /// The peer closed its connection, or we did: reads return 0.
     Eof,
-    /// The peer sent more than [`PeerLimits::inbound`] ahead of its reader.
+    /// The peer's inbound buffer stayed full for [`PeerLimits::inbound_stall`].
     Overflow,
     /// The IO thread stopped (socket or context error).
     Failed,
@@ -95,6 +131,8 @@ pub(crate) struct PeerState {
     pub(crate) close_requested: bool,
     /// The IO thread is done with this peer: close frame sent, or peer gone.
     pub(crate) finished: bool,
+    /// The stream was dropped: received bytes are discarded.
+    pub(crate) reader_gone: bool,
     /// Set when the peer went away: writes fail with this kind.
     pub(crate) write_error: Option<io::ErrorKind>,
     pub(crate) close_waker: Option<Waker>,
@@ -107,6 +145,8 @@ pub(crate) struct Peer {
     pub(crate) id: RoutingId,
     /// The TCP peer's address, from the connect notification's metadata.
     pub(crate) addr: Option<SocketAddr>,
+    /// libzmq's descriptor of the connection (to abort a stalled one), from the same metadata.
+    pub(crate) fd: Option<RawFd>,
     pub(crate) state: Mutex<PeerState>,
     pub(crate) io: Arc<IoShared>,
 }
@@ -124,10 +164,16 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Peer {
-    pub(crate) fn new(id: RoutingId, addr: Option<SocketAddr>, io: Arc<IoShared>) -> Arc<Peer> {
+    pub(crate) fn new(
+        id: RoutingId,
+        addr: Option<SocketAddr>,
+        fd: Option<RawFd>,
+        io: Arc<IoShared>,
+    ) -> Arc<Peer> {
         Arc::new(Peer {
             id,
             addr,
+            fd,
             state: Mutex::new(PeerState::default()),
             io,
         })
@@ -137,19 +183,34 @@ impl Peer {
         lock(&self.state)
     }
 
-    /// IO thread: the peer sent `chunk`. Returns false when it overflowed its inbound limit.
-    pub(crate) fn push_inbound(&self, chunk: &[u8]) -> bool {
+    /// IO thread: the peer sent `chunk`. Returns the bytes now waiting to be read (0 when
+    /// the stream is gone and the chunk was discarded).
+    pub(crate) fn push_inbound(&self, chunk: &[u8]) -> usize {
         let mut st = self.lock();
-        if st.inbound.len() + chunk.len() > self.io.limits.inbound {
-            return false;
+        if st.reader_gone || st.read_end.is_some() {
+            return 0;
         }
         st.inbound.extend_from_slice(chunk);
+        self.io
+            .inbound_total
+            .fetch_add(chunk.len(), Ordering::Relaxed);
+        let waiting = st.inbound.len();
         let waker = st.read_waker.take();
         drop(st);
         if let Some(w) = waker {
             w.wake();
         }
-        true
+        waiting
+    }
+
+    /// Bytes received and not yet read.
+    pub(crate) fn inbound_len(&self) -> usize {
+        self.lock().inbound.len()
+    }
+
+    /// Whether nobody will read this peer's bytes any more.
+    pub(crate) fn reader_gone(&self) -> bool {
+        self.lock().reader_gone
     }
 
     /// IO thread: this peer is over (disconnected, closed by us, overflowed, or socket failure).
@@ -163,6 +224,11 @@ impl Peer {
             st.write_error = write_error;
         }
         st.outbound = BytesMut::new();
+        if read_end != ReadEnd::Eof {
+            // Nobody gets these bytes; free them now.
+            let dropped = mem::take(&mut st.inbound).len();
+            self.io.inbound_total.fetch_sub(dropped, Ordering::Relaxed);
+        }
         let wakers = [
             st.read_waker.take(),
             st.write_waker.take(),
@@ -297,13 +363,20 @@ impl futures_io::AsyncRead for PeerStream {
                 // A large body went through: do not keep its buffer for the idle connection.
                 st.inbound = BytesMut::new();
             }
+            drop(st);
+            let io = &self.peer.io;
+            io.inbound_total.fetch_sub(n, Ordering::Relaxed);
+            if io.receive_paused.load(Ordering::Relaxed) {
+                // The IO thread waits for room; it checks whether this read made enough.
+                io.wake.signal();
+            }
             return Poll::Ready(Ok(n));
         }
         match st.read_end {
             Some(ReadEnd::Eof) => Poll::Ready(Ok(0)),
             Some(ReadEnd::Overflow) => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::OutOfMemory,
-                "zmq peer sent more than the inbound limit ahead of its reader",
+                "zmq peer dropped: its inbound buffer stayed full for the stall limit",
             ))),
             Some(ReadEnd::Failed) => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::ConnectionAborted,
@@ -355,6 +428,15 @@ impl zttp_service::ConnectionInfo for PeerStream {
 
 impl Drop for PeerStream {
     fn drop(&mut self) {
+        let mut st = self.peer.lock();
+        st.reader_gone = true;
+        let dropped = mem::take(&mut st.inbound).len();
+        drop(st);
+        let io = &self.peer.io;
+        io.inbound_total.fetch_sub(dropped, Ordering::Relaxed);
+        if dropped > 0 && io.receive_paused.load(Ordering::Relaxed) {
+            io.wake.signal();
+        }
         let _ = self.request_close(None);
     }
 }

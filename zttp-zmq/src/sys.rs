@@ -1,4 +1,5 @@
-//! The crate's only `unsafe`: a socket option the `zmq` crate does not wrap, and `poll(2)`.
+//! The crate's only `unsafe`: socket options the `zmq` crate does not wrap, `poll(2)`, the
+//! peer's address and abort on libzmq's descriptor, and `malloc_trim`.
 
 use std::io;
 
@@ -6,16 +7,26 @@ use std::io;
 ///
 /// libzmq 4.3 defaults it to 1, but the whole peer life cycle in this crate rests on the
 /// connect and disconnect notifications, so it is set explicitly rather than assumed.
-#[allow(unsafe_code)]
 pub(crate) fn set_stream_notify(socket: &mut zmq::Socket, on: bool) -> io::Result<()> {
-    let value: CInt = i32::from(on);
+    set_int_option(socket, zmq_sys::ZMQ_STREAM_NOTIFY, i32::from(on))
+}
+
+/// Sets `ZMQ_TCP_MAXRT` (Linux `TCP_USER_TIMEOUT`), which the `zmq` crate does not wrap.
+pub(crate) fn set_tcp_maxrt(socket: &mut zmq::Socket, ms: i32) -> io::Result<()> {
+    set_int_option(socket, zmq_sys::ZMQ_TCP_MAXRT, ms)
+}
+
+/// Sets an `int` socket option by number.
+#[allow(unsafe_code)]
+fn set_int_option(socket: &mut zmq::Socket, option: u32, value: i32) -> io::Result<()> {
+    let value: CInt = value;
     // SAFETY: `socket.as_mut_ptr()` is the live libzmq socket owned by `socket`, borrowed
     // mutably for the whole call so no other thread can use or close it meanwhile. The option
     // value points at a local `c_int` whose exact size is passed, as `zmq_setsockopt` requires.
     let rc = unsafe {
         zmq_sys::zmq_setsockopt(
             socket.as_mut_ptr(),
-            zmq_sys::ZMQ_STREAM_NOTIFY as std::os::raw::c_int,
+            option as std::os::raw::c_int,
             (&value as *const CInt).cast(),
             std::mem::size_of::<CInt>(),
         )
@@ -24,6 +35,34 @@ pub(crate) fn set_stream_notify(socket: &mut zmq::Socket, on: bool) -> io::Resul
         Ok(())
     } else {
         Err(io::Error::last_os_error())
+    }
+}
+
+/// Aborts the TCP connection on libzmq's descriptor `fd`, if it still is the one to `peer`:
+/// `SO_LINGER` 0 and `shutdown(SHUT_RDWR)`. libzmq's engine then fails on its next read or
+/// write, closes the descriptor (which sends a reset and frees the kernel's queue) and
+/// drops its message queues. The descriptor itself is left to libzmq, so it is never closed
+/// twice; checking the peer's address first keeps a reused descriptor safe.
+#[allow(unsafe_code)]
+pub(crate) fn abort_connection(fd: std::os::unix::io::RawFd, peer: Option<std::net::SocketAddr>) {
+    if peer.is_none() || peer_name(fd) != peer {
+        return;
+    }
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: `linger` is a live, initialised `struct linger` whose exact size is passed;
+    // an fd that is not a socket only makes the calls fail.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+        libc::shutdown(fd, libc::SHUT_RDWR);
     }
 }
 
@@ -100,5 +139,16 @@ pub(crate) fn peer_name(fd: std::os::unix::io::RawFd) -> Option<std::net::Socket
             )))
         }
         _ => None,
+    }
+}
+
+/// Returns free memory of every allocator arena to the OS (glibc's `malloc_trim`), after
+/// aborted peers released their queues; elsewhere a no-op.
+#[allow(unsafe_code)]
+pub(crate) fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `malloc_trim` only walks glibc's own heaps under their locks; any pad is valid.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }

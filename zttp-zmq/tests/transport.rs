@@ -242,9 +242,10 @@ async fn close_sends_queued_bytes_before_closing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn peer_over_inbound_limit_is_dropped_alone() {
+async fn peer_whose_reader_stalls_over_its_inbound_limit_is_dropped_alone() {
     let limits = PeerLimits {
         inbound: 64 << 10,
+        inbound_stall: Duration::from_millis(300),
         ..PeerLimits::default()
     };
     let mut listener =
@@ -269,8 +270,9 @@ async fn peer_over_inbound_limit_is_dropped_alone() {
         .unwrap()
         .unwrap();
     serve_each(listener, echo);
-    // Give the flood time to overflow, then read: the stream reports the overflow.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Receiving pauses while this stream reads nothing; after the stall limit the peer is
+    // dropped and the stream reports why once its buffered bytes are gone.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     let mut sink = Vec::new();
     let err = tokio::time::timeout(LIMIT, unread.read_to_end(&mut sink))
         .await
