@@ -87,7 +87,10 @@ pub use listener::{set_tcp_max_retransmit, PeerListener};
 pub use peer::{PeerLimits, PeerStream, RoutingId};
 pub use runtime::TokioRuntime;
 pub use scale::spec as protocol;
-pub use scale::{worker, Gateway, GatewayConfig, GatewayHandler, GatewayStats, Worker};
+pub use scale::{
+    worker, CurveKeyPair, Gateway, GatewayConfig, GatewayCurve, GatewayHandler, GatewayStats,
+    Worker, WorkerCurve,
+};
 pub use server::{serve, Server};
 pub use zttp_service::{
     Body, Handler, IntoResponse, PeerAddr, Request, Response, Runtime, ServerConfig, Shutdown,

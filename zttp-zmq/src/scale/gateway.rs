@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use zttp_service::{Handler, Request, Response};
 
+use super::curve::GatewayCurve;
 use super::exchange::Outbox;
 use super::forward::{forward, Command};
 use super::io_loop::GatewayIo;
@@ -78,6 +79,8 @@ pub struct GatewayStats {
     pub lost: u64,
     /// Workers refused (protocol version mismatch).
     pub refused: u64,
+    /// CURVE handshakes denied (a worker key not on the allow-list).
+    pub denied: u64,
 }
 
 /// The counters behind [`GatewayStats`], written by the IO thread.
@@ -93,6 +96,7 @@ pub(crate) struct StatsCells {
     pub(crate) joined: AtomicU64,
     pub(crate) lost: AtomicU64,
     pub(crate) refused: AtomicU64,
+    pub(crate) denied: AtomicU64,
 }
 
 impl StatsCells {
@@ -113,6 +117,7 @@ impl StatsCells {
             joined: n(&self.joined),
             lost: n(&self.lost),
             refused: n(&self.refused),
+            denied: n(&self.denied),
         }
     }
 }
@@ -165,33 +170,61 @@ impl Gateway {
     }
 
     /// Binds in a given context with given timing and limits.
+    ///
+    /// Without CURVE anyone who can reach `endpoint` can join as a worker and receive
+    /// requests: bind it to loopback or a private network, or use
+    /// [`bind_curve`](Self::bind_curve).
     pub fn bind_with(
         context: &zmq::Context,
         endpoint: &str,
         config: GatewayConfig,
     ) -> io::Result<Self> {
-        let socket = context.socket(zmq::ROUTER)?;
-        // Report sends to vanished workers (EHOSTUNREACH) instead of dropping them silently.
-        socket.set_router_mandatory(true)?;
-        socket.set_linger(0)?;
-        socket.bind(endpoint)?;
-        let endpoint = match socket.get_last_endpoint()? {
-            Ok(s) => s,
-            Err(raw) => String::from_utf8_lossy(&raw).into_owned(),
-        };
+        Self::bind_inner(context, endpoint, config, None)
+    }
+
+    /// Binds with CURVE: the link is encrypted, and only workers whose public keys `curve`
+    /// allows can join (others are dropped in the ZeroMQ handshake). Installs the ZAP
+    /// handler of `context`, so the context must not have one yet. Fails with
+    /// [`io::ErrorKind::Unsupported`] if the linked libzmq lacks CURVE.
+    pub fn bind_curve(
+        context: &zmq::Context,
+        endpoint: &str,
+        config: GatewayConfig,
+        curve: &GatewayCurve,
+    ) -> io::Result<Self> {
+        Self::bind_inner(context, endpoint, config, Some(curve))
+    }
+
+    fn bind_inner(
+        context: &zmq::Context,
+        endpoint: &str,
+        config: GatewayConfig,
+        curve: Option<&GatewayCurve>,
+    ) -> io::Result<Self> {
         let shared = Arc::new(Shared {
             outbox: Outbox::new()?,
             next_id: AtomicU64::new(1),
             stats: StatsCells::default(),
         });
+        // Stops the ZAP thread too if anything below fails.
+        let owner = Arc::new(Owner(shared.clone()));
+        let socket = context.socket(zmq::ROUTER)?;
+        // Report sends to vanished workers (EHOSTUNREACH) instead of dropping them silently.
+        socket.set_router_mandatory(true)?;
+        socket.set_linger(0)?;
+        if let Some(curve) = curve {
+            curve.apply(context, &socket, shared.clone())?;
+        }
+        socket.bind(endpoint)?;
+        let endpoint = match socket.get_last_endpoint()? {
+            Ok(s) => s,
+            Err(raw) => String::from_utf8_lossy(&raw).into_owned(),
+        };
         let io = GatewayIo::new(socket, shared.clone(), config);
         std::thread::Builder::new()
             .name("zttp-gateway".into())
             .spawn(move || io.run())?;
-        Ok(Gateway {
-            owner: Arc::new(Owner(shared)),
-            endpoint,
-        })
+        Ok(Gateway { owner, endpoint })
     }
 
     /// The endpoint actually bound (port 0 reports the chosen port).

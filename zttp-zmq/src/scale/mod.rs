@@ -5,8 +5,10 @@
 //! - `io_loop`: the IO thread that owns the ROUTER socket;
 //! - `pool`: dispatch and liveness, sans-IO, on caller-supplied time;
 //! - `protocol` / `wire`: the messages of [`crate::protocol`] and their socket IO;
+//! - `curve`: CURVE keys and the ZAP allow-list;
 //! - `worker`: the Rust [`Worker`].
 
+mod curve;
 mod exchange;
 mod forward;
 mod gateway;
@@ -17,5 +19,6 @@ pub mod spec;
 mod wire;
 mod worker;
 
+pub use curve::{CurveKeyPair, GatewayCurve, WorkerCurve};
 pub use gateway::{Gateway, GatewayConfig, GatewayHandler, GatewayStats};
 pub use worker::{worker, Worker};

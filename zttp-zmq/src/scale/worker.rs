@@ -13,6 +13,7 @@ use bytes::{Bytes, BytesMut};
 use futures::{FutureExt, Stream};
 use zttp_service::{Body, Handler, Runtime, Shutdown};
 
+use super::curve::WorkerCurve;
 use super::exchange::{End, Exchange, Outbox};
 use super::protocol::{self as proto, Frames, ACK_EVERY, WINDOW};
 use super::wire;
@@ -63,7 +64,29 @@ impl Worker {
 
     /// Connects in a given ZeroMQ context.
     pub fn connect_with(context: &zmq::Context, endpoint: &str) -> io::Result<Self> {
+        Self::connect_inner(context, endpoint, None)
+    }
+
+    /// Connects with CURVE to a gateway bound with
+    /// [`Gateway::bind_curve`](crate::Gateway::bind_curve). A gateway that does not allow
+    /// this worker's key drops the connection in the handshake; ZeroMQ keeps retrying.
+    pub fn connect_curve(
+        context: &zmq::Context,
+        endpoint: &str,
+        curve: &WorkerCurve,
+    ) -> io::Result<Self> {
+        Self::connect_inner(context, endpoint, Some(curve))
+    }
+
+    fn connect_inner(
+        context: &zmq::Context,
+        endpoint: &str,
+        curve: Option<&WorkerCurve>,
+    ) -> io::Result<Self> {
         let socket = context.socket(zmq::DEALER)?;
+        if let Some(curve) = curve {
+            curve.apply(&socket)?;
+        }
         socket.set_linger(1000)?;
         socket.set_reconnect_ivl(100)?;
         socket.set_reconnect_ivl_max(1000)?;
