@@ -69,6 +69,7 @@ fn json(text: &str) -> serde_json::Value {
 }
 
 #[test]
+#[cfg_attr(zttp_skip_peer = "curl", ignore = "ZTTP_SKIP_PEERS opts out of curl")]
 fn echo_tls_reports_http2_over_h2_and_http11_over_http11_on_both_runtimes() {
     for runtime in ["tokio", "async-std"] {
         let (_echo, port) = start(env!("CARGO_BIN_EXE_echo"), &["--tls", "--runtime", runtime]);
@@ -100,6 +101,7 @@ fn echo_tls_reports_http2_over_h2_and_http11_over_http11_on_both_runtimes() {
 }
 
 #[test]
+#[cfg_attr(zttp_skip_peer = "curl", ignore = "ZTTP_SKIP_PEERS opts out of curl")]
 fn hello_serves_a_given_pem_certificate_that_curl_verifies() {
     let generated =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
