@@ -24,8 +24,11 @@ pub struct ServerConfig {
     /// A slow reader is not stalled: each write that moves restarts the clock.
     /// Default 30 s.
     pub write_timeout: Option<Duration>,
-    /// Largest request body; beyond it the body fails and the answer is `413`.
-    /// Default `None` (no limit).
+    /// Largest request body, on HTTP/1.1 and HTTP/2 alike; beyond it the
+    /// body fails and the answer is `413`. Default 2 MiB
+    /// ([`DEFAULT_MAX_BODY_SIZE`](Self::DEFAULT_MAX_BODY_SIZE), as axum);
+    /// raise it for uploads, or set `None` for no limit (a handler streaming
+    /// the body then bounds it itself).
     pub max_body_size: Option<u64>,
     /// Most connections [`serve`](crate::serve) runs at once; further ones wait
     /// in the listen backlog. Default 10 000.
@@ -62,7 +65,7 @@ impl Default for ServerConfig {
             header_read_timeout: Some(Duration::from_secs(30)),
             keep_alive_timeout: Some(Duration::from_secs(60)),
             write_timeout: Some(Duration::from_secs(30)),
-            max_body_size: None,
+            max_body_size: Some(Self::DEFAULT_MAX_BODY_SIZE),
             max_connections: 10_000,
             shutdown_grace: Duration::from_secs(30),
             max_drain: 256 * 1024,
@@ -85,6 +88,9 @@ macro_rules! setters {
 }
 
 impl ServerConfig {
+    /// The default [`max_body_size`](Self::max_body_size): 2 MiB.
+    pub const DEFAULT_MAX_BODY_SIZE: u64 = 2 * 1024 * 1024;
+
     setters! {
         /// Sets [`header_read_timeout`](Self::header_read_timeout).
         header_read_timeout: Option<Duration>;

@@ -27,7 +27,14 @@ async fn hyper_http2_client_runs_concurrent_requests_on_one_connection() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = Shutdown::new();
-    let server = tokio::spawn(Server::new(listener).shutdown(shutdown.clone()).serve(app));
+    // Uploads of up to 4.9 MB: over the default body limit.
+    let config = zttp_tokio::ServerConfig::default().max_body_size(Some(8 << 20));
+    let server = tokio::spawn(
+        Server::new(listener)
+            .config(config)
+            .shutdown(shutdown.clone())
+            .serve(app),
+    );
 
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (sender, conn) =

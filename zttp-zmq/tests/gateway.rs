@@ -123,8 +123,10 @@ fn test_config() -> GatewayConfig {
 fn start_gateway(config: GatewayConfig) -> (Gateway, String, Shutdown) {
     let gateway = Gateway::bind_with(&zmq::Context::new(), "tcp://127.0.0.1:0", config).unwrap();
     let shutdown = Shutdown::new();
+    // Bodies of 8 MiB go through below: over the default body limit.
     let front = Server::bind("tcp://127.0.0.1:0")
         .unwrap()
+        .config(zttp_service::ServerConfig::default().max_body_size(None))
         .shutdown(shutdown.clone());
     let addr = front
         .local_endpoint()

@@ -91,7 +91,7 @@ async fn curl_gets_hello() {
 #[cfg_attr(zttp_skip_peer = "curl", ignore = "ZTTP_SKIP_PEERS opts out of curl")]
 async fn curl_uploads_and_downloads_ten_megabytes() {
     zttp_peers::require(zttp_peers::Peer::Curl);
-    let (addr, shutdown) = start(ServerConfig::default());
+    let (addr, shutdown) = start(ServerConfig::default().max_body_size(None));
     let dir = std::env::temp_dir().join(format!("zttp-zmq-http-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let upload = dir.join("upload.bin");

@@ -7,7 +7,8 @@
 //! files; ALPN picks HTTP/2 (`"version": "HTTP/2"`) or HTTP/1.1.
 //!
 //! `--max-body BYTES` sets the server's request body limit
-//! ([`ServerConfig::max_body_size`]); a larger body gets `413`. Default: no limit.
+//! ([`ServerConfig::max_body_size`]); a larger body gets `413`. Default: the
+//! server default, 2 MiB.
 //!
 //! - any path: reads the whole body and answers `200 application/json`
 //!   `{"method", "target", "version", "headers", "body_len", "body_sha256", "trailers", "peer"}`

@@ -66,6 +66,7 @@ macro_rules! behaviour_suite {
             thousand_concurrent_keep_alive_connections,
             protocol_errors_are_answered_then_the_connection_closes,
             body_over_the_limit_gets_413,
+            default_body_limit_is_2_mib,
             unread_body_is_drained_and_the_connection_reused,
             unread_body_over_the_drain_limit_closes_the_connection,
             head_response_has_headers_but_no_body,
@@ -99,6 +100,7 @@ macro_rules! http2_suite {
         $crate::http2_suite!(@tests $start;
             curl_h2c_serves_gets_uploads_and_downloads ["curl"],
             body_over_the_limit_gets_413_over_http2 ["curl"],
+            default_body_limit_is_2_mib_over_http2 ["nghttp"],
             python_h2_streams_run_concurrently_and_survive_resets ["h2"],
             python_httpx_http2_client_round_trips ["httpx"],
             h2load_requests_all_succeed ["h2load"],

@@ -330,6 +330,42 @@ pub fn body_over_the_limit_gets_413(start: Start) {
     server.stop().unwrap();
 }
 
+pub fn default_body_limit_is_2_mib(start: Start) {
+    let limit = ServerConfig::DEFAULT_MAX_BODY_SIZE as usize;
+    assert_eq!(limit, 2 * 1024 * 1024);
+    let server = start(ServerConfig::default());
+    let mut conn = RawConn::connect(server.addr);
+    let head = format!(
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        limit + 1
+    );
+    conn.send(head.as_bytes());
+    let _ = conn.try_send(&vec![b'x'; limit + 1]);
+    assert_eq!(conn.response().status, 413);
+
+    let mut conn = RawConn::connect(server.addr);
+    let head = format!("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {limit}\r\n\r\n");
+    conn.send(head.as_bytes());
+    conn.send(&vec![b'z'; limit]);
+    assert_eq!(conn.response().body.len(), limit, "at the limit is fine");
+
+    let server_unlimited = start(ServerConfig::default().max_body_size(None));
+    let mut conn = RawConn::connect(server_unlimited.addr);
+    let head = format!(
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        limit + 1
+    );
+    conn.send(head.as_bytes());
+    conn.send(&vec![b'u'; limit + 1]);
+    assert_eq!(
+        conn.response().body.len(),
+        limit + 1,
+        "None disables the limit"
+    );
+    server_unlimited.stop().unwrap();
+    server.stop().unwrap();
+}
+
 pub fn unread_body_is_drained_and_the_connection_reused(start: Start) {
     let server = start(ServerConfig::default());
     let mut conn = RawConn::connect(server.addr);
