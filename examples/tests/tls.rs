@@ -152,3 +152,37 @@ fn bad_tls_flags_are_refused() {
     assert_eq!(zmq.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&zmq.stderr).contains("terminate TLS in front"));
 }
+
+#[test]
+fn echo_hints_sends_103_early_hints_before_the_answer_on_h2_and_http11() {
+    let hint = "link: </style.css>; rel=preload; as=style\r\n";
+    for runtime in ["tokio", "async-std"] {
+        let (_echo, port) = start(env!("CARGO_BIN_EXE_echo"), &["--tls", "--runtime", runtime]);
+        let url = format!("https://127.0.0.1:{port}/hints");
+        for (flag, interim, fin) in [
+            ("--http2", "HTTP/2 103 \r\n", "HTTP/2 200 \r\n"),
+            (
+                "--http1.1",
+                "HTTP/1.1 103 Early Hints\r\n",
+                "HTTP/1.1 200 OK\r\n",
+            ),
+        ] {
+            let out = curl(&["-k", "-i", flag, &url]);
+            let early = out
+                .find(interim)
+                .unwrap_or_else(|| panic!("no 103 in {out:?}"));
+            assert_eq!(&out[early + interim.len()..][..hint.len()], hint, "{out:?}");
+            let final_at = out.find(fin).unwrap_or_else(|| panic!("no 200 in {out:?}"));
+            assert!(early < final_at, "103 before 200: {out:?}");
+            assert!(out.contains("\"target\":\"/hints\""), "{out:?}");
+        }
+    }
+    // Plain HTTP: the same over h2c, and nothing informational for HTTP/1.0.
+    let (_echo, port) = start(env!("CARGO_BIN_EXE_echo"), &[]);
+    let url = format!("http://127.0.0.1:{port}/hints");
+    let out = curl(&["-i", "--http2-prior-knowledge", &url]);
+    assert!(out.starts_with("HTTP/2 103 \r\n"), "{out:?}");
+    let out = curl(&["-i", "--http1.0", &url]);
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out:?}");
+    assert!(!out.contains(" 103 "), "{out:?}");
+}

@@ -107,6 +107,7 @@ mod config;
 mod conn;
 mod date;
 mod handler;
+mod informational;
 #[cfg(feature = "json")]
 mod json;
 mod peer;
@@ -126,6 +127,7 @@ pub use body::{Body, BodyError, BoxError};
 pub use config::ServerConfig;
 pub use conn::serve_connection;
 pub use handler::{handler_fn, Handler, IntoResponseFuture};
+pub use informational::{Informational, InformationalError};
 #[cfg(feature = "json")]
 pub use json::{Json, JsonError};
 pub use peer::{serve_connection_with_peer, ConnectionInfo, PeerAddr};

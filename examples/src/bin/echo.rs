@@ -20,6 +20,8 @@
 //! - `/chunked/N`: the same bytes, chunked on HTTP/1.1.
 //! - `/status/CODE`: that status, empty body.
 //! - `/sleep/MS`: waits, then `200` `slept`.
+//! - `/hints`: a `103 Early Hints` with `Link: </style.css>; rel=preload; as=style`
+//!   (not to HTTP/1.0 clients), then the JSON answer.
 
 use std::convert::Infallible;
 use std::sync::OnceLock;
@@ -29,7 +31,9 @@ use bytes::Bytes;
 use http::{header, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
 use sha2::{Digest, Sha256};
-use zttp_service::{Body, IntoResponse, PeerAddr, RawRequest, Request, Response, ServerConfig};
+use zttp_service::{
+    Body, Informational, IntoResponse, PeerAddr, RawRequest, Request, Response, ServerConfig,
+};
 
 /// Bytes per streamed piece; a multiple of 10 so every piece starts at `0`.
 const PIECE: usize = 16_000;
@@ -62,6 +66,17 @@ async fn echo(req: Request) -> Response {
     if let Some(ms) = number("/sleep/") {
         async_io::Timer::after(Duration::from_millis(ms)).await;
         return "slept".into_response();
+    }
+    if path == "/hints" {
+        if let Some(interim) = req.extensions().get::<Informational>() {
+            let mut hints = http::HeaderMap::new();
+            hints.insert(
+                header::LINK,
+                HeaderValue::from_static("</style.css>; rel=preload; as=style"),
+            );
+            // An HTTP/1.0 client gets no 1xx: only the final answer.
+            let _ = interim.send(StatusCode::EARLY_HINTS, hints);
+        }
     }
     describe(req).await
 }

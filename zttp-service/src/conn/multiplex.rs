@@ -25,6 +25,7 @@ use super::head::{self, AfterHead};
 use super::serial::WRITE_HIGH_WATER;
 use super::{body_too_large, status_response, Conn};
 use crate::body::{Body, BodyError};
+use crate::informational::Interim;
 use crate::{Handler, Runtime};
 
 /// Most response body bytes one stream sends per round, so streams sharing
@@ -66,6 +67,8 @@ pub(super) struct Multiplex<H: Handler> {
     /// Scratch lists, kept to reuse their allocation.
     ended: Vec<(u32, Option<http::HeaderMap>)>,
     stream_ids: Vec<u32>,
+    /// Informational responses handlers queued.
+    interim: Interim,
 }
 
 impl<H: Handler> Multiplex<H> {
@@ -77,6 +80,7 @@ impl<H: Handler> Multiplex<H> {
             goaway_sent: false,
             ended: Vec::new(),
             stream_ids: Vec::new(),
+            interim: Interim::default(),
         }
     }
 
@@ -207,8 +211,10 @@ impl<H: Handler> Multiplex<H> {
         let (mut exchange, request) = Exchange::open(request, &conn.core, &conn.config);
         let _entered = exchange.span.clone().entered();
         match request {
-            Ok(request) => {
+            Ok(mut request) => {
                 debug!("request");
+                let interim = self.interim.handle(u64::from(stream_id), request.version());
+                request.extensions_mut().insert(interim);
                 let future = AssertUnwindSafe(self.handler.call(request)).catch_unwind();
                 let (handler, abort) = StreamHandler::new(stream_id, future);
                 exchange.abort = Some(abort);
@@ -308,16 +314,32 @@ impl<H: Handler> Multiplex<H> {
                 continue; // reset: the exchange is gone already
             };
             progress = true;
+            // What handlers queued goes out before their final responses.
+            self.flush_interim(conn, cx);
             if let Some(ex) = self.exchanges.get_mut(&stream_id) {
                 ex.abort = None;
                 let response = ex.outcome_response(outcome);
                 self.respond(conn, stream_id, response);
             }
         }
+        progress |= self.flush_interim(conn, cx);
         for ex in self.exchanges.values_mut() {
             progress |= ex.send_continue_if_wanted(&mut conn.core, cx);
         }
         progress
+    }
+
+    /// Sends the informational responses handlers queued, to the streams
+    /// still waiting for their final response.
+    fn flush_interim<R: Runtime>(&mut self, conn: &mut Conn<R>, cx: &mut Context<'_>) -> bool {
+        let exchanges = &self.exchanges;
+        self.interim.flush(&mut conn.core, cx, |key| {
+            let stream_id = u32::try_from(key).ok()?;
+            exchanges
+                .get(&stream_id)
+                .filter(|ex| matches!(ex.response, ResponseState::Waiting))
+                .map(|_| stream_id)
+        })
     }
 
     /// Sends the response head, and the whole response when it has no body.

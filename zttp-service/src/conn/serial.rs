@@ -23,6 +23,7 @@ use super::exchange::{next_body_step, BodyStep, Exchange, HandlerFuture, Respons
 use super::head::{self, AfterHead};
 use super::{status_response, Conn, Lifecycle};
 use crate::body::{Body, BodyError};
+use crate::informational::Interim;
 use crate::{Handler, Runtime};
 
 /// Queued output beyond which response bodies are not polled until it drains.
@@ -36,6 +37,8 @@ pub(super) struct Serial<H: Handler> {
     future: Pin<Box<Option<HandlerFuture<H::Future>>>>,
     /// The first bytes of the next request head arrived then.
     head_since: Option<Instant>,
+    /// Informational responses handlers queued.
+    interim: Interim,
 }
 
 impl<H: Handler> Serial<H> {
@@ -45,6 +48,7 @@ impl<H: Handler> Serial<H> {
             exchange: None,
             future: Box::pin(None),
             head_since: None,
+            interim: Interim::default(),
         }
     }
 
@@ -200,8 +204,10 @@ impl<H: Handler> Serial<H> {
         let _entered = exchange.span.clone().entered();
         self.exchange = Some(exchange);
         match request {
-            Ok(request) => {
+            Ok(mut request) => {
                 debug!("request");
+                let interim = self.interim.handle(conn.requests, request.version());
+                request.extensions_mut().insert(interim);
                 let future = AssertUnwindSafe(self.handler.call(request)).catch_unwind();
                 self.future.set(Some(future));
             }
@@ -267,8 +273,13 @@ impl<H: Handler> Serial<H> {
             let _entered = ex.span.enter();
             future.poll(cx)
         };
+        // What the handler queued goes out before its final response.
+        let (current, waiting) = (conn.requests, matches!(ex.response, ResponseState::Waiting));
+        let interim_sent = self.interim.flush(&mut conn.core, cx, |key| {
+            (key == current && waiting).then_some(0)
+        });
         let Poll::Ready(outcome) = polled else {
-            return ex.send_continue_if_wanted(&mut conn.core, cx);
+            return ex.send_continue_if_wanted(&mut conn.core, cx) | interim_sent;
         };
         self.future.set(None);
         let response = ex.outcome_response(outcome);
