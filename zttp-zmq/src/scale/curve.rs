@@ -91,12 +91,17 @@ impl CurveKeyPair {
     }
 
     /// Reads a key file written by [`save`](Self::save): lines `public = KEY` and
-    /// `secret = KEY`; `#` starts a comment.
+    /// `secret = KEY`; lines starting with `#` are comments.
     pub fn load(path: impl AsRef<Path>) -> io::Result<Self> {
         let text = std::fs::read_to_string(path)?;
         let (mut public, mut secret) = (None, None);
         for line in text.lines() {
-            let line = line.split('#').next().unwrap_or("").trim();
+            // Z85 keys may contain `#` and `=`: only whole lines are comments, and the
+            // first `=` separates the name.
+            let line = line.trim();
+            if line.starts_with('#') {
+                continue;
+            }
             if let Some((k, v)) = line.split_once('=') {
                 match k.trim() {
                     "public" => public = Some(v.trim().to_string()),
@@ -267,6 +272,40 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         assert_eq!(CurveKeyPair::load(&dir).unwrap(), keys);
         std::fs::remove_file(&dir).unwrap();
+    }
+
+    #[test]
+    fn keys_with_hash_and_equals_signs_load() {
+        // Z85's alphabet includes `#` and `=`.
+        let public = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+        let secret = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
+        let dir = std::env::temp_dir().join(format!("zttp-curve-z85-{}", std::process::id()));
+        let _ = std::fs::remove_file(&dir);
+        std::fs::write(
+            &dir,
+            format!("# comment\npublic = {public}#=\nsecret = {secret}\n"),
+        )
+        .unwrap();
+        assert!(
+            CurveKeyPair::load(&dir).is_err(),
+            "a trailing `#=` is part of the key"
+        );
+        std::fs::write(
+            &dir,
+            format!("# comment\npublic = {public}\nsecret = {secret}\n"),
+        )
+        .unwrap();
+        let keys = CurveKeyPair::load(&dir).unwrap();
+        assert_eq!((keys.public(), keys.secret()), (public, secret));
+        std::fs::remove_file(&dir).unwrap();
+        for _ in 0..50 {
+            let keys = CurveKeyPair::generate().unwrap();
+            let path = dir.with_extension("many");
+            let _ = std::fs::remove_file(&path);
+            keys.save(&path).unwrap();
+            assert_eq!(CurveKeyPair::load(&path).unwrap(), keys);
+            std::fs::remove_file(&path).unwrap();
+        }
     }
 
     #[test]
