@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use zttp_peers::Peer;
-use zttp_service::Shutdown;
+use zttp_service::{ServerConfig, Shutdown};
 use zttp_zmq::{Gateway, GatewayConfig, Server};
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -68,8 +68,16 @@ fn request(addr: &str, head: &str, body: &[u8]) -> (u16, Vec<u8>) {
         all
     });
     s.write_all(head.as_bytes()).unwrap();
+    let mut written = 0;
     for chunk in body.chunks(64 << 10) {
-        s.write_all(chunk).unwrap();
+        if let Err(e) = s.write_all(chunk) {
+            let all = reader.join().unwrap();
+            panic!(
+                "write failed after {written} bytes: {e}; answer {:?}",
+                String::from_utf8_lossy(&all)
+            );
+        }
+        written += chunk.len();
     }
     let all = reader.join().unwrap();
     let split = all
@@ -118,8 +126,10 @@ async fn python_reference_worker_serves_through_the_gateway() {
     };
     let gateway = Gateway::bind_with(&zmq::Context::new(), "tcp://127.0.0.1:0", config).unwrap();
     let shutdown = Shutdown::new();
+    // The 5 MB body below is over the default 2 MiB limit.
     let front = Server::bind("tcp://127.0.0.1:0")
         .unwrap()
+        .config(ServerConfig::default().max_body_size(Some(64 << 20)))
         .shutdown(shutdown.clone());
     let addr = front
         .local_endpoint()
