@@ -5,17 +5,20 @@
 # Machines here are shared and noisy: trust the ratios of one run, not the
 # absolute figures.
 #
-# usage: bench/compare.sh [-r ROUNDS] [--h2] NAME='CMD --addr {addr}' NAME2='...' ...
+# usage: bench/compare.sh [-r ROUNDS] [--h2] [--tls] NAME='CMD --addr {addr}' NAME2='...' ...
 #   {addr} is replaced by 127.0.0.1:PORT (a ZeroMQ server may write tcp://{addr}).
 #   Load: `wrk -t1 -c64 -d10s` (HTTP/1.1; set WRK_ARGS to change), or with --h2
 #   `h2load -c16 -m32 -n200000` (h2c; set H2LOAD_ARGS to change).
+#   --tls: the servers speak HTTPS (e.g. `--cert FILE --key FILE`); the load goes to
+#   https:// (wrk and h2load then negotiate http/1.1 and h2 by ALPN).
 # Needs: wrk, h2load (Debian packages wrk and nghttp2-client).
 set -euo pipefail
-rounds=3 h2=0
+rounds=3 h2=0 scheme=http
 while [ $# -gt 0 ]; do
   case "$1" in
     -r) rounds=$2; shift 2 ;;
     --h2) h2=1; shift ;;
+    --tls) scheme=https; shift ;;
     *) break ;;
   esac
 done
@@ -27,10 +30,10 @@ for spec in "$@"; do names+=("${spec%%=*}"); done
 load() {
   if [ $h2 = 1 ]; then
     # shellcheck disable=SC2086
-    h2load ${H2LOAD_ARGS:--c16 -m32 -n200000} "http://127.0.0.1:$1/" | awk '/^finished in/ {print $4}'
+    h2load ${H2LOAD_ARGS:--c16 -m32 -n200000} "$scheme://127.0.0.1:$1/" | awk '/^finished in/ {print $4}'
   else
     # shellcheck disable=SC2086
-    wrk ${WRK_ARGS:--t1 -c64 -d10s} "http://127.0.0.1:$1/" | awk '/Requests\/sec/ {print $2}'
+    wrk ${WRK_ARGS:--t1 -c64 -d10s} "$scheme://127.0.0.1:$1/" | awk '/Requests\/sec/ {print $2}'
   fi
 }
 for round in $(seq "$rounds"); do
@@ -41,7 +44,7 @@ for round in $(seq "$rounds"); do
     bash -c "exec ${cmd//\{addr\}/127.0.0.1:$port}" >"$log" 2>&1 &
     pid=$!
     for _ in $(seq 100); do
-      curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/" && break
+      curl -sk -o /dev/null --max-time 1 "$scheme://127.0.0.1:$port/" && break
       sleep 0.1
     done
     rps=$(load "$port")
