@@ -1,0 +1,89 @@
+//! `echo --tls` in a real browser: headless Chromium (WebDriver) loads
+//! `https://127.0.0.1:PORT/` and reaches it over HTTP/2, chosen by ALPN.
+//! Needs the Debian packages `chromium` and `chromium-driver` (`.ci/run`
+//! installs them); without them the test fails naming the package.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use zttp_peers::Peer;
+
+mod browser;
+use browser::{browser_with, chromedriver, installed, Process, TempDir};
+
+/// `echo --tls` on a free port.
+fn echo_tls() -> (Process, u16) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_echo"))
+        .args(["--tls", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start echo");
+    let stdout = child.stdout.take().unwrap();
+    let process = Process(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("echo announces");
+    let port = line
+        .trim()
+        .strip_prefix("listening on 127.0.0.1:")
+        .and_then(|port| port.parse().ok())
+        .expect("`listening on 127.0.0.1:PORT`");
+    (process, port)
+}
+
+#[test]
+#[cfg_attr(
+    any(zttp_skip_peer = "chromium", zttp_skip_peer = "chromedriver"),
+    ignore = "ZTTP_SKIP_PEERS opts out of chromium"
+)]
+fn headless_chromium_reaches_echo_tls_over_http2() {
+    let chromium = installed(Peer::Chromium);
+    let driver = installed(Peer::Chromedriver);
+    let (_echo, echo_port) = echo_tls();
+    let (_driver, port) = chromedriver(&driver);
+    let profile = TempDir::new("tls-chromium-profile");
+
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            tokio::time::timeout(Duration::from_secs(90), async {
+                // The certificate is self-signed.
+                let flags = ["--ignore-certificate-errors"];
+                let client = browser_with(port, &chromium, &profile.0, &flags).await;
+                for path in ["/", "/hints"] {
+                    client
+                        .goto(&format!("https://127.0.0.1:{echo_port}{path}"))
+                        .await
+                        .unwrap();
+                    let protocol = client
+                        .execute(
+                            "return performance.getEntriesByType('navigation')[0].nextHopProtocol",
+                            vec![],
+                        )
+                        .await
+                        .unwrap();
+                    assert_eq!(protocol, "h2", "{path}");
+                    let text = client
+                        .execute("return document.body.innerText", vec![])
+                        .await
+                        .unwrap();
+                    let text = text.as_str().unwrap_or_default();
+                    assert!(text.contains(r#""version":"HTTP/2""#), "{text}");
+                    assert!(text.contains(&format!(r#""target":"{path}""#)), "{text}");
+                }
+                client.close().await.unwrap();
+            })
+            .await
+            .expect("the browser test finishes within 90 s")
+        });
+}
