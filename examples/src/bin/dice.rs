@@ -8,8 +8,9 @@
 //!   list (`[2, 6, 1]`) or a line starting with `error`.
 //! - Engines speak the protocol of the Tornado gateway this replaces: a ZeroMQ
 //!   REP socket that binds, request `"<client id> <roll>"`, reply
-//!   `"<client id>:<json>"`. One DEALER connects to every `--engine`, so rolls
-//!   are spread over the engines and never wait in lockstep; the client id is
+//!   `"<client id>:<json>"`. A DEALER connects to each `--engine`; each roll
+//!   goes to the engine holding the fewest unanswered rolls (ties in turn), so
+//!   rolls never wait in lockstep and a slow engine is given few; the client id is
 //!   an opaque token per roll (`<connection>.<roll>`, no spaces, no `:`) that
 //!   routes the answer back. Without `--engine`, two engines run in-process.
 //! - A roll without an answer within `--timeout` (default 5 s) is answered
@@ -304,38 +305,20 @@ struct Gateway {
 }
 
 impl Gateway {
-    /// Connects one DEALER to every engine and starts the dispatcher thread.
+    /// Connects one DEALER to each engine and starts the dispatcher thread.
     fn start(context: &zmq::Context, engines: &[String], timeout: Duration) -> io::Result<Self> {
-        let dealer = context.socket(zmq::DEALER).map_err(io::Error::other)?;
-        // Hand rolls only to connected engines; an engine that is down gets none.
-        dealer.set_immediate(true).map_err(io::Error::other)?;
-        dealer.set_linger(0).map_err(io::Error::other)?;
-        // Engines ready (ZMTP handshake done, so rolls go to them) and gone, on stderr.
-        let monitor_endpoint = format!("inproc://dice-monitor-{}", std::process::id());
-        let events =
-            zmq::SocketEvent::HANDSHAKE_SUCCEEDED as i32 | zmq::SocketEvent::DISCONNECTED as i32;
-        dealer
-            .monitor(&monitor_endpoint, events)
-            .map_err(io::Error::other)?;
-        let monitor = context.socket(zmq::PAIR).map_err(io::Error::other)?;
-        monitor
-            .connect(&monitor_endpoint)
-            .map_err(io::Error::other)?;
-        for endpoint in engines {
-            dealer.connect(endpoint).map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("--engine {endpoint}: {e}"),
-                )
-            })?;
-        }
+        let engines = engines
+            .iter()
+            .enumerate()
+            .map(|(n, endpoint)| Engine::connect(context, endpoint, n))
+            .collect::<io::Result<Vec<_>>>()?;
         let (wake, woken) = UnixStream::pair()?;
         wake.set_nonblocking(true)?;
         woken.set_nonblocking(true)?;
         let (requests, incoming) = mpsc::channel();
         std::thread::Builder::new()
             .name("dice-dispatch".into())
-            .spawn(move || dispatch(dealer, monitor, woken, incoming, timeout))?;
+            .spawn(move || dispatch(engines, woken, incoming, timeout))?;
         Ok(Gateway {
             requests,
             wake: Arc::new(wake),
@@ -357,74 +340,147 @@ impl Gateway {
     }
 }
 
-/// The dispatcher thread: sends rolls, routes answers, expires rolls nobody answered.
-fn dispatch(
+/// One engine as the dispatcher sees it: its DEALER, that socket's monitor,
+/// and how many rolls it holds (sent, not yet answered).
+struct Engine {
+    endpoint: String,
     dealer: zmq::Socket,
     monitor: zmq::Socket,
+    holding: usize,
+}
+
+impl Engine {
+    fn connect(context: &zmq::Context, endpoint: &str, n: usize) -> io::Result<Engine> {
+        let dealer = context.socket(zmq::DEALER).map_err(io::Error::other)?;
+        // Queue nothing for an engine that is not connected: such a send fails at once.
+        dealer.set_immediate(true).map_err(io::Error::other)?;
+        dealer.set_linger(0).map_err(io::Error::other)?;
+        // The engine ready (ZMTP handshake done) and gone, reported on stderr.
+        let monitor_endpoint = format!("inproc://dice-monitor-{n}");
+        let events =
+            zmq::SocketEvent::HANDSHAKE_SUCCEEDED as i32 | zmq::SocketEvent::DISCONNECTED as i32;
+        dealer
+            .monitor(&monitor_endpoint, events)
+            .map_err(io::Error::other)?;
+        let monitor = context.socket(zmq::PAIR).map_err(io::Error::other)?;
+        monitor
+            .connect(&monitor_endpoint)
+            .map_err(io::Error::other)?;
+        dealer.connect(endpoint).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("--engine {endpoint}: {e}"),
+            )
+        })?;
+        Ok(Engine {
+            endpoint: endpoint.to_owned(),
+            dealer,
+            monitor,
+            holding: 0,
+        })
+    }
+}
+
+/// The order in which to offer a roll to the engines: fewest rolls held
+/// first (a slow or stuck engine keeps its rolls, so it is offered fewer);
+/// ties in turn, starting at `next`.
+fn preference(holding: &[usize], next: usize) -> Vec<usize> {
+    let n = holding.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| (holding[i], (i + n - next % n.max(1)) % n.max(1)));
+    order
+}
+
+/// The dispatcher thread: sends rolls, routes answers, expires rolls nobody answered.
+fn dispatch(
+    mut engines: Vec<Engine>,
     mut woken: UnixStream,
     requests: mpsc::Receiver<Dispatch>,
     timeout: Duration,
 ) {
     let mut waiting = InFlight::new(timeout);
     let mut drain = [0u8; 256];
+    let mut next = 0;
     loop {
         let wait_ms = waiting.next_deadline().map_or(-1, |deadline| {
             let left = deadline.saturating_duration_since(Instant::now());
             i64::try_from(left.as_millis()).unwrap_or(i64::MAX) + 1
         });
-        let mut items = [
-            dealer.as_poll_item(zmq::POLLIN),
-            zmq::PollItem::from_fd(woken.as_raw_fd(), zmq::POLLIN),
-            monitor.as_poll_item(zmq::POLLIN),
-        ];
+        let mut items = vec![zmq::PollItem::from_fd(woken.as_raw_fd(), zmq::POLLIN)];
+        for engine in &engines {
+            items.push(engine.dealer.as_poll_item(zmq::POLLIN));
+            items.push(engine.monitor.as_poll_item(zmq::POLLIN));
+        }
         if zmq::poll(&mut items, wait_ms).is_err() {
             return;
         }
-        if items[1].is_readable() {
+        let woke = items[0].is_readable();
+        drop(items);
+        if woke {
             while let Ok(n) = woken.read(&mut drain) {
                 if n == 0 {
                     return; // every Gateway handle is gone
                 }
             }
         }
-        while let Ok(event) = monitor.recv_multipart(zmq::DONTWAIT) {
-            report(&event);
-        }
-        while let Ok(Dispatch { id, waiter }) = requests.try_recv() {
-            let text = format!("{id} {}d{}", waiter.roll.dice, waiter.roll.sides);
-            match dealer.send_multipart([&b""[..], text.as_bytes()], zmq::DONTWAIT) {
-                Ok(()) => waiting.start(id, waiter, Instant::now()),
-                Err(e) => {
-                    let why = if e == zmq::Error::EAGAIN {
-                        "no engine is connected, or all are saturated".into()
-                    } else {
-                        e.to_string()
-                    };
-                    let _ = waiter.answers.unbounded_send(format!("error: {why}"));
+        for engine in &mut engines {
+            while let Ok(event) = engine.monitor.recv_multipart(zmq::DONTWAIT) {
+                if report(&event, &engine.endpoint) {
+                    // A new or lost connection holds none of the rolls sent before.
+                    engine.holding = 0;
                 }
             }
         }
-        while let Ok(frames) = dealer.recv_multipart(zmq::DONTWAIT) {
-            let Some(reply) = frames.last().map(|f| String::from_utf8_lossy(f)) else {
-                continue;
-            };
-            let Some((id, json)) = reply.split_once(':') else {
-                eprintln!("dice: dropping an engine reply without `id:`");
-                continue;
-            };
-            // A late answer (its roll timed out) or an unknown id has no waiter.
-            let Some(waiter) = waiting.answer(id) else {
-                continue;
-            };
-            let answer = if is_roll_answer(json, waiter.roll) {
-                json.to_owned()
-            } else {
-                let json: String = json.chars().take(200).collect();
-                format!("error: the engine answered {json}")
-            };
-            // The connection may have gone meanwhile; that is fine.
-            let _ = waiter.answers.unbounded_send(answer);
+        while let Ok(Dispatch { id, waiter }) = requests.try_recv() {
+            let text = format!("{id} {}d{}", waiter.roll.dice, waiter.roll.sides);
+            let holding: Vec<usize> = engines.iter().map(|e| e.holding).collect();
+            let sent = preference(&holding, next).into_iter().find(|&i| {
+                let dealer = &engines[i].dealer;
+                let send = || dealer.send_multipart([&b""[..], text.as_bytes()], zmq::DONTWAIT);
+                // A send may skip libzmq's pending commands (it throttles them), so
+                // a just-connected engine's pipe may be unseen: ZMQ_EVENTS takes
+                // them in, then try once more.
+                send().is_ok() || (dealer.get_events().is_ok() && send().is_ok())
+            });
+            match sent {
+                Some(i) => {
+                    engines[i].holding += 1;
+                    next = i + 1;
+                    waiting.start(id, waiter, Instant::now());
+                }
+                None => {
+                    let _ = waiter.answers.unbounded_send(
+                        "error: no engine is connected, or all are saturated".into(),
+                    );
+                }
+            }
         }
+        for engine in &mut engines {
+            while let Ok(frames) = engine.dealer.recv_multipart(zmq::DONTWAIT) {
+                engine.holding = engine.holding.saturating_sub(1);
+                let Some(reply) = frames.last().map(|f| String::from_utf8_lossy(f)) else {
+                    continue;
+                };
+                let Some((id, json)) = reply.split_once(':') else {
+                    eprintln!("dice: dropping an engine reply without `id:`");
+                    continue;
+                };
+                // A late answer (its roll timed out) or an unknown id has no waiter.
+                let Some(waiter) = waiting.answer(id) else {
+                    continue;
+                };
+                let answer = if is_roll_answer(json, waiter.roll) {
+                    json.to_owned()
+                } else {
+                    let json: String = json.chars().take(200).collect();
+                    format!("error: the engine answered {json}")
+                };
+                // The connection may have gone meanwhile; that is fine.
+                let _ = waiter.answers.unbounded_send(answer);
+            }
+        }
+        // An expired roll stays held by its engine (stuck or dead) until it
+        // answers or its connection is lost, so that engine is offered less.
         for waiter in waiting.expire(Instant::now()) {
             let _ = waiter.answers.unbounded_send(format!(
                 "error: no answer from an engine within {:?}",
@@ -434,24 +490,27 @@ fn dispatch(
     }
 }
 
-/// Prints a DEALER monitor event (`[event id, value]`, endpoint) on stderr.
-fn report(event: &[Vec<u8>]) {
-    let (Some(head), Some(endpoint)) = (event.first(), event.get(1)) else {
-        return;
-    };
-    let Some(id) = head.get(..2).map(|b| u16::from_le_bytes([b[0], b[1]])) else {
-        return;
+/// Prints a DEALER monitor event (`[event id, value]`, endpoint) on stderr;
+/// true for a connection made or lost.
+fn report(event: &[Vec<u8>], endpoint: &str) -> bool {
+    let Some(id) = event
+        .first()
+        .and_then(|head| head.get(..2))
+        .map(|b| u16::from_le_bytes([b[0], b[1]]))
+    else {
+        return false;
     };
     let what = if id == zmq::SocketEvent::HANDSHAKE_SUCCEEDED.to_raw() {
         "connected"
     } else if id == zmq::SocketEvent::DISCONNECTED.to_raw() {
         "disconnected"
     } else {
-        return;
+        return false;
     };
     let mut err = io::stderr().lock();
-    let _ = writeln!(err, "engine {what}: {}", String::from_utf8_lossy(endpoint));
+    let _ = writeln!(err, "engine {what}: {endpoint}");
     let _ = err.flush();
+    true
 }
 
 /// Rolls sent to engines and not yet answered, each with a deadline. Sans-IO:
@@ -570,6 +629,17 @@ mod tests {
         assert_eq!(seen[0], 0);
         // 2000 rolls of a d6: each face about 333 times; 200 is far below any plausible draw.
         assert!(seen[1..].iter().all(|&n| n > 200), "{seen:?}");
+    }
+
+    #[test]
+    fn rolls_go_to_the_engine_holding_fewest_ties_in_turn() {
+        assert_eq!(preference(&[0, 0, 0], 0), [0, 1, 2]);
+        assert_eq!(preference(&[0, 0, 0], 1), [1, 2, 0]);
+        assert_eq!(preference(&[0, 0, 0], 3), [0, 1, 2]);
+        // A slow engine holding rolls is offered last.
+        assert_eq!(preference(&[5, 0, 1], 0), [1, 2, 0]);
+        assert_eq!(preference(&[2, 2, 1], 2), [2, 0, 1]);
+        assert_eq!(preference(&[], 0), Vec::<usize>::new());
     }
 
     #[test]
