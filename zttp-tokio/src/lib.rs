@@ -87,8 +87,8 @@ use tokio::net::{TcpListener, TcpStream};
 #[cfg(feature = "tower")]
 pub use zttp_service::TowerHandler;
 pub use zttp_service::{
-    handler_fn, upgrade, Body, Handler, IntoResponse, PeerAddr, RawRequest, Request, Response,
-    ResponseHeaders, Runtime, ServerConfig, Shutdown, Upgraded,
+    handler_fn, upgrade, Body, Handler, Informational, InformationalError, IntoResponse, PeerAddr,
+    RawRequest, Request, Response, ResponseHeaders, Runtime, ServerConfig, Shutdown, Upgraded,
 };
 #[cfg(feature = "json")]
 pub use zttp_service::{Json, JsonError};
