@@ -56,6 +56,8 @@ pub enum Peer {
     H2load,
     /// nghttp2's `nghttp` client.
     Nghttp,
+    /// python3 itself (`$PYTHON`), for test clients written with the standard library.
+    Python3,
     /// python3 with the `h11` package.
     PyH11,
     /// python3 with the `h2` package.
@@ -79,10 +81,11 @@ enum Probe {
 
 impl Peer {
     /// Every peer, in the order of the docs.
-    pub const ALL: [Peer; 9] = [
+    pub const ALL: [Peer; 10] = [
         Peer::Curl,
         Peer::H2load,
         Peer::Nghttp,
+        Peer::Python3,
         Peer::PyH11,
         Peer::PyH2,
         Peer::PyHttpx,
@@ -97,6 +100,7 @@ impl Peer {
             Peer::Curl => "curl",
             Peer::H2load => "h2load",
             Peer::Nghttp => "nghttp",
+            Peer::Python3 => "python3",
             Peer::PyH11 => "h11",
             Peer::PyH2 => "h2",
             Peer::PyHttpx => "httpx",
@@ -111,6 +115,7 @@ impl Peer {
         match self {
             Peer::Curl => "the Debian package `curl`",
             Peer::H2load | Peer::Nghttp => "the Debian package `nghttp2-client`",
+            Peer::Python3 => "the Debian package `python3` (or set $PYTHON)",
             Peer::PyH11 => "the PyPI package `h11` (pip install -r requirements-test.txt)",
             Peer::PyH2 => "the PyPI package `h2` (pip install -r requirements-test.txt)",
             Peer::PyHttpx => {
@@ -135,6 +140,7 @@ impl Peer {
             Peer::Curl => Probe::Program("curl", "--version"),
             Peer::H2load => Probe::Program("h2load", "--version"),
             Peer::Nghttp => Probe::Program("nghttp", "--version"),
+            Peer::Python3 => Probe::Python("sys"),
             Peer::PyH11 => Probe::Python("h11"),
             Peer::PyH2 => Probe::Python("h2"),
             Peer::PyHttpx => Probe::Python("httpx, h2"),
@@ -218,9 +224,11 @@ pub fn command(peer: Peer) -> Command {
     Command::new(peer.program())
 }
 
-/// A python command, after [`require`] of every module peer in `modules`.
+/// A python command, after [`require`] of python3 and of every module peer
+/// in `modules`.
 #[track_caller]
 pub fn python_command(modules: &[Peer]) -> Command {
+    require(Peer::Python3);
     for &peer in modules {
         require(peer);
     }
