@@ -410,13 +410,16 @@ impl Client {
 /// missing Host), bit 4 selects tiny limits, bit 5 protocol detection,
 /// bit 6 the unescaped-target-characters leniency.
 pub fn h1_config(bits: u8) -> Config {
-    let mut config = Config::default().leniency(Leniency {
-        bare_lf: bits & 1 != 0,
-        obs_fold: bits & 2 != 0,
-        transfer_encoding_with_content_length: bits & 4 != 0,
-        missing_host: bits & 8 != 0,
-        unescaped_target_chars: bits & 64 != 0,
-    });
+    // Protocol::Auto is the default: plain HTTP/1.1 unless bit 5 asks for detection.
+    let mut config = Config::default()
+        .protocol(Protocol::Http1)
+        .leniency(Leniency {
+            bare_lf: bits & 1 != 0,
+            obs_fold: bits & 2 != 0,
+            transfer_encoding_with_content_length: bits & 4 != 0,
+            missing_host: bits & 8 != 0,
+            unescaped_target_chars: bits & 64 != 0,
+        });
     if bits & 16 != 0 {
         config.limits = Limits {
             max_request_line: 32,

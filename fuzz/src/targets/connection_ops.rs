@@ -251,7 +251,7 @@ pub fn run(data: &[u8]) {
     let config = if input.h2 {
         Config::default().protocol(Protocol::Http2)
     } else {
-        Config::default()
+        Config::default().protocol(Protocol::Http1)
     };
     let mut pair = Pair {
         client: Connection::with_config(Role::Client, config.clone()),
