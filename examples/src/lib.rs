@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rustls::pki_types::pem::{Error as PemError, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use zttp_service::{Handler, ServerConfig};
+use zttp_service::{Handler, ServerConfig, Shutdown};
 
 /// Flags every server example takes: `--runtime NAME`, `--addr ADDR`, and
 /// for HTTPS `--tls` (a self-signed certificate) or `--cert FILE --key FILE`.
@@ -43,7 +43,28 @@ impl Args {
 
     /// Like [`parse`](Self::parse), also accepting the value-taking flags in
     /// `extra` (e.g. `--max-body`); returns them with their values, in order.
+    ///
+    /// `-h`/`--help` prints the usage on stdout and exits 0; an unknown flag,
+    /// a stray argument or a missing value prints the problem and the usage
+    /// on stderr and exits 2.
     pub fn parse_with(extra: &[&str]) -> (Args, Vec<(String, String)>) {
+        match Self::try_parse(std::env::args_os().skip(1), extra) {
+            Ok(Parsed::Args(args, found)) => (args, found),
+            Ok(Parsed::Help) => {
+                println!("{}", usage_line(extra));
+                println!("{FLAGS_HELP}");
+                std::process::exit(0)
+            }
+            Err(e) => usage_with(extra, &e.to_string()),
+        }
+    }
+
+    fn try_parse(
+        argv: impl IntoIterator<Item = std::ffi::OsString>,
+        extra: &[&str],
+    ) -> Result<Parsed, lexopt::Error> {
+        use lexopt::Arg::{Long, Short};
+        use lexopt::ValueExt;
         let mut found = Vec::new();
         let mut args = Args {
             runtime: "tokio".into(),
@@ -51,32 +72,28 @@ impl Args {
             tls: None,
         };
         let (mut tls, mut cert, mut key) = (false, None, None);
-        let mut it = std::env::args().skip(1);
-        while let Some(flag) = it.next() {
-            let value = |it: &mut dyn Iterator<Item = String>| {
-                it.next()
-                    .unwrap_or_else(|| usage(&format!("{flag} needs a value")))
-            };
-            match flag.as_str() {
-                "--runtime" => args.runtime = value(&mut it),
-                "--addr" => args.addr = value(&mut it),
-                "--tls" => tls = true,
-                "--cert" => cert = Some(value(&mut it)),
-                "--key" => key = Some(value(&mut it)),
-                "-h" | "--help" => usage(""),
-                other if extra.contains(&other) => {
-                    let value = value(&mut it);
-                    found.push((flag, value));
+        let mut parser = lexopt::Parser::from_args(argv);
+        while let Some(arg) = parser.next()? {
+            match arg {
+                Long("runtime") => args.runtime = parser.value()?.string()?,
+                Long("addr") => args.addr = parser.value()?.string()?,
+                Long("tls") => tls = true,
+                Long("cert") => cert = Some(parser.value()?.string()?),
+                Long("key") => key = Some(parser.value()?.string()?),
+                Short('h') | Long("help") => return Ok(Parsed::Help),
+                Long(name) if extra.iter().any(|e| e.strip_prefix("--") == Some(name)) => {
+                    let flag = format!("--{name}");
+                    found.push((flag, parser.value()?.string()?));
                 }
-                other => usage(&format!("unknown argument {other:?}")),
+                other => return Err(other.unexpected()),
             }
         }
         args.tls = match (cert, key) {
             (Some(cert), Some(key)) => Some(Certificate::Pem { cert, key }),
             (None, None) => tls.then_some(Certificate::SelfSigned),
-            _ => usage("--cert and --key go together"),
+            _ => return Err("--cert and --key go together".into()),
         };
-        (args, found)
+        Ok(Parsed::Args(args, found))
     }
 
     /// The rustls configuration `--tls` / `--cert --key` ask for (ring
@@ -114,15 +131,75 @@ impl Args {
     }
 }
 
-/// Prints `problem` and the usage line, then exits with status 2.
+/// What [`Args::try_parse`] found.
+enum Parsed {
+    Args(Args, Vec<(String, String)>),
+    Help,
+}
+
+const FLAGS_HELP: &str = "\
+  --runtime NAME     tokio (default), async-std, or zmq (needs the `zmq` feature)
+  --addr ADDR        where to listen (default 127.0.0.1:8080; port 0 picks one)
+  --tls              HTTPS with a self-signed certificate made at start
+  --cert FILE --key FILE   HTTPS with these PEM files
+  -h, --help         this help
+Ctrl-C or SIGTERM stops the server gracefully: requests in flight finish
+(up to 30 s), then it exits 0; a second signal closes them at once.";
+
+fn program() -> String {
+    std::env::args()
+        .next()
+        .and_then(|p| {
+            std::path::Path::new(&p)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "server".into())
+}
+
+fn usage_line(extra: &[&str]) -> String {
+    let mut line = format!(
+        "usage: {} [--runtime tokio|async-std|zmq] [--addr 127.0.0.1:8080] [--tls | --cert FILE --key FILE]",
+        program()
+    );
+    for flag in extra {
+        line += &format!(" [{flag} VALUE]");
+    }
+    line
+}
+
+/// Prints `problem` and the usage line on stderr, then exits with status 2.
 pub fn usage(problem: &str) -> ! {
+    usage_with(&[], problem)
+}
+
+fn usage_with(extra: &[&str], problem: &str) -> ! {
     if !problem.is_empty() {
         eprintln!("error: {problem}");
     }
-    eprintln!(
-        "usage: [--runtime tokio|async-std|zmq] [--addr 127.0.0.1:8080] [--tls | --cert FILE --key FILE]"
-    );
+    eprintln!("{}", usage_line(extra));
     std::process::exit(2)
+}
+
+/// A [`Shutdown`] that the first SIGINT (Ctrl-C) or SIGTERM triggers
+/// (graceful: stop accepting, let requests in flight finish) and a second one
+/// forces (close what is left at once).
+pub fn shutdown_on_signals() -> io::Result<Shutdown> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let shutdown = Shutdown::new();
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    let signal = shutdown.clone();
+    std::thread::spawn(move || {
+        for (seen, _) in signals.forever().enumerate() {
+            if seen == 0 {
+                eprintln!("shutting down: finishing requests in flight (signal again to force)");
+                signal.trigger();
+            } else {
+                signal.force();
+            }
+        }
+    });
+    Ok(shutdown)
 }
 
 /// Prints `listening on ADDR` (flushed), the line scripts wait for.
@@ -132,8 +209,9 @@ pub fn announce(addr: SocketAddr) {
     let _ = out.flush();
 }
 
-/// Serves `handler` with `config` on the runtime the flags name until the
-/// process is stopped. An unknown runtime is an error (the caller exits non-zero).
+/// Serves `handler` with `config` on the runtime the flags name until
+/// SIGINT/SIGTERM, then shuts down gracefully and returns `Ok`. An unknown
+/// runtime is an error (the caller exits non-zero).
 ///
 /// With `--tls` or `--cert/--key` it serves HTTPS (ALPN picks HTTP/2 or
 /// HTTP/1.1); the zmq runtime has no TLS (terminate TLS in front of it).
@@ -145,6 +223,7 @@ pub fn run<H: Handler>(args: &Args, config: ServerConfig, handler: H) -> io::Res
             "the zmq runtime serves no TLS: terminate TLS in front of it (see zttp-zmq's docs)",
         ));
     }
+    let shutdown = shutdown_on_signals()?;
     match args.runtime.as_str() {
         "tokio" => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -152,7 +231,9 @@ pub fn run<H: Handler>(args: &Args, config: ServerConfig, handler: H) -> io::Res
             .block_on(async {
                 let listener = tokio::net::TcpListener::bind(&args.addr).await?;
                 announce(listener.local_addr()?);
-                let mut server = zttp_tokio::Server::new(listener).config(config);
+                let mut server = zttp_tokio::Server::new(listener)
+                    .config(config)
+                    .shutdown(shutdown);
                 if let Some(tls) = tls {
                     server = server.tls(tls);
                 }
@@ -161,12 +242,15 @@ pub fn run<H: Handler>(args: &Args, config: ServerConfig, handler: H) -> io::Res
         "async-std" => async_std::task::block_on(async {
             let listener = async_std::net::TcpListener::bind(&args.addr).await?;
             announce(listener.local_addr()?);
-            let mut server = zttp_async_std::Server::new(listener).config(config);
+            let mut server = zttp_async_std::Server::new(listener)
+                .config(config)
+                .shutdown(shutdown);
             if let Some(tls) = tls {
                 server = server.tls(tls);
             }
             server.serve(handler).await
         }),
+        #[cfg(feature = "zmq")]
         "zmq" => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?
@@ -177,7 +261,9 @@ pub fn run<H: Handler>(args: &Args, config: ServerConfig, handler: H) -> io::Res
                 } else {
                     format!("tcp://{}", args.addr)
                 };
-                let server = zttp_zmq::Server::bind(&endpoint)?.config(config);
+                let server = zttp_zmq::Server::bind(&endpoint)?
+                    .config(config)
+                    .shutdown(shutdown);
                 let bound = server.local_endpoint().trim_start_matches("tcp://");
                 match bound.parse() {
                     Ok(addr) => announce(addr),
@@ -185,6 +271,11 @@ pub fn run<H: Handler>(args: &Args, config: ServerConfig, handler: H) -> io::Res
                 }
                 server.serve(handler).await
             }),
+        #[cfg(not(feature = "zmq"))]
+        "zmq" => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the zmq runtime needs libzmq: build with `--features zmq`",
+        )),
         other => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("unknown runtime {other:?} (expected tokio, async-std or zmq)"),

@@ -1,6 +1,6 @@
 //! dice: browsers roll dice over a WebSocket; ZeroMQ engines do the rolling.
 //!
-//! `cargo run --release -p zttp-examples --bin dice -- [--addr 127.0.0.1:8088] [--engine tcp://HOST:PORT]... [--timeout SECONDS]`
+//! `cargo run --release -p zttp-examples --features zmq --bin dice -- [--addr 127.0.0.1:8088] [--engine tcp://HOST:PORT]... [--timeout SECONDS]`
 //!
 //! - `/` is the page (`examples/dice/index.html`): type `3d6`, press Roll.
 //! - `/ws` is the WebSocket: each text message is a roll (`NdS`, 1 ≤ N ≤ 100,

@@ -2,7 +2,7 @@
 //! answer as `hello`: the HTTP/2 peer for benchmark comparisons (same tokio
 //! multi-thread runtime).
 //!
-//! `cargo run --release -p zttp-examples --bin hyper_h2_hello -- [--addr 127.0.0.1:8080] [--tls | --cert FILE --key FILE]`
+//! `cargo run --release -p zttp-examples --features hyper --bin hyper_h2_hello -- [--addr 127.0.0.1:8080] [--tls | --cert FILE --key FILE]`
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -27,6 +27,9 @@ async fn hello(
 
 fn main() -> std::io::Result<()> {
     let args = zttp_examples::Args::parse();
+    if args.runtime != "tokio" {
+        zttp_examples::usage("hyper_h2_hello runs on tokio only");
+    }
     // `--tls` / `--cert --key`: the same certificate and provider (ring) as
     // zttp's examples, through tokio-rustls, ALPN `h2` only.
     let tls = args.tls_config()?.map(|mut config| {

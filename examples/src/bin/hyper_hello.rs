@@ -1,7 +1,7 @@
 //! A minimal hyper 1.x server with the same answer as `hello`, the peer for
 //! benchmark comparisons (same tokio multi-thread runtime).
 //!
-//! `cargo run --release -p zttp-examples --bin hyper_hello -- [--addr 127.0.0.1:8080] [--tls | --cert FILE --key FILE]`
+//! `cargo run --release -p zttp-examples --features hyper --bin hyper_hello -- [--addr 127.0.0.1:8080] [--tls | --cert FILE --key FILE]`
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -26,6 +26,9 @@ async fn hello(
 
 fn main() -> std::io::Result<()> {
     let args = zttp_examples::Args::parse();
+    if args.runtime != "tokio" {
+        zttp_examples::usage("hyper_hello runs on tokio only");
+    }
     // `--tls` / `--cert --key`: the same certificate and provider (ring) as
     // zttp's examples, through tokio-rustls, ALPN `http/1.1` only.
     let tls = args.tls_config()?.map(|mut config| {

@@ -2,7 +2,7 @@
 //! No HTTP parsing: it counts request ends (`\r\n\r\n`) in each frame and writes that many
 //! canned keep-alive responses. Not a server to use; the floor zttp-zmq is measured against.
 //!
-//! `cargo run --release -p zttp-examples --bin zmq_bare -- [--addr tcp://127.0.0.1:8080]`
+//! `cargo run --release -p zttp-examples --features zmq --bin zmq_bare -- [--addr tcp://127.0.0.1:8080]`
 
 use std::io::Write;
 

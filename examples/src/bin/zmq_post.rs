@@ -2,7 +2,7 @@
 //! whole body however many frames it arrived in, honours `Expect: 100-continue` (the drive
 //! loop sends `100 Continue` when the body is first read), and answers `200`.
 //!
-//! `cargo run -p zttp-examples --bin zmq_post -- [--addr tcp://127.0.0.1:5555]`
+//! `cargo run -p zttp-examples --features zmq --bin zmq_post -- [--addr tcp://127.0.0.1:5555]`
 //!
 //! Try `curl -H 'Expect: 100-continue' --data-binary 'Apples to Oranges!' http://127.0.0.1:5555/`.
 

@@ -1,0 +1,116 @@
+//! The server examples' command line and signals: `--help`, bad flags, and a
+//! graceful stop on SIGINT that lets a request in flight finish.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ECHO: &str = env!("CARGO_BIN_EXE_echo");
+const HELLO: &str = env!("CARGO_BIN_EXE_hello");
+
+#[test]
+fn help_goes_to_stdout_and_exits_0() {
+    for bin in [ECHO, HELLO] {
+        let out = Command::new(bin).arg("--help").output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{bin}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.starts_with("usage: "), "{text}");
+        assert!(text.contains("--addr"), "{text}");
+        assert!(out.stderr.is_empty());
+    }
+    let out = Command::new(ECHO).arg("-h").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("[--max-body VALUE]"));
+}
+
+#[test]
+fn unknown_flags_and_missing_values_exit_2_with_the_usage() {
+    for args in [
+        &["--bogus"][..],
+        &["--addr"],
+        &["stray"],
+        &["--cert", "c.pem"],
+    ] {
+        let out = Command::new(ECHO).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        assert!(err.contains("usage: echo "), "{args:?}: {err}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn zmq_runtime_without_the_feature_says_how_to_get_it() {
+    if cfg!(feature = "zmq") {
+        return;
+    }
+    let out = Command::new(HELLO)
+        .args(["--runtime", "zmq", "--addr", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--features zmq"));
+}
+
+/// SIGINT while `/sleep/1500` is in flight: the answer still arrives whole,
+/// and the process exits 0.
+#[test]
+fn sigint_lets_the_request_in_flight_finish_then_exits_0() {
+    for runtime in ["tokio", "async-std"] {
+        let mut child = Command::new(ECHO)
+            .args(["--runtime", runtime, "--addr", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap()
+            .to_owned();
+
+        let mut conn = TcpStream::connect(&addr).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        conn.write_all(b"GET /sleep/1500 HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300)); // the request is in the handler
+        let killed = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+
+        let mut answer = Vec::new();
+        let _ = conn.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 200 OK\r\n"),
+            "{runtime}: {answer}"
+        );
+        assert!(answer.ends_with("slept"), "{runtime}: {answer}");
+
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "{runtime}: still running");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(0), "{runtime}");
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert!(err.contains("shutting down"), "{runtime}: {err}");
+    }
+}
