@@ -235,6 +235,97 @@ where
     zttp_service::serve_connection(TokioIo(io), TokioRuntime, handler, config, shutdown).await
 }
 
+/// Serves every connection `incoming` yields — a Unix socket listener, a
+/// listener of your own, streams a TLS layer already accepted — with the
+/// same limits, connection cap and graceful shutdown as [`Server`], until
+/// `shutdown` triggers (then it stops taking connections and lets requests
+/// in flight finish) or `incoming` ends. Requests carry no
+/// [`PeerAddr`](zttp_service::PeerAddr): these streams have no IP peer.
+///
+/// ```no_run
+/// # #[cfg(unix)]
+/// # async fn demo() -> std::io::Result<()> {
+/// use zttp_tokio::{serve_incoming, ServerConfig, Shutdown};
+/// let listener = tokio::net::UnixListener::bind("/tmp/app.sock")?;
+/// let incoming = futures::stream::poll_fn(move |cx| {
+///     listener.poll_accept(cx).map(|accepted| Some(accepted.map(|(stream, _)| stream)))
+/// });
+/// let handler = |_req: zttp_tokio::Request| async { "hello over a Unix socket" };
+/// serve_incoming(incoming, handler, ServerConfig::default(), Shutdown::new()).await
+/// # }
+/// ```
+pub async fn serve_incoming<S, IO, H>(
+    incoming: S,
+    handler: H,
+    config: ServerConfig,
+    shutdown: Shutdown,
+) -> io::Result<()>
+where
+    S: Stream<Item = io::Result<IO>> + Unpin + Send,
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Handler,
+{
+    let incoming = Streams(incoming);
+    zttp_service::serve(incoming, TokioRuntime, handler, config, shutdown).await
+}
+
+/// The connections of [`serve_incoming`], as futures-io streams.
+struct Streams<S>(S);
+
+impl<S, IO> Stream for Streams<S>
+where
+    S: Stream<Item = io::Result<IO>> + Unpin,
+{
+    type Item = io::Result<Unaddressed<IO>>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.0)
+            .poll_next(cx)
+            .map(|next| next.map(|accepted| accepted.map(|io| Unaddressed(TokioIo(io)))))
+    }
+}
+
+/// A stream with no IP peer to tell.
+struct Unaddressed<IO>(TokioIo<IO>);
+
+impl<IO> zttp_service::ConnectionInfo for Unaddressed<IO> {}
+
+impl<IO: AsyncRead + Unpin> futures_io::AsyncRead for Unaddressed<IO> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> futures_io::AsyncWrite for Unaddressed<IO> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_close(cx)
+    }
+}
+
 /// A tokio `AsyncRead + AsyncWrite` seen as futures-io, vectored writes included.
 #[derive(Debug)]
 pub struct TokioIo<T>(pub T);
