@@ -441,8 +441,15 @@ impl Incoming {
                     Some(w) if w.will_wake(cx.waker()) => {}
                     _ => s.reader = Some(cx.waker().clone()),
                 }
+                // Nudge the connection to read on; unless the connection task
+                // is the reader itself (a request body streamed back as the
+                // response), which would only wake itself forever.
                 if let Some(w) = s.connection.take() {
-                    w.wake();
+                    if w.will_wake(cx.waker()) {
+                        s.connection = Some(w);
+                    } else {
+                        w.wake();
+                    }
                 }
                 Poll::Pending
             }
@@ -568,12 +575,13 @@ pub(crate) struct Consumption {
 }
 
 impl Consumption {
-    /// Bytes consumed (taken or dropped unread) since the last call; when there
-    /// are none, registers the connection task to be woken when some are.
+    /// Bytes consumed (taken or dropped unread) since the last call; registers
+    /// the connection task to be woken when more are (the reader may run on
+    /// another task, so every call re-registers: no consumption goes unseen).
     pub(crate) fn poll_take(&self, cx: &mut Context<'_>) -> usize {
         let mut s = lock(&self.shared);
         let n = std::mem::take(&mut s.consumed);
-        if n == 0 && !s.dropped {
+        if !s.dropped {
             match &s.connection {
                 Some(w) if w.will_wake(cx.waker()) => {}
                 _ => s.connection = Some(cx.waker().clone()),

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 /// `zttp-async-std`'s `AsyncStdRuntime`). The loop reads the clock only through
 /// [`now`](Runtime::now), so a runtime with a virtual clock makes timeouts testable.
 pub trait Runtime: Clone + Send + Sync + 'static {
-    /// Runs `future` to completion in the background.
+    /// Runs `future` to completion in the background. [`serve`](crate::serve)
+    /// runs each connection this way, and the drive loop each HTTP/2 stream's
+    /// handler (so one busy handler cannot stall its connection).
     fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>);
 
     /// A future that completes after `duration`.

@@ -1,4 +1,5 @@
-//! One request/response pair, and the futures that answer HTTP/2 streams.
+//! One request/response pair: opening it, its handler's outcome, 100-continue
+//! and its response body.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -256,6 +257,8 @@ pub(super) fn next_body_step(
     }
 }
 
+/// A handler's outcome: the response, or the panic it raised.
+pub(super) type Outcome = std::thread::Result<http::Response<Body>>;
 pin_project_lite::pin_project! {
     /// An HTTP/2 stream's handler: yields its stream id with the outcome, and
     /// ends early (with `Aborted`) when the stream is reset.
@@ -273,9 +276,6 @@ impl<F> StreamHandler<F> {
         (StreamHandler { stream_id, inner }, handle)
     }
 }
-
-/// A handler's outcome: the response, or the panic it raised.
-pub(super) type Outcome = std::thread::Result<http::Response<Body>>;
 
 impl<F: Future<Output = http::Response<Body>>> Future for StreamHandler<F> {
     type Output = (u32, Result<Outcome, Aborted>);

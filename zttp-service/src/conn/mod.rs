@@ -25,9 +25,9 @@
 //! order while the read-ahead waits in the core's buffer. Its handler future is
 //! polled inline in the connection task: no spawn, no allocation per request.
 //!
-//! HTTP/2 runs many exchanges at once. Their handler futures live in a
-//! `FuturesUnordered` polled by the connection task (only woken ones are
-//! polled). Credit goes back to the peer only as handlers consume request
+//! HTTP/2 runs many exchanges at once. Each stream's handler runs in a task
+//! of its own on the runtime, so a handler that burns CPU does not delay PING
+//! acks or the other streams; outcomes come back over a channel. Credit goes back to the peer only as handlers consume request
 //! bodies, and response bodies are sent no faster than the peer's windows
 //! allow. A reset stream drops its handler and body; a panic answers `500` on
 //! that stream only; graceful shutdown sends GOAWAY and finishes the open streams.

@@ -1,7 +1,12 @@
 //! The HTTP/2 dispatcher: many exchanges at once.
 //!
-//! Handler futures live in a `FuturesUnordered` polled by the connection task
-//! (only woken ones are polled). Credit goes back to the peer only as handlers
+//! Handlers run in one of two ways ([`ServerConfig::spawn_http2_handlers`]):
+//! by default in a `FuturesUnordered` polled by the connection task (only
+//! woken ones are polled: the cheapest, but a handler that burns CPU stalls
+//! the connection's PING acks and other streams), or each in a task of its
+//! own spawned on the runtime (hyper's way), its outcome sent back over a
+//! channel. Either way a reset stream (or the connection ending) drops or
+//! aborts its handler, and response bodies are polled by the connection task. Credit goes back to the peer only as handlers
 //! consume request bodies; response bodies are sent no faster than the peer's
 //! windows allow, one piece per stream per round so streams take turns. A
 //! reset stream drops its handler and body; graceful shutdown sends GOAWAY and
@@ -14,13 +19,15 @@ use std::panic::AssertUnwindSafe;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use futures::channel::mpsc;
+use futures::future::{AbortHandle, Abortable};
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use http::StatusCode;
 use tracing::{debug, error, trace, warn};
 use zttp_core::{Data, Error, ErrorCode, Event, RemoteProtocolError};
 
-use super::exchange::{next_body_step, BodyStep, Exchange, ResponseState, StreamHandler};
+use super::exchange::{next_body_step, BodyStep, Exchange, Outcome, ResponseState, StreamHandler};
 use super::head::{self, AfterHead};
 use super::serial::WRITE_HIGH_WATER;
 use super::{body_too_large, status_response, Conn};
@@ -60,8 +67,11 @@ pub(super) struct Multiplex<H: Handler> {
     handler: H,
     /// Exchanges in progress by stream id.
     exchanges: Exchanges,
-    /// The handlers of the open streams.
+    /// The handlers run in the connection task.
     streams: FuturesUnordered<StreamHandler<H::Future>>,
+    /// Where spawned handlers send their outcome, and where it arrives.
+    outcomes_tx: mpsc::UnboundedSender<(u32, Outcome)>,
+    outcomes: mpsc::UnboundedReceiver<(u32, Outcome)>,
     /// Our GOAWAY went out.
     goaway_sent: bool,
     /// Scratch lists, kept to reuse their allocation.
@@ -73,10 +83,13 @@ pub(super) struct Multiplex<H: Handler> {
 
 impl<H: Handler> Multiplex<H> {
     pub(super) fn new(handler: H) -> Self {
+        let (outcomes_tx, outcomes) = mpsc::unbounded();
         Multiplex {
             handler,
             exchanges: Exchanges::default(),
             streams: FuturesUnordered::new(),
+            outcomes_tx,
+            outcomes,
             goaway_sent: false,
             ended: Vec::new(),
             stream_ids: Vec::new(),
@@ -216,9 +229,27 @@ impl<H: Handler> Multiplex<H> {
                 let interim = self.interim.handle(u64::from(stream_id), request.version());
                 request.extensions_mut().insert(interim);
                 let future = AssertUnwindSafe(self.handler.call(request)).catch_unwind();
-                let (handler, abort) = StreamHandler::new(stream_id, future);
+                if !conn.config.spawn_http2_handlers {
+                    let (handler, abort) = StreamHandler::new(stream_id, future);
+                    exchange.abort = Some(abort);
+                    self.streams.push(handler);
+                    self.exchanges.insert(stream_id, exchange);
+                    return;
+                }
+                let (abort, registration) = AbortHandle::new_pair();
+                let future = Abortable::new(future, registration);
+                let outcomes = self.outcomes_tx.clone();
+                conn.runtime.spawn(Box::pin(async move {
+                    // Yield once first: a scheduler that would run the new
+                    // task in place of the connection on this thread (tokio's
+                    // LIFO slot) puts it in its run queue instead, where an
+                    // idle thread can take it (or the connection).
+                    yield_once().await;
+                    if let Ok(outcome) = future.await {
+                        let _ = outcomes.unbounded_send((stream_id, outcome));
+                    }
+                }));
                 exchange.abort = Some(abort);
-                self.streams.push(handler);
                 self.exchanges.insert(stream_id, exchange);
             }
             Err(_) => {
@@ -316,6 +347,16 @@ impl<H: Handler> Multiplex<H> {
             progress = true;
             // What handlers queued goes out before their final responses.
             self.flush_interim(conn, cx);
+            if let Some(ex) = self.exchanges.get_mut(&stream_id) {
+                ex.abort = None;
+                let response = ex.outcome_response(outcome);
+                self.respond(conn, stream_id, response);
+            }
+        }
+        while let Poll::Ready(Some((stream_id, outcome))) = self.outcomes.poll_next_unpin(cx) {
+            progress = true;
+            self.flush_interim(conn, cx);
+            // A stream reset meanwhile is gone already.
             if let Some(ex) = self.exchanges.get_mut(&stream_id) {
                 ex.abort = None;
                 let response = ex.outcome_response(outcome);
@@ -516,6 +557,32 @@ impl<H: Handler> Multiplex<H> {
         }
         progress
     }
+}
+
+impl<H: Handler> Drop for Multiplex<H> {
+    /// The connection ended: the handlers still running are of no use.
+    fn drop(&mut self) {
+        for ex in self.exchanges.values_mut() {
+            if let Some(abort) = ex.abort.take() {
+                abort.abort();
+            }
+        }
+    }
+}
+
+/// Returns `Pending` once, waking itself: the task goes back to its
+/// scheduler's queue before doing any work.
+async fn yield_once() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await
 }
 
 /// Grants back the credit an ended stream's unread bytes held.

@@ -356,8 +356,9 @@ fn body_over_max_body_size_after_the_response_head_resets_the_stream() {
     });
     let mut client = Client::new();
     let id = client.open("POST", "/");
+    client.exchange(&mut c);
+    assert_eq!(client.status(id), Some(200), "the head is out");
     client.upload(&mut c, id, &[b'x'; 100_000]);
-    assert_eq!(client.status(id), Some(200));
     assert_eq!(client.reset(id), Some(ErrorCode::CANCEL));
     assert!(client.body(id).len() <= 10_000);
     assert!(!c.finished());
@@ -380,4 +381,55 @@ fn connection_specific_fields_of_a_response_are_dropped() {
     client.exchange(&mut c);
     assert_eq!(client.status(id), Some(413));
     assert_eq!(client.body(id), b"too large");
+}
+
+// ---- handlers spawned on the runtime ----
+
+#[test]
+fn spawned_handlers_answer_streams_concurrently_and_resets_abort_them() {
+    let mut c = Conn::start(config().spawn_http2_handlers(true), echo_path);
+    let mut client = Client::new();
+    let doomed = client.request("GET", "/sleep/1000", None);
+    let slow = client.request("GET", "/sleep/100", None);
+    let fast = client.request("GET", "/fast", None);
+    client.exchange(&mut c);
+    assert_eq!(client.body(fast), b"/fast");
+    assert_eq!(c.h.live_tasks(), 2, "two handlers still running");
+    client.core.reset_stream(doomed, ErrorCode::CANCEL).unwrap();
+    client.exchange(&mut c);
+    assert_eq!(
+        c.h.live_tasks(),
+        1,
+        "the reset stream's handler was aborted"
+    );
+    c.advance(Duration::from_millis(100));
+    client.exchange(&mut c);
+    assert_eq!(client.body(slow), b"/sleep/100");
+    assert_eq!(client.status(doomed), None);
+}
+
+#[test]
+fn spawned_handlers_end_with_their_connection() {
+    let mut c = Conn::start(config().spawn_http2_handlers(true), echo_path);
+    let mut client = Client::new();
+    client.request("GET", "/sleep/1000", None);
+    client.exchange(&mut c);
+    assert_eq!(c.h.live_tasks(), 1);
+    c.shutdown.force();
+    c.h.poke();
+    assert!(c.finished());
+    assert_eq!(c.h.live_tasks(), 0, "the handler was aborted");
+}
+
+#[test]
+fn spawned_handlers_read_bodies_and_see_the_body_limit() {
+    let mut c = Conn::start(limited().spawn_http2_handlers(true), json_413);
+    let mut client = Client::new();
+    let ok = client.open("POST", "/");
+    assert_eq!(client.upload(&mut c, ok, &[b'x'; 10_000]), 10_000);
+    assert_eq!(client.body(ok), b"10000");
+    let big = client.open("POST", "/");
+    client.upload(&mut c, big, &[b'x'; 100_000]);
+    assert_eq!(client.status(big), Some(413));
+    assert_eq!(client.body(big), br#"{"error":"too large"}"#);
 }
