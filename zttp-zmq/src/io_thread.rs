@@ -141,6 +141,7 @@ impl StreamIo {
     pub(crate) fn run(mut self) {
         // A socket failure has nobody to report to but the peers, which learn of it below.
         let _ = self.run_loop();
+        self.io.executor.clear();
         for (_, entry) in self.peers.drain() {
             entry
                 .peer
@@ -164,11 +165,25 @@ impl StreamIo {
         crate::peer::is_stopping(&self.io)
     }
 
+    /// The listener is gone and every peer and task is done.
+    fn finished(&self) -> bool {
+        self.io_stopping()
+            && self.peers.is_empty()
+            && lock(&self.io.ready).is_empty()
+            && self.io.live_tasks.load(Ordering::Acquire) == 0
+    }
+
     fn run_loop(&mut self) -> io::Result<()> {
         let zmq_fd = self.socket.get_fd()?;
         let mut backoff_ms = 1;
+        let mut woken = Vec::new();
         self.io.wake.set_awake();
         loop {
+            self.io.executor.fire_timers(Instant::now());
+            {
+                let _entered = self.io.tokio.get().map(|h| h.enter());
+                self.io.executor.run_woken(&mut woken);
+            }
             let ready = mem::take(&mut *lock(&self.io.ready));
             for peer in ready {
                 unschedule(&peer);
@@ -182,8 +197,12 @@ impl StreamIo {
             } else {
                 self.receive_batch()?
             };
-            if self.io_stopping() && self.peers.is_empty() && lock(&self.io.ready).is_empty() {
+            if self.finished() {
                 return Ok(());
+            }
+            if self.io.executor.has_woken() {
+                // Tasks the received bytes (or the sends) woke: run them before sleeping.
+                continue;
             }
             match received {
                 // A non-blocking `recv` that met `EAGAIN` has just drained the socket's command
@@ -202,8 +221,10 @@ impl StreamIo {
             }
             // While awake, tasks queue work without a system call; re-arm, then look again.
             self.io.wake.prepare_sleep();
+            let next_timer = self.io.executor.fire_timers(Instant::now());
             if !lock(&self.io.ready).is_empty()
-                || (self.io_stopping() && self.peers.is_empty())
+                || self.io.executor.has_woken()
+                || self.finished()
                 || (self.paused.is_some() && !self.still_paused())
             {
                 self.io.wake.set_awake();
@@ -223,6 +244,9 @@ impl StreamIo {
                     .inbound_stall
                     .saturating_sub(pause.since.elapsed());
                 timeout = earliest(timeout, left);
+            }
+            if let Some(at) = next_timer {
+                timeout = earliest(timeout, at.saturating_duration_since(Instant::now()));
             }
             if let Some(at) = self.trim_at {
                 let left = at.saturating_duration_since(Instant::now());

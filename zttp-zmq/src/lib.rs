@@ -39,6 +39,9 @@
 //! retries blocked ones, and receives frames until `EAGAIN`, which is its last call before
 //! sleeping (`ZMQ_FD` is edge-triggered). The async runtime that runs connection loops and
 //! handlers is any [`zttp_service::Runtime`]; [`TokioRuntime`] is the default.
+//! [`Server::serve_on_io_thread`] runs them on the IO thread itself ([`IoThreadRuntime`], a
+//! small executor with a timer heap polled between socket turns), so a request costs no
+//! cross-thread wake-up; handlers must then not block.
 //!
 //! ## HTTPS
 //!
@@ -85,7 +88,7 @@ mod wake;
 
 pub use listener::{set_tcp_max_retransmit, PeerListener};
 pub use peer::{PeerLimits, PeerStream, RoutingId};
-pub use runtime::TokioRuntime;
+pub use runtime::{IoThreadRuntime, TokioRuntime};
 pub use scale::spec as protocol;
 pub use scale::{
     worker, CurveKeyPair, Gateway, GatewayConfig, GatewayCurve, GatewayHandler, GatewayStats,

@@ -119,6 +119,9 @@ impl PeerListener {
             limits,
             inbound_total: AtomicUsize::new(0),
             receive_paused: AtomicBool::new(false),
+            executor: Default::default(),
+            tokio: std::sync::OnceLock::new(),
+            live_tasks: AtomicUsize::new(0),
         });
         let (tx, incoming) = mpsc::unbounded();
         let (unbound_tx, unbound) = oneshot::channel();
@@ -133,6 +136,16 @@ impl PeerListener {
             endpoint,
             unbound: Some(unbound),
         })
+    }
+
+    /// A [`Runtime`](zttp_service::Runtime) that runs tasks on this listener's IO thread.
+    /// Called inside a tokio runtime, the IO thread polls its tasks in that runtime's
+    /// context (tokio timers and `tokio::spawn` work in handlers).
+    pub fn io_thread_runtime(&self) -> crate::IoThreadRuntime {
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let _ = self.io.tokio.set(handle);
+        }
+        crate::IoThreadRuntime::new(self.io.clone())
     }
 
     /// The endpoint actually bound (`tcp://127.0.0.1:0` reports the chosen port).

@@ -90,6 +90,12 @@ pub(crate) struct IoShared {
     pub(crate) inbound_total: AtomicUsize,
     /// The IO thread stopped receiving until some handler reads: reads wake it.
     pub(crate) receive_paused: AtomicBool,
+    /// Tasks and timers of [`IoThreadRuntime`](crate::IoThreadRuntime).
+    pub(crate) executor: crate::runtime::Executor,
+    /// The tokio runtime the server started in, entered while the IO thread polls tasks.
+    pub(crate) tokio: std::sync::OnceLock<tokio::runtime::Handle>,
+    /// Tasks spawned on the IO thread and not finished.
+    pub(crate) live_tasks: AtomicUsize,
 }
 
 impl IoShared {

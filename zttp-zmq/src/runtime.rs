@@ -1,10 +1,20 @@
-//! The default [`Runtime`]: handlers run on the ambient tokio runtime.
+//! Where connection loops and handlers run: [`IoThreadRuntime`] (the default, on the IO
+//! thread itself) or [`TokioRuntime`] (on a tokio runtime).
 
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::future::Future;
+use std::mem;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use futures::task::{waker_ref, ArcWake};
 use zttp_service::Runtime;
+
+use crate::peer::{lock, IoShared};
 
 /// Spawns onto a tokio runtime and sleeps with tokio timers.
 ///
@@ -46,5 +56,216 @@ impl Runtime for TokioRuntime {
 
     fn now(&self) -> Instant {
         Instant::now()
+    }
+}
+
+/// Runs connection loops and handlers on the IO thread that owns the STREAM socket, so a
+/// request costs no cross-thread wake-up: the bytes a peer sent wake its connection task
+/// on the same thread, and the answer it writes is sent in the same turn.
+///
+/// Like any single-threaded executor it needs handlers that do not block: a handler that
+/// computes for long or blocks stalls every peer. Use [`TokioRuntime`] (with
+/// [`Server::serve_with`](crate::Server::serve_with)) for such handlers. When the server
+/// starts inside a tokio runtime, tasks are polled inside its context, so handlers may use
+/// tokio's timers and `tokio::spawn`.
+#[derive(Clone)]
+pub struct IoThreadRuntime {
+    io: Arc<IoShared>,
+}
+
+impl std::fmt::Debug for IoThreadRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IoThreadRuntime").finish_non_exhaustive()
+    }
+}
+
+impl IoThreadRuntime {
+    pub(crate) fn new(io: Arc<IoShared>) -> Self {
+        IoThreadRuntime { io }
+    }
+}
+
+impl Runtime for IoThreadRuntime {
+    fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>) {
+        self.io.live_tasks.fetch_add(1, Ordering::AcqRel);
+        let task = Arc::new(Task {
+            future: Mutex::new(Some(future)),
+            queued: AtomicBool::new(true),
+            io: self.io.clone(),
+        });
+        lock(&self.io.executor.tasks).push(task);
+        self.io.wake.signal();
+    }
+
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        Box::pin(Sleep {
+            deadline: Instant::now() + duration,
+            id: None,
+            io: self.io.clone(),
+        })
+    }
+
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+/// What the IO thread's executor shares with wakers and timers.
+#[derive(Default)]
+pub(crate) struct Executor {
+    /// Tasks woken since the IO thread last polled them.
+    pub(crate) tasks: Mutex<Vec<Arc<Task>>>,
+    pub(crate) timers: Mutex<Timers>,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor").finish_non_exhaustive()
+    }
+}
+
+type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+pub(crate) struct Task {
+    /// `None` once finished. Only the IO thread polls it; the lock is never contended.
+    future: Mutex<Option<BoxFuture>>,
+    /// Already in [`Executor::tasks`].
+    queued: AtomicBool,
+    io: Arc<IoShared>,
+}
+
+impl ArcWake for Task {
+    fn wake_by_ref(task: &Arc<Self>) {
+        if !task.queued.swap(true, Ordering::AcqRel) {
+            lock(&task.io.executor.tasks).push(task.clone());
+            task.io.wake.signal();
+        }
+    }
+}
+
+impl Executor {
+    /// IO thread: polls the woken tasks once each; true when any was polled.
+    pub(crate) fn run_woken(&self, scratch: &mut Vec<Arc<Task>>) -> bool {
+        mem::swap(&mut *lock(&self.tasks), scratch);
+        if scratch.is_empty() {
+            return false;
+        }
+        for task in scratch.drain(..) {
+            task.queued.store(false, Ordering::Release);
+            let waker = waker_ref(&task);
+            let mut cx = Context::from_waker(&waker);
+            let mut slot = lock(&task.future);
+            if let Some(future) = slot.as_mut() {
+                if future.as_mut().poll(&mut cx).is_ready() {
+                    *slot = None;
+                    task.io.live_tasks.fetch_sub(1, Ordering::AcqRel);
+                }
+            }
+        }
+        true
+    }
+
+    /// Whether tasks wait to be polled.
+    pub(crate) fn has_woken(&self) -> bool {
+        !lock(&self.tasks).is_empty()
+    }
+
+    /// IO thread: wakes the sleeps that are due; returns the next deadline.
+    pub(crate) fn fire_timers(&self, now: Instant) -> Option<Instant> {
+        let mut due = Vec::new();
+        let next = {
+            let mut timers = lock(&self.timers);
+            while let Some(Reverse((deadline, id))) = timers.heap.peek().copied() {
+                if deadline > now {
+                    break;
+                }
+                timers.heap.pop();
+                if let Some(waker) = timers.wakers.remove(&id) {
+                    due.push(waker);
+                }
+            }
+            // Skip over cancelled sleeps at the front so the deadline is a live one.
+            while let Some(Reverse((_, id))) = timers.heap.peek().copied() {
+                if timers.wakers.contains_key(&id) {
+                    break;
+                }
+                timers.heap.pop();
+            }
+            timers.heap.peek().map(|Reverse((deadline, _))| *deadline)
+        };
+        due.into_iter().for_each(Waker::wake);
+        next
+    }
+
+    /// Drops every task (the IO thread is exiting).
+    pub(crate) fn clear(&self) {
+        let tasks = mem::take(&mut *lock(&self.tasks));
+        for task in tasks {
+            lock(&task.future).take();
+        }
+    }
+}
+
+/// Pending sleeps: a heap of deadlines and the wakers of the live ones. A dropped sleep
+/// only leaves the map; the heap is rebuilt when dead entries outnumber live ones.
+#[derive(Default)]
+pub(crate) struct Timers {
+    heap: BinaryHeap<Reverse<(Instant, u64)>>,
+    wakers: HashMap<u64, Waker>,
+    next_id: u64,
+}
+
+struct Sleep {
+    deadline: Instant,
+    id: Option<u64>,
+    io: Arc<IoShared>,
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if Instant::now() >= self.deadline {
+            if let Some(id) = self.id.take() {
+                lock(&self.io.executor.timers).wakers.remove(&id);
+            }
+            return Poll::Ready(());
+        }
+        let mut timers = lock(&self.io.executor.timers);
+        match self.id {
+            Some(id) => {
+                if let Some(w) = timers.wakers.get_mut(&id) {
+                    if !w.will_wake(cx.waker()) {
+                        *w = cx.waker().clone();
+                    }
+                } else {
+                    timers.wakers.insert(id, cx.waker().clone());
+                    timers.heap.push(Reverse((self.deadline, id)));
+                }
+            }
+            None => {
+                let id = timers.next_id;
+                timers.next_id += 1;
+                timers.heap.push(Reverse((self.deadline, id)));
+                timers.wakers.insert(id, cx.waker().clone());
+                if timers.heap.len() > 2 * timers.wakers.len() + 1024 {
+                    let Timers { heap, wakers, .. } = &mut *timers;
+                    heap.retain(|Reverse((_, id))| wakers.contains_key(id));
+                }
+                drop(timers);
+                self.id = Some(id);
+                // The IO thread may be asleep with a later deadline: make it look again.
+                self.io.wake.signal();
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            lock(&self.io.executor.timers).wakers.remove(&id);
+        }
     }
 }
