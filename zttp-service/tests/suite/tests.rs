@@ -292,6 +292,12 @@ pub fn protocol_errors_are_answered_then_the_connection_closes(start: Start) {
         (b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
         (b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
         (b"GET / HTTP/3.0\r\nHost: t\r\n\r\n", 505),
+        // RFC 9112 §3: a malformed request line from an HTTP/1 peer; a method
+        // longer than any implemented; RFC 3986: a fragment, a bad Host.
+        (b"GET /a b HTTP/1.1\r\nHost: t\r\n\r\n", 400),
+        (b"ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFG / HTTP/1.1\r\nHost: t\r\n\r\n", 501),
+        (b"GET /a#b HTTP/1.1\r\nHost: t\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a:b:c\r\n\r\n", 400),
     ];
     for (request, status) in cases {
         let mut conn = RawConn::connect(server.addr);
@@ -305,6 +311,28 @@ pub fn protocol_errors_are_answered_then_the_connection_closes(start: Start) {
         );
         assert_eq!(resp.header("connection"), Some("close"));
         assert!(conn.is_closed());
+    }
+    server.stop().unwrap();
+}
+
+/// Bytes that are not HTTP/1 at all (RFC 9112 §3; RFC 9113 §3.4 for a broken
+/// HTTP/2 preface, h2spec 3.5/2) get no HTTP/1.1 answer: the connection closes.
+pub fn bytes_that_are_not_http_are_closed_without_an_answer(start: Start) {
+    let server = start(ServerConfig::default());
+    let cases: [&[u8]; 4] = [
+        b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", // a TLS ClientHello
+        b"INVALID CONNECTION PREFACE\r\n\r\n",
+        b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n",
+        b"GET /index.html\r\n", // HTTP/0.9
+    ];
+    for bytes in cases {
+        let mut conn = RawConn::connect(server.addr);
+        let _ = conn.try_send(bytes);
+        assert!(
+            conn.is_closed(),
+            "{:?} is closed without an answer",
+            String::from_utf8_lossy(bytes)
+        );
     }
     server.stop().unwrap();
 }
