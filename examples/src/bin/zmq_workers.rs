@@ -4,14 +4,23 @@
 //!
 //! ```text
 //! zmq_workers [--addr tcp://127.0.0.1:8080] [--workers-addr tcp://127.0.0.1:5556] [--workers 4]
-//! zmq_workers --worker --connect tcp://HOST:5556
+//!             [--curve KEYFILE --allow WORKER_PUBLIC_KEY ...]
+//! zmq_workers --worker --connect tcp://HOST:5556 [--server-key GATEWAY_PUBLIC_KEY --curve KEYFILE]
+//! zmq_workers --gen-keys KEYFILE
 //! ```
+//!
+//! Both endpoints bind loopback by default. Binding the worker endpoint elsewhere without
+//! `--curve` lets anyone who reaches it take requests; the gateway warns then. With
+//! `--curve` the link is encrypted and only `--allow`ed worker keys (and the gateway's own
+//! in-process workers) can join. `--gen-keys` writes a key pair (mode 0600) and prints its
+//! public key.
 //!
 //! Responses carry `X-Worker: PID/N` so you can see the load spread.
 
 use std::io::{self, Write};
 
 use zttp_service::{Body, Handler, Request};
+use zttp_zmq::{CurveKeyPair, Gateway, GatewayConfig, GatewayCurve, Worker, WorkerCurve};
 
 struct Flags {
     addr: String,
@@ -19,12 +28,20 @@ struct Flags {
     workers: usize,
     worker: bool,
     connect: Option<String>,
+    curve: Option<String>,
+    allow: Vec<String>,
+    server_key: Option<String>,
+    gen_keys: Option<String>,
 }
 
 fn usage(problem: &str) -> ! {
     eprintln!("error: {problem}");
     eprintln!("usage: zmq_workers [--addr tcp://127.0.0.1:8080] [--workers-addr tcp://127.0.0.1:5556] [--workers N]");
-    eprintln!("       zmq_workers --worker --connect tcp://HOST:PORT");
+    eprintln!("       [--curve KEYFILE --allow WORKER_PUBLIC_KEY ...]");
+    eprintln!(
+        "       zmq_workers --worker --connect tcp://HOST:PORT [--server-key KEY --curve KEYFILE]"
+    );
+    eprintln!("       zmq_workers --gen-keys KEYFILE");
     std::process::exit(2)
 }
 
@@ -35,6 +52,10 @@ fn parse() -> Flags {
         workers: 4,
         worker: false,
         connect: None,
+        curve: None,
+        allow: Vec::new(),
+        server_key: None,
+        gen_keys: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -51,6 +72,10 @@ fn parse() -> Flags {
                     .unwrap_or_else(|_| usage("--workers takes a number"))
             }
             "--connect" => flags.connect = Some(value()),
+            "--curve" => flags.curve = Some(value()),
+            "--allow" => flags.allow.push(value()),
+            "--server-key" => flags.server_key = Some(value()),
+            "--gen-keys" => flags.gen_keys = Some(value()),
             "--worker" => flags.worker = true,
             other => usage(&format!("unknown argument {other:?}")),
         }
@@ -76,7 +101,12 @@ fn hello(name: String) -> impl Handler {
 }
 
 /// One worker on a thread of its own with a single-threaded runtime.
-fn worker_thread(endpoint: String, n: usize) -> io::Result<()> {
+fn worker_thread(
+    context: zmq::Context,
+    endpoint: String,
+    curve: Option<WorkerCurve>,
+    n: usize,
+) -> io::Result<()> {
     let name = format!("{}/{n}", std::process::id());
     std::thread::Builder::new()
         .name(format!("worker-{n}"))
@@ -85,35 +115,101 @@ fn worker_thread(endpoint: String, n: usize) -> io::Result<()> {
                 .enable_all()
                 .build()
                 .expect("tokio runtime");
-            if let Err(e) = rt.block_on(zttp_zmq::worker(&endpoint, hello(name))) {
+            let worker = match &curve {
+                Some(c) => Worker::connect_curve(&context, &endpoint, c),
+                None => Worker::connect_with(&context, &endpoint),
+            };
+            let served = worker.and_then(|w| rt.block_on(w.serve(hello(name))));
+            if let Err(e) = served {
                 eprintln!("worker {n}: {e}");
             }
         })?;
     Ok(())
 }
 
+/// True for `tcp://127.x.y.z:PORT`, `tcp://[::1]:PORT`, `tcp://localhost:PORT` and
+/// non-TCP transports (ipc, inproc).
+fn is_loopback(endpoint: &str) -> bool {
+    let Some(rest) = endpoint.strip_prefix("tcp://") else {
+        return true;
+    };
+    let host = rest.rsplit_once(':').map_or(rest, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 fn run(flags: Flags) -> io::Result<()> {
+    if let Some(path) = &flags.gen_keys {
+        let keys = CurveKeyPair::generate()?;
+        keys.save(path)?;
+        println!("public key {}", keys.public());
+        let _ = io::stdout().flush();
+        return Ok(());
+    }
     if flags.worker {
         let endpoint = flags
             .connect
             .unwrap_or_else(|| usage("--worker needs --connect tcp://HOST:PORT"));
+        let context = zmq::Context::new();
+        let worker = match (&flags.server_key, &flags.curve) {
+            (Some(server), Some(path)) => {
+                let curve = WorkerCurve::new(server, CurveKeyPair::load(path)?)?;
+                Worker::connect_curve(&context, &endpoint, &curve)?
+            }
+            (None, None) => Worker::connect_with(&context, &endpoint)?,
+            _ => usage("--server-key and --curve go together"),
+        };
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
         println!("worker connecting to {endpoint}");
         let _ = io::stdout().flush();
-        return rt.block_on(zttp_zmq::worker(
-            &endpoint,
-            hello(format!("{}/0", std::process::id())),
-        ));
+        return rt.block_on(worker.serve(hello(format!("{}/0", std::process::id()))));
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let gateway = zttp_zmq::Gateway::bind(&flags.workers_addr)?;
+        let context = zmq::Context::new();
+        let config = GatewayConfig::default();
+        let (gateway, thread_curve) = match &flags.curve {
+            Some(path) => {
+                let keys = CurveKeyPair::load(path)?;
+                // The in-process workers get a fresh key pair of their own.
+                let local = CurveKeyPair::generate()?;
+                let mut allowed = GatewayCurve::new(keys.clone()).allow(local.public())?;
+                for key in &flags.allow {
+                    allowed = allowed.allow(key)?;
+                }
+                let gateway = Gateway::bind_curve(&context, &flags.workers_addr, config, &allowed)?;
+                println!("gateway public key {}", keys.public());
+                (gateway, Some(WorkerCurve::new(keys.public(), local)?))
+            }
+            None => {
+                if !is_loopback(&flags.workers_addr) {
+                    eprintln!(
+                        "warning: workers endpoint {} is not loopback and has no CURVE: \
+                         anyone who can reach it can join as a worker and read requests \
+                         (use --curve KEYFILE --allow KEY)",
+                        flags.workers_addr
+                    );
+                }
+                (
+                    Gateway::bind_with(&context, &flags.workers_addr, config)?,
+                    None,
+                )
+            }
+        };
         for n in 0..flags.workers {
-            worker_thread(gateway.local_endpoint().to_string(), n)?;
+            worker_thread(
+                context.clone(),
+                gateway.local_endpoint().to_string(),
+                thread_curve.clone(),
+                n,
+            )?;
         }
         let server = zttp_zmq::Server::bind(&flags.addr)?;
         println!("workers on {}", gateway.local_endpoint());
