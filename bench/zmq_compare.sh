@@ -12,7 +12,7 @@
 # usage: bench/zmq_compare.sh [-r ROUNDS] [-d SECS] [NAME='CMD --addr {addr}' ...]
 #   extra servers are measured too ({addr} is replaced by 127.0.0.1:PORT).
 # Needs: wrk (Debian package wrk), python3 with pyzmq, a release build of the examples
-# (`cargo build --release -p zttp-examples`; set BIN to its directory).
+# (`cargo build --release -p zttp-examples --features zmq`; set BIN to its directory).
 set -euo pipefail
 rounds=3 secs=10
 while [ $# -gt 0 ]; do
@@ -29,7 +29,7 @@ for tool in wrk python3 curl; do
   command -v $tool >/dev/null || { echo "missing $tool" >&2; exit 1; }
 done
 for b in hello zmq_bare; do
-  [ -x "$bin/$b" ] || { echo "missing $bin/$b: cargo build --release -p zttp-examples" >&2; exit 1; }
+  [ -x "$bin/$b" ] || { echo "missing $bin/$b: cargo build --release -p zttp-examples --features zmq" >&2; exit 1; }
 done
 tck=$(getconf CLK_TCK)
 names=(zttp-zmq bare pyzmq tokio)
