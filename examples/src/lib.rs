@@ -181,6 +181,19 @@ fn usage_with(extra: &[&str], problem: &str) -> ! {
     std::process::exit(2)
 }
 
+/// Logs to stderr through `tracing-subscriber`, filtered by `RUST_LOG`
+/// (e.g. `RUST_LOG=info` for the access log, `RUST_LOG=debug` for connections
+/// too); without it, warnings and errors only.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
 /// A [`Shutdown`] that the first SIGINT (Ctrl-C) or SIGTERM triggers
 /// (graceful: stop accepting, let requests in flight finish) and a second one
 /// forces (close what is left at once).
@@ -223,6 +236,7 @@ pub fn run<H: Handler>(args: &Args, config: ServerConfig, handler: H) -> io::Res
             "the zmq runtime serves no TLS: terminate TLS in front of it (see zttp-zmq's docs)",
         ));
     }
+    init_logging();
     let shutdown = shutdown_on_signals()?;
     match args.runtime.as_str() {
         "tokio" => tokio::runtime::Builder::new_multi_thread()

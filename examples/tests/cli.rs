@@ -114,3 +114,57 @@ fn sigint_lets_the_request_in_flight_finish_then_exits_0() {
         assert!(err.contains("shutting down"), "{runtime}: {err}");
     }
 }
+
+/// `RUST_LOG=info` shows one access-log line per response on stderr;
+/// without it, nothing is logged per request.
+#[test]
+fn rust_log_info_shows_the_access_log() {
+    for (rust_log, expect_line) in [(Some("info"), true), (None, false)] {
+        let mut command = Command::new(ECHO);
+        command
+            .args(["--addr", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env_remove("RUST_LOG");
+        if let Some(value) = rust_log {
+            command.env("RUST_LOG", value);
+        }
+        let mut child = command.spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap()
+            .to_owned();
+        let mut conn = TcpStream::connect(&addr).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        conn.write_all(b"GET /status/204 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = Vec::new();
+        let _ = conn.read_to_end(&mut answer);
+        assert!(answer.starts_with(b"HTTP/1.1 204 "));
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0));
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        let logged = err.lines().any(|l| {
+            l.contains("zttp::access")
+                && l.contains("status=204")
+                && l.contains("target=/status/204")
+        });
+        assert_eq!(logged, expect_line, "RUST_LOG={rust_log:?}: {err}");
+    }
+}

@@ -102,6 +102,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod access;
 mod body;
 mod config;
 mod conn;

@@ -13,6 +13,7 @@ use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
 use tracing::{debug, info, warn, Instrument};
 
+use crate::access::AccessLog;
 use crate::peer::{ConnectionInfo, PeerAddr, WithPeer};
 use crate::shutdown::Phase;
 use crate::{serve_connection, Handler, Runtime, ServerConfig, Shutdown};
@@ -65,8 +66,11 @@ where
     let start = {
         let (runtime, config, shutdown) = (runtime.clone(), config.clone(), shutdown.clone());
         move |io, peer| {
-            let handler = WithPeer {
-                inner: handler.clone(),
+            let handler = AccessLog {
+                inner: WithPeer {
+                    inner: handler.clone(),
+                    peer,
+                },
                 peer,
             };
             serve_connection(
@@ -133,10 +137,21 @@ where
                     None => tracing::Span::none(),
                 };
                 let connection = connection(io, peer);
+                let opened = runtime.now();
+                let clock = runtime.clone();
                 runtime.spawn(Box::pin(
                     async move {
                         let _admitted = admitted;
-                        let _ = connection.await;
+                        debug!(
+                            peer = peer.map(tracing::field::display),
+                            "connection opened"
+                        );
+                        let result = connection.await;
+                        let lasted = clock.now().saturating_duration_since(opened);
+                        match result {
+                            Ok(()) => debug!(?lasted, "connection closed"),
+                            Err(e) => debug!(?lasted, error = %e, "connection closed"),
+                        }
                     }
                     .instrument(span),
                 ));
