@@ -158,8 +158,9 @@ fn start(limits: PeerLimits, config: ServerConfig, delay: Option<Duration>) -> (
         .trim_start_matches("tcp://")
         .to_string();
     let shutdown = Shutdown::new();
+    // Uploads here are larger than the default body limit on purpose.
     let server = Server::from_listener(listener)
-        .config(config)
+        .config(config.max_body_size(None))
         .shutdown(shutdown.clone());
     tokio::spawn(server.serve(handler(delay)));
     (addr, shutdown)
