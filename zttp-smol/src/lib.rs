@@ -284,3 +284,86 @@ where
 {
     zttp_service::serve_connection(io, runtime, handler, config, shutdown).await
 }
+
+/// Serves every connection `incoming` yields — a Unix socket listener, a
+/// listener of your own, streams a TLS layer already accepted — with the
+/// same limits, connection cap and graceful shutdown as [`Server`], until
+/// `shutdown` triggers or `incoming` ends. Requests carry no
+/// [`PeerAddr`](zttp_service::PeerAddr): these streams have no IP peer.
+pub async fn serve_incoming<S, IO, H>(
+    incoming: S,
+    handler: H,
+    config: ServerConfig,
+    shutdown: Shutdown,
+) -> io::Result<()>
+where
+    S: Stream<Item = io::Result<IO>> + Unpin + Send,
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Handler,
+{
+    zttp_service::serve(
+        Streams(incoming),
+        SmolRuntime::new(),
+        handler,
+        config,
+        shutdown,
+    )
+    .await
+}
+
+/// The connections of [`serve_incoming`].
+struct Streams<S>(S);
+
+impl<S, IO> Stream for Streams<S>
+where
+    S: Stream<Item = io::Result<IO>> + Unpin,
+{
+    type Item = io::Result<Unaddressed<IO>>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.0)
+            .poll_next(cx)
+            .map(|next| next.map(|accepted| accepted.map(Unaddressed)))
+    }
+}
+
+/// A stream with no IP peer to tell.
+struct Unaddressed<IO>(IO);
+
+impl<IO> zttp_service::ConnectionInfo for Unaddressed<IO> {}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for Unaddressed<IO> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Unaddressed<IO> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_close(cx)
+    }
+}
