@@ -8,6 +8,23 @@ use std::time::{Duration, Instant};
 
 const ECHO: &str = env!("CARGO_BIN_EXE_echo");
 const HELLO: &str = env!("CARGO_BIN_EXE_hello");
+const FIRST_STEPS: &str = env!("CARGO_BIN_EXE_first_steps");
+
+#[test]
+fn first_steps_explains_itself_and_refuses_flags() {
+    let out = Command::new(FIRST_STEPS).arg("--help").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("usage: first_steps"));
+    let out = Command::new(FIRST_STEPS).arg("--addr").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usage: first_steps"));
+    let out = Command::new(FIRST_STEPS).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Request \nData b'hello'\nEndOfMessage \n"
+    );
+}
 
 #[test]
 fn help_goes_to_stdout_and_exits_0() {
