@@ -13,6 +13,10 @@ fn main() -> Result<(), zmq::Error> {
     let mut args = std::env::args().skip(1);
     let mut addr = "tcp://127.0.0.1:8080".to_string();
     while let Some(flag) = args.next() {
+        if flag == "-h" || flag == "--help" {
+            println!("usage: zmq_bare [--addr tcp://127.0.0.1:8080]");
+            std::process::exit(0);
+        }
         match (flag.as_str(), args.next()) {
             ("--addr", Some(value)) => addr = value,
             _ => {

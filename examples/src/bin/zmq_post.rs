@@ -50,6 +50,10 @@ fn main() {
     let mut addr = "tcp://127.0.0.1:5555".to_string();
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        if flag == "-h" || flag == "--help" {
+            println!("usage: zmq_post [--addr tcp://127.0.0.1:5555]");
+            std::process::exit(0);
+        }
         match (flag.as_str(), args.next()) {
             ("--addr", Some(value)) => addr = value,
             _ => {

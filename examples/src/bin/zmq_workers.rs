@@ -34,14 +34,15 @@ struct Flags {
     gen_keys: Option<String>,
 }
 
+const USAGE: &str = "\
+usage: zmq_workers [--addr tcp://127.0.0.1:8080] [--workers-addr tcp://127.0.0.1:5556] [--workers N]
+       [--curve KEYFILE --allow WORKER_PUBLIC_KEY ...]
+       zmq_workers --worker --connect tcp://HOST:PORT [--server-key KEY --curve KEYFILE]
+       zmq_workers --gen-keys KEYFILE";
+
 fn usage(problem: &str) -> ! {
     eprintln!("error: {problem}");
-    eprintln!("usage: zmq_workers [--addr tcp://127.0.0.1:8080] [--workers-addr tcp://127.0.0.1:5556] [--workers N]");
-    eprintln!("       [--curve KEYFILE --allow WORKER_PUBLIC_KEY ...]");
-    eprintln!(
-        "       zmq_workers --worker --connect tcp://HOST:PORT [--server-key KEY --curve KEYFILE]"
-    );
-    eprintln!("       zmq_workers --gen-keys KEYFILE");
+    eprintln!("{USAGE}");
     std::process::exit(2)
 }
 
@@ -77,6 +78,10 @@ fn parse() -> Flags {
             "--server-key" => flags.server_key = Some(value()),
             "--gen-keys" => flags.gen_keys = Some(value()),
             "--worker" => flags.worker = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0)
+            }
             other => usage(&format!("unknown argument {other:?}")),
         }
     }
