@@ -96,13 +96,18 @@ impl Args {
     }
 }
 
+const USAGE: &str =
+    "usage: dice [--addr 127.0.0.1:8088] [--engine tcp://HOST:PORT]... [--timeout SECONDS]";
+
+/// `--help` (empty `problem`): the usage on stdout, exit 0; otherwise the
+/// problem and the usage on stderr, exit 2.
 fn usage(problem: &str) -> ! {
-    if !problem.is_empty() {
-        eprintln!("error: {problem}");
+    if problem.is_empty() {
+        println!("{USAGE}");
+        std::process::exit(0)
     }
-    eprintln!(
-        "usage: dice [--addr 127.0.0.1:8088] [--engine tcp://HOST:PORT]... [--timeout SECONDS]"
-    );
+    eprintln!("error: {problem}");
+    eprintln!("{USAGE}");
     std::process::exit(2)
 }
 
