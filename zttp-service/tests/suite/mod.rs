@@ -100,7 +100,7 @@ macro_rules! http2_suite {
     ($start:path) => {
         $crate::http2_suite!(@tests $start;
             curl_h2c_serves_gets_uploads_and_downloads ["curl"],
-            body_over_the_limit_gets_413_over_http2 ["curl"],
+            body_over_the_limit_gets_413_over_http2 ["nghttp"],
             default_body_limit_is_2_mib_over_http2 ["nghttp"],
             python_h2_streams_run_concurrently_and_survive_resets ["h2"],
             python_httpx_http2_client_round_trips ["httpx"],
