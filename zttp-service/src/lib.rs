@@ -135,7 +135,7 @@ pub use peer::{serve_connection_with_peer, ConnectionInfo, PeerAddr};
 pub use raw::RawRequest;
 pub use response::{IntoResponse, InvalidHeader, ResponseHeaders};
 pub use runtime::Runtime;
-pub use server::{serve, serve_with};
+pub use server::{serve, serve_incoming, serve_with};
 pub use shutdown::{Shutdown, Triggered};
 #[cfg(feature = "tower")]
 pub use tower::TowerHandler;

@@ -2,9 +2,10 @@
 
 use std::future::{poll_fn, Future};
 use std::io;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::task::AtomicWaker;
@@ -83,6 +84,69 @@ where
         }
     };
     serve_with(incoming, runtime, &config, shutdown, start).await
+}
+
+/// [`serve`] for connections that have no IP peer to tell: a Unix socket
+/// listener, a listener of your own, streams a TLS layer already accepted.
+/// Same limits, connection cap and graceful shutdown; requests carry no
+/// [`PeerAddr`]. The adapters' `serve_incoming` functions are this with their
+/// runtime filled in.
+pub async fn serve_incoming<S, IO, R, H>(
+    incoming: S,
+    runtime: R,
+    handler: H,
+    config: ServerConfig,
+    shutdown: Shutdown,
+) -> io::Result<()>
+where
+    S: Stream<Item = io::Result<IO>> + Unpin + Send,
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    R: Runtime,
+    H: Handler,
+{
+    let incoming = incoming.map(|accepted| accepted.map(Unaddressed));
+    serve(incoming, runtime, handler, config, shutdown).await
+}
+
+/// A stream with no IP peer to tell.
+struct Unaddressed<IO>(IO);
+
+impl<IO> ConnectionInfo for Unaddressed<IO> {}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for Unaddressed<IO> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Unaddressed<IO> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_close(cx)
+    }
 }
 
 /// The accept loop of [`serve`] with the per-connection work left to the

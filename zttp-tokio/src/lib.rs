@@ -266,7 +266,7 @@ where
     H: Handler,
 {
     let incoming = Streams(incoming);
-    zttp_service::serve(incoming, TokioRuntime, handler, config, shutdown).await
+    zttp_service::serve_incoming(incoming, TokioRuntime, handler, config, shutdown).await
 }
 
 /// The connections of [`serve_incoming`], as futures-io streams.
@@ -276,53 +276,12 @@ impl<S, IO> Stream for Streams<S>
 where
     S: Stream<Item = io::Result<IO>> + Unpin,
 {
-    type Item = io::Result<Unaddressed<IO>>;
+    type Item = io::Result<TokioIo<IO>>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         Pin::new(&mut self.0)
             .poll_next(cx)
-            .map(|next| next.map(|accepted| accepted.map(|io| Unaddressed(TokioIo(io)))))
-    }
-}
-
-/// A stream with no IP peer to tell.
-struct Unaddressed<IO>(TokioIo<IO>);
-
-impl<IO> zttp_service::ConnectionInfo for Unaddressed<IO> {}
-
-impl<IO: AsyncRead + Unpin> futures_io::AsyncRead for Unaddressed<IO> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
-
-impl<IO: AsyncWrite + Unpin> futures_io::AsyncWrite for Unaddressed<IO> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_close(cx)
+            .map(|next| next.map(|accepted| accepted.map(TokioIo)))
     }
 }
 
