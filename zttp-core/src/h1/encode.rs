@@ -65,6 +65,14 @@ impl BodyEncoder {
             BodyEncoder::Length(n) if *n > 0 => Err(LocalProtocolError::TooLittleData),
             BodyEncoder::Chunked => {
                 validate_fields(trailers)?;
+                // RFC 9112 §7.1.2: a sender MUST NOT generate a trailer field
+                // that is necessary for message framing.
+                if trailers.iter().any(|(name, _)| {
+                    name.eq_ignore_ascii_case(b"content-length")
+                        || name.eq_ignore_ascii_case(b"transfer-encoding")
+                }) {
+                    return Err(LocalProtocolError::InvalidHeader);
+                }
                 out.put_slice(b"0\r\n");
                 write_fields(trailers.iter().map(|(n, v)| (&n[..], &v[..])), out);
                 out.put_slice(b"\r\n");

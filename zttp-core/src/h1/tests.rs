@@ -507,6 +507,23 @@ fn refuses_header_values_that_would_split_the_response() {
     assert!(conn.data_to_send().is_empty());
 }
 
+/// RFC 9112 §7.1.2: framing fields are never sent as trailers (a receiver
+/// would read two Content-Lengths as a conflict); found by `connection_ops`.
+#[test]
+fn refuses_framing_fields_in_trailers_and_queues_nothing() {
+    for name in ["Content-Length", "transfer-encoding"] {
+        let mut conn = responding_to(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        conn.send(Response::new(200)).unwrap();
+        assert!(!conn.data_to_send().is_empty(), "the head goes out");
+        let end = EndOfMessage {
+            stream_id: 0,
+            trailers: Headers::new().with(name, "13"),
+        };
+        assert_eq!(conn.send(end), Err(LocalProtocolError::InvalidHeader));
+        assert!(conn.data_to_send().is_empty(), "{name}: nothing queued");
+    }
+}
+
 #[test]
 fn picks_chunked_for_http11_and_close_for_http10_without_length() {
     let mut conn = responding_to(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
