@@ -201,8 +201,9 @@ impl Stream for Incoming {
     }
 }
 
-/// An accepted socket and the peer's address (`Async<TcpStream>`'s
-/// `poll_close` shuts the write side down, as a `Connection: close` needs).
+/// An accepted socket and the peer's address. `poll_close` shuts the write
+/// side down (a `Connection: close` answer ends with a FIN), which
+/// `Async<TcpStream>`'s own `poll_close` does not do: it only flushes.
 struct Connection {
     stream: Async<TcpStream>,
     peer: SocketAddr,
@@ -246,7 +247,12 @@ impl AsyncWrite for Connection {
     }
 
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_close(cx)
+        std::task::ready!(Pin::new(&mut self.stream).poll_flush(cx))?;
+        match self.stream.get_ref().shutdown(std::net::Shutdown::Write) {
+            // The peer may have gone already: nothing is left to close.
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
+            done => Poll::Ready(done),
+        }
     }
 }
 

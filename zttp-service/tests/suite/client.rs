@@ -47,6 +47,11 @@ impl RawConn {
         }
     }
 
+    /// How long reads (and [`RawConn::is_closed`]) wait from now on.
+    pub fn set_read_timeout(&mut self, timeout: Duration) {
+        self.writer.set_read_timeout(Some(timeout)).unwrap();
+    }
+
     /// Another handle on the socket, for writing from another thread.
     pub fn writer_clone(&self) -> TcpStream {
         self.writer.try_clone().unwrap()

@@ -65,6 +65,7 @@ macro_rules! behaviour_suite {
             graceful_shutdown_finishes_requests_in_flight,
             thousand_concurrent_keep_alive_connections,
             protocol_errors_are_answered_then_the_connection_closes,
+            error_answer_is_followed_by_the_servers_fin_at_once,
             bytes_that_are_not_http_are_closed_without_an_answer,
             body_over_the_limit_gets_413,
             default_body_limit_is_2_mib,

@@ -315,6 +315,21 @@ pub fn protocol_errors_are_answered_then_the_connection_closes(start: Start) {
     server.stop().unwrap();
 }
 
+/// After an error answer the server shuts its side down at once (the client
+/// reads EOF) while it lingers, reading what the client may still send; the
+/// client does not wait for the linger timeout (2 s) to see the end.
+pub fn error_answer_is_followed_by_the_servers_fin_at_once(start: Start) {
+    let server = start(ServerConfig::default());
+    let mut conn = RawConn::connect(server.addr);
+    conn.send(b"GET / HTTP/1.1\r\n\r\n");
+    let resp = conn.response();
+    assert_eq!(resp.status, 400);
+    assert_eq!(resp.header("connection"), Some("close"));
+    conn.set_read_timeout(Duration::from_secs(1));
+    assert!(conn.is_closed(), "no FIN within 1 s of the answer");
+    server.stop().unwrap();
+}
+
 /// Bytes that are not HTTP/1 at all (RFC 9112 §3; RFC 9113 §3.4 for a broken
 /// HTTP/2 preface, h2spec 3.5/2) get no HTTP/1.1 answer: the connection closes.
 pub fn bytes_that_are_not_http_are_closed_without_an_answer(start: Start) {
