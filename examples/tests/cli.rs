@@ -132,8 +132,9 @@ fn sigint_lets_the_request_in_flight_finish_then_exits_0() {
     }
 }
 
-/// `RUST_LOG=info` shows one access-log line per response on stderr;
-/// without it, nothing is logged per request.
+/// `RUST_LOG=info` shows one access-log line per response on stderr, with
+/// the bytes of a streamed (chunked) body as sent; without it, nothing is
+/// logged per request.
 #[test]
 fn rust_log_info_shows_the_access_log() {
     for (rust_log, expect_line) in [(Some("info"), true), (None, false)] {
@@ -159,11 +160,15 @@ fn rust_log_info_shows_the_access_log() {
         let mut conn = TcpStream::connect(&addr).unwrap();
         conn.set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
+        conn.write_all(b"GET /chunked/3000 HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
         conn.write_all(b"GET /status/204 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
             .unwrap();
         let mut answer = Vec::new();
         let _ = conn.read_to_end(&mut answer);
-        assert!(answer.starts_with(b"HTTP/1.1 204 "));
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+        assert!(answer.contains("HTTP/1.1 204 "), "{answer}");
         Command::new("kill")
             .args(["-INT", &child.id().to_string()])
             .status()
@@ -177,11 +182,18 @@ fn rust_log_info_shows_the_access_log() {
             .unwrap()
             .read_to_string(&mut err)
             .unwrap();
-        let logged = err.lines().any(|l| {
-            l.contains("zttp::access")
-                && l.contains("status=204")
-                && l.contains("target=/status/204")
-        });
-        assert_eq!(logged, expect_line, "RUST_LOG={rust_log:?}: {err}");
+        let logged = |target: &str, status: &str, bytes: &str| {
+            err.lines().any(|l| {
+                l.contains("zttp::access")
+                    && l.contains(target)
+                    && l.contains(status)
+                    && l.contains(bytes)
+                    && l.contains("complete=true")
+            })
+        };
+        let streamed = logged("target=/chunked/3000", "status=200", "bytes=3000");
+        let empty = logged("target=/status/204", "status=204", "bytes=0");
+        assert_eq!(streamed, expect_line, "RUST_LOG={rust_log:?}: {err}");
+        assert_eq!(empty, expect_line, "RUST_LOG={rust_log:?}: {err}");
     }
 }

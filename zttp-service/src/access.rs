@@ -5,15 +5,19 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use http::{Method, Uri, Version};
+use bytes::Bytes;
+use http::{Method, StatusCode, Uri, Version};
+use http_body::{Body as _, Frame, SizeHint};
 
 use crate::peer::PeerAddr;
-use crate::{Body, Handler, Request};
+use crate::{Body, BodyError, Handler, Request};
 
 /// A handler that logs each answered request at `info` (target
-/// `zttp::access`): method, target, status, bytes (the body's declared
-/// length; absent for a streamed body), duration until the handler answered,
-/// peer and protocol. Costs nothing beyond one check when that level is off.
+/// `zttp::access`) once its response body has been handed to the connection
+/// whole, or was cut short: method, target, status, bytes (of the body, as
+/// sent), duration from the request to the body's end, peer, protocol, and
+/// `complete = false` when the body did not end (the client went away, the
+/// body failed). Costs nothing beyond one check when that level is off.
 #[derive(Clone)]
 pub(crate) struct AccessLog<H> {
     pub(crate) inner: H,
@@ -68,25 +72,100 @@ where
             Poll::Ready(response) => response,
             Poll::Pending => return Poll::Pending,
         };
-        if let Some(entry) = this.entry.take() {
-            let bytes = http_body::Body::size_hint(response.body()).exact();
-            let target = entry
-                .uri
-                .path_and_query()
-                .map_or_else(|| entry.uri.to_string(), |p| p.as_str().to_owned());
-            tracing::info!(
-                target: "zttp::access",
-                method = %entry.method,
-                target = %target,
-                status = response.status().as_u16(),
-                bytes,
-                duration_ms = entry.start.elapsed().as_secs_f64() * 1000.0,
-                peer = entry.peer.map(tracing::field::display),
-                protocol = ?entry.version,
-                "response"
-            );
+        Poll::Ready(match this.entry.take() {
+            Some(entry) => {
+                let status = response.status();
+                response.map(|body| {
+                    Body::new(LoggedBody {
+                        inner: body,
+                        pending: Some((entry, status)),
+                        sent: 0,
+                    })
+                })
+            }
+            None => response,
+        })
+    }
+}
+
+/// A response body that writes the access-log event when it ends, fails or
+/// is dropped, with the bytes it yielded. Framing is the inner body's: its
+/// length and end are passed through unchanged.
+struct LoggedBody {
+    inner: Body,
+    pending: Option<(Entry, StatusCode)>,
+    sent: u64,
+}
+
+impl LoggedBody {
+    fn log(&mut self, complete: bool) {
+        let Some((entry, status)) = self.pending.take() else {
+            return;
+        };
+        let target = entry
+            .uri
+            .path_and_query()
+            .map_or_else(|| entry.uri.to_string(), |p| p.as_str().to_owned());
+        tracing::info!(
+            target: "zttp::access",
+            method = %entry.method,
+            target = %target,
+            status = status.as_u16(),
+            bytes = self.sent,
+            duration_ms = entry.start.elapsed().as_secs_f64() * 1000.0,
+            peer = entry.peer.map(tracing::field::display),
+            protocol = ?entry.version,
+            complete,
+            "response"
+        );
+    }
+}
+
+impl http_body::Body for LoggedBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = self.get_mut();
+        let frame = std::task::ready!(Pin::new(&mut this.inner).poll_frame(cx));
+        match &frame {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    this.sent += data.len() as u64;
+                }
+                if this.inner.is_end_stream() {
+                    this.log(true);
+                }
+            }
+            Some(Err(_)) => this.log(false),
+            None => this.log(true),
         }
-        Poll::Ready(response)
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for LoggedBody {
+    /// Not polled to its end: whole only if nothing was left to send (an
+    /// empty body, or an answer that has none: HEAD, 204, 304).
+    fn drop(&mut self) {
+        let complete = self.inner.is_end_stream()
+            || self.pending.as_ref().is_some_and(|(entry, status)| {
+                entry.method == Method::HEAD
+                    || *status == StatusCode::NO_CONTENT
+                    || *status == StatusCode::NOT_MODIFIED
+            });
+        self.log(complete);
     }
 }
 
@@ -108,8 +187,15 @@ mod tests {
         }
     }
 
-    #[test]
-    fn each_response_logs_one_access_event() {
+    impl Captured {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    /// Runs `scenario` with a subscriber that captures `info` events (also
+    /// handed to the scenario); returns them.
+    fn captured_log(scenario: impl FnOnce(&Captured)) -> String {
         let captured = Captured::default();
         let writer = captured.clone();
         let subscriber = tracing_subscriber::fmt()
@@ -117,19 +203,27 @@ mod tests {
             .with_ansi(false)
             .with_max_level(tracing::Level::INFO)
             .finish();
+        tracing::subscriber::with_default(subscriber, || scenario(&captured));
+        captured.text()
+    }
+
+    #[test]
+    fn each_response_logs_one_access_event_when_its_body_ends() {
         let handler = AccessLog {
             inner: |_req: Request| async { (http::StatusCode::CREATED, "made") },
             peer: Some(PeerAddr("127.0.0.1:4242".parse().unwrap())),
         };
-        tracing::subscriber::with_default(subscriber, || {
+        let log = captured_log(|_| {
             let req = http::Request::post("/items?x=1")
                 .version(Version::HTTP_2)
                 .body(Body::empty())
                 .unwrap();
             let response = futures::executor::block_on(handler.call(req));
             assert_eq!(response.status(), 201);
+            assert_eq!(http_body::Body::size_hint(response.body()).exact(), Some(4));
+            let body = futures::executor::block_on(response.into_body().to_bytes());
+            assert_eq!(body.unwrap(), "made");
         });
-        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         assert_eq!(log.lines().count(), 1, "{log}");
         for field in [
             " INFO zttp::access: response",
@@ -140,9 +234,51 @@ mod tests {
             "duration_ms=",
             "peer=127.0.0.1:4242",
             "protocol=HTTP/2.0",
+            "complete=true",
         ] {
             assert!(log.contains(field), "{field} missing in {log}");
         }
+    }
+
+    #[test]
+    fn a_body_cut_short_is_logged_incomplete_with_the_bytes_sent() {
+        let handler = AccessLog {
+            inner: |_req: Request| async {
+                let chunks =
+                    ["abc", "defg", "never sent"].map(|c| Ok::<_, BodyError>(Bytes::from(c)));
+                Body::from_stream(futures::stream::iter(chunks))
+            },
+            peer: None,
+        };
+        let log = captured_log(|captured| {
+            let response = futures::executor::block_on(handler.call(Request::new(Body::empty())));
+            let mut body = response.into_body();
+            for _ in 0..2 {
+                let frame = futures::executor::block_on(std::future::poll_fn(|cx| {
+                    Pin::new(&mut body).poll_frame(cx)
+                }));
+                assert!(frame.is_some());
+            }
+            assert_eq!(captured.text(), "", "logged before the body ended");
+            drop(body);
+        });
+        assert_eq!(log.lines().count(), 1, "{log}");
+        assert!(log.contains("bytes=7"), "{log}");
+        assert!(log.contains("complete=false"), "{log}");
+    }
+
+    #[test]
+    fn a_head_answer_is_complete_without_its_body_being_sent() {
+        let handler = AccessLog {
+            inner: |_req: Request| async { "not sent to HEAD" },
+            peer: None,
+        };
+        let log = captured_log(|_| {
+            let req = http::Request::head("/").body(Body::empty()).unwrap();
+            drop(futures::executor::block_on(handler.call(req)));
+        });
+        assert!(log.contains("bytes=0"), "{log}");
+        assert!(log.contains("complete=true"), "{log}");
     }
 
     #[test]
