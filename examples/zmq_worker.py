@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A zttp gateway worker in Python (pyzmq): the reference implementation of the gateway <->
-worker protocol, version 1, written from zttp-zmq's protocol document (docs.rs:
+worker protocol, version 2, written from zttp-zmq's protocol document (docs.rs:
 zttp_zmq::protocol, source zttp-zmq/src/scale/PROTOCOL.md).
 
     python3 examples/zmq_worker.py --connect tcp://127.0.0.1:5556 [--capacity 16] [--name py]
@@ -9,6 +9,7 @@ Routes (also what CI exercises against a real gateway):
     GET  /            -> 200 "hello from NAME"
     POST /digest      -> 200 sha256 hex digest of the request body (read as a stream)
     GET  /hang        -> never answers; prints "cancelled /hang" when the gateway cancels it
+    GET  /headers     -> 200 the request's header lines as received (names in the client's case)
     anything else     -> 404
 
 Prints "worker connecting to ENDPOINT" (flushed) on start. Needs pyzmq
@@ -29,7 +30,7 @@ import zmq.asyncio
 HEAD, BODY, END, ABORT, ACK, READY, PING = 1, 2, 3, 4, 5, 6, 7
 HELLO, WELCOME, REFUSE, UNKNOWN, CONTINUE, RESPONSE = 8, 9, 10, 11, 12, 13
 
-VERSION = 1
+VERSION = 2
 WINDOW = 256 * 1024
 ACK_EVERY = 64 * 1024
 FLAG_CONTINUE = 1
@@ -48,6 +49,25 @@ def parse_control(frame):
     return struct.unpack(">BQ", frame)
 
 
+def parse_request_head(head):
+    """A request head frame: flags byte, request line, `Name: value` lines, each ending CRLF.
+    Returns (flags, method, target, version, [(name, value)]) or None if malformed."""
+    if len(head) < 1 or not head.endswith(b"\r\n"):
+        return None
+    lines = head[1:-2].split(b"\r\n")
+    request_line = lines[0].split(b" ")
+    if len(request_line) != 3:
+        return None
+    headers = []
+    for line in lines[1:]:
+        name, sep, value = line.partition(b": ")
+        if not sep:
+            return None
+        headers.append((name, value))
+    method, target, version = request_line
+    return head[0], method, target, version, headers
+
+
 class Refused(Exception):
     """The gateway refused this worker (REFUSE); the message is its reason."""
 
@@ -61,15 +81,17 @@ class Request:
         self.method = method
         self.target = target
         self.version = version
-        self.headers = headers  # list of (name, value) bytes, lower-case names, in order
+        self.headers = headers  # list of (name, value) bytes in order, names as the client sent them
         self._owes_continue = bool(flags & FLAG_CONTINUE)
         self._chunks = asyncio.Queue()
         self._ended = bool(flags & FLAG_NO_BODY)
         self._unacked = 0
 
     def header(self, name):
+        """The first value of a field; names compare case-insensitively."""
+        name = name.lower()
         for n, v in self.headers:
-            if n == name:
+            if n.lower() == name:
                 return v
         return None
 
@@ -179,11 +201,11 @@ class Worker:
             self.cancel_all()
             self.hello()
         elif kind == HEAD:
-            if len(rest) < 4 or len(rest) % 2 != 0:
+            parsed = parse_request_head(rest[0]) if len(rest) == 1 else None
+            if parsed is None:
                 self.send([control(ABORT, exchange_id)])
                 return
-            method, target, version, flags = rest[0], rest[1], rest[2], rest[3][0]
-            headers = list(zip(rest[4::2], rest[5::2]))
+            flags, method, target, version, headers = parsed
             request = Request(self, exchange_id, method, target, version, flags, headers)
             task = asyncio.ensure_future(self.answer(request))
             self.exchanges[exchange_id] = (request, task)
@@ -208,10 +230,8 @@ class Worker:
             print(f"handler failed: {e!r}", file=sys.stderr, flush=True)
             self.send([control(ABORT, request.id)])
         else:
-            frames = [control(RESPONSE, request.id), struct.pack(">H", status), body]
-            for name, value in headers:
-                frames += [name, value]
-            self.send(frames)
+            head = struct.pack(">H", status) + b"".join(n + b": " + v + b"\r\n" for n, v in headers)
+            self.send([control(RESPONSE, request.id), head, body])
         finally:
             self.exchanges.pop(request.id, None)
 
@@ -227,6 +247,8 @@ def make_handler(name):
             async for chunk in req.chunks():
                 digest.update(chunk)
             return 200, text, digest.hexdigest().encode()
+        if req.method == b"GET" and path == b"/headers":
+            return 200, text, b"".join(n + b": " + v + b"\n" for n, v in req.headers)
         if path == b"/hang":
             try:
                 await asyncio.Event().wait()

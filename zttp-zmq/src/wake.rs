@@ -35,17 +35,6 @@ impl WakePipe {
         }
     }
 
-    /// Consumes pending wake-ups; call before looking at the work they announce.
-    pub(crate) fn drain(&self) {
-        self.pending.store(false, Ordering::Release);
-        let mut sink = [0u8; 64];
-        while let Ok(n) = (&self.rx).read(&mut sink) {
-            if n < sink.len() {
-                break;
-            }
-        }
-    }
-
     /// Reads away pending wake-up bytes without re-arming signals (see [`prepare_sleep`]).
     ///
     /// [`prepare_sleep`]: Self::prepare_sleep

@@ -460,7 +460,8 @@ async fn worker_speaking_another_version_is_refused_with_a_reason() {
         .send_multipart(
             [
                 hello,
-                99u16.to_be_bytes().to_vec(),
+                // Version 1 (heads in many frames) is no longer spoken.
+                1u16.to_be_bytes().to_vec(),
                 1000u32.to_be_bytes().to_vec(),
             ],
             0,
@@ -469,7 +470,11 @@ async fn worker_speaking_another_version_is_refused_with_a_reason() {
     let reply = rogue.recv_multipart(0).unwrap();
     assert_eq!(reply[0][0], 10, "REFUSE");
     let reason = String::from_utf8_lossy(&reply[1]).into_owned();
-    assert!(reason.contains("99") && reason.contains('1'), "{reason}");
+    assert_eq!(zttp_zmq::protocol::VERSION, 2);
+    assert!(
+        reason.contains("version 1 is not supported") && reason.contains("version 2"),
+        "{reason}"
+    );
     // A READY without HELLO (an unversioned worker) is told to join first, and gets nothing.
     let mut ready = vec![6u8];
     ready.extend_from_slice(&1000u64.to_be_bytes());

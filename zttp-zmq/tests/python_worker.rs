@@ -1,6 +1,7 @@
 //! The Python reference worker (`examples/zmq_worker.py`, pyzmq), written from the protocol
 //! document, serves through a real gateway: GET, a 5 MB POST answered by its digest, a hang
-//! answered `504` and cancelled at the worker, and a kill after which the others answer.
+//! answered `504` and cancelled at the worker, a kill after which the others answer, and the
+//! client's header-name case reaching the worker.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -126,10 +127,14 @@ async fn python_reference_worker_serves_through_the_gateway() {
     };
     let gateway = Gateway::bind_with(&zmq::Context::new(), "tcp://127.0.0.1:0", config).unwrap();
     let shutdown = Shutdown::new();
-    // The 5 MB body below is over the default 2 MiB limit.
+    // The 5 MB body below is over the default 2 MiB limit; the raw request carries the
+    // client's header case to the worker.
+    let front_config = ServerConfig::default()
+        .max_body_size(Some(64 << 20))
+        .raw_request(true);
     let front = Server::bind("tcp://127.0.0.1:0")
         .unwrap()
-        .config(ServerConfig::default().max_body_size(Some(64 << 20)))
+        .config(front_config)
         .shutdown(shutdown.clone());
     let addr = front
         .local_endpoint()
@@ -148,6 +153,25 @@ async fn python_reference_worker_serves_through_the_gateway() {
     assert!(
         body == "hello from py1" || body == "hello from py2",
         "{body}"
+    );
+
+    // Header names reach the worker as the client spelled them, in order; hop-by-hop ones
+    // do not; the gateway's own fields follow.
+    let a = addr.clone();
+    let (status, body) = blocking(move || {
+        request(
+            &a,
+            "GET /headers HTTP/1.1\r\nHost: x\r\nX-Mixed-Case: 1\r\nACCEPT: */*\r\n\
+             Keep-Alive: 5\r\nConnection: close\r\n\r\n",
+            b"",
+        )
+    })
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        "Host: x\nX-Mixed-Case: 1\nACCEPT: */*\n\
+         x-forwarded-for: 127.0.0.1\nforwarded: for=127.0.0.1\n"
     );
 
     // A 5 MB POST, streamed through the window, answered by its SHA-256.

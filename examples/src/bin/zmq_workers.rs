@@ -105,31 +105,34 @@ fn hello(name: String) -> impl Handler {
     }
 }
 
-/// One worker on a thread of its own with a single-threaded runtime.
-fn worker_thread(
-    context: zmq::Context,
-    endpoint: String,
-    curve: Option<WorkerCurve>,
+/// One in-process worker: its handlers run on the worker's own IO thread (`hello` never
+/// blocks), so a request wakes no other thread there.
+fn local_worker(
+    context: &zmq::Context,
+    endpoint: &str,
+    curve: Option<&WorkerCurve>,
     n: usize,
 ) -> io::Result<()> {
     let name = format!("{}/{n}", std::process::id());
-    std::thread::Builder::new()
-        .name(format!("worker-{n}"))
-        .spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("tokio runtime");
-            let worker = match &curve {
-                Some(c) => Worker::connect_curve(&context, &endpoint, c),
-                None => Worker::connect_with(&context, &endpoint),
-            };
-            let served = worker.and_then(|w| rt.block_on(w.serve(hello(name))));
-            if let Err(e) = served {
-                eprintln!("worker {n}: {e}");
-            }
-        })?;
+    let worker = match curve {
+        Some(c) => Worker::connect_curve(context, endpoint, c)?,
+        None => Worker::connect_with(context, endpoint)?,
+    };
+    tokio::spawn(async move {
+        if let Err(e) = worker.serve_on_io_thread(hello(name)).await {
+            eprintln!("worker {n}: {e}");
+        }
+    });
     Ok(())
+}
+
+/// `HOST:PORT` as a ZeroMQ TCP endpoint; endpoints (`tcp://…`, `ipc://…`) as given.
+fn endpoint(addr: &str) -> String {
+    if addr.contains("://") {
+        addr.to_string()
+    } else {
+        format!("tcp://{addr}")
+    }
 }
 
 /// True for `tcp://127.x.y.z:PORT`, `tcp://[::1]:PORT`, `tcp://localhost:PORT` and
@@ -155,9 +158,11 @@ fn run(flags: Flags) -> io::Result<()> {
         return Ok(());
     }
     if flags.worker {
-        let endpoint = flags
-            .connect
-            .unwrap_or_else(|| usage("--worker needs --connect tcp://HOST:PORT"));
+        let endpoint = endpoint(
+            &flags
+                .connect
+                .unwrap_or_else(|| usage("--worker needs --connect tcp://HOST:PORT")),
+        );
         let context = zmq::Context::new();
         let worker = match (&flags.server_key, &flags.curve) {
             (Some(server), Some(path)) => {
@@ -172,7 +177,8 @@ fn run(flags: Flags) -> io::Result<()> {
             .build()?;
         println!("worker connecting to {endpoint}");
         let _ = io::stdout().flush();
-        return rt.block_on(worker.serve(hello(format!("{}/0", std::process::id()))));
+        let handler = hello(format!("{}/0", std::process::id()));
+        return rt.block_on(worker.serve_on_io_thread(handler));
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -209,18 +215,16 @@ fn run(flags: Flags) -> io::Result<()> {
             }
         };
         for n in 0..flags.workers {
-            worker_thread(
-                context.clone(),
-                gateway.local_endpoint().to_string(),
-                thread_curve.clone(),
-                n,
-            )?;
+            local_worker(&context, gateway.local_endpoint(), thread_curve.as_ref(), n)?;
         }
-        let server = zttp_zmq::Server::bind(&flags.addr)?;
+        // The raw request carries the client's header-name case on to the workers.
+        let server = zttp_zmq::Server::bind(&endpoint(&flags.addr))?
+            .config(zttp_service::ServerConfig::default().raw_request(true));
         println!("workers on {}", gateway.local_endpoint());
         println!("listening on {}", server.local_endpoint());
         let _ = io::stdout().flush();
-        server.serve(gateway.handler()).await
+        // Forwarding never blocks: the connection loops run on the STREAM socket's thread.
+        server.serve_on_io_thread(gateway.handler()).await
     })
 }
 

@@ -49,6 +49,22 @@ impl<C> Outbox<C> {
         std::mem::swap(&mut *lock(&self.queue), into);
     }
 
+    /// IO thread, at the start of a turn: reads away wake-up bytes; until
+    /// [`prepare_sleep`](Self::prepare_sleep), pushes make no system call (this turn looks at
+    /// the queue anyway).
+    pub(crate) fn begin_turn(&self) {
+        self.wake.set_awake();
+        self.wake.drain_bytes();
+    }
+
+    /// IO thread, before sleeping: re-arms the wake-up; true if commands arrived meanwhile
+    /// (then the thread must not sleep but take them). A [`stop`](Self::stop) during the
+    /// turn is not reported here: check [`is_stopping`](Self::is_stopping) after this call.
+    pub(crate) fn prepare_sleep(&self) -> bool {
+        self.wake.prepare_sleep();
+        !lock(&self.queue).is_empty()
+    }
+
     pub(crate) fn stop(&self) {
         self.stopping.store(true, Ordering::Release);
         self.wake.signal();

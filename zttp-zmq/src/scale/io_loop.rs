@@ -52,7 +52,7 @@ pub(crate) struct GatewayIo {
     /// Per worker: messages that met `EAGAIN`, sent in order before anything new.
     backlogs: HashMap<WorkerId, VecDeque<Frames>>,
     commands: Vec<Command>,
-    frames: Vec<Bytes>,
+    receiver: wire::Receiver,
     expired: Vec<Expired<WorkerId>>,
 }
 
@@ -76,7 +76,7 @@ impl GatewayIo {
             exchanges: HashMap::new(),
             backlogs: HashMap::new(),
             commands: Vec::new(),
-            frames: Vec::new(),
+            receiver: wire::Receiver::new(),
             expired: Vec::new(),
         }
     }
@@ -98,7 +98,7 @@ impl GatewayIo {
 
     fn run_loop(&mut self) -> io::Result<()> {
         loop {
-            self.shared.outbox.wake.drain();
+            self.shared.outbox.begin_turn();
             if self.shared.outbox.is_stopping() {
                 return Ok(());
             }
@@ -109,11 +109,11 @@ impl GatewayIo {
                 self.command(command, now);
             }
             self.commands = commands;
-            let mut frames = std::mem::take(&mut self.frames);
-            while wire::recv(&self.socket, &mut frames)? {
+            while self.receiver.recv(&self.socket)? {
+                let frames = std::mem::take(&mut self.receiver.frames);
                 self.message(&frames, now);
+                self.receiver.frames = frames;
             }
-            self.frames = frames;
             // Every turn, not only on heartbeats: whatever is due is handled now, so the
             // next timeout is in the future and the poll below sleeps.
             let now = Instant::now();
@@ -123,6 +123,9 @@ impl GatewayIo {
             self.dispatch(now);
             let blocked = self.flush_backlogs();
             self.publish_stats();
+            if self.shared.outbox.prepare_sleep() || self.shared.outbox.is_stopping() {
+                continue;
+            }
             let mut deadline = self.pool.poll_timeout();
             if blocked {
                 deadline = deadline.min(Instant::now() + Duration::from_millis(1));
@@ -154,10 +157,7 @@ impl GatewayIo {
                     exchange.fail(StatusCode::SERVICE_UNAVAILABLE);
                     return;
                 }
-                let no_body = head
-                    .get(4)
-                    .and_then(|f| f.first())
-                    .is_some_and(|f| f & proto::FLAG_NO_BODY != 0);
+                let no_body = proto::request_flags(&head) & proto::FLAG_NO_BODY != 0;
                 self.exchanges.insert(
                     id,
                     Entry {
@@ -431,10 +431,7 @@ impl GatewayIo {
                 StatsCells::count(&self.shared.stats.retried);
                 if entry.continued {
                     // The body is flowing already: the next worker gets it without asking.
-                    if let Some(flags) = entry.head.get_mut(4) {
-                        let f = flags.first().copied().unwrap_or(0) & !proto::FLAG_CONTINUE;
-                        *flags = Bytes::copy_from_slice(&[f]);
-                    }
+                    proto::clear_request_flag(&mut entry.head, proto::FLAG_CONTINUE);
                 }
                 continue;
             }

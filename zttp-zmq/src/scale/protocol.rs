@@ -3,8 +3,9 @@
 
 use std::net::IpAddr;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
+use zttp_service::RawRequest;
 
 pub(crate) use crate::protocol::{
     ABORT, ACK, ACK_EVERY, BODY, CONTINUE, END, HEAD, HELLO, PING, READY, REFUSE, RESPONSE,
@@ -121,22 +122,48 @@ fn parse_version(b: &[u8]) -> Version {
     }
 }
 
-fn push_headers(frames: &mut Frames, headers: &HeaderMap) {
+/// Appends one field line, `name: value` CRLF.
+fn put_field(buf: &mut BytesMut, name: &[u8], value: &[u8]) {
+    buf.extend_from_slice(name);
+    buf.extend_from_slice(b": ");
+    buf.extend_from_slice(value);
+    buf.extend_from_slice(b"\r\n");
+}
+
+fn fields_len(headers: &HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum()
+}
+
+fn put_fields(buf: &mut BytesMut, headers: &HeaderMap) {
     for (name, value) in headers {
-        frames.push(Bytes::copy_from_slice(name.as_str().as_bytes()));
-        frames.push(Bytes::copy_from_slice(value.as_bytes()));
+        put_field(buf, name.as_str().as_bytes(), value.as_bytes());
     }
 }
 
-fn parse_headers(frames: &[Bytes]) -> Option<HeaderMap> {
-    if frames.len() % 2 != 0 {
-        return None;
-    }
-    let mut map = HeaderMap::with_capacity(frames.len() / 2);
-    for pair in frames.chunks(2) {
-        let name = HeaderName::from_bytes(&pair[0]).ok()?;
-        let value = HeaderValue::from_maybe_shared(pair[1].clone()).ok()?;
+/// The end of the line starting at `from` (the index of its CR), if it ends with CRLF.
+fn line_end(frame: &[u8], from: usize) -> Option<usize> {
+    let lf = from + frame.get(from..)?.iter().position(|&b| b == b'\n')?;
+    (lf > from && frame[lf - 1] == b'\r').then_some(lf - 1)
+}
+
+/// Parses the field lines of `frame` from `from` to its end. The values are slices of
+/// `frame` (no copy); names are checked and lower-cased by `HeaderName`.
+fn parse_fields(frame: &Bytes, mut from: usize) -> Option<HeaderMap> {
+    let mut map = HeaderMap::new();
+    while from < frame.len() {
+        let end = line_end(frame, from)?;
+        let line = &frame[from..end];
+        let colon = line.iter().position(|&b| b == b':')?;
+        if line.get(colon + 1) != Some(&b' ') {
+            return None;
+        }
+        let name = HeaderName::from_bytes(&line[..colon]).ok()?;
+        let value = HeaderValue::from_maybe_shared(frame.slice(from + colon + 2..end)).ok()?;
         map.append(name, value);
+        from = end + 2;
     }
     Some(map)
 }
@@ -170,75 +197,136 @@ fn connection_options(headers: &HeaderMap) -> Vec<Vec<u8>> {
 }
 
 /// The origin-form target (`/path?query`), `*`, or for `CONNECT` the authority.
-fn origin_target(parts: &http::request::Parts) -> Bytes {
+fn origin_target(parts: &http::request::Parts) -> &str {
     if parts.method == Method::CONNECT {
         if let Some(a) = parts.uri.authority() {
-            return Bytes::copy_from_slice(a.as_str().as_bytes());
+            return a.as_str();
         }
     }
     match parts.uri.path_and_query() {
-        Some(pq) if !pq.as_str().is_empty() => Bytes::copy_from_slice(pq.as_str().as_bytes()),
-        _ => Bytes::from_static(b"/"),
+        Some(pq) if !pq.as_str().is_empty() => pq.as_str(),
+        _ => "/",
+    }
+}
+
+/// Writes an IPv4 address in dotted decimal without the formatting machinery (it runs for
+/// every request); IPv6 goes through `Display`.
+fn put_ip(buf: &mut BytesMut, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf.extend_from_slice(b".");
+                }
+                let digits = [octet / 100, octet / 10 % 10, octet % 10].map(|d| b'0' + d);
+                let skip = if octet >= 100 {
+                    0
+                } else if octet >= 10 {
+                    1
+                } else {
+                    2
+                };
+                buf.extend_from_slice(&digits[skip..]);
+            }
+        }
+        IpAddr::V6(v6) => buf.extend_from_slice(v6.to_string().as_bytes()),
     }
 }
 
 /// Builds the normalised `HEAD` of a request (see the protocol's "request normalisation"):
 /// origin-form target, `host`, no hop-by-hop fields, and with the client's address appended
-/// to `x-forwarded-for` and `forwarded`.
+/// to `x-forwarded-for` and `forwarded`. Field names keep the case the client sent when the
+/// request carries a [`RawRequest`] (the front's `ServerConfig::raw_request`).
 pub(crate) fn request_head(
     id: u64,
     parts: &http::request::Parts,
     flags: u8,
     client: Option<IpAddr>,
 ) -> Frames {
-    let mut frames = Vec::with_capacity(5 + 2 * (parts.headers.len() + 3));
-    frames.push(control(HEAD, id));
-    frames.push(Bytes::copy_from_slice(parts.method.as_str().as_bytes()));
-    frames.push(origin_target(parts));
-    frames.push(Bytes::from_static(version_name(parts.version)));
-    frames.push(Bytes::copy_from_slice(&[flags]));
+    let raw = parts.extensions.get::<RawRequest>();
+    let target = origin_target(parts);
+    let version = version_name(parts.version);
+    let mut buf = BytesMut::with_capacity(
+        1 + parts.method.as_str().len() + target.len() + 12 + fields_len(&parts.headers) + 160,
+    );
+    buf.extend_from_slice(&[flags]);
+    buf.extend_from_slice(parts.method.as_str().as_bytes());
+    buf.extend_from_slice(b" ");
+    buf.extend_from_slice(target.as_bytes());
+    buf.extend_from_slice(b" ");
+    buf.extend_from_slice(version);
+    buf.extend_from_slice(b"\r\n");
     let named = connection_options(&parts.headers);
     if !parts.headers.contains_key(http::header::HOST) {
         if let Some(a) = parts.uri.authority() {
-            frames.push(Bytes::from_static(b"host"));
-            frames.push(Bytes::copy_from_slice(a.as_str().as_bytes()));
+            put_field(&mut buf, b"host", a.as_str().as_bytes());
         }
     }
-    for (name, value) in &parts.headers {
-        let n = name.as_str().as_bytes();
-        if is_hop_by_hop(n) || named.iter().any(|o| o == n) {
-            continue;
+    let keep = |buf: &mut BytesMut, name: &[u8], value: &[u8]| {
+        if is_hop_by_hop(name) || named.iter().any(|o| o.eq_ignore_ascii_case(name)) {
+            return;
         }
-        if client.is_some() && (name == X_FORWARDED_FOR || name == http::header::FORWARDED) {
-            continue; // combined with the client's address below
+        if client.is_some()
+            && (name.eq_ignore_ascii_case(b"x-forwarded-for")
+                || name.eq_ignore_ascii_case(b"forwarded"))
+        {
+            return; // combined with the client's address below
         }
-        frames.push(Bytes::copy_from_slice(n));
-        frames.push(Bytes::copy_from_slice(value.as_bytes()));
+        put_field(buf, name, value);
+    };
+    match raw {
+        Some(raw) if raw.headers.len() == parts.headers.len() => {
+            for (name, value) in raw.headers.iter() {
+                keep(&mut buf, name, value);
+            }
+        }
+        _ => {
+            for (name, value) in &parts.headers {
+                keep(&mut buf, name.as_str().as_bytes(), value.as_bytes());
+            }
+        }
     }
     if let Some(ip) = client {
-        let xff = match ip {
-            IpAddr::V4(v4) => v4.to_string(),
-            IpAddr::V6(v6) => v6.to_string(),
-        };
-        let fwd = match ip {
-            IpAddr::V4(v4) => format!("for={v4}"),
-            IpAddr::V6(v6) => format!("for=\"[{v6}]\""),
-        };
-        for (name, element) in [(X_FORWARDED_FOR, xff), (http::header::FORWARDED, fwd)] {
-            let mut value = Vec::new();
+        for name in [X_FORWARDED_FOR, http::header::FORWARDED] {
+            buf.extend_from_slice(name.as_str().as_bytes());
+            buf.extend_from_slice(b": ");
             for earlier in parts.headers.get_all(&name) {
-                value.extend_from_slice(earlier.as_bytes());
-                value.extend_from_slice(b", ");
+                buf.extend_from_slice(earlier.as_bytes());
+                buf.extend_from_slice(b", ");
             }
-            value.extend_from_slice(element.as_bytes());
-            frames.push(Bytes::copy_from_slice(name.as_str().as_bytes()));
-            frames.push(Bytes::from(value));
+            match (name == X_FORWARDED_FOR, ip) {
+                (true, _) => put_ip(&mut buf, ip),
+                (false, IpAddr::V4(_)) => {
+                    buf.extend_from_slice(b"for=");
+                    put_ip(&mut buf, ip);
+                }
+                (false, IpAddr::V6(_)) => {
+                    buf.extend_from_slice(b"for=\"[");
+                    put_ip(&mut buf, ip);
+                    buf.extend_from_slice(b"]\"");
+                }
+            }
+            buf.extend_from_slice(b"\r\n");
         }
     }
-    frames
+    vec![control(HEAD, id), buf.freeze()]
 }
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// The flags byte of a `HEAD` built by [`request_head`].
+pub(crate) fn request_flags(head: &Frames) -> u8 {
+    head.get(1).and_then(|f| f.first()).copied().unwrap_or(0)
+}
+
+/// Clears a flag in a `HEAD` built by [`request_head`] (for a re-dispatch).
+pub(crate) fn clear_request_flag(head: &mut Frames, flag: u8) {
+    if let Some(frame) = head.get_mut(1).filter(|f| !f.is_empty()) {
+        let mut copy = BytesMut::from(&frame[..]);
+        copy[0] &= !flag;
+        *frame = copy.freeze();
+    }
+}
 
 /// A request head as received by a worker.
 pub(crate) struct RequestHead {
@@ -246,45 +334,45 @@ pub(crate) struct RequestHead {
     pub(crate) flags: u8,
 }
 
-/// Rebuilds a request head from the frames after the control frame.
+/// Rebuilds a request head from the frames after the control frame: flags, request line,
+/// field lines.
 pub(crate) fn parse_request_head(frames: &[Bytes]) -> Option<RequestHead> {
-    if frames.len() < 4 {
+    let [head] = frames else {
         return None;
-    }
+    };
+    let flags = *head.first()?;
+    let end = line_end(head, 1)?;
+    let line = &head[1..end];
+    let sp1 = line.iter().position(|&b| b == b' ')?;
+    let sp2 = sp1 + 1 + line[sp1 + 1..].iter().position(|&b| b == b' ')?;
     let (mut parts, ()) = http::Request::new(()).into_parts();
-    parts.method = Method::from_bytes(&frames[0]).ok()?;
-    parts.uri = http::Uri::from_maybe_shared(frames[1].clone()).ok()?;
-    parts.version = parse_version(&frames[2]);
-    let flags = *frames[3].first()?;
-    parts.headers = parse_headers(&frames[4..])?;
+    parts.method = Method::from_bytes(&line[..sp1]).ok()?;
+    parts.uri = http::Uri::from_maybe_shared(head.slice(1 + sp1 + 1..1 + sp2)).ok()?;
+    parts.version = parse_version(&line[sp2 + 1..]);
+    parts.headers = parse_fields(head, end + 2)?;
     Some(RequestHead { parts, flags })
 }
 
 /// `HEAD` of a response whose body follows in `BODY` messages and `END` (or nothing when
-/// `body_len` is `Some(0)`).
+/// `body_len` is `Some(0)`): status, body length, field lines.
 pub(crate) fn response_head(
     id: u64,
     parts: &http::response::Parts,
     body_len: Option<u64>,
 ) -> Frames {
-    let mut frames = Vec::with_capacity(3 + 2 * parts.headers.len());
-    frames.push(control(HEAD, id));
-    frames.push(Bytes::copy_from_slice(&parts.status.as_u16().to_be_bytes()));
-    frames.push(Bytes::copy_from_slice(
-        &body_len.unwrap_or(u64::MAX).to_be_bytes(),
-    ));
-    push_headers(&mut frames, &parts.headers);
-    frames
+    let mut head = BytesMut::with_capacity(10 + fields_len(&parts.headers));
+    head.extend_from_slice(&parts.status.as_u16().to_be_bytes());
+    head.extend_from_slice(&body_len.unwrap_or(u64::MAX).to_be_bytes());
+    put_fields(&mut head, &parts.headers);
+    vec![control(HEAD, id), head.freeze()]
 }
 
-/// `RESPONSE`: a complete response (head and whole body) in one message.
+/// `RESPONSE`: a complete response in one message: status and field lines, then the body.
 pub(crate) fn full_response(id: u64, parts: &http::response::Parts, body: Bytes) -> Frames {
-    let mut frames = Vec::with_capacity(3 + 2 * parts.headers.len());
-    frames.push(control(RESPONSE, id));
-    frames.push(Bytes::copy_from_slice(&parts.status.as_u16().to_be_bytes()));
-    frames.push(body);
-    push_headers(&mut frames, &parts.headers);
-    frames
+    let mut head = BytesMut::with_capacity(2 + fields_len(&parts.headers));
+    head.extend_from_slice(&parts.status.as_u16().to_be_bytes());
+    put_fields(&mut head, &parts.headers);
+    vec![control(RESPONSE, id), head.freeze(), body]
 }
 
 /// A response head as received: status, headers and the body length if the worker knew it.
@@ -296,34 +384,33 @@ pub(crate) struct ResponseHead {
 }
 
 fn parse_status(frame: &[u8]) -> Option<StatusCode> {
-    StatusCode::from_u16(parse_u16(frame)?).ok()
+    StatusCode::from_u16(parse_u16(frame.get(..2)?)?).ok()
 }
 
 pub(crate) fn parse_response_head(frames: &[Bytes]) -> Option<ResponseHead> {
-    if frames.len() < 2 {
+    let [head] = frames else {
         return None;
-    }
-    let len = parse_u64(&frames[1])?;
+    };
+    let len = parse_u64(head.get(2..10)?)?;
     Some(ResponseHead {
-        status: parse_status(&frames[0])?,
-        headers: parse_headers(&frames[2..])?,
+        status: parse_status(head)?,
+        headers: parse_fields(head, 10)?,
         body_len: (len != u64::MAX).then_some(len),
     })
 }
 
 /// A `RESPONSE` message, parsed: the head (with its length) and the whole body.
 pub(crate) fn parse_full_response(frames: &[Bytes]) -> Option<(ResponseHead, Bytes)> {
-    if frames.len() < 2 {
+    let [head, body] = frames else {
         return None;
-    }
-    let body = frames[1].clone();
+    };
     Some((
         ResponseHead {
-            status: parse_status(&frames[0])?,
-            headers: parse_headers(&frames[2..])?,
+            status: parse_status(head)?,
+            headers: parse_fields(head, 2)?,
             body_len: Some(body.len() as u64),
         },
-        body,
+        body.clone(),
     ))
 }
 
@@ -440,6 +527,59 @@ mod tests {
         let (head, body) = parse_full_response(&frames[1..]).unwrap();
         assert_eq!((head.status, head.body_len), (StatusCode::CREATED, Some(5)));
         assert_eq!(body, "hello");
+    }
+
+    #[test]
+    fn field_lines_keep_empty_values_and_colons_in_values() {
+        let parts = head_of(
+            http::Request::builder()
+                .uri("/")
+                .header("x-empty", "")
+                .header("x-colon", "a: b:c")
+                .body(())
+                .unwrap(),
+        );
+        let frames = request_head(3, &parts, FLAG_NO_BODY, None);
+        assert_eq!(
+            &frames[1][..],
+            b"\x02GET / HTTP/1.1\r\nx-empty: \r\nx-colon: a: b:c\r\n"
+        );
+        let back = parse_request_head(&frames[1..]).unwrap();
+        assert_eq!(back.flags, FLAG_NO_BODY);
+        assert_eq!(back.parts.headers["x-empty"], "");
+        assert_eq!(back.parts.headers["x-colon"], "a: b:c");
+    }
+
+    #[test]
+    fn ipv4_addresses_are_written_in_dotted_decimal() {
+        for ip in [
+            "0.0.0.0",
+            "10.20.30.40",
+            "192.0.2.1",
+            "255.255.255.255",
+            "1.100.9.99",
+        ] {
+            let mut buf = BytesMut::new();
+            put_ip(&mut buf, ip.parse().unwrap());
+            assert_eq!(&buf[..], ip.as_bytes());
+        }
+    }
+
+    #[test]
+    fn rejects_malformed_field_lines() {
+        let bad: [&[u8]; 5] = [
+            b"\x00GET / HTTP/1.1",
+            b"\x00GET / HTTP/1.1\r\nno-colon\r\n",
+            b"\x00GET / HTTP/1.1\r\nx:no-space\r\n",
+            b"\x00GET / HTTP/1.1\r\nx: v\n",
+            b"\x00GET /\r\n",
+        ];
+        for head in bad {
+            let frames = [Bytes::from_static(head)];
+            assert!(parse_request_head(&frames).is_none(), "{head:?}");
+        }
+        let status_only = [Bytes::from_static(b"\x00\xc8")];
+        assert!(parse_response_head(&status_only).is_none());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::io;
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 /// Frames up to this size are copied out of the libzmq message; larger ones are kept in it.
 const COPY_BELOW: usize = 4096;
@@ -35,28 +35,64 @@ pub(crate) fn send(
     Ok(true)
 }
 
-/// Receives one whole multipart message into `frames` (cleared first) without blocking for
-/// its first frame. False when none is waiting.
-pub(crate) fn recv(socket: &zmq::Socket, frames: &mut Vec<Bytes>) -> io::Result<bool> {
-    frames.clear();
-    loop {
-        let mut msg = zmq::Message::new();
-        let flags = if frames.is_empty() { zmq::DONTWAIT } else { 0 };
-        match socket.recv(&mut msg, flags) {
-            Ok(()) => {}
-            Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) if frames.is_empty() => {
-                return Ok(false)
-            }
-            Err(e) => return Err(e.into()),
+/// Receives multipart messages into [`Bytes`] frames with few allocations: one reused libzmq
+/// message, and small frames copied into a shared arena (one allocation per
+/// [`ARENA_BLOCK`] bytes of them, not one per frame).
+pub(crate) struct Receiver {
+    msg: zmq::Message,
+    arena: BytesMut,
+    /// The last message received (the identity frame first on a ROUTER).
+    pub(crate) frames: Vec<Bytes>,
+}
+
+/// Size of a fresh arena block. A frame still held pins its block, so blocks stay small.
+const ARENA_BLOCK: usize = 8 << 10;
+
+impl Receiver {
+    pub(crate) fn new() -> Self {
+        Receiver {
+            msg: zmq::Message::new(),
+            arena: BytesMut::new(),
+            frames: Vec::new(),
         }
-        let more = msg.get_more();
-        frames.push(if msg.len() < COPY_BELOW {
-            Bytes::copy_from_slice(&msg)
-        } else {
-            Bytes::from_owner(OwnedMessage(msg))
-        });
-        if !more {
-            return Ok(true);
+    }
+
+    /// Receives one whole multipart message into [`frames`](Self::frames) without blocking
+    /// for its first frame. False when none is waiting.
+    pub(crate) fn recv(&mut self, socket: &zmq::Socket) -> io::Result<bool> {
+        self.frames.clear();
+        loop {
+            let flags = if self.frames.is_empty() {
+                zmq::DONTWAIT
+            } else {
+                0
+            };
+            match socket.recv(&mut self.msg, flags) {
+                Ok(()) => {}
+                Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) if self.frames.is_empty() => {
+                    return Ok(false)
+                }
+                Err(e) => return Err(e.into()),
+            }
+            let more = self.msg.get_more();
+            let len = self.msg.len();
+            let frame = if len >= COPY_BELOW {
+                let msg = std::mem::replace(&mut self.msg, zmq::Message::new());
+                Bytes::from_owner(OwnedMessage(msg))
+            } else if len == 0 {
+                Bytes::new()
+            } else {
+                if self.arena.capacity() - self.arena.len() < len {
+                    // Reclaims the block in place when no frame holds it any more.
+                    self.arena.reserve(ARENA_BLOCK.max(len));
+                }
+                self.arena.extend_from_slice(&self.msg);
+                self.arena.split().freeze()
+            };
+            self.frames.push(frame);
+            if !more {
+                return Ok(true);
+            }
         }
     }
 }

@@ -1,16 +1,19 @@
 //! The worker: runs the same [`Handler`] closures remotely, fed by a [`Gateway`](crate::Gateway).
 
 use std::collections::{HashMap, VecDeque};
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use futures::{FutureExt, Stream};
+use futures::stream::FuturesUnordered;
+use futures::task::{waker_ref, ArcWake};
+use futures::{FutureExt, Stream, StreamExt};
 use zttp_service::{Body, Handler, Runtime, Shutdown};
 
 use super::curve::WorkerCurve;
@@ -123,25 +126,57 @@ impl Worker {
         runtime: R,
         handler: H,
     ) -> io::Result<()> {
+        let spawn = Box::new(move |task: BoxFuture| runtime.spawn(task));
+        self.run(handler, |_| Tasks::Spawned(spawn), None).await
+    }
+
+    /// Serves with handlers run on the worker's own IO thread, the thread that owns its
+    /// socket: a request costs no wake-up of another thread, in either direction (the
+    /// cheapest mode; measured by `bench/zmq_compare.sh`). Like
+    /// [`Server::serve_on_io_thread`](crate::Server::serve_on_io_thread) it needs handlers
+    /// that do not block or compute for long; use [`serve`](Self::serve) for those. Inside a
+    /// tokio runtime, handlers are polled in its context (tokio timers and `tokio::spawn`
+    /// work).
+    pub async fn serve_on_io_thread<H: Handler>(self, handler: H) -> io::Result<()> {
+        let tokio = tokio::runtime::Handle::try_current().ok();
+        let local = |shared: &Arc<Outbox<Reply>>| {
+            Tasks::Local(LocalTasks {
+                tasks: FuturesUnordered::new(),
+                wake: Arc::new(LocalWake {
+                    shared: shared.clone(),
+                    woken: AtomicBool::new(false),
+                }),
+            })
+        };
+        self.run(handler, local, tokio).await
+    }
+
+    async fn run<H: Handler>(
+        self,
+        handler: H,
+        tasks: impl FnOnce(&Arc<Outbox<Reply>>) -> Tasks,
+        tokio: Option<tokio::runtime::Handle>,
+    ) -> io::Result<()> {
         let shared = Arc::new(Outbox::<Reply>::new()?);
         let (done_tx, done_rx) = futures::channel::oneshot::channel();
         let io = WorkerIo {
             socket: self.socket,
+            tasks: tasks(&shared),
+            tokio,
             shared: shared.clone(),
-            runtime,
             handler,
             capacity: self.capacity,
             heartbeat: None,
             next_beat: Instant::now(),
             exchanges: HashMap::new(),
             backlog: VecDeque::new(),
-            frames: Vec::new(),
+            receiver: wire::Receiver::new(),
             replies: Vec::new(),
         };
         std::thread::Builder::new()
             .name("zttp-worker".into())
             .spawn(move || {
-                let result = io.run();
+                let result = io.run_thread();
                 let _ = done_tx.send(result);
             })?;
         let stop = shared.clone();
@@ -168,10 +203,59 @@ struct Heartbeat {
     timeout: Duration,
 }
 
-struct WorkerIo<R, H> {
+type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// Where a worker's handler tasks run.
+enum Tasks {
+    /// Spawned on a runtime.
+    Spawned(Box<dyn Fn(BoxFuture) + Send>),
+    /// Polled by the worker's IO thread itself.
+    Local(LocalTasks),
+}
+
+/// Handler tasks polled by the IO thread: those woken are polled each turn.
+struct LocalTasks {
+    tasks: FuturesUnordered<BoxFuture>,
+    wake: Arc<LocalWake>,
+}
+
+/// The waker of the IO thread's own tasks: notes the wake-up and rouses the thread.
+struct LocalWake {
+    shared: Arc<Outbox<Reply>>,
+    woken: AtomicBool,
+}
+
+impl ArcWake for LocalWake {
+    fn wake_by_ref(arc: &Arc<Self>) {
+        arc.woken.store(true, Ordering::Release);
+        arc.shared.wake.signal();
+    }
+}
+
+impl LocalTasks {
+    /// Polls the woken tasks until none is ready.
+    fn poll(&mut self) {
+        if self.tasks.is_empty() {
+            return;
+        }
+        self.wake.woken.store(false, Ordering::Release);
+        let waker = waker_ref(&self.wake);
+        let mut cx = Context::from_waker(&waker);
+        while let Poll::Ready(Some(())) = self.tasks.poll_next_unpin(&mut cx) {}
+    }
+
+    /// Woken since the last [`poll`](Self::poll): the thread must not sleep.
+    fn woken(&self) -> bool {
+        self.wake.woken.load(Ordering::Acquire)
+    }
+}
+
+struct WorkerIo<H> {
     socket: zmq::Socket,
     shared: Arc<Outbox<Reply>>,
-    runtime: R,
+    tasks: Tasks,
+    /// The tokio runtime the worker was started in, entered by the IO thread for local tasks.
+    tokio: Option<tokio::runtime::Handle>,
     handler: H,
     capacity: u32,
     /// `None` until welcomed (and again after the gateway is presumed gone).
@@ -181,12 +265,14 @@ struct WorkerIo<R, H> {
     exchanges: HashMap<u64, Arc<Exchange>>,
     /// Replies that met `EAGAIN` (gateway slow or reconnecting), sent in order first.
     backlog: VecDeque<Frames>,
-    frames: Vec<Bytes>,
+    receiver: wire::Receiver,
     replies: Vec<Reply>,
 }
 
-impl<R: Runtime, H: Handler> WorkerIo<R, H> {
-    fn run(mut self) -> io::Result<()> {
+impl<H: Handler> WorkerIo<H> {
+    fn run_thread(mut self) -> io::Result<()> {
+        let tokio = self.tokio.take();
+        let _context = tokio.as_ref().map(|t| t.enter());
         let result = self.run_loop();
         self.abort_all();
         result
@@ -217,6 +303,27 @@ impl<R: Runtime, H: Handler> WorkerIo<R, H> {
         Ok(())
     }
 
+    /// Sends what the handler tasks queued.
+    fn take_replies(&mut self) -> io::Result<()> {
+        let mut replies = std::mem::take(&mut self.replies);
+        self.shared.take_into(&mut replies);
+        let mut result = Ok(());
+        for reply in replies.drain(..) {
+            match reply {
+                Reply::Send(frames) => {
+                    if self.heartbeat.is_some() && result.is_ok() {
+                        result = self.send(frames);
+                    }
+                }
+                Reply::Done(id) => {
+                    self.exchanges.remove(&id);
+                }
+            }
+        }
+        self.replies = replies;
+        result
+    }
+
     fn capacity_now(&self) -> u32 {
         if self.shared.is_stopping() {
             0
@@ -242,22 +349,8 @@ impl<R: Runtime, H: Handler> WorkerIo<R, H> {
         let mut last_heard = Instant::now();
         let mut announced_stop = false;
         loop {
-            self.shared.wake.drain();
-            let mut replies = std::mem::take(&mut self.replies);
-            self.shared.take_into(&mut replies);
-            for reply in replies.drain(..) {
-                match reply {
-                    Reply::Send(frames) => {
-                        if self.heartbeat.is_some() {
-                            self.send(frames)?;
-                        }
-                    }
-                    Reply::Done(id) => {
-                        self.exchanges.remove(&id);
-                    }
-                }
-            }
-            self.replies = replies;
+            self.shared.begin_turn();
+            self.take_replies()?;
             if self.shared.is_stopping() {
                 if !announced_stop && self.heartbeat.is_some() {
                     announced_stop = true;
@@ -268,12 +361,21 @@ impl<R: Runtime, H: Handler> WorkerIo<R, H> {
                     return Ok(());
                 }
             }
-            let mut frames = std::mem::take(&mut self.frames);
-            while wire::recv(&self.socket, &mut frames)? {
-                last_heard = Instant::now();
-                self.message(&frames)?;
+            let mut heard = false;
+            while self.receiver.recv(&self.socket)? {
+                heard = true;
+                let frames = std::mem::take(&mut self.receiver.frames);
+                let handled = self.message(&frames);
+                self.receiver.frames = frames;
+                handled?;
             }
-            self.frames = frames;
+            if let Tasks::Local(local) = &mut self.tasks {
+                local.poll();
+                self.take_replies()?;
+            }
+            if heard {
+                last_heard = Instant::now();
+            }
             let now = Instant::now();
             match self.heartbeat {
                 None if now >= self.next_beat => self.hello()?,
@@ -297,6 +399,11 @@ impl<R: Runtime, H: Handler> WorkerIo<R, H> {
             }
             if !self.backlog.is_empty() {
                 deadline = deadline.min(Instant::now() + Duration::from_millis(1));
+            }
+            let woken = matches!(&self.tasks, Tasks::Local(local) if local.woken());
+            let stop_unseen = self.shared.is_stopping() && !announced_stop;
+            if self.shared.prepare_sleep() || woken || stop_unseen {
+                continue;
             }
             wire::wait(&self.socket, self.shared.wake.fd(), deadline)?;
         }
@@ -351,7 +458,10 @@ impl<R: Runtime, H: Handler> WorkerIo<R, H> {
                 };
                 let request = http::Request::from_parts(head.parts, body);
                 let task = answer(self.handler.clone(), request, exchange, self.shared.clone());
-                self.runtime.spawn(Box::pin(task));
+                match &mut self.tasks {
+                    Tasks::Spawned(spawn) => spawn(Box::pin(task)),
+                    Tasks::Local(local) => local.tasks.push(Box::pin(task)),
+                }
             }
             proto::BODY => {
                 if let (Some(e), Some(chunk)) = (self.exchanges.get(&id), rest.first()) {
