@@ -25,11 +25,13 @@
 //! [`PeerLimits::inbound_stall`]: crate::PeerLimits::inbound_stall
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::mem;
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::io::RawFd;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,7 +40,7 @@ use futures::channel::mpsc::UnboundedSender;
 use futures::channel::oneshot;
 use tracing::{debug, warn};
 
-use crate::peer::{lock, unschedule, IoShared, Peer, PeerStream, ReadEnd, RoutingId};
+use crate::peer::{IoShared, Peer, PeerStream, ReadEnd, RoutingId};
 
 /// Messages received per loop turn before sends get another chance.
 const RECV_BATCH: usize = 256;
@@ -58,6 +60,34 @@ fn earliest(timeout_ms: i32, left: Duration) -> i32 {
         timeout_ms.min(left_ms)
     }
 }
+
+/// Hashes routing ids. libzmq makes them itself (a counter), so no peer can choose one to
+/// collide: a multiply-and-mix hash is enough, at a fraction of SipHash's cost per message.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        // murmur3's finaliser: every input bit reaches the low bits that pick the bucket.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+}
+
+type IdBuild = BuildHasherDefault<IdHasher>;
 
 struct Entry {
     peer: Arc<Peer>,
@@ -101,9 +131,11 @@ pub(crate) struct StreamIo {
     /// The bound endpoint, unbound when the thread ends, and who waits for that.
     endpoint: String,
     unbound: Option<oneshot::Sender<()>>,
-    peers: HashMap<RoutingId, Entry>,
+    peers: HashMap<RoutingId, Entry, IdBuild>,
+    /// Peers a task queued for sending or closing ([`IoShared::schedule`]).
+    ready: Receiver<Arc<Peer>>,
     blocked: Vec<Arc<Peer>>,
-    closed_set: HashSet<RoutingId>,
+    closed_set: HashSet<RoutingId, IdBuild>,
     closed_order: VecDeque<RoutingId>,
     paused: Option<Pause>,
     /// Peers were aborted or dropped: give freed memory back to the OS then.
@@ -116,6 +148,7 @@ impl StreamIo {
     pub(crate) fn new(
         socket: zmq::Socket,
         io: Arc<IoShared>,
+        ready: Receiver<Arc<Peer>>,
         incoming: UnboundedSender<PeerStream>,
         endpoint: String,
         unbound: oneshot::Sender<()>,
@@ -126,9 +159,10 @@ impl StreamIo {
             incoming,
             endpoint,
             unbound: Some(unbound),
-            peers: HashMap::new(),
+            peers: HashMap::default(),
+            ready,
             blocked: Vec::new(),
-            closed_set: HashSet::new(),
+            closed_set: HashSet::default(),
             closed_order: VecDeque::new(),
             paused: None,
             trim_at: None,
@@ -147,7 +181,7 @@ impl StreamIo {
                 .peer
                 .finish(ReadEnd::Failed, Some(io::ErrorKind::ConnectionAborted));
         }
-        for peer in mem::take(&mut *lock(&self.io.ready)) {
+        while let Ok(peer) = self.ready.try_recv() {
             peer.finish(ReadEnd::Failed, Some(io::ErrorKind::ConnectionAborted));
         }
         let _ = self.socket.set_linger(1000);
@@ -165,12 +199,24 @@ impl StreamIo {
         crate::peer::is_stopping(&self.io)
     }
 
-    /// The listener is gone and every peer and task is done.
+    /// The listener is gone and every peer and task is done. (A peer still queued in `ready`
+    /// is one the loop already let go: nothing is left to send for it.)
     fn finished(&self) -> bool {
         self.io_stopping()
             && self.peers.is_empty()
-            && lock(&self.io.ready).is_empty()
             && self.io.live_tasks.load(Ordering::Acquire) == 0
+    }
+
+    /// Sends for every peer tasks queued; true when there was one.
+    fn flush_ready(&mut self) -> bool {
+        let mut any = false;
+        while let Ok(peer) = self.ready.try_recv() {
+            any = true;
+            // Before looking at its buffers: a write from now on queues the peer again.
+            peer.scheduled.store(false, Ordering::SeqCst);
+            self.flush_and_settle(&peer);
+        }
+        any
     }
 
     fn run_loop(&mut self) -> io::Result<()> {
@@ -184,11 +230,7 @@ impl StreamIo {
                 let _entered = self.io.tokio.get().map(|h| h.enter());
                 self.io.executor.run_woken(&mut woken);
             }
-            let ready = mem::take(&mut *lock(&self.io.ready));
-            for peer in ready {
-                unschedule(&peer);
-                self.flush_and_settle(&peer);
-            }
+            self.flush_ready();
             if self.retry_blocked() {
                 backoff_ms = 1;
             }
@@ -222,7 +264,7 @@ impl StreamIo {
             // While awake, tasks queue work without a system call; re-arm, then look again.
             self.io.wake.prepare_sleep();
             let next_timer = self.io.executor.fire_timers(Instant::now());
-            if !lock(&self.io.ready).is_empty()
+            if self.flush_ready()
                 || self.io.executor.has_woken()
                 || self.finished()
                 || (self.paused.is_some() && !self.still_paused())
@@ -461,62 +503,48 @@ impl StreamIo {
         }
     }
 
-    /// Flushes a peer and records the outcome.
+    /// Flushes a peer and records the outcome; true unless it stays blocked.
     fn flush_and_settle(&mut self, peer: &Arc<Peer>) -> bool {
-        if !self.peers.contains_key(&peer.id) {
+        let Some(entry) = self.peers.get_mut(&peer.id) else {
             return false;
-        }
-        let (outcome, sent) = self.flush(peer);
+        };
+        let (outcome, sent) = flush(&self.socket, self.io.limits.frame, peer);
         if sent {
-            if let Some(e) = self.peers.get_mut(&peer.id) {
-                e.last_sent = Instant::now();
-            }
+            entry.last_sent = Instant::now();
         }
-        match outcome {
+        let (read_end, write_error) = match outcome {
             Flush::Idle => {
-                if let Some(e) = self.peers.get_mut(&peer.id) {
-                    e.blocked = false;
-                }
-                true
+                entry.blocked = false;
+                return true;
             }
             Flush::Blocked => {
-                let close_stalled = self.io.limits.close_stalled;
-                let Some(e) = self.peers.get_mut(&peer.id) else {
-                    return false;
-                };
-                if e.last_sent.elapsed() >= close_stalled && peer.lock().close_requested {
-                    // The peer stopped reading and its stream is closed: libzmq cannot take
-                    // the close frame, so abort the connection to free its queues.
-                    warn!(
-                        peer = ?peer.addr,
-                        stalled = ?e.last_sent.elapsed(),
-                        "aborting zmq peer: it stopped reading and its connection was closed"
-                    );
-                    if let Some(fd) = peer.fd {
-                        crate::sys::abort_connection(fd, peer.addr);
+                let stalled = entry.last_sent.elapsed();
+                if stalled < self.io.limits.close_stalled || !peer.lock().close_requested {
+                    if !entry.blocked {
+                        entry.blocked = true;
+                        self.blocked.push(peer.clone());
                     }
-                    self.forget(&peer.id);
-                    peer.finish(ReadEnd::Eof, Some(io::ErrorKind::TimedOut));
-                    self.trim_later();
-                    return true;
+                    return false;
                 }
-                if !e.blocked {
-                    e.blocked = true;
-                    self.blocked.push(peer.clone());
+                // The peer stopped reading and its stream is closed: libzmq cannot take the
+                // close frame, so abort the connection to free its queues.
+                warn!(
+                    peer = ?peer.addr,
+                    ?stalled,
+                    "aborting zmq peer: it stopped reading and its connection was closed"
+                );
+                if let Some(fd) = peer.fd {
+                    crate::sys::abort_connection(fd, peer.addr);
                 }
-                false
+                self.trim_later();
+                (ReadEnd::Eof, io::ErrorKind::TimedOut)
             }
-            Flush::Closed => {
-                self.forget(&peer.id);
-                peer.finish(ReadEnd::Eof, Some(io::ErrorKind::BrokenPipe));
-                true
-            }
-            Flush::Gone => {
-                self.forget(&peer.id);
-                peer.finish(ReadEnd::Eof, Some(io::ErrorKind::ConnectionReset));
-                true
-            }
-        }
+            Flush::Closed => (ReadEnd::Eof, io::ErrorKind::BrokenPipe),
+            Flush::Gone => (ReadEnd::Eof, io::ErrorKind::ConnectionReset),
+        };
+        self.forget(&peer.id);
+        peer.finish(read_end, Some(write_error));
+        true
     }
 
     /// Retries peers that met `EAGAIN`; true when any made progress.
@@ -533,46 +561,45 @@ impl StreamIo {
         }
         progressed
     }
+}
 
-    /// Sends the peer's queued bytes (and its close, when asked), never blocking; also says
-    /// whether any data frame went out.
-    fn flush(&self, peer: &Peer) -> (Flush, bool) {
-        let frame_limit = self.io.limits.frame;
-        let mut sent = false;
-        loop {
-            let (has_data, close) = {
-                let st = peer.lock();
-                (!st.outbound.is_empty(), st.close_requested)
-            };
-            if !has_data && !close {
-                return (Flush::Idle, sent);
-            }
-            // EAGAIN (peer's pipe full, or just closed) and EHOSTUNREACH (unknown id) both
-            // surface on the id frame, before anything is committed.
-            match self.socket.send(&peer.id[..], zmq::SNDMORE | zmq::DONTWAIT) {
-                Ok(()) => {}
-                Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => return (Flush::Blocked, sent),
-                Err(_) => return (Flush::Gone, sent),
-            }
-            if !has_data {
-                let _ = self.socket.send(&[][..], zmq::DONTWAIT);
-                return (Flush::Closed, sent);
-            }
-            let (msg, waker) = {
-                let mut st = peer.lock();
-                let n = st.outbound.len().min(frame_limit);
-                let msg = zmq::Message::from(&st.outbound[..n]);
-                st.outbound.advance(n);
-                (msg, st.write_waker.take())
-            };
-            if let Some(w) = waker {
-                w.wake();
-            }
-            if self.socket.send(msg, zmq::DONTWAIT).is_err() {
-                return (Flush::Gone, sent);
-            }
-            sent = true;
+/// Sends the peer's queued bytes (and its close, when asked) in frames of at most
+/// `frame_limit` bytes, never blocking; also says whether any data frame went out.
+fn flush(socket: &zmq::Socket, frame_limit: usize, peer: &Peer) -> (Flush, bool) {
+    let mut sent = false;
+    loop {
+        let (has_data, close) = {
+            let st = peer.lock();
+            (!st.outbound.is_empty(), st.close_requested)
+        };
+        if !has_data && !close {
+            return (Flush::Idle, sent);
         }
+        // EAGAIN (peer's pipe full, or just closed) and EHOSTUNREACH (unknown id) both
+        // surface on the id frame, before anything is committed.
+        match socket.send(&peer.id[..], zmq::SNDMORE | zmq::DONTWAIT) {
+            Ok(()) => {}
+            Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => return (Flush::Blocked, sent),
+            Err(_) => return (Flush::Gone, sent),
+        }
+        if !has_data {
+            let _ = socket.send(&[][..], zmq::DONTWAIT);
+            return (Flush::Closed, sent);
+        }
+        let (msg, waker) = {
+            let mut st = peer.lock();
+            let n = st.outbound.len().min(frame_limit);
+            let msg = zmq::Message::from(&st.outbound[..n]);
+            st.outbound.advance(n);
+            (msg, st.write_waker.take())
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        if socket.send(msg, zmq::DONTWAIT).is_err() {
+            return (Flush::Gone, sent);
+        }
+        sent = true;
     }
 }
 

@@ -4,7 +4,7 @@ use std::fmt;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -112,9 +112,10 @@ impl PeerListener {
             Ok(s) => s,
             Err(raw) => String::from_utf8_lossy(&raw).into_owned(),
         };
+        let (ready_tx, ready) = std::sync::mpsc::channel();
         let io = Arc::new(IoShared {
             wake: WakePipe::new()?,
-            ready: Mutex::new(Vec::new()),
+            ready: ready_tx,
             stopping: AtomicBool::new(false),
             limits,
             inbound_total: AtomicUsize::new(0),
@@ -125,7 +126,7 @@ impl PeerListener {
         });
         let (tx, incoming) = mpsc::unbounded();
         let (unbound_tx, unbound) = oneshot::channel();
-        let driver = StreamIo::new(socket, io.clone(), tx, endpoint.clone(), unbound_tx);
+        let driver = StreamIo::new(socket, io.clone(), ready, tx, endpoint.clone(), unbound_tx);
         std::thread::Builder::new()
             .name("zttp-zmq-io".into())
             .spawn(move || driver.run())?;

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::os::unix::io::RawFd;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -82,7 +83,9 @@ impl Default for PeerLimits {
 #[derive(Debug)]
 pub(crate) struct IoShared {
     pub(crate) wake: WakePipe,
-    pub(crate) ready: Mutex<Vec<Arc<Peer>>>,
+    /// Peers with something to send or close, for the IO thread (each queued at most once,
+    /// see [`Peer::scheduled`]).
+    pub(crate) ready: Sender<Arc<Peer>>,
     /// Set when the accepting side is gone: finish the remaining peers, then exit.
     pub(crate) stopping: AtomicBool,
     pub(crate) limits: PeerLimits,
@@ -99,17 +102,15 @@ pub(crate) struct IoShared {
 }
 
 impl IoShared {
-    /// Queues `peer` for the IO thread (flush or close) and wakes it.
-    pub(crate) fn schedule(&self, peer: Arc<Peer>) {
-        let was_empty = {
-            let mut ready = lock(&self.ready);
-            let was_empty = ready.is_empty();
-            ready.push(peer);
-            was_empty
-        };
-        if was_empty {
-            self.wake.signal();
+    /// Queues `peer` for the IO thread (flush or close), unless it is queued already, and
+    /// wakes it (no system call while the IO thread is awake).
+    pub(crate) fn schedule(&self, peer: &Arc<Peer>) {
+        if peer.scheduled.swap(true, Ordering::SeqCst) {
+            return;
         }
+        // The receiver lives as long as the IO thread, which finishes every peer on exit.
+        let _ = self.ready.send(peer.clone());
+        self.wake.signal();
     }
 }
 
@@ -142,8 +143,6 @@ pub(crate) struct PeerState {
     /// Set when the peer went away: writes fail with this kind.
     pub(crate) write_error: Option<io::ErrorKind>,
     pub(crate) close_waker: Option<Waker>,
-    /// Already in `IoShared::ready`.
-    pub(crate) scheduled: bool,
 }
 
 /// State shared by a [`PeerStream`] and the IO thread.
@@ -154,6 +153,8 @@ pub(crate) struct Peer {
     /// libzmq's descriptor of the connection (to abort a stalled one), from the same metadata.
     pub(crate) fd: Option<RawFd>,
     pub(crate) state: Mutex<PeerState>,
+    /// Already in [`IoShared::ready`]; the IO thread clears it before it sends.
+    pub(crate) scheduled: AtomicBool,
     pub(crate) io: Arc<IoShared>,
 }
 
@@ -181,6 +182,7 @@ impl Peer {
             addr,
             fd,
             state: Mutex::new(PeerState::default()),
+            scheduled: AtomicBool::new(false),
             io,
         })
     }
@@ -242,15 +244,6 @@ impl Peer {
         ];
         drop(st);
         wakers.into_iter().flatten().for_each(Waker::wake);
-    }
-
-    fn schedule_locked(self: &Arc<Self>, st: &mut PeerState) -> bool {
-        if st.scheduled || st.finished {
-            false
-        } else {
-            st.scheduled = true;
-            true
-        }
     }
 }
 
@@ -325,11 +318,8 @@ impl PeerStream {
                 break;
             }
         }
-        let schedule = self.peer.schedule_locked(&mut st);
         drop(st);
-        if schedule {
-            self.peer.io.schedule(self.peer.clone());
-        }
+        self.peer.io.schedule(&self.peer);
         Poll::Ready(Ok(written))
     }
 
@@ -342,11 +332,8 @@ impl PeerStream {
         if let Some(cx) = cx {
             st.close_waker = Some(cx.waker().clone());
         }
-        let schedule = self.peer.schedule_locked(&mut st);
         drop(st);
-        if schedule {
-            self.peer.io.schedule(self.peer.clone());
-        }
+        self.peer.io.schedule(&self.peer);
         Poll::Pending
     }
 }
@@ -445,11 +432,6 @@ impl Drop for PeerStream {
         }
         let _ = self.request_close(None);
     }
-}
-
-/// Marks `peer` as no longer queued; called by the IO thread before it looks at the peer.
-pub(crate) fn unschedule(peer: &Peer) {
-    peer.lock().scheduled = false;
 }
 
 pub(crate) fn is_stopping(io: &IoShared) -> bool {

@@ -2,7 +2,7 @@
 //! thread itself) or [`TokioRuntime`] (on a tokio runtime).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::future::Future;
 use std::mem;
 use std::pin::Pin;
@@ -100,7 +100,7 @@ impl Runtime for IoThreadRuntime {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
         Box::pin(Sleep {
             deadline: Instant::now() + duration,
-            id: None,
+            key: None,
             io: self.io.clone(),
         })
     }
@@ -175,18 +175,18 @@ impl Executor {
         let mut due = Vec::new();
         let next = {
             let mut timers = lock(&self.timers);
-            while let Some(Reverse((deadline, id))) = timers.heap.peek().copied() {
+            while let Some(&Reverse((deadline, key))) = timers.heap.peek() {
                 if deadline > now {
                     break;
                 }
                 timers.heap.pop();
-                if let Some(waker) = timers.wakers.remove(&id) {
+                if let Some(waker) = timers.remove(key) {
                     due.push(waker);
                 }
             }
             // Skip over cancelled sleeps at the front so the deadline is a live one.
-            while let Some(Reverse((_, id))) = timers.heap.peek().copied() {
-                if timers.wakers.contains_key(&id) {
+            while let Some(&Reverse((_, key))) = timers.heap.peek() {
+                if timers.is_live(key) {
                     break;
                 }
                 timers.heap.pop();
@@ -206,18 +206,86 @@ impl Executor {
     }
 }
 
-/// Pending sleeps: a heap of deadlines and the wakers of the live ones. A dropped sleep
-/// only leaves the map; the heap is rebuilt when dead entries outnumber live ones.
+/// Pending sleeps: a heap of deadlines and a slab of the live ones' wakers. A sleep is known
+/// by its slot and the slot's generation, so a dropped sleep only frees its slot (its heap
+/// entry no longer matches and is skipped); the heap is rebuilt when dead entries outnumber
+/// live ones.
 #[derive(Default)]
 pub(crate) struct Timers {
-    heap: BinaryHeap<Reverse<(Instant, u64)>>,
-    wakers: HashMap<u64, Waker>,
-    next_id: u64,
+    heap: BinaryHeap<Reverse<(Instant, TimerKey)>>,
+    slots: Vec<TimerSlot>,
+    free: Vec<u32>,
+    live: usize,
+}
+
+/// A slot index and the generation it had when the sleep took it.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct TimerKey {
+    slot: u32,
+    generation: u32,
+}
+
+#[derive(Default)]
+struct TimerSlot {
+    generation: u32,
+    waker: Option<Waker>,
+}
+
+impl Timers {
+    fn insert(&mut self, deadline: Instant, waker: Waker) -> TimerKey {
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.slots.push(TimerSlot::default());
+                u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 sleeps")
+            }
+        };
+        let entry = &mut self.slots[slot as usize];
+        entry.waker = Some(waker);
+        let key = TimerKey {
+            slot,
+            generation: entry.generation,
+        };
+        self.live += 1;
+        self.heap.push(Reverse((deadline, key)));
+        if self.heap.len() > 2 * self.live + 1024 {
+            let slots = &self.slots;
+            self.heap
+                .retain(|Reverse((_, k))| slots[k.slot as usize].generation == k.generation);
+        }
+        key
+    }
+
+    fn is_live(&self, key: TimerKey) -> bool {
+        self.slots
+            .get(key.slot as usize)
+            .is_some_and(|s| s.generation == key.generation)
+    }
+
+    /// The waker of a live sleep, to replace.
+    fn waker_mut(&mut self, key: TimerKey) -> Option<&mut Waker> {
+        let slot = self.slots.get_mut(key.slot as usize)?;
+        (slot.generation == key.generation)
+            .then_some(slot.waker.as_mut())
+            .flatten()
+    }
+
+    /// Ends a sleep (due or dropped), freeing its slot; returns its waker if it was live.
+    fn remove(&mut self, key: TimerKey) -> Option<Waker> {
+        let slot = self.slots.get_mut(key.slot as usize)?;
+        if slot.generation != key.generation {
+            return None;
+        }
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(key.slot);
+        self.live -= 1;
+        slot.waker.take()
+    }
 }
 
 struct Sleep {
     deadline: Instant,
-    id: Option<u64>,
+    key: Option<TimerKey>,
     io: Arc<IoShared>,
 }
 
@@ -226,46 +294,35 @@ impl Future for Sleep {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if Instant::now() >= self.deadline {
-            if let Some(id) = self.id.take() {
-                lock(&self.io.executor.timers).wakers.remove(&id);
+            if let Some(key) = self.key.take() {
+                lock(&self.io.executor.timers).remove(key);
             }
             return Poll::Ready(());
         }
         let mut timers = lock(&self.io.executor.timers);
-        match self.id {
-            Some(id) => {
-                if let Some(w) = timers.wakers.get_mut(&id) {
-                    if !w.will_wake(cx.waker()) {
-                        *w = cx.waker().clone();
-                    }
-                } else {
-                    timers.wakers.insert(id, cx.waker().clone());
-                    timers.heap.push(Reverse((self.deadline, id)));
+        if let Some(key) = self.key {
+            if let Some(w) = timers.waker_mut(key) {
+                if !w.will_wake(cx.waker()) {
+                    *w = cx.waker().clone();
                 }
+                return Poll::Pending;
             }
-            None => {
-                let id = timers.next_id;
-                timers.next_id += 1;
-                timers.heap.push(Reverse((self.deadline, id)));
-                timers.wakers.insert(id, cx.waker().clone());
-                if timers.heap.len() > 2 * timers.wakers.len() + 1024 {
-                    let Timers { heap, wakers, .. } = &mut *timers;
-                    heap.retain(|Reverse((_, id))| wakers.contains_key(id));
-                }
-                drop(timers);
-                self.id = Some(id);
-                // The IO thread may be asleep with a later deadline: make it look again.
-                self.io.wake.signal();
-            }
+            // Fired (its waker is gone) but polled before the deadline by a clock step:
+            // register again.
         }
+        let key = timers.insert(self.deadline, cx.waker().clone());
+        drop(timers);
+        self.key = Some(key);
+        // The IO thread may be asleep with a later deadline: make it look again.
+        self.io.wake.signal();
         Poll::Pending
     }
 }
 
 impl Drop for Sleep {
     fn drop(&mut self) {
-        if let Some(id) = self.id {
-            lock(&self.io.executor.timers).wakers.remove(&id);
+        if let Some(key) = self.key {
+            lock(&self.io.executor.timers).remove(key);
         }
     }
 }
