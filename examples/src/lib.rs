@@ -48,52 +48,29 @@ impl Args {
     /// a stray argument or a missing value prints the problem and the usage
     /// on stderr and exits 2.
     pub fn parse_with(extra: &[&str]) -> (Args, Vec<(String, String)>) {
-        match Self::try_parse(std::env::args_os().skip(1), extra) {
-            Ok(Parsed::Args(args, found)) => (args, found),
-            Ok(Parsed::Help) => {
-                println!("{}", usage_line(extra));
-                println!("{FLAGS_HELP}");
-                std::process::exit(0)
-            }
-            Err(e) => usage_with(extra, &e.to_string()),
-        }
-    }
-
-    fn try_parse(
-        argv: impl IntoIterator<Item = std::ffi::OsString>,
-        extra: &[&str],
-    ) -> Result<Parsed, lexopt::Error> {
-        use lexopt::Arg::{Long, Short};
-        use lexopt::ValueExt;
-        let mut found = Vec::new();
-        let mut args = Args {
-            runtime: "tokio".into(),
-            addr: "127.0.0.1:8080".into(),
-            tls: None,
+        let mut valued = vec!["--runtime", "--addr", "--cert", "--key"];
+        valued.extend_from_slice(extra);
+        let help = format!("{}\n{FLAGS_HELP}", usage_line(extra));
+        let flags = Flags::parse(&help, &valued, &["--tls"]);
+        let args = Args {
+            runtime: flags.value("--runtime").unwrap_or("tokio").to_owned(),
+            addr: flags.value("--addr").unwrap_or("127.0.0.1:8080").to_owned(),
+            tls: match (flags.value("--cert"), flags.value("--key")) {
+                (Some(cert), Some(key)) => Some(Certificate::Pem {
+                    cert: cert.to_owned(),
+                    key: key.to_owned(),
+                }),
+                (None, None) => flags.switch("--tls").then_some(Certificate::SelfSigned),
+                _ => flags.usage_error("--cert and --key go together"),
+            },
         };
-        let (mut tls, mut cert, mut key) = (false, None, None);
-        let mut parser = lexopt::Parser::from_args(argv);
-        while let Some(arg) = parser.next()? {
-            match arg {
-                Long("runtime") => args.runtime = parser.value()?.string()?,
-                Long("addr") => args.addr = parser.value()?.string()?,
-                Long("tls") => tls = true,
-                Long("cert") => cert = Some(parser.value()?.string()?),
-                Long("key") => key = Some(parser.value()?.string()?),
-                Short('h') | Long("help") => return Ok(Parsed::Help),
-                Long(name) if extra.iter().any(|e| e.strip_prefix("--") == Some(name)) => {
-                    let flag = format!("--{name}");
-                    found.push((flag, parser.value()?.string()?));
-                }
-                other => return Err(other.unexpected()),
-            }
-        }
-        args.tls = match (cert, key) {
-            (Some(cert), Some(key)) => Some(Certificate::Pem { cert, key }),
-            (None, None) => tls.then_some(Certificate::SelfSigned),
-            _ => return Err("--cert and --key go together".into()),
-        };
-        Ok(Parsed::Args(args, found))
+        let found = flags
+            .values
+            .iter()
+            .filter(|(flag, _)| extra.contains(&flag.as_str()))
+            .cloned()
+            .collect();
+        (args, found)
     }
 
     /// The rustls configuration `--tls` / `--cert --key` ask for (ring
@@ -131,10 +108,103 @@ impl Args {
     }
 }
 
-/// What [`Args::try_parse`] found.
-enum Parsed {
-    Args(Args, Vec<(String, String)>),
-    Help,
+/// A program's command line: `--name VALUE` options (repeatable) and
+/// `--name` switches, parsed with `lexopt`. Every example parses its flags
+/// through this, so all behave alike: `-h`/`--help` prints the help on
+/// stdout and exits 0; an unknown flag, a stray argument, a missing or bad
+/// value prints `error: …` and the help's first line (the usage) on stderr
+/// and exits 2.
+#[derive(Debug)]
+pub struct Flags {
+    values: Vec<(String, String)>,
+    switches: Vec<String>,
+    usage: String,
+}
+
+impl Flags {
+    /// Parses the process arguments. `help` starts with the usage line;
+    /// `valued` and `switches` name the flags with their dashes.
+    pub fn parse(help: &str, valued: &[&str], switches: &[&str]) -> Flags {
+        let usage = help.lines().next().unwrap_or_default().to_owned();
+        match Self::try_parse(std::env::args_os().skip(1), valued, switches) {
+            Ok(Some((values, switches))) => Flags {
+                values,
+                switches,
+                usage,
+            },
+            Ok(None) => {
+                println!("{help}");
+                std::process::exit(0)
+            }
+            Err(e) => exit_usage(&usage, &e.to_string()),
+        }
+    }
+
+    /// `Ok(None)`: help was asked for.
+    #[allow(clippy::type_complexity)]
+    fn try_parse(
+        argv: impl IntoIterator<Item = std::ffi::OsString>,
+        valued: &[&str],
+        switch_names: &[&str],
+    ) -> Result<Option<(Vec<(String, String)>, Vec<String>)>, lexopt::Error> {
+        use lexopt::Arg::{Long, Short};
+        use lexopt::ValueExt;
+        let (mut values, mut switches) = (Vec::new(), Vec::new());
+        let mut parser = lexopt::Parser::from_args(argv);
+        while let Some(arg) = parser.next()? {
+            match arg {
+                Short('h') | Long("help") => return Ok(None),
+                Long(name) => {
+                    let flag = format!("--{name}");
+                    if valued.contains(&flag.as_str()) {
+                        let value = parser.value()?.string()?;
+                        values.push((flag, value));
+                    } else if switch_names.contains(&flag.as_str()) {
+                        switches.push(flag);
+                    } else {
+                        return Err(arg.unexpected());
+                    }
+                }
+                other => return Err(other.unexpected()),
+            }
+        }
+        Ok(Some((values, switches)))
+    }
+
+    /// The last value given for `flag`.
+    pub fn value(&self, flag: &str) -> Option<&str> {
+        let (_, value) = self.values.iter().rev().find(|(name, _)| name == flag)?;
+        Some(value)
+    }
+
+    /// Every value given for `flag`, in order.
+    pub fn all<'a>(&'a self, flag: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.values
+            .iter()
+            .filter(move |(name, _)| name == flag)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The value of `flag` parsed as a `T`, `default` when absent; a value
+    /// that does not parse is a usage error.
+    pub fn parsed<T: std::str::FromStr>(&self, flag: &str, default: T) -> T {
+        match self.value(flag) {
+            None => default,
+            Some(value) => value
+                .parse()
+                .unwrap_or_else(|_| self.usage_error(&format!("bad {flag} {value:?}"))),
+        }
+    }
+
+    /// Whether the switch `flag` was given.
+    pub fn switch(&self, flag: &str) -> bool {
+        self.switches.iter().any(|s| s == flag)
+    }
+
+    /// Prints `problem` and the usage on stderr, then exits with status 2.
+    pub fn usage_error(&self, problem: &str) -> ! {
+        exit_usage(&self.usage, problem)
+    }
 }
 
 const FLAGS_HELP: &str = "\
@@ -170,14 +240,14 @@ fn usage_line(extra: &[&str]) -> String {
 
 /// Prints `problem` and the usage line on stderr, then exits with status 2.
 pub fn usage(problem: &str) -> ! {
-    usage_with(&[], problem)
+    exit_usage(&usage_line(&[]), problem)
 }
 
-fn usage_with(extra: &[&str], problem: &str) -> ! {
+fn exit_usage(usage: &str, problem: &str) -> ! {
     if !problem.is_empty() {
         eprintln!("error: {problem}");
     }
-    eprintln!("{}", usage_line(extra));
+    eprintln!("{usage}");
     std::process::exit(2)
 }
 

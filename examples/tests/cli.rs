@@ -197,3 +197,149 @@ fn rust_log_info_shows_the_access_log() {
         assert_eq!(empty, expect_line, "RUST_LOG={rust_log:?}: {err}");
     }
 }
+
+/// The ZeroMQ programs (built with `--features zmq`) parse flags like the
+/// others: `--help` on stdout with exit 0, a bad flag → exit 2 with the usage.
+#[cfg(feature = "zmq")]
+#[test]
+fn zmq_programs_answer_help_and_refuse_bad_flags() {
+    for (bin, name) in [
+        (env!("CARGO_BIN_EXE_zmq_post"), "zmq_post"),
+        (env!("CARGO_BIN_EXE_zmq_bare"), "zmq_bare"),
+        (env!("CARGO_BIN_EXE_dice"), "dice"),
+        (env!("CARGO_BIN_EXE_zmq_workers"), "zmq_workers"),
+    ] {
+        let out = Command::new(bin).arg("--help").output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{name}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.starts_with(&format!("usage: {name} ")), "{text}");
+        assert!(text.contains("--addr"), "{text}");
+        for args in [&["--bogus"][..], &["--addr"], &["stray"]] {
+            let out = Command::new(bin).args(args).output().unwrap();
+            assert_eq!(out.status.code(), Some(2), "{name} {args:?}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.starts_with("error: "), "{name} {args:?}: {err}");
+            assert!(err.contains(&format!("usage: {name} ")), "{err}");
+        }
+    }
+}
+
+/// Starts `bin` on a free port; returns it and its `listening on` address
+/// without the `tcp://` scheme.
+#[cfg(feature = "zmq")]
+fn start_zmq_program(bin: &str) -> (std::process::Child, String) {
+    let mut child = Command::new(bin)
+        .args(["--addr", "tcp://127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on tcp://")
+        .unwrap_or_else(|| panic!("{bin}: {line:?}"))
+        .to_owned();
+    (child, addr)
+}
+
+#[cfg(feature = "zmq")]
+fn exit_code_within(child: &mut std::process::Child, limit: Duration) -> Option<i32> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// SIGINT to `zmq_post` while a POST's body is still arriving: the request
+/// completes and is answered, then the process exits 0. `zmq_bare` and the
+/// `zmq_workers` gateway (after answering through a worker) end on SIGINT
+/// with 0 too.
+#[cfg(feature = "zmq")]
+#[test]
+fn sigint_stops_the_zmq_programs_gracefully() {
+    let (mut child, addr) = start_zmq_program(env!("CARGO_BIN_EXE_zmq_post"));
+    let mut conn = TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    conn.write_all(b"POST /fruit HTTP/1.1\r\nHost: t\r\nContent-Length: 17\r\n\r\nApples to")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300)); // the handler is reading the body
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    std::thread::sleep(Duration::from_millis(100));
+    conn.write_all(b" Oranges").unwrap();
+    let mut answer = Vec::new();
+    let _ = conn.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert_eq!(
+        exit_code_within(&mut child, Duration::from_secs(20)),
+        Some(0)
+    );
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(err.contains("shutting down"), "{err}");
+
+    let mut gateway = Command::new(env!("CARGO_BIN_EXE_zmq_workers"))
+        .args([
+            "--addr",
+            "tcp://127.0.0.1:0",
+            "--workers-addr",
+            "tcp://127.0.0.1:0",
+        ])
+        .args(["--workers", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = BufReader::new(gateway.stdout.take().unwrap())
+        .lines()
+        .map(Result::unwrap)
+        .find_map(|line| line.strip_prefix("listening on tcp://").map(str::to_owned))
+        .unwrap();
+    let mut conn = TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    let _ = conn.read_to_string(&mut answer);
+    assert!(answer.ends_with("Hello World!"), "{answer}");
+    Command::new("kill")
+        .args(["-INT", &gateway.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(
+        exit_code_within(&mut gateway, Duration::from_secs(20)),
+        Some(0)
+    );
+
+    let (mut bare, _) = start_zmq_program(env!("CARGO_BIN_EXE_zmq_bare"));
+    Command::new("kill")
+        .args(["-INT", &bare.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(
+        exit_code_within(&mut bare, Duration::from_secs(20)),
+        Some(0)
+    );
+}

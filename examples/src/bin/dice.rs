@@ -65,51 +65,26 @@ struct Args {
 
 impl Args {
     fn parse() -> Args {
-        let mut args = Args {
-            addr: "127.0.0.1:8088".into(),
-            engines: Vec::new(),
-            timeout: Duration::from_secs(5),
-        };
-        let mut it = std::env::args().skip(1);
-        while let Some(flag) = it.next() {
-            let mut value = || {
-                it.next()
-                    .unwrap_or_else(|| usage(&format!("{flag} needs a value")))
-            };
-            match flag.as_str() {
-                "--addr" => args.addr = value(),
-                "--engine" => args.engines.push(value()),
-                "--timeout" => {
-                    let seconds = value();
-                    args.timeout = seconds
-                        .parse::<f64>()
-                        .ok()
-                        .and_then(|s| Duration::try_from_secs_f64(s).ok())
-                        .filter(|d| !d.is_zero())
-                        .unwrap_or_else(|| usage(&format!("bad --timeout {seconds:?}")));
-                }
-                "-h" | "--help" => usage(""),
-                other => usage(&format!("unknown argument {other:?}")),
-            }
+        let flags = zttp_examples::Flags::parse(HELP, &["--addr", "--engine", "--timeout"], &[]);
+        let timeout = flags.parsed("--timeout", 5.0);
+        Args {
+            addr: flags.value("--addr").unwrap_or("127.0.0.1:8088").to_owned(),
+            engines: flags.all("--engine").map(str::to_owned).collect(),
+            timeout: Duration::try_from_secs_f64(timeout)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .unwrap_or_else(|| flags.usage_error(&format!("bad --timeout {timeout}"))),
         }
-        args
     }
 }
 
-const USAGE: &str =
-    "usage: dice [--addr 127.0.0.1:8088] [--engine tcp://HOST:PORT]... [--timeout SECONDS]";
-
-/// `--help` (empty `problem`): the usage on stdout, exit 0; otherwise the
-/// problem and the usage on stderr, exit 2.
-fn usage(problem: &str) -> ! {
-    if problem.is_empty() {
-        println!("{USAGE}");
-        std::process::exit(0)
-    }
-    eprintln!("error: {problem}");
-    eprintln!("{USAGE}");
-    std::process::exit(2)
-}
+const HELP: &str = "\
+usage: dice [--addr 127.0.0.1:8088] [--engine tcp://HOST:PORT]... [--timeout SECONDS]
+  --addr ADDR        where the browser page and WebSocket listen (port 0 picks one)
+  --engine ENDPOINT  a dice engine's ZeroMQ REP endpoint (repeatable; none: two in-process)
+  --timeout SECONDS  answer a roll with an error after this long (default 5)
+  -h, --help         this help
+Ctrl-C or SIGTERM stops the server gracefully.";
 
 fn run(args: Args) -> io::Result<()> {
     let context = zmq::Context::new();
@@ -126,6 +101,8 @@ fn run(args: Args) -> io::Result<()> {
         }
     }
     let gateway = Gateway::start(&context, &engines, args.timeout)?;
+    zttp_examples::init_logging();
+    let shutdown = zttp_examples::shutdown_on_signals()?;
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
@@ -133,10 +110,10 @@ fn run(args: Args) -> io::Result<()> {
             let listener = tokio::net::TcpListener::bind(&args.addr).await?;
             zttp_examples::announce(listener.local_addr()?);
             let connections = Arc::new(AtomicU64::new(0));
-            zttp_tokio::serve(listener, move |req| {
-                route(req, gateway.clone(), connections.clone())
-            })
-            .await
+            zttp_tokio::Server::new(listener)
+                .shutdown(shutdown)
+                .serve(move |req| route(req, gateway.clone(), connections.clone()))
+                .await
         })
 }
 

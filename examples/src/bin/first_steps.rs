@@ -20,22 +20,7 @@ const USAGE: &str =
 
 fn main() {
     // No flags to take: --help explains, anything else is refused, not ignored.
-    let mut parser = lexopt::Parser::from_env();
-    match parser.next() {
-        Ok(None) => {}
-        Ok(Some(lexopt::Arg::Short('h') | lexopt::Arg::Long("help"))) => {
-            println!("{USAGE}");
-            return;
-        }
-        Ok(Some(other)) => {
-            eprintln!("error: {}\n{USAGE}", other.unexpected());
-            std::process::exit(2);
-        }
-        Err(e) => {
-            eprintln!("error: {e}\n{USAGE}");
-            std::process::exit(2);
-        }
-    }
+    zttp_examples::Flags::parse(USAGE, &[], &[]);
     let mut conn = Connection::new(Role::Server);
     conn.receive_data(
         b"POST /submit HTTP/1.1\r\n\

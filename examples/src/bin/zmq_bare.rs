@@ -9,25 +9,23 @@ use std::io::Write;
 const RESPONSE: &[u8] =
     b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!";
 
+const HELP: &str = "\
+usage: zmq_bare [--addr tcp://127.0.0.1:8080]
+  --addr ENDPOINT    the ZeroMQ endpoint to bind (tcp://HOST:PORT; port 0 picks one)
+  -h, --help         this help
+Ctrl-C or SIGTERM ends it (exit 0).";
+
 fn main() -> Result<(), zmq::Error> {
-    let mut args = std::env::args().skip(1);
-    let mut addr = "tcp://127.0.0.1:8080".to_string();
-    while let Some(flag) = args.next() {
-        if flag == "-h" || flag == "--help" {
-            println!("usage: zmq_bare [--addr tcp://127.0.0.1:8080]");
-            std::process::exit(0);
-        }
-        match (flag.as_str(), args.next()) {
-            ("--addr", Some(value)) => addr = value,
-            _ => {
-                eprintln!("usage: zmq_bare [--addr tcp://127.0.0.1:8080]");
-                std::process::exit(2);
-            }
-        }
+    let flags = zttp_examples::Flags::parse(HELP, &["--addr"], &[]);
+    let addr = flags.value("--addr").unwrap_or("tcp://127.0.0.1:8080");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone()).map_err(|_| zmq::Error::EINVAL)?;
     }
     let context = zmq::Context::new();
     let socket = context.socket(zmq::STREAM)?;
-    socket.bind(&addr)?;
+    socket.set_rcvtimeo(200)?;
+    socket.bind(addr)?;
     let bound = socket.get_last_endpoint()?.unwrap_or_default();
     println!("listening on {bound}");
     let _ = std::io::stdout().flush();
@@ -35,7 +33,17 @@ fn main() -> Result<(), zmq::Error> {
     let mut data = zmq::Message::new();
     let mut out = Vec::new();
     loop {
-        socket.recv(&mut id, 0)?;
+        // The signal may land on one of libzmq's threads: the receive timeout
+        // brings this loop back to look at the flag.
+        match socket.recv(&mut id, 0) {
+            Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Ok(());
+                }
+                continue;
+            }
+            other => other?,
+        }
         socket.recv(&mut data, 0)?;
         if data.is_empty() {
             continue; // connect or disconnect notification

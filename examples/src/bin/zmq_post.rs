@@ -46,32 +46,27 @@ async fn print_request(req: Request) -> http::Response<Body> {
     http::Response::new(Body::empty())
 }
 
+const HELP: &str = "\
+usage: zmq_post [--addr tcp://127.0.0.1:5555]
+  --addr ENDPOINT    the ZeroMQ endpoint to bind (tcp://HOST:PORT; port 0 picks one)
+  -h, --help         this help
+Ctrl-C or SIGTERM stops the server gracefully: requests in flight finish, then it exits 0.";
+
 fn main() {
-    let mut addr = "tcp://127.0.0.1:5555".to_string();
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        if flag == "-h" || flag == "--help" {
-            println!("usage: zmq_post [--addr tcp://127.0.0.1:5555]");
-            std::process::exit(0);
-        }
-        match (flag.as_str(), args.next()) {
-            ("--addr", Some(value)) => addr = value,
-            _ => {
-                eprintln!("usage: zmq_post [--addr tcp://127.0.0.1:5555]");
-                std::process::exit(2);
-            }
-        }
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let flags = zttp_examples::Flags::parse(HELP, &["--addr"], &[]);
+    let addr = flags.value("--addr").unwrap_or("tcp://127.0.0.1:5555");
+    let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .expect("tokio runtime");
-    let result = rt.block_on(async {
-        let server = zttp_zmq::Server::bind(&addr)?;
-        println!("listening on {}", server.local_endpoint());
-        let _ = std::io::stdout().flush();
-        server.serve(print_request).await
-    });
+        .and_then(|rt| {
+            rt.block_on(async {
+                let shutdown = zttp_examples::shutdown_on_signals()?;
+                let server = zttp_zmq::Server::bind(addr)?.shutdown(shutdown);
+                println!("listening on {}", server.local_endpoint());
+                let _ = std::io::stdout().flush();
+                server.serve(print_request).await
+            })
+        });
     if let Err(e) = result {
         eprintln!("error: {e}");
         std::process::exit(1);

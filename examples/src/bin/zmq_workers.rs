@@ -22,6 +22,7 @@ use std::io::{self, Write};
 use zttp_service::{Body, Handler, Request};
 use zttp_zmq::{CurveKeyPair, Gateway, GatewayConfig, GatewayCurve, Worker, WorkerCurve};
 
+/// The command line.
 struct Flags {
     addr: String,
     workers_addr: String,
@@ -32,60 +33,54 @@ struct Flags {
     allow: Vec<String>,
     server_key: Option<String>,
     gen_keys: Option<String>,
+    /// For problems found after parsing.
+    parsed: zttp_examples::Flags,
 }
 
-const USAGE: &str = "\
+const HELP: &str = "\
 usage: zmq_workers [--addr tcp://127.0.0.1:8080] [--workers-addr tcp://127.0.0.1:5556] [--workers N]
        [--curve KEYFILE --allow WORKER_PUBLIC_KEY ...]
        zmq_workers --worker --connect tcp://HOST:PORT [--server-key KEY --curve KEYFILE]
-       zmq_workers --gen-keys KEYFILE";
-
-fn usage(problem: &str) -> ! {
-    eprintln!("error: {problem}");
-    eprintln!("{USAGE}");
-    std::process::exit(2)
-}
+       zmq_workers --gen-keys KEYFILE
+  --addr ENDPOINT         where the gateway serves HTTP (ZeroMQ STREAM socket)
+  --workers-addr ENDPOINT where workers connect (ROUTER socket)
+  --workers N             workers started in this process (default 4)
+  --curve KEYFILE         this side's CURVE key pair (made by --gen-keys)
+  --allow KEY             a worker public key the gateway accepts (repeatable)
+  --worker                run as a worker only, connecting to --connect
+  --server-key KEY        the gateway's public key (a worker with --curve)
+  --gen-keys KEYFILE      write a new key pair (mode 0600) and print its public key
+  -h, --help              this help
+Ctrl-C or SIGTERM stops gracefully: requests in flight finish, then it exits 0.";
 
 fn parse() -> Flags {
-    let mut flags = Flags {
-        addr: "tcp://127.0.0.1:8080".into(),
-        workers_addr: "tcp://127.0.0.1:5556".into(),
-        workers: 4,
-        worker: false,
-        connect: None,
-        curve: None,
-        allow: Vec::new(),
-        server_key: None,
-        gen_keys: None,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || {
-            args.next()
-                .unwrap_or_else(|| usage(&format!("{flag} needs a value")))
-        };
-        match flag.as_str() {
-            "--addr" => flags.addr = value(),
-            "--workers-addr" => flags.workers_addr = value(),
-            "--workers" => {
-                flags.workers = value()
-                    .parse()
-                    .unwrap_or_else(|_| usage("--workers takes a number"))
-            }
-            "--connect" => flags.connect = Some(value()),
-            "--curve" => flags.curve = Some(value()),
-            "--allow" => flags.allow.push(value()),
-            "--server-key" => flags.server_key = Some(value()),
-            "--gen-keys" => flags.gen_keys = Some(value()),
-            "--worker" => flags.worker = true,
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0)
-            }
-            other => usage(&format!("unknown argument {other:?}")),
-        }
+    let parsed = zttp_examples::Flags::parse(
+        HELP,
+        &[
+            "--addr",
+            "--workers-addr",
+            "--workers",
+            "--connect",
+            "--curve",
+            "--allow",
+            "--server-key",
+            "--gen-keys",
+        ],
+        &["--worker"],
+    );
+    let owned = |flag| parsed.value(flag).map(str::to_owned);
+    Flags {
+        addr: owned("--addr").unwrap_or_else(|| "tcp://127.0.0.1:8080".into()),
+        workers_addr: owned("--workers-addr").unwrap_or_else(|| "tcp://127.0.0.1:5556".into()),
+        workers: parsed.parsed("--workers", 4),
+        worker: parsed.switch("--worker"),
+        connect: owned("--connect"),
+        curve: owned("--curve"),
+        allow: parsed.all("--allow").map(str::to_owned).collect(),
+        server_key: owned("--server-key"),
+        gen_keys: owned("--gen-keys"),
+        parsed,
     }
-    flags
 }
 
 fn hello(name: String) -> impl Handler {
@@ -158,11 +153,11 @@ fn run(flags: Flags) -> io::Result<()> {
         return Ok(());
     }
     if flags.worker {
-        let endpoint = endpoint(
-            &flags
-                .connect
-                .unwrap_or_else(|| usage("--worker needs --connect tcp://HOST:PORT")),
-        );
+        let endpoint = endpoint(&flags.connect.clone().unwrap_or_else(|| {
+            flags
+                .parsed
+                .usage_error("--worker needs --connect tcp://HOST:PORT")
+        }));
         let context = zmq::Context::new();
         let worker = match (&flags.server_key, &flags.curve) {
             (Some(server), Some(path)) => {
@@ -170,7 +165,9 @@ fn run(flags: Flags) -> io::Result<()> {
                 Worker::connect_curve(&context, &endpoint, &curve)?
             }
             (None, None) => Worker::connect_with(&context, &endpoint)?,
-            _ => usage("--server-key and --curve go together"),
+            _ => flags
+                .parsed
+                .usage_error("--server-key and --curve go together"),
         };
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -178,6 +175,7 @@ fn run(flags: Flags) -> io::Result<()> {
         println!("worker connecting to {endpoint}");
         let _ = io::stdout().flush();
         let handler = hello(format!("{}/0", std::process::id()));
+        let worker = worker.shutdown(zttp_examples::shutdown_on_signals()?);
         return rt.block_on(worker.serve_on_io_thread(handler));
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -219,7 +217,8 @@ fn run(flags: Flags) -> io::Result<()> {
         }
         // The raw request carries the client's header-name case on to the workers.
         let server = zttp_zmq::Server::bind(&endpoint(&flags.addr))?
-            .config(zttp_service::ServerConfig::default().raw_request(true));
+            .config(zttp_service::ServerConfig::default().raw_request(true))
+            .shutdown(zttp_examples::shutdown_on_signals()?);
         println!("workers on {}", gateway.local_endpoint());
         println!("listening on {}", server.local_endpoint());
         let _ = io::stdout().flush();
