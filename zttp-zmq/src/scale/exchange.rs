@@ -1,7 +1,8 @@
 //! State shared by an async task and an IO thread for one request/response exchange, and the
 //! command queue from tasks to the IO thread.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -12,6 +13,31 @@ use http::StatusCode;
 
 use super::protocol::{ResponseHead, WINDOW};
 use crate::wake::WakePipe;
+
+/// A map keyed by exchange id. Ids are chosen by the gateway (a counter; a worker trusts
+/// its gateway), never by a client, so a multiplicative hash suffices where SipHash would
+/// cost more than the rest of the look-up.
+pub(crate) type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+
+/// The hasher of [`IdMap`]: Fibonacci hashing of the id.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -52,9 +78,13 @@ impl<C> Outbox<C> {
     /// IO thread, at the start of a turn: reads away wake-up bytes; until
     /// [`prepare_sleep`](Self::prepare_sleep), pushes make no system call (this turn looks at
     /// the queue anyway).
-    pub(crate) fn begin_turn(&self) {
+    /// `signalled`: the last wait saw the wake-up readable (only then is there anything to
+    /// read, which saves a system call per turn).
+    pub(crate) fn begin_turn(&self, signalled: bool) {
         self.wake.set_awake();
-        self.wake.drain_bytes();
+        if signalled {
+            self.wake.drain_bytes();
+        }
     }
 
     /// IO thread, before sleeping: re-arms the wake-up; true if commands arrived meanwhile
@@ -174,6 +204,16 @@ impl Exchange {
     /// The other side wants the body now (`CONTINUE`): opens the initial window.
     pub(crate) fn open_window(&self) {
         self.add_credit(WINDOW);
+    }
+
+    /// The whole incoming body when it has completely arrived in at most one chunk (a
+    /// `RESPONSE`), taking it; `None` while it still streams.
+    pub(crate) fn take_whole_body(&self) -> Option<Bytes> {
+        let mut st = lock(&self.state);
+        if st.end != Some(End::Complete) || st.chunks.len() > 1 {
+            return None;
+        }
+        Some(st.chunks.pop_front().unwrap_or_default())
     }
 
     pub(crate) fn is_ended(&self) -> bool {

@@ -108,6 +108,14 @@ pub(crate) async fn forward(owner: Arc<Owner>, request: Request) -> Response {
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
         }
     }
+    if sending.is_none() {
+        if let Some(whole) = exchange.take_whole_body() {
+            // Complete already (the guard has nothing to cancel): a body of known length,
+            // which the connection writes together with the head.
+            *response.body_mut() = Body::from(whole);
+            return response;
+        }
+    }
     *response.body_mut() = Body::from_stream(ResponseBody {
         guard,
         sending,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::StatusCode;
 
-use super::exchange::{End, Exchange};
+use super::exchange::{End, Exchange, IdMap};
 use super::forward::Command;
 use super::gateway::{GatewayConfig, Shared, StatsCells};
 use super::pool::{Expired, PoolConfig, Rejected, WorkerPool};
@@ -28,7 +28,7 @@ type WorkerId = Bytes;
 struct Entry {
     exchange: Arc<Exchange>,
     /// The request's `HEAD`, kept until answered in case it must be re-dispatched.
-    head: Frames,
+    head: Bytes,
     answered: bool,
     /// Request-body chunks not yet sent (no worker yet), or all sent so far (for a replay).
     held: Vec<Bytes>,
@@ -48,7 +48,7 @@ pub(crate) struct GatewayIo {
     shared: Arc<Shared>,
     config: GatewayConfig,
     pool: WorkerPool<WorkerId>,
-    exchanges: HashMap<u64, Entry>,
+    exchanges: IdMap<Entry>,
     /// Per worker: messages that met `EAGAIN`, sent in order before anything new.
     backlogs: HashMap<WorkerId, VecDeque<Frames>>,
     commands: Vec<Command>,
@@ -73,7 +73,7 @@ impl GatewayIo {
             shared,
             config,
             pool: WorkerPool::new(pool_config, Instant::now()),
-            exchanges: HashMap::new(),
+            exchanges: IdMap::default(),
             backlogs: HashMap::new(),
             commands: Vec::new(),
             receiver: wire::Receiver::new(),
@@ -97,8 +97,9 @@ impl GatewayIo {
     }
 
     fn run_loop(&mut self) -> io::Result<()> {
+        let mut signalled = true;
         loop {
-            self.shared.outbox.begin_turn();
+            self.shared.outbox.begin_turn(signalled);
             if self.shared.outbox.is_stopping() {
                 return Ok(());
             }
@@ -130,7 +131,7 @@ impl GatewayIo {
             if blocked {
                 deadline = deadline.min(Instant::now() + Duration::from_millis(1));
             }
-            wire::wait(&self.socket, self.shared.outbox.wake.fd(), deadline)?;
+            signalled = wire::wait(&self.socket, self.shared.outbox.wake.fd(), deadline)?;
         }
     }
 
@@ -143,7 +144,8 @@ impl GatewayIo {
 
     fn command(&mut self, command: Command, now: Instant) {
         match command {
-            Command::Start(exchange, head) => {
+            Command::Start(exchange, mut frames) => {
+                let head = frames.pop().unwrap_or_default();
                 let id = exchange.id;
                 let mut submitted = self.pool.job_submit(id, now);
                 if submitted.is_err() {
@@ -279,7 +281,7 @@ impl GatewayIo {
                     let complete = head.body_len == Some(0);
                     entry.answered = true;
                     entry.held = Vec::new();
-                    entry.head = Vec::new();
+                    entry.head = Bytes::new();
                     if complete {
                         entry.exchange.complete(head, Bytes::new());
                         self.finish(id);
@@ -451,34 +453,45 @@ impl GatewayIo {
                 self.pool.job_done(id);
                 continue;
             };
-            let mut messages = Vec::with_capacity(1 + entry.held.len() + 1);
-            messages.push(entry.head.clone());
+            let head = entry.head.clone();
             let held = if entry.replayable {
                 entry.held.clone()
             } else {
                 std::mem::take(&mut entry.held)
             };
+            let end = entry.body_ended && !entry.no_body;
             let sent: usize = held.iter().map(Bytes::len).sum();
-            messages.extend(held.into_iter().map(|chunk| proto::body(id, chunk)));
-            if entry.body_ended && !entry.no_body {
-                messages.push(proto::simple(proto::END, id));
-            }
             self.pool.job_body_sent(id, sent as u64, now);
-            for m in messages {
-                self.send(&w, m);
+            // Without body the request is this one message: no `Vec` per request.
+            self.send_parts(&w, &[&proto::control_bytes(proto::HEAD, id)[..], &head]);
+            for chunk in held {
+                self.send_parts(&w, &[&proto::control_bytes(proto::BODY, id)[..], &chunk]);
+            }
+            if end {
+                self.send_parts(&w, &[&proto::control_bytes(proto::END, id)]);
             }
         }
     }
 
     /// Sends (or queues behind earlier blocked messages) one message to a worker.
     fn send(&mut self, worker: &WorkerId, frames: Frames) {
+        self.send_parts(worker, &frames);
+    }
+
+    /// [`send`](Self::send) of borrowed frames, copied only if the message must wait.
+    fn send_parts<F: AsRef<[u8]>>(&mut self, worker: &WorkerId, frames: &[F]) {
+        let owned = || -> Frames {
+            let copy = |f: &F| Bytes::copy_from_slice(f.as_ref());
+            frames.iter().map(copy).collect()
+        };
         if let Some(backlog) = self.backlogs.get_mut(worker) {
-            backlog.push_back(frames);
+            backlog.push_back(owned());
             return;
         }
-        match wire::send(&self.socket, Some(worker), &frames) {
+        match wire::send(&self.socket, Some(worker), frames) {
             Ok(true) => {}
             Ok(false) => {
+                let frames = owned();
                 self.backlogs
                     .entry(worker.clone())
                     .or_default()

@@ -10,6 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::time::{Duration, Instant};
 
+use super::exchange::IdMap;
 use super::protocol::{ACK_EVERY, WINDOW};
 
 /// The timing and limits the pool enforces.
@@ -78,7 +79,7 @@ pub(crate) enum Rejected {
 pub(crate) struct WorkerPool<W> {
     config: PoolConfig,
     workers: HashMap<W, Slot>,
-    jobs: HashMap<u64, Job<W>>,
+    jobs: IdMap<Job<W>>,
     queue: VecDeque<u64>,
     dispatched: u64,
     next_heartbeat: Instant,
@@ -91,7 +92,7 @@ impl<W: Clone + Eq + Hash> WorkerPool<W> {
         WorkerPool {
             config,
             workers: HashMap::new(),
-            jobs: HashMap::new(),
+            jobs: IdMap::default(),
             queue: VecDeque::new(),
             dispatched: 0,
             next_heartbeat: now + config.heartbeat_interval,

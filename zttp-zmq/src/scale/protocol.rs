@@ -20,11 +20,16 @@ pub(crate) const FLAG_NO_BODY: u8 = 2;
 /// One protocol message as frames (the ROUTER identity frame is not part of it).
 pub(crate) type Frames = Vec<Bytes>;
 
-pub(crate) fn control(kind: u8, id: u64) -> Bytes {
+/// The 9-byte control frame, on the stack.
+pub(crate) fn control_bytes(kind: u8, id: u64) -> [u8; 9] {
     let mut b = [0u8; 9];
     b[0] = kind;
     b[1..].copy_from_slice(&id.to_be_bytes());
-    Bytes::copy_from_slice(&b)
+    b
+}
+
+pub(crate) fn control(kind: u8, id: u64) -> Bytes {
+    Bytes::copy_from_slice(&control_bytes(kind, id))
 }
 
 /// Splits a control frame into kind and id.
@@ -152,7 +157,8 @@ fn line_end(frame: &[u8], from: usize) -> Option<usize> {
 /// Parses the field lines of `frame` from `from` to its end. The values are slices of
 /// `frame` (no copy); names are checked and lower-cased by `HeaderName`.
 fn parse_fields(frame: &Bytes, mut from: usize) -> Option<HeaderMap> {
-    let mut map = HeaderMap::new();
+    let lines = frame.get(from..)?.iter().filter(|&&b| b == b'\n').count();
+    let mut map = HeaderMap::with_capacity(lines);
     while from < frame.len() {
         let end = line_end(frame, from)?;
         let line = &frame[from..end];
@@ -314,17 +320,17 @@ pub(crate) fn request_head(
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
-/// The flags byte of a `HEAD` built by [`request_head`].
-pub(crate) fn request_flags(head: &Frames) -> u8 {
-    head.get(1).and_then(|f| f.first()).copied().unwrap_or(0)
+/// The flags byte of a request head frame (the second frame of [`request_head`]).
+pub(crate) fn request_flags(head: &[u8]) -> u8 {
+    head.first().copied().unwrap_or(0)
 }
 
-/// Clears a flag in a `HEAD` built by [`request_head`] (for a re-dispatch).
-pub(crate) fn clear_request_flag(head: &mut Frames, flag: u8) {
-    if let Some(frame) = head.get_mut(1).filter(|f| !f.is_empty()) {
-        let mut copy = BytesMut::from(&frame[..]);
+/// Clears a flag in a request head frame (for a re-dispatch).
+pub(crate) fn clear_request_flag(head: &mut Bytes, flag: u8) {
+    if !head.is_empty() {
+        let mut copy = BytesMut::from(&head[..]);
         copy[0] &= !flag;
-        *frame = copy.freeze();
+        *head = copy.freeze();
     }
 }
 

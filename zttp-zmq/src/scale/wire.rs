@@ -10,10 +10,10 @@ const COPY_BELOW: usize = 4096;
 
 /// Sends `[identity?, frames...]` without blocking: Ok(false) on `EAGAIN` (nothing sent),
 /// Err when the peer is unreachable (`EHOSTUNREACH` on a ROUTER with `ROUTER_MANDATORY`).
-pub(crate) fn send(
+pub(crate) fn send<F: AsRef<[u8]>>(
     socket: &zmq::Socket,
     identity: Option<&[u8]>,
-    frames: &[Bytes],
+    frames: &[F],
 ) -> io::Result<bool> {
     let mut first = true;
     if let Some(identity) = identity {
@@ -26,7 +26,7 @@ pub(crate) fn send(
     let last = frames.len().saturating_sub(1);
     for (i, frame) in frames.iter().enumerate() {
         let more = if i < last { zmq::SNDMORE } else { 0 };
-        match socket.send(&frame[..], more | zmq::DONTWAIT) {
+        match socket.send(frame.as_ref(), more | zmq::DONTWAIT) {
             Ok(()) => first = false,
             Err(zmq::Error::EAGAIN) if first => return Ok(false),
             Err(e) => return Err(e.into()),
@@ -114,14 +114,17 @@ pub(crate) fn poll_millis(deadline: Instant, now: Instant) -> i64 {
 }
 
 /// Sleeps in `zmq::poll` on `socket` and the wake-up descriptor, at most until `deadline`.
-pub(crate) fn wait(socket: &zmq::Socket, wake_fd: i32, deadline: Instant) -> io::Result<()> {
+/// True when the wake-up descriptor is readable.
+pub(crate) fn wait(socket: &zmq::Socket, wake_fd: i32, deadline: Instant) -> io::Result<bool> {
     let ms = poll_millis(deadline, Instant::now());
     let mut items = [
         socket.as_poll_item(zmq::POLLIN),
         zmq::PollItem::from_fd(wake_fd, zmq::POLLIN),
     ];
     match zmq::poll(&mut items, ms) {
-        Ok(_) | Err(zmq::Error::EINTR) => Ok(()),
+        Ok(_) => Ok(items[1].is_readable()),
+        // Interrupted: look at everything, as if signalled.
+        Err(zmq::Error::EINTR) => Ok(true),
         Err(e) => Err(e.into()),
     }
 }

@@ -1,6 +1,6 @@
 //! The worker: runs the same [`Handler`] closures remotely, fed by a [`Gateway`](crate::Gateway).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::panic::AssertUnwindSafe;
@@ -17,7 +17,7 @@ use futures::{FutureExt, Stream, StreamExt};
 use zttp_service::{Body, Handler, Runtime, Shutdown};
 
 use super::curve::WorkerCurve;
-use super::exchange::{End, Exchange, Outbox};
+use super::exchange::{End, Exchange, IdMap, Outbox};
 use super::protocol::{self as proto, Frames, ACK_EVERY, WINDOW};
 use super::wire;
 use crate::TokioRuntime;
@@ -168,7 +168,7 @@ impl Worker {
             capacity: self.capacity,
             heartbeat: None,
             next_beat: Instant::now(),
-            exchanges: HashMap::new(),
+            exchanges: IdMap::default(),
             backlog: VecDeque::new(),
             receiver: wire::Receiver::new(),
             replies: Vec::new(),
@@ -262,7 +262,7 @@ struct WorkerIo<H> {
     heartbeat: Option<Heartbeat>,
     /// When the next `READY` (or, not welcomed, `HELLO`) is due.
     next_beat: Instant,
-    exchanges: HashMap<u64, Arc<Exchange>>,
+    exchanges: IdMap<Arc<Exchange>>,
     /// Replies that met `EAGAIN` (gateway slow or reconnecting), sent in order first.
     backlog: VecDeque<Frames>,
     receiver: wire::Receiver,
@@ -348,8 +348,9 @@ impl<H: Handler> WorkerIo<H> {
         self.hello()?;
         let mut last_heard = Instant::now();
         let mut announced_stop = false;
+        let mut signalled = true;
         loop {
-            self.shared.begin_turn();
+            self.shared.begin_turn(signalled);
             self.take_replies()?;
             if self.shared.is_stopping() {
                 if !announced_stop && self.heartbeat.is_some() {
@@ -405,7 +406,7 @@ impl<H: Handler> WorkerIo<H> {
             if self.shared.prepare_sleep() || woken || stop_unseen {
                 continue;
             }
-            wire::wait(&self.socket, self.shared.wake.fd(), deadline)?;
+            signalled = wire::wait(&self.socket, self.shared.wake.fd(), deadline)?;
         }
     }
 
