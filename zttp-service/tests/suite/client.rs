@@ -33,18 +33,18 @@ pub struct RawConn {
 
 impl RawConn {
     pub fn connect(addr: SocketAddr) -> RawConn {
-        let stream = TcpStream::connect(addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        stream
-            .set_write_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        stream.set_nodelay(true).unwrap();
-        RawConn {
-            writer: stream.try_clone().unwrap(),
+        RawConn::try_connect(addr).expect("connect")
+    }
+
+    pub fn try_connect(addr: SocketAddr) -> io::Result<RawConn> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+        stream.set_nodelay(true)?;
+        Ok(RawConn {
+            writer: stream.try_clone()?,
             reader: BufReader::new(stream),
-        }
+        })
     }
 
     /// How long reads (and [`RawConn::is_closed`]) wait from now on.
@@ -81,15 +81,24 @@ impl RawConn {
     }
 
     pub fn read_response(&mut self, head: bool) -> io::Result<Resp> {
+        let status = self.read_status()?;
+        self.read_rest(status, head)
+    }
+
+    /// Reads a status line; returns its code.
+    pub fn read_status(&mut self) -> io::Result<u16> {
         let mut line = String::new();
         if self.reader.read_line(&mut line)? == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
-        let status: u16 = line
-            .split(' ')
+        line.split(' ')
             .nth(1)
             .and_then(|s| s.parse().ok())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, line.clone()))?;
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, line.clone()))
+    }
+
+    /// Reads the fields and body of a response whose status line was read.
+    pub fn read_rest(&mut self, status: u16, head: bool) -> io::Result<Resp> {
         let mut headers = Vec::new();
         loop {
             let mut line = String::new();

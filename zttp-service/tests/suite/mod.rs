@@ -63,6 +63,7 @@ macro_rules! behaviour_suite {
             slowloris_head_gets_408_after_the_header_read_timeout,
             idle_keep_alive_connection_is_closed,
             graceful_shutdown_finishes_requests_in_flight,
+            graceful_shutdown_under_load_completes_every_started_response,
             thousand_concurrent_keep_alive_connections,
             protocol_errors_are_answered_then_the_connection_closes,
             error_answer_is_followed_by_the_servers_fin_at_once,

@@ -220,6 +220,63 @@ pub fn graceful_shutdown_finishes_requests_in_flight(start: Start) {
     assert_listener_closed(addr);
 }
 
+/// Graceful shutdown under load: 16 clients download 200 kB streamed
+/// (chunked) bodies back to back on keep-alive connections while the server
+/// stops. Every response whose status line arrived arrives whole; after the
+/// stop, connections end cleanly between responses and new ones are refused.
+pub fn graceful_shutdown_under_load_completes_every_started_response(start: Start) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const CLIENTS: usize = 16;
+    const BODY: usize = 200_000;
+    let server = start(ServerConfig::default());
+    let completed = Arc::new(AtomicUsize::new(0));
+    let addr = server.addr;
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let completed = completed.clone();
+            std::thread::spawn(move || {
+                let give_up = Instant::now() + Duration::from_secs(30);
+                let mut mine = 0;
+                while Instant::now() < give_up {
+                    let Ok(mut conn) = RawConn::try_connect(addr) else {
+                        return mine; // the server stopped accepting
+                    };
+                    loop {
+                        let request = format!("GET /stream/{BODY} HTTP/1.1\r\nHost: t\r\n\r\n");
+                        if conn.try_send(request.as_bytes()).is_err() {
+                            break; // closed between responses
+                        }
+                        let Ok(status) = conn.read_status() else {
+                            break; // closed before answering this one: not started
+                        };
+                        let resp = conn
+                            .read_rest(status, false)
+                            .expect("a response that started arrives whole");
+                        assert_eq!(resp.status, 200);
+                        assert_eq!(resp.body.len(), BODY, "whole body");
+                        assert!(resp.body.iter().all(|&b| b == b'x'));
+                        mine += 1;
+                        completed.fetch_add(1, Ordering::Relaxed);
+                        if resp.header("connection") == Some("close") {
+                            break;
+                        }
+                    }
+                }
+                panic!("server still serving after 30 s");
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while completed.load(Ordering::Relaxed) < 4 * CLIENTS {
+        assert!(Instant::now() < deadline, "load started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.stop().unwrap();
+    let served: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();
+    assert!(served >= 4 * CLIENTS);
+    assert_listener_closed(addr);
+}
+
 pub fn thousand_concurrent_keep_alive_connections(start: Start) {
     const N: usize = 1000;
     let server = start(ServerConfig::default());
