@@ -605,3 +605,89 @@ async fn kill_9_of_one_of_two_workers_under_load_loses_no_get() {
     assert_eq!(gateway.stats().lost, 1);
     shutdown.trigger();
 }
+
+/// An HTTP/2 client (python `h2`, h2c prior knowledge) sending `expect: 100-continue`:
+/// prints the interim and final statuses it saw per request.
+const H2_EXPECT_CLIENT: &str = r#"
+import socket, sys
+import h2.config, h2.connection, h2.events
+
+port = int(sys.argv[1])
+sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+conn.initiate_connection()
+
+def request(stream, path, length):
+    conn.send_headers(stream, [(":method", "POST"), (":path", path), (":scheme", "http"),
+                               (":authority", "x"), ("expect", "100-continue"),
+                               ("content-length", str(length))], end_stream=False)
+    sock.sendall(conn.data_to_send())
+
+def events_until(done):
+    while not done():
+        data = sock.recv(65536)
+        if not data:
+            raise SystemExit("connection closed")
+        for event in conn.receive_data(data):
+            yield event
+        sock.sendall(conn.data_to_send())
+
+seen = {}
+body = {}
+ended = set()
+
+def handle(e):
+    if isinstance(e, h2.events.InformationalResponseReceived):
+        seen.setdefault(e.stream_id, {})["interim"] = dict(e.headers)[b":status"].decode()
+        if e.stream_id == 3:
+            conn.send_data(3, b"hello", end_stream=True)
+    elif isinstance(e, h2.events.ResponseReceived):
+        seen.setdefault(e.stream_id, {})["final"] = dict(e.headers)[b":status"].decode()
+    elif isinstance(e, h2.events.DataReceived):
+        body[e.stream_id] = body.get(e.stream_id, b"") + e.data
+        conn.acknowledge_received_data(e.flow_controlled_length, e.stream_id)
+    elif isinstance(e, (h2.events.StreamEnded, h2.events.StreamReset)):
+        ended.add(e.stream_id)
+
+# /auth answers 401 without reading: no 100, and the body is never sent.
+request(1, "/auth", 5000000)
+for e in events_until(lambda: 1 in ended):
+    handle(e)
+# /echo reads: 100 first, only then the body goes, and it comes back.
+request(3, "/echo", 5)
+for e in events_until(lambda: 3 in ended):
+    handle(e)
+for s in (1, 3):
+    print(s, seen.get(s, {}).get("interim", "-"), seen.get(s, {}).get("final", "-"),
+          body.get(s, b"").decode())
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(zttp_skip_peer = "h2", ignore = "ZTTP_SKIP_PEERS opts out of h2")]
+async fn http2_continue_is_sent_only_when_the_worker_reads_the_body() {
+    let (gateway, addr, shutdown) = start_gateway(test_config());
+    let _a = spawn_worker(gateway.local_endpoint(), "a");
+    wait_for_workers(&gateway, 1).await;
+    let port = addr.rsplit_once(':').unwrap().1.to_string();
+    let out = tokio::time::timeout(
+        LIMIT,
+        tokio::process::Command::from(zttp_peers::python_command(&[zttp_peers::Peer::PyH2]))
+            .arg("-c")
+            .arg(H2_EXPECT_CLIENT)
+            .arg(&port)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the h2 client finishes in time")
+    .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "h2 client failed: {}{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Stream 1 (/auth): no interim response, 401. Stream 3 (/echo): 100, then 200 "hello".
+    assert_eq!(stdout, "1 - 401 who are you?\n3 100 200 hello\n");
+    shutdown.trigger();
+}
