@@ -25,8 +25,8 @@ pub mod hpack_roundtrip;
 
 use bytes::{Bytes, BytesMut};
 use zttp_core::{
-    Config, Connection, Data, EndOfMessage, Error, Event, Leniency, Limits, Protocol, Request,
-    Response,
+    Config, Connection, Data, EndOfMessage, Event, Leniency, Limits, Protocol, RemoteProtocolError,
+    Request, Response, StreamId,
 };
 
 /// How to cut the input: `max` is the largest fragment (0: one piece), `seed`
@@ -90,7 +90,7 @@ pub struct Transcript {
     /// The events, normalised.
     pub events: Vec<Event>,
     /// The error that ended the run, if any.
-    pub error: Option<Error>,
+    pub error: Option<RemoteProtocolError>,
     /// All outgoing bytes, in order.
     pub output: Vec<u8>,
 }
@@ -128,7 +128,7 @@ impl Transcript {
 /// (an event loop that does not progress), or if an error does not stick.
 pub fn feed<F>(conn: &mut Connection, fragments: &[&[u8]], eof: bool, mut on_event: F) -> Transcript
 where
-    F: FnMut(&mut Connection, &Result<Event, Error>) -> Next,
+    F: FnMut(&mut Connection, &Result<Event, RemoteProtocolError>) -> Next,
 {
     let total: usize = fragments.iter().map(|f| f.len()).sum();
     let mut budget = 4096 + 64 * total;
@@ -204,7 +204,7 @@ pub fn body() -> Bytes {
 /// What a server remembers of a request until it answers it.
 #[derive(Debug, Clone)]
 struct Pending {
-    stream_id: u32,
+    stream_id: StreamId,
     expect_continue: bool,
     upgrade: bool,
 }
@@ -232,7 +232,11 @@ impl Server {
     }
 
     /// Reacts to one event; the argument of [`feed`].
-    pub fn on_event(&mut self, conn: &mut Connection, ev: &Result<Event, Error>) -> Next {
+    pub fn on_event(
+        &mut self,
+        conn: &mut Connection,
+        ev: &Result<Event, RemoteProtocolError>,
+    ) -> Next {
         match ev {
             Ok(Event::Request(req)) => {
                 let p = Pending {
@@ -264,20 +268,19 @@ impl Server {
             },
             Ok(Event::ConnectionClosed) => Next::Stop,
             Ok(_) => Next::Continue,
-            Err(Error::Remote(e)) => {
+            Err(e) => {
                 // An HTTP/1.1 server may answer the error once.
                 let _ = conn.send(Response::new(e.status()).with_header("Content-Length", "0"));
                 let _ = conn.send(EndOfMessage::default());
                 Next::Stop
             }
-            Err(_) => Next::Stop,
         }
     }
 
     fn answer(&self, conn: &mut Connection, p: &Pending) {
         let id = p.stream_id;
         if self.policy & 8 != 0 && p.expect_continue {
-            let _ = conn.send_informational(100);
+            let _ = conn.send_informational(id, 100, []);
         }
         let data = |d: &'static [u8]| Data {
             stream_id: id,
@@ -346,7 +349,7 @@ impl Client {
         }
         let kind = self.kinds[self.sent % self.kinds.len()] % 6;
         self.sent += 1;
-        let id = conn.next_stream_id().unwrap_or(0);
+        let id = conn.next_stream_id().unwrap_or_default();
         let mut req = match kind {
             0 => Request::new("GET", "/"),
             1 => Request::new("HEAD", "/"),
@@ -384,7 +387,11 @@ impl Client {
     }
 
     /// Reacts to one event; the argument of [`feed`].
-    pub fn on_event(&mut self, conn: &mut Connection, ev: &Result<Event, Error>) -> Next {
+    pub fn on_event(
+        &mut self,
+        conn: &mut Connection,
+        ev: &Result<Event, RemoteProtocolError>,
+    ) -> Next {
         match ev {
             Ok(Event::Paused) => {
                 if conn.start_next_cycle().is_ok() && self.send_request(conn) {
@@ -411,25 +418,23 @@ impl Client {
 /// bit 6 the unescaped-target-characters leniency.
 pub fn h1_config(bits: u8) -> Config {
     // Protocol::Auto is the default: plain HTTP/1.1 unless bit 5 asks for detection.
-    let mut config = Config::default()
-        .protocol(Protocol::Http1)
-        .leniency(Leniency {
-            bare_lf: bits & 1 != 0,
-            obs_fold: bits & 2 != 0,
-            transfer_encoding_with_content_length: bits & 4 != 0,
-            missing_host: bits & 8 != 0,
-            unescaped_target_chars: bits & 64 != 0,
-        });
+    let mut config = Config::default().protocol(Protocol::Http1).leniency(
+        Leniency::default()
+            .bare_lf(bits & 1 != 0)
+            .obs_fold(bits & 2 != 0)
+            .transfer_encoding_with_content_length(bits & 4 != 0)
+            .missing_host(bits & 8 != 0)
+            .unescaped_target_chars(bits & 64 != 0),
+    );
     if bits & 16 != 0 {
-        config.limits = Limits {
-            max_request_line: 32,
-            max_method_len: 8,
-            max_head_size: 128,
-            max_headers: 3,
-            max_chunk_extensions: 8,
-            max_trailer_size: 32,
-            max_body_size: Some(16),
-        };
+        config.limits = Limits::default()
+            .max_request_line(32)
+            .max_method_len(8)
+            .max_head_size(128)
+            .max_headers(3)
+            .max_chunk_extensions(8)
+            .max_trailer_size(32)
+            .max_body_size(Some(16));
     }
     if bits & 32 != 0 {
         config.protocol = Protocol::Auto;
@@ -447,17 +452,17 @@ pub fn h2_config(bits: u8) -> Config {
     if bits & 2 != 0 {
         h2.max_remote_resets = 2;
         h2.max_local_resets = 2;
-        h2.max_header_list_size = 200;
         h2.max_continuation_frames = 2;
         h2.max_control_frames = 4;
-        h2.local_settings.max_concurrent_streams = Some(2);
+        h2.max_concurrent_streams = 2;
+        config.limits.max_head_size = 200;
     }
     if bits & 4 != 0 {
-        h2.local_settings.header_table_size = Some(0);
+        h2.header_table_size = 0;
     }
     h2.accept_push = bits & 8 != 0;
     if bits & 16 != 0 {
-        h2.local_settings.initial_window_size = Some(10);
+        h2.initial_window_size = 10;
         h2.connection_window = 65_535;
     }
     config

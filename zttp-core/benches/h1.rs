@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
+use zttp_core::StreamId;
 use zttp_core::{Config, Connection, Data, EndOfMessage, Event, Limits, Response, Role};
 
 const SMALL_GET: &[u8] = b"GET / HTTP/1.1\r\nHost: localhost:8080\r\n\r\n";
@@ -86,7 +87,7 @@ fn zttp_exchange(conn: &mut Connection, input: &[u8]) -> usize {
     conn.send(Response::new(200).with_header("Content-Length", "2"))
         .unwrap();
     conn.send(Data {
-        stream_id: 0,
+        stream_id: StreamId::ZERO,
         data: Bytes::from_static(b"ok"),
     })
     .unwrap();
@@ -174,11 +175,7 @@ fn big_chunked(size: usize) -> Vec<u8> {
 }
 
 fn trickle_config() -> Config {
-    Config::default().limits(Limits {
-        max_head_size: 1 << 20,
-        max_headers: 10_000,
-        ..Limits::default()
-    })
+    Config::default().limits(Limits::default().max_head_size(1 << 20).max_headers(10_000))
 }
 
 /// Feeds `input` one byte per call, polling after each, until the message ends.

@@ -23,8 +23,28 @@ pub enum Protocol {
     Auto,
 }
 
+/// Builder methods named after the fields they set, for `#[non_exhaustive]`
+/// structs that cannot be built with literals outside this crate.
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $t:ty;)*) => {$(
+        $(#[$doc])*
+        #[must_use]
+        pub fn $name(mut self, value: $t) -> Self {
+            self.$name = value;
+            self
+        }
+    )*};
+}
+
 /// Limits that hold however the bytes arrive, one call or one byte at a time.
+/// Each limit is set here once and applies to every protocol it concerns.
+///
+/// ```
+/// let limits = zttp_core::Limits::default().max_head_size(16 * 1024).max_body_size(Some(1 << 20));
+/// assert_eq!(limits.max_headers, 100);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// Longest request line, CRLF excluded (414 beyond it). Default 8 KiB.
     pub max_request_line: usize,
@@ -32,15 +52,21 @@ pub struct Limits {
     /// method longer than any that it implements"). Default 32; the longest
     /// registered method, `UPDATEREDIRECTREF`, has 17 bytes.
     pub max_method_len: usize,
-    /// Longest head: start line plus header section (431 beyond it). Default 64 KiB.
+    /// Largest message head. HTTP/1.1: start line plus header section, in
+    /// bytes (431 beyond it). HTTP/2: the decoded header list (RFC 9113 §6.5.2
+    /// counts each field as name + value + 32), announced to the peer as
+    /// SETTINGS_MAX_HEADER_LIST_SIZE; a larger request is answered 431, a
+    /// larger response resets its stream. Default 64 KiB.
     pub max_head_size: usize,
-    /// Most header fields in one head (431 beyond it). Default 100.
+    /// Most header fields in one HTTP/1.1 head (431 beyond it). Default 100.
     pub max_headers: usize,
     /// Longest run of chunk extensions on one chunk-size line. Default 1 KiB.
     pub max_chunk_extensions: usize,
     /// Longest trailer section. Default 16 KiB.
     pub max_trailer_size: usize,
-    /// Largest message body; `None` for no limit (413 beyond it). Default `None`.
+    /// Largest HTTP/1.1 message body; `None` for no limit (413 beyond it).
+    /// Default `None`. (`zttp-service` sets it from its own
+    /// `ServerConfig::max_body_size`, which also holds on HTTP/2.)
     pub max_body_size: Option<u64>,
 }
 
@@ -58,8 +84,33 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    setters! {
+        /// Sets [`max_request_line`](Self::max_request_line).
+        max_request_line: usize;
+        /// Sets [`max_method_len`](Self::max_method_len).
+        max_method_len: usize;
+        /// Sets [`max_head_size`](Self::max_head_size).
+        max_head_size: usize;
+        /// Sets [`max_headers`](Self::max_headers).
+        max_headers: usize;
+        /// Sets [`max_chunk_extensions`](Self::max_chunk_extensions).
+        max_chunk_extensions: usize;
+        /// Sets [`max_trailer_size`](Self::max_trailer_size).
+        max_trailer_size: usize;
+        /// Sets [`max_body_size`](Self::max_body_size).
+        max_body_size: Option<u64>;
+    }
+}
+
 /// Opt-in tolerances for non-conforming peers. All default to off (strict).
+///
+/// ```
+/// let lenient = zttp_core::Leniency::default().bare_lf(true);
+/// assert!(lenient.bare_lf && !lenient.obs_fold);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Leniency {
     /// Accept lines ending in a bare LF (RFC 9112 §2.2 allows a recipient to).
     pub bare_lf: bool,
@@ -79,8 +130,26 @@ pub struct Leniency {
     pub unescaped_target_chars: bool,
 }
 
-/// HTTP/2 SETTINGS values (RFC 9113 §6.5.2); `None` means "not sent / default".
+impl Leniency {
+    setters! {
+        /// Sets [`bare_lf`](Self::bare_lf).
+        bare_lf: bool;
+        /// Sets [`obs_fold`](Self::obs_fold).
+        obs_fold: bool;
+        /// Sets [`transfer_encoding_with_content_length`](Self::transfer_encoding_with_content_length).
+        transfer_encoding_with_content_length: bool;
+        /// Sets [`missing_host`](Self::missing_host).
+        missing_host: bool;
+        /// Sets [`unescaped_target_chars`](Self::unescaped_target_chars).
+        unescaped_target_chars: bool;
+    }
+}
+
+/// HTTP/2 SETTINGS values (RFC 9113 §6.5.2), as a peer sent them
+/// ([`Event::SettingsChanged`](crate::Event::SettingsChanged)); `None` means
+/// "not sent". What we announce follows from [`Http2Config`] and [`Limits`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Settings {
     /// SETTINGS_HEADER_TABLE_SIZE
     pub header_table_size: Option<u32>,
@@ -98,61 +167,133 @@ pub struct Settings {
     pub enable_connect_protocol: Option<bool>,
 }
 
-/// HTTP/2 behaviour and its defences against abusive peers, each on by default.
+/// HTTP/2 behaviour, the SETTINGS we announce, and the defences against
+/// abusive peers, each on by default. The header-list limit is
+/// [`Limits::max_head_size`], shared with HTTP/1.1.
+///
+/// ```
+/// let h2 = zttp_core::Http2Config::default().max_concurrent_streams(10);
+/// let config = zttp_core::Config::default().http2(h2);
+/// assert_eq!(config.http2.max_concurrent_streams, 10);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Http2Config {
-    /// The SETTINGS we announce in our preface.
-    pub local_settings: Settings,
-    /// Acknowledge received DATA (WINDOW_UPDATE) as soon as `next_event` hands it out.
-    /// Off: call `acknowledge_received_data` yourself (for backpressure).
-    pub auto_acknowledge: bool,
-    /// Connection receive window we open to at start (≥ 65 535).
+    /// Streams the peer may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS);
+    /// more are refused with RST_STREAM(REFUSED_STREAM). Default 100.
+    pub max_concurrent_streams: u32,
+    /// The receive window of each stream (SETTINGS_INITIAL_WINDOW_SIZE). Default 1 MiB.
+    pub initial_window_size: u32,
+    /// Connection receive window we open to at start (≥ 65 535). Default 4 MiB.
     pub connection_window: u32,
-    /// Streams the peer may reset (RST_STREAM) per `reset_budget_interval` events before we
-    /// answer GOAWAY(ENHANCE_YOUR_CALM): the rapid-reset defence (CVE-2023-44487).
+    /// Largest frame payload we accept (SETTINGS_MAX_FRAME_SIZE, 16 KiB..16 MiB).
+    /// Default 16 KiB.
+    pub max_frame_size: u32,
+    /// Size of the HPACK table the peer may use for what it sends us
+    /// (SETTINGS_HEADER_TABLE_SIZE). Default 4 KiB.
+    pub header_table_size: u32,
+    /// Announce extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 8441),
+    /// e.g. for WebSockets over HTTP/2. Default off.
+    pub enable_connect_protocol: bool,
+    /// Client: accept PUSH_PROMISE (each promise is then declined with
+    /// RST_STREAM(CANCEL)); announced as SETTINGS_ENABLE_PUSH. Off: a
+    /// PUSH_PROMISE is a connection error. Default off.
+    pub accept_push: bool,
+    /// Acknowledge received DATA (WINDOW_UPDATE) as soon as `next_event` hands it out.
+    /// Off: call `acknowledge_received_data` yourself (for backpressure). Default on.
+    pub auto_acknowledge: bool,
+    /// Streams the peer may reset (RST_STREAM) before we answer
+    /// GOAWAY(ENHANCE_YOUR_CALM), less one for each stream that completes
+    /// normally: the rapid-reset defence (CVE-2023-44487). Default 200.
     pub max_remote_resets: u32,
-    /// Stream errors we may send (locally provoked resets, "MadeYouReset") before GOAWAY.
+    /// Stream errors we may send (locally provoked resets, "MadeYouReset")
+    /// before GOAWAY, counted the same way. Default 200.
     pub max_local_resets: u32,
-    /// Largest decoded header list, however split over CONTINUATION frames or
-    /// inflated by HPACK (431-equivalent: the stream or connection is refused).
-    pub max_header_list_size: u32,
-    /// Most CONTINUATION frames after one HEADERS.
+    /// Most CONTINUATION frames after one HEADERS. Default 64.
     pub max_continuation_frames: u32,
     /// Control frames (SETTINGS, PING, empty DATA, zero-increment WINDOW_UPDATE,
-    /// PRIORITY) tolerated per window before GOAWAY(ENHANCE_YOUR_CALM).
+    /// PRIORITY) tolerated per window before GOAWAY(ENHANCE_YOUR_CALM). Default 1000.
     pub max_control_frames: u32,
-    /// Accept PUSH_PROMISE as a client (off: it is a connection error).
-    pub accept_push: bool,
 }
 
 impl Default for Http2Config {
     fn default() -> Self {
         Http2Config {
-            local_settings: Settings {
-                max_concurrent_streams: Some(100),
-                initial_window_size: Some(1 << 20),
-                max_header_list_size: Some(64 * 1024),
-                enable_push: Some(false),
-                ..Settings::default()
-            },
-            auto_acknowledge: true,
+            max_concurrent_streams: 100,
+            initial_window_size: 1 << 20,
             connection_window: 4 << 20,
+            max_frame_size: 16_384,
+            header_table_size: 4096,
+            enable_connect_protocol: false,
+            accept_push: false,
+            auto_acknowledge: true,
             max_remote_resets: 200,
             max_local_resets: 200,
-            max_header_list_size: 64 * 1024,
             max_continuation_frames: 64,
             max_control_frames: 1000,
-            accept_push: false,
+        }
+    }
+}
+
+impl Http2Config {
+    setters! {
+        /// Sets [`max_concurrent_streams`](Self::max_concurrent_streams).
+        max_concurrent_streams: u32;
+        /// Sets [`initial_window_size`](Self::initial_window_size).
+        initial_window_size: u32;
+        /// Sets [`connection_window`](Self::connection_window).
+        connection_window: u32;
+        /// Sets [`max_frame_size`](Self::max_frame_size).
+        max_frame_size: u32;
+        /// Sets [`header_table_size`](Self::header_table_size).
+        header_table_size: u32;
+        /// Sets [`enable_connect_protocol`](Self::enable_connect_protocol).
+        enable_connect_protocol: bool;
+        /// Sets [`accept_push`](Self::accept_push).
+        accept_push: bool;
+        /// Sets [`auto_acknowledge`](Self::auto_acknowledge).
+        auto_acknowledge: bool;
+        /// Sets [`max_remote_resets`](Self::max_remote_resets).
+        max_remote_resets: u32;
+        /// Sets [`max_local_resets`](Self::max_local_resets).
+        max_local_resets: u32;
+        /// Sets [`max_continuation_frames`](Self::max_continuation_frames).
+        max_continuation_frames: u32;
+        /// Sets [`max_control_frames`](Self::max_control_frames).
+        max_control_frames: u32;
+    }
+
+    /// The SETTINGS we announce in our preface: every value that differs
+    /// from the protocol's default, plus the ones a peer must not assume.
+    pub(crate) fn announced(&self, role: Role, limits: &Limits) -> Settings {
+        let differs = |value: u32, default: u32| (value != default).then_some(value);
+        Settings {
+            header_table_size: differs(self.header_table_size, 4096),
+            enable_push: Some(role == Role::Client && self.accept_push),
+            max_concurrent_streams: Some(self.max_concurrent_streams),
+            initial_window_size: differs(self.initial_window_size, 65_535),
+            max_frame_size: differs(self.max_frame_size, 16_384),
+            max_header_list_size: Some(limits.max_head_size.min(u32::MAX as usize) as u32),
+            enable_connect_protocol: self.enable_connect_protocol.then_some(true),
         }
     }
 }
 
 /// Everything a [`Connection`](crate::Connection) can be configured with.
+///
+/// ```
+/// use zttp_core::{Config, Limits, Protocol};
+/// let config = Config::default()
+///     .protocol(Protocol::Http1)
+///     .limits(Limits::default().max_headers(50));
+/// assert_eq!(config.limits.max_headers, 50);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
-    /// HTTP/1.1 (default) or HTTP/2.
+    /// HTTP/1.1, HTTP/2, or either on one port (the default).
     pub protocol: Protocol,
-    /// Size and count limits.
+    /// Size and count limits, for every protocol.
     pub limits: Limits,
     /// Opt-in leniencies for HTTP/1.1 parsing.
     pub leniency: Leniency,
@@ -161,21 +302,14 @@ pub struct Config {
 }
 
 impl Config {
-    /// Selects the protocol.
-    pub fn protocol(mut self, protocol: Protocol) -> Self {
-        self.protocol = protocol;
-        self
-    }
-
-    /// Replaces the limits.
-    pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// Replaces the leniencies.
-    pub fn leniency(mut self, leniency: Leniency) -> Self {
-        self.leniency = leniency;
-        self
+    setters! {
+        /// Selects the protocol.
+        protocol: Protocol;
+        /// Replaces the limits.
+        limits: Limits;
+        /// Replaces the leniencies.
+        leniency: Leniency;
+        /// Replaces the HTTP/2 settings.
+        http2: Http2Config;
     }
 }

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use crate::{ErrorCode, Headers};
+use crate::{ErrorCode, Framing, Headers, StreamId};
 
 /// HTTP version of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,7 +30,7 @@ impl Version {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     /// The stream this request is on (0 on HTTP/1.1).
-    pub stream_id: u32,
+    pub stream_id: StreamId,
     /// The method token, e.g. `GET`.
     pub method: Bytes,
     /// The raw request-target as sent (`:path` on HTTP/2, or the authority for CONNECT).
@@ -47,13 +47,16 @@ pub struct Request {
     pub protocol: Option<Bytes>,
     /// True when the client sent `Expect: 100-continue`.
     pub expect_continue: bool,
+    /// How the request body is delimited, as the connection read the head
+    /// ([`Framing::Empty`] on a request built for sending: its fields decide).
+    pub framing: Framing,
 }
 
 impl Request {
     /// A request with no headers, for sending. Version defaults to HTTP/1.1.
     pub fn new(method: impl Into<Bytes>, target: impl Into<Bytes>) -> Self {
         Request {
-            stream_id: 0,
+            stream_id: StreamId::ZERO,
             method: method.into(),
             target: target.into(),
             http_version: Version::Http11,
@@ -62,6 +65,7 @@ impl Request {
             authority: None,
             protocol: None,
             expect_continue: false,
+            framing: Framing::Empty,
         }
     }
 
@@ -94,7 +98,7 @@ fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     /// The stream this response is on (0 on HTTP/1.1).
-    pub stream_id: u32,
+    pub stream_id: StreamId,
     /// Status code, 100..=999.
     pub status_code: u16,
     /// Reason phrase as sent (empty on HTTP/2).
@@ -103,17 +107,22 @@ pub struct Response {
     pub http_version: Version,
     /// Header fields in wire order.
     pub headers: Headers,
+    /// How the response body is delimited, as the connection read the head,
+    /// with the request's rules applied (HEAD, CONNECT) ([`Framing::Empty`]
+    /// on a response built for sending: its fields decide).
+    pub framing: Framing,
 }
 
 impl Response {
     /// A response with no headers and the standard reason phrase, for sending.
     pub fn new(status_code: u16) -> Self {
         Response {
-            stream_id: 0,
+            stream_id: StreamId::ZERO,
             status_code,
             reason: Bytes::from_static(reason_phrase(status_code).as_bytes()),
             http_version: Version::Http11,
             headers: Headers::new(),
+            framing: Framing::Empty,
         }
     }
 
@@ -128,7 +137,7 @@ impl Response {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Data {
     /// The stream this data is on (0 on HTTP/1.1).
-    pub stream_id: u32,
+    pub stream_id: StreamId,
     /// The body bytes.
     pub data: Bytes,
 }
@@ -137,7 +146,7 @@ pub struct Data {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EndOfMessage {
     /// The stream this message was on (0 on HTTP/1.1).
-    pub stream_id: u32,
+    pub stream_id: StreamId,
     /// Trailer fields, in wire order.
     pub trailers: Headers,
 }
@@ -166,7 +175,7 @@ pub enum Event {
     /// HTTP/2: the peer reset a stream (or we did, answering its error).
     StreamReset {
         /// The stream that ended.
-        stream_id: u32,
+        stream_id: StreamId,
         /// Why.
         error_code: ErrorCode,
         /// True when the peer sent the RST_STREAM; false when we reset it.
@@ -184,14 +193,14 @@ pub enum Event {
     /// HTTP/2: the peer opened the send window; stream 0 means the connection window.
     WindowUpdated {
         /// The stream whose window grew (0: the connection).
-        stream_id: u32,
+        stream_id: StreamId,
         /// By how much.
         increment: u32,
     },
     /// HTTP/2: the peer is going away; streams above `last_stream_id` were not processed.
     GoAway {
         /// The highest stream id the peer processed or may process.
-        last_stream_id: u32,
+        last_stream_id: StreamId,
         /// Why.
         error_code: ErrorCode,
         /// Optional debug data.
@@ -200,8 +209,9 @@ pub enum Event {
 }
 
 impl Event {
-    /// The stream this event belongs to (0 for HTTP/1.1 and connection-level events).
-    pub fn stream_id(&self) -> u32 {
+    /// The stream this event belongs to ([`StreamId::ZERO`] for HTTP/1.1 and
+    /// connection-level events).
+    pub fn stream_id(&self) -> StreamId {
         match self {
             Event::Request(r) => r.stream_id,
             Event::Response(r) | Event::InformationalResponse(r) => r.stream_id,
@@ -210,7 +220,7 @@ impl Event {
             Event::StreamReset { stream_id, .. } | Event::WindowUpdated { stream_id, .. } => {
                 *stream_id
             }
-            _ => 0,
+            _ => StreamId::ZERO,
         }
     }
 }

@@ -27,7 +27,7 @@
 //! ## A full request/response cycle
 //!
 //! ```
-//! use zttp_core::{Connection, Role, Event, Request, Response, Data, EndOfMessage};
+//! use zttp_core::{Connection, Role, Event, Framing, Request, Response, Data, EndOfMessage, StreamId};
 //!
 //! let mut client = Connection::new(Role::Client);
 //! let mut server = Connection::new(Role::Server);
@@ -35,7 +35,7 @@
 //! // The client serialises a request; the bytes go over "the wire".
 //! client.send(Request::new("POST", "/submit?x=1").with_header("Host", "example.com")
 //!     .with_header("Content-Length", "5")).unwrap();
-//! client.send(Data { stream_id: 0, data: "hello".into() }).unwrap();
+//! client.send(Data { stream_id: StreamId::ZERO, data: "hello".into() }).unwrap();
 //! client.send(EndOfMessage::default()).unwrap();
 //! let wire = client.data_to_send();
 //! assert_eq!(&wire[..], &b"POST /submit?x=1 HTTP/1.1\r\nHost: example.com\r\n\
@@ -47,6 +47,8 @@
 //! server.receive_data(&wire[7..]);
 //! let Event::Request(req) = server.next_event().unwrap() else { panic!() };
 //! assert_eq!((&req.method[..], req.path(), req.query()), (&b"POST"[..], &b"/submit"[..], Some(&b"x=1"[..])));
+//! // The connection read the framing fields: read `framing`, not the headers.
+//! assert_eq!(req.framing, Framing::Length(5));
 //! let Event::Data(body) = server.next_event().unwrap() else { panic!() };
 //! assert_eq!(body.data, "hello");
 //! assert!(matches!(server.next_event().unwrap(), Event::EndOfMessage(_)));
@@ -54,11 +56,12 @@
 //!
 //! // The server answers; with no Content-Length it picks chunked for HTTP/1.1.
 //! server.send(Response::new(200).with_header("Content-Type", "text/plain")).unwrap();
-//! server.send(Data { stream_id: 0, data: "ok".into() }).unwrap();
+//! server.send(Data { stream_id: StreamId::ZERO, data: "ok".into() }).unwrap();
 //! server.send(EndOfMessage::default()).unwrap();
 //! client.receive_data(&server.data_to_send());
 //! let Event::Response(resp) = client.next_event().unwrap() else { panic!() };
 //! assert_eq!(resp.status_code, 200);
+//! assert_eq!(resp.framing, Framing::Chunked);
 //! let Event::Data(body) = client.next_event().unwrap() else { panic!() };
 //! assert_eq!(body.data, "ok");
 //! assert!(matches!(client.next_event().unwrap(), Event::EndOfMessage(_)));
@@ -74,11 +77,13 @@
 mod config;
 mod error;
 mod event;
+mod framing;
 mod h1;
 mod h2;
 mod headers;
 pub mod hpack;
 mod outbound;
+mod stream_id;
 mod uri;
 
 use bytes::Bytes;
@@ -86,9 +91,27 @@ use bytes::Bytes;
 pub use config::{Config, Http2Config, Leniency, Limits, Protocol, Role, Settings};
 pub use error::{Error, ErrorCode, LocalProtocolError, RemoteErrorKind, RemoteProtocolError};
 pub use event::{reason_phrase, Data, EndOfMessage, Event, Request, Response, Version};
+pub use framing::Framing;
 pub use headers::{split_list, trim_ows, Headers};
+pub use stream_id::StreamId;
 
 use outbound::Outbound;
+
+/// A response head for sending, with the standard reason phrase and the
+/// borrowed fields copied.
+fn response_of<'a>(
+    stream_id: StreamId,
+    status: u16,
+    fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+) -> Response {
+    let mut response = Response::new(status);
+    response.stream_id = stream_id;
+    response.headers = fields
+        .into_iter()
+        .map(|(n, v)| (Bytes::copy_from_slice(n), Bytes::copy_from_slice(v)))
+        .collect();
+    response
+}
 
 /// The HTTP/2 client connection preface (RFC 9113 §3.4).
 pub const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -240,7 +263,11 @@ impl Connection {
 
     /// The next event, [`Event::NeedData`] when more bytes are needed, or
     /// [`Event::Paused`] when HTTP/1.1 waits for [`start_next_cycle`](Self::start_next_cycle).
-    pub fn next_event(&mut self) -> Result<Event, Error> {
+    ///
+    /// Only the peer can make reading fail: the error is the rule it broke
+    /// (with the status to answer, or the HTTP/2 code already sent in
+    /// GOAWAY), and every later call returns it again.
+    pub fn next_event(&mut self) -> Result<Event, RemoteProtocolError> {
         match &mut self.inner {
             Inner::Detecting(_) => Ok(Event::NeedData),
             Inner::H1(c) => c.next_event(),
@@ -279,18 +306,18 @@ impl Connection {
     /// list built. On HTTP/2, `stream_id` names the stream.
     ///
     /// ```
-    /// # use zttp_core::{Connection, Role, EndOfMessage};
+    /// # use zttp_core::{Connection, Role, EndOfMessage, StreamId};
     /// # let mut server = Connection::new(Role::Server);
     /// # server.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
     /// # server.next_event().unwrap();
     /// let fields = [(&b"content-length"[..], &b"0"[..])];
-    /// server.send_response_head(0, 204, fields).unwrap();
+    /// server.send_response_head(StreamId::ZERO, 204, fields).unwrap();
     /// server.send(EndOfMessage::default()).unwrap();
     /// assert!(server.data_to_send().starts_with(b"HTTP/1.1 204 No Content\r\n"));
     /// ```
     pub fn send_response_head<'a, I>(
         &mut self,
-        stream_id: u32,
+        stream_id: StreamId,
         status: u16,
         fields: I,
     ) -> Result<(), LocalProtocolError>
@@ -301,25 +328,40 @@ impl Connection {
             Inner::H1(c) if status >= 200 => {
                 c.send_response_head(status, reason_phrase(status).as_bytes(), fields.into_iter())
             }
-            _ => {
-                let mut response = Response::new(status);
-                response.stream_id = stream_id;
-                response.headers = fields
-                    .into_iter()
-                    .map(|(n, v)| (Bytes::copy_from_slice(n), Bytes::copy_from_slice(v)))
-                    .collect();
-                self.send(response)
-            }
+            _ => self.send(response_of(stream_id, status, fields)),
         }
     }
 
-    /// HTTP/1.1 server: sends a 1xx response (e.g. `100 Continue`) before the final one.
-    pub fn send_informational(&mut self, status: u16) -> Result<(), LocalProtocolError> {
-        let mut resp = Response::new(status);
-        if let Inner::H2(c) = &self.inner {
-            resp.stream_id = c.last_request_stream();
+    /// Server: sends an informational (1xx) response on `stream_id` before
+    /// the final one, e.g. `103 Early Hints` with `link` fields, or `100
+    /// Continue` (on HTTP/1.1 the stream is [`StreamId::ZERO`]). Refused with
+    /// [`LocalProtocolError::InformationalNotAllowed`] where the peer cannot
+    /// take one (an HTTP/1.0 client), and with `InvalidStatus` outside 100..=199.
+    ///
+    /// ```
+    /// # use zttp_core::{Connection, Role, StreamId};
+    /// # let mut server = Connection::new(Role::Server);
+    /// # server.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    /// # server.next_event().unwrap();
+    /// let link = [(&b"link"[..], &b"</style.css>; rel=preload"[..])];
+    /// server.send_informational(StreamId::ZERO, 103, link).unwrap();
+    /// assert!(server.data_to_send().starts_with(b"HTTP/1.1 103 Early Hints\r\nlink: "));
+    /// ```
+    pub fn send_informational<'a, I>(
+        &mut self,
+        stream_id: StreamId,
+        status: u16,
+        fields: I,
+    ) -> Result<(), LocalProtocolError>
+    where
+        I: IntoIterator<Item = (&'a [u8], &'a [u8])>,
+    {
+        if !(100..200).contains(&status) {
+            return Err(LocalProtocolError::InvalidStatus);
         }
-        self.send(Event::InformationalResponse(resp))
+        self.send(Event::InformationalResponse(response_of(
+            stream_id, status, fields,
+        )))
     }
 
     /// HTTP/1.1: after `EndOfMessage` both ways, resets for the next request on
@@ -384,17 +426,17 @@ impl Connection {
     }
 
     /// HTTP/2 client: the id to put on the next request.
-    pub fn next_stream_id(&mut self) -> Result<u32, LocalProtocolError> {
-        Ok(self.h2()?.next_stream_id())
+    pub fn next_stream_id(&mut self) -> Result<StreamId, LocalProtocolError> {
+        Ok(StreamId(self.h2()?.next_stream_id()))
     }
 
     /// HTTP/2: resets a stream with RST_STREAM.
     pub fn reset_stream(
         &mut self,
-        stream_id: u32,
+        stream_id: StreamId,
         code: ErrorCode,
     ) -> Result<(), LocalProtocolError> {
-        self.h2()?.reset_stream(stream_id, code)
+        self.h2()?.reset_stream(stream_id.0, code)
     }
 
     /// HTTP/2: sends a PING; the answer comes back as [`Event::PingAcknowledged`].
@@ -416,18 +458,18 @@ impl Connection {
     /// stay throttled.
     pub fn acknowledge_received_data(
         &mut self,
-        stream_id: u32,
+        stream_id: StreamId,
         n: usize,
     ) -> Result<(), LocalProtocolError> {
-        self.h2()?.acknowledge_received_data(stream_id, n);
+        self.h2()?.acknowledge_received_data(stream_id.0, n);
         Ok(())
     }
 
     /// HTTP/2: how many body bytes may be sent on `stream_id` right now (the
     /// smaller of the stream and connection windows). HTTP/1.1: unbounded.
-    pub fn send_window(&self, stream_id: u32) -> usize {
+    pub fn send_window(&self, stream_id: StreamId) -> usize {
         match &self.inner {
-            Inner::H2(c) => c.send_window(stream_id),
+            Inner::H2(c) => c.send_window(stream_id.0),
             _ => usize::MAX,
         }
     }

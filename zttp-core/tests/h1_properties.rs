@@ -7,6 +7,7 @@
 
 use bytes::Bytes;
 use proptest::prelude::*;
+use zttp_core::StreamId;
 use zttp_core::{Connection, Data, EndOfMessage, Event, Headers, Request, Response, Role};
 
 /// Header names a generated message may carry without changing its framing
@@ -221,13 +222,13 @@ fn response_spec() -> impl Strategy<Value = ResponseSpec> {
 fn send_body(conn: &mut Connection, body: &[u8], cuts: &[usize], trailers: Headers) {
     for piece in pieces(body, cuts) {
         conn.send(Data {
-            stream_id: 0,
+            stream_id: StreamId::ZERO,
             data: Bytes::from(piece),
         })
         .unwrap();
     }
     conn.send(EndOfMessage {
-        stream_id: 0,
+        stream_id: StreamId::ZERO,
         trailers,
     })
     .unwrap();

@@ -5,7 +5,10 @@
 mod support;
 
 use support::*;
-use zttp_core::{Connection, Error, ErrorCode, Event, RemoteErrorKind, Role, H2_PREFACE};
+use zttp_core::StreamId;
+use zttp_core::{
+    Connection, ErrorCode, Event, RemoteErrorKind, RemoteProtocolError, Role, H2_PREFACE,
+};
 
 const PROTOCOL_ERROR: u32 = 0x1;
 const FLOW_CONTROL_ERROR: u32 = 0x3;
@@ -14,8 +17,8 @@ const FRAME_SIZE_ERROR: u32 = 0x6;
 const REFUSED_STREAM: u32 = 0x7;
 const COMPRESSION_ERROR: u32 = 0x9;
 
-fn h2_error(code: u32) -> Error {
-    Error::Remote(RemoteErrorKind::Http2(ErrorCode(code)).into())
+fn h2_error(code: u32) -> RemoteProtocolError {
+    RemoteErrorKind::Http2(ErrorCode(code)).into()
 }
 
 /// Feeds `bytes` and asserts a connection error with `code`.
@@ -153,7 +156,7 @@ fn data_on_half_closed_remote_stream_is_stream_closed() {
         Some(STREAM_CLOSED)
     );
     assert!(events.contains(&Ok(Event::StreamReset {
-        stream_id: 1,
+        stream_id: StreamId::new(1),
         error_code: ErrorCode::STREAM_CLOSED,
         remote: false
     })));
@@ -189,11 +192,11 @@ fn headers_on_a_finished_stream_is_a_connection_error() {
     let block = c.get_block(&[]);
     c.feed(&frame(HEADERS, END_HEADERS | END_STREAM, 1, &block));
     let mut resp = zttp_core::Response::new(204);
-    resp.stream_id = 1;
+    resp.stream_id = StreamId::new(1);
     c.server.send(resp).unwrap();
     c.server
         .send(zttp_core::EndOfMessage {
-            stream_id: 1,
+            stream_id: StreamId::new(1),
             ..Default::default()
         })
         .unwrap();
@@ -210,7 +213,9 @@ fn frames_on_streams_we_reset_are_ignored() {
     let mut c = RawClient::default_server();
     let block = c.post_block(&[]);
     c.feed(&frame(HEADERS, END_HEADERS, 1, &block));
-    c.server.reset_stream(1, ErrorCode::CANCEL).unwrap();
+    c.server
+        .reset_stream(StreamId::new(1), ErrorCode::CANCEL)
+        .unwrap();
     let ours = parse_frames(&c.server.data_to_send());
     assert_eq!(rst_stream(&ours).map(|f| f.error_code()), Some(0x8));
     let (events, frames) = c.feed(&frame(DATA, 0, 1, b"in flight"));
@@ -365,16 +370,16 @@ fn initial_window_change_applies_to_open_streams() {
     let block = c.get_block(&[]);
     c.feed(&frame(HEADERS, END_HEADERS | END_STREAM, 1, &block));
     let mut resp = zttp_core::Response::new(200);
-    resp.stream_id = 1;
+    resp.stream_id = StreamId::new(1);
     c.server.send(resp).unwrap();
-    assert_eq!(c.server.send_window(1), 65_535);
+    assert_eq!(c.server.send_window(StreamId::new(1)), 65_535);
     let (events, _) = c.feed(&frame(SETTINGS, 0, 0, &[0, 4, 0, 0, 0, 100]));
     assert!(events
         .iter()
         .any(|e| matches!(e, Ok(Event::SettingsChanged(s)) if s.initial_window_size == Some(100))));
-    assert_eq!(c.server.send_window(1), 100);
+    assert_eq!(c.server.send_window(StreamId::new(1)), 100);
     c.feed(&frame(SETTINGS, 0, 0, &[0, 4, 0, 0, 0, 0]));
-    assert_eq!(c.server.send_window(1), 0);
+    assert_eq!(c.server.send_window(StreamId::new(1)), 0);
     // Growing a stream window past 2^31-1 through SETTINGS is a connection error.
     c.feed(&frame(WINDOW_UPDATE, 0, 1, &[0x7f, 0xff, 0xff, 0xff]));
     assert_connection_error(
@@ -423,9 +428,7 @@ fn window_overflow_is_a_flow_control_error() {
 
 #[test]
 fn data_beyond_our_stream_window_is_a_flow_control_error() {
-    let mut c = RawClient::new(h2_config(|h| {
-        h.local_settings.initial_window_size = Some(10)
-    }));
+    let mut c = RawClient::new(h2_config(|h| h.initial_window_size = 10));
     let block = c.post_block(&[]);
     c.feed(&frame(HEADERS, END_HEADERS, 1, &block));
     assert_stream_error(&mut c, &frame(DATA, 0, 1, &[0; 11]), 1, FLOW_CONTROL_ERROR);
@@ -436,7 +439,7 @@ fn data_beyond_our_connection_window_is_a_connection_error() {
     let mut c = RawClient::new(h2_config(|h| {
         h.connection_window = 65_535;
         h.auto_acknowledge = false;
-        h.local_settings.max_frame_size = Some(70_000);
+        h.max_frame_size = 70_000;
     }));
     let block = c.post_block(&[]);
     c.feed(&frame(HEADERS, END_HEADERS, 1, &block));
@@ -449,7 +452,7 @@ fn padding_counts_against_flow_control_and_is_given_back() {
     let mut c = RawClient::new(h2_config(|h| {
         h.auto_acknowledge = false;
         h.connection_window = 65_535;
-        h.local_settings.initial_window_size = Some(65_535);
+        h.initial_window_size = 65_535;
     }));
     let block = c.post_block(&[]);
     c.feed(&frame(HEADERS, END_HEADERS, 1, &block));
@@ -533,7 +536,9 @@ fn invalid_hpack_is_a_compression_error() {
 
 #[test]
 fn header_list_above_our_limit_is_answered_431() {
-    let mut c = RawClient::new(h2_config(|h| h.max_header_list_size = 1000));
+    let mut config = h2_config(|_| {});
+    config.limits.max_head_size = 1000;
+    let mut c = RawClient::new(config);
     let big = "x".repeat(2000);
     let block = c.get_block(&[("x-big", &big)]);
     let (events, frames) = c.feed(&frame(HEADERS, END_HEADERS | END_STREAM, 1, &block));
@@ -564,7 +569,7 @@ fn push_promise_is_refused_by_a_default_client() {
     let mut pair = Pair::default_pair();
     pair.drive();
     let mut req = zttp_core::Request::new("GET", "/");
-    req.stream_id = 1;
+    req.stream_id = StreamId::new(1);
     pair.client.send(req).unwrap();
     pair.client
         .receive_data(&frame(PUSH_PROMISE, END_HEADERS, 1, &[0, 0, 0, 2, 0x82]));
@@ -613,9 +618,7 @@ fn ping_with_wrong_length_is_a_frame_size_error() {
 
 #[test]
 fn streams_beyond_our_concurrency_limit_are_refused() {
-    let mut c = RawClient::new(h2_config(|h| {
-        h.local_settings.max_concurrent_streams = Some(2)
-    }));
+    let mut c = RawClient::new(h2_config(|h| h.max_concurrent_streams = 2));
     for id in [1, 3] {
         let block = c.get_block(&[]);
         c.feed(&frame(HEADERS, END_HEADERS | END_STREAM, id, &block));
@@ -642,7 +645,7 @@ fn peer_goaway_is_reported() {
     assert_eq!(
         events,
         [Ok(Event::GoAway {
-            last_stream_id: 0,
+            last_stream_id: StreamId::ZERO,
             error_code: ErrorCode::NO_ERROR,
             debug_data: "bye".into()
         })]

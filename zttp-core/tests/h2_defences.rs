@@ -5,12 +5,13 @@
 mod support;
 
 use support::*;
-use zttp_core::{EndOfMessage, Error, ErrorCode, Event, RemoteErrorKind, Response};
+use zttp_core::StreamId;
+use zttp_core::{EndOfMessage, ErrorCode, Event, RemoteErrorKind, RemoteProtocolError, Response};
 
 const ENHANCE_YOUR_CALM: u32 = 0xb;
 
-fn calm() -> Error {
-    Error::Remote(RemoteErrorKind::Http2(ErrorCode::ENHANCE_YOUR_CALM).into())
+fn calm() -> RemoteProtocolError {
+    RemoteErrorKind::Http2(ErrorCode::ENHANCE_YOUR_CALM).into()
 }
 
 /// Feeds frames made by `make(i)` until the server answers GOAWAY; returns how many it took.
@@ -58,11 +59,11 @@ fn completed_streams_refill_the_reset_budget() {
         let block = c.get_block(&[]);
         c.feed(&frame(HEADERS, END_HEADERS | END_STREAM, id + 2, &block));
         let mut resp = Response::new(204);
-        resp.stream_id = id + 2;
+        resp.stream_id = StreamId::new(id + 2);
         c.server.send(resp).unwrap();
         c.server
             .send(EndOfMessage {
-                stream_id: id + 2,
+                stream_id: StreamId::new(id + 2),
                 ..Default::default()
             })
             .unwrap();
@@ -107,10 +108,9 @@ fn continuation_flood_trips_enhance_your_calm() {
 
 #[test]
 fn header_block_bytes_are_capped_before_decoding() {
-    let mut c = RawClient::new(h2_config(|h| {
-        h.max_header_list_size = 4096;
-        h.max_continuation_frames = 10_000;
-    }));
+    let mut config = h2_config(|h| h.max_continuation_frames = 10_000);
+    config.limits.max_head_size = 4096;
+    let mut c = RawClient::new(config);
     c.feed(&frame(HEADERS, 0, 1, &[0x40; 1000]));
     let n = frames_until_goaway(&mut c, 1000, |_, _| {
         frame(CONTINUATION, 0, 1, &[0x40; 1000])
@@ -120,7 +120,9 @@ fn header_block_bytes_are_capped_before_decoding() {
 
 #[test]
 fn hpack_bomb_is_refused_without_killing_the_connection() {
-    let mut c = RawClient::new(h2_config(|h| h.max_header_list_size = 8 * 1024));
+    let mut config = h2_config(|_| {});
+    config.limits.max_head_size = 8 * 1024;
+    let mut c = RawClient::new(config);
     // GET http / plus one 4000-byte field added to the dynamic table...
     let mut first = vec![0x82, 0x86, 0x84, 0x40, 6];
     first.extend_from_slice(b"x-bomb");

@@ -7,10 +7,11 @@ mod support;
 
 use bytes::Bytes;
 use support::*;
+use zttp_core::StreamId;
 use zttp_core::{Data, EndOfMessage, Event, Headers, LocalProtocolError, Request, Response};
 
 /// A pair past the handshake, with stream 1 opened by a finished GET.
-fn pair_with_request() -> (Pair, u32) {
+fn pair_with_request() -> (Pair, StreamId) {
     let mut pair = Pair::default_pair();
     pair.drive();
     let id = pair.client.next_stream_id().unwrap();
@@ -22,7 +23,7 @@ fn pair_with_request() -> (Pair, u32) {
     (pair, id)
 }
 
-fn end(conn: &mut zttp_core::Connection, id: u32) {
+fn end(conn: &mut zttp_core::Connection, id: StreamId) {
     conn.send(EndOfMessage {
         stream_id: id,
         ..Default::default()
@@ -30,13 +31,13 @@ fn end(conn: &mut zttp_core::Connection, id: u32) {
     .unwrap();
 }
 
-fn respond(pair: &mut Pair, id: u32) {
+fn respond(pair: &mut Pair, id: StreamId) {
     let mut resp = Response::new(200).with_header("content-type", "text/plain");
     resp.stream_id = id;
     pair.server.send(resp).unwrap();
 }
 
-fn data(conn: &mut zttp_core::Connection, id: u32, body: impl Into<Bytes>) {
+fn data(conn: &mut zttp_core::Connection, id: StreamId, body: impl Into<Bytes>) {
     conn.send(Data {
         stream_id: id,
         data: body.into(),
@@ -219,10 +220,10 @@ fn another_streams_frame_in_between_falls_back_to_an_empty_data_frame() {
     assert_eq!(
         &flags[2..],
         [
-            (DATA, a, 0, 2),
-            (DATA, b, 0, 2),
-            (DATA, a, END_STREAM, 0),
-            (DATA, b, END_STREAM, 0),
+            (DATA, a.get(), 0, 2),
+            (DATA, b.get(), 0, 2),
+            (DATA, a.get(), END_STREAM, 0),
+            (DATA, b.get(), END_STREAM, 0),
         ],
         "neither DATA frame was last when its stream ended"
     );
@@ -257,7 +258,7 @@ fn large_payload_queued_by_reference_falls_back_to_an_empty_data_frame() {
 #[test]
 fn large_body_through_small_windows_ends_once() {
     let small = |c: &mut zttp_core::Http2Config| {
-        c.local_settings.initial_window_size = Some(1000);
+        c.initial_window_size = 1000;
         c.connection_window = 65_535;
     };
     let mut pair = Pair::new(h2_config(small), h2_config(small));
@@ -399,7 +400,7 @@ fn informational_response_is_never_ended() {
     req.stream_id = id;
     pair.client.send(req).unwrap();
     pair.drive();
-    pair.server.send_informational(100).unwrap();
+    pair.server.send_informational(id, 100, []).unwrap();
     respond(&mut pair, id);
     end(&mut pair.server, id);
     let frames = parse_frames(&pair.server.data_to_send());

@@ -6,6 +6,7 @@ mod support;
 
 use proptest::prelude::*;
 use support::*;
+use zttp_core::StreamId;
 use zttp_core::{Connection, Event, Role, H2_PREFACE};
 
 /// Frames with plausible types, flags and stream ids, and random payloads.
@@ -55,7 +56,7 @@ proptest! {
     fn client_survives_arbitrary_frames(body in frames(), chunk in 1usize..64) {
         let mut client = Connection::with_config(Role::Client, h2_config(|_| {}));
         let mut req = zttp_core::Request::new("GET", "/");
-        req.stream_id = 1;
+        req.stream_id = StreamId::new(1);
         client.send(req).unwrap();
         let mut input = frame(SETTINGS, 0, 0, &[]);
         input.extend(body);

@@ -5,11 +5,13 @@ mod support;
 
 use bytes::Bytes;
 use support::*;
+use zttp_core::Framing;
+use zttp_core::StreamId;
 use zttp_core::{
     Data, EndOfMessage, ErrorCode, Event, Headers, LocalProtocolError, Request, Response, Version,
 };
 
-fn request(pair: &mut Pair, method: &str, path: &str) -> u32 {
+fn request(pair: &mut Pair, method: &str, path: &str) -> StreamId {
     let id = pair.client.next_stream_id().unwrap();
     let mut req = Request::new(method.to_string(), path.to_string())
         .with_header("Host", "example.com")
@@ -66,7 +68,7 @@ fn get_request_and_response_round_trip() {
     let Event::Response(resp) = &events[0] else {
         panic!("{events:?}")
     };
-    assert_eq!((resp.status_code, resp.stream_id), (200, 1));
+    assert_eq!((resp.status_code, resp.stream_id), (200, StreamId::new(1)));
     assert_eq!(resp.headers.get(b"content-type").unwrap(), "text/plain");
     assert_eq!(
         resp.headers.iter().next().unwrap().0,
@@ -76,7 +78,7 @@ fn get_request_and_response_round_trip() {
     assert_eq!(
         events[1],
         Event::Data(Data {
-            stream_id: 1,
+            stream_id: StreamId::new(1),
             data: "hi".into()
         })
     );
@@ -110,7 +112,13 @@ fn ping_is_answered_automatically() {
 
 /// Sends `body` on `id` from `from` to `to`, respecting the send window and
 /// (when `manual`) acknowledging what `to` receives; returns what arrived.
-fn transfer(pair: &mut Pair, from_client: bool, id: u32, body: &Bytes, manual: bool) -> Vec<u8> {
+fn transfer(
+    pair: &mut Pair,
+    from_client: bool,
+    id: StreamId,
+    body: &Bytes,
+    manual: bool,
+) -> Vec<u8> {
     let mut sent = 0;
     let mut received = Vec::new();
     let mut ended = false;
@@ -175,7 +183,7 @@ fn transfer(pair: &mut Pair, from_client: bool, id: u32, body: &Bytes, manual: b
 
 fn large_body_both_ways(auto_acknowledge: bool) {
     let small = |c: &mut zttp_core::Http2Config| {
-        c.local_settings.initial_window_size = Some(1000);
+        c.initial_window_size = 1000;
         c.connection_window = 65_535;
         c.auto_acknowledge = auto_acknowledge;
     };
@@ -211,7 +219,7 @@ fn large_body_both_ways_through_small_windows_manually_acknowledged() {
 #[test]
 fn without_acknowledgement_the_sender_stalls_at_the_window() {
     let cfg = |c: &mut zttp_core::Http2Config| {
-        c.local_settings.initial_window_size = Some(1000);
+        c.initial_window_size = 1000;
         c.auto_acknowledge = false;
     };
     let mut pair = Pair::new(h2_config(|_| {}), h2_config(cfg));
@@ -290,7 +298,7 @@ fn informational_responses_precede_the_final_one() {
     let (_, server_events) = pair.drive();
     let events = messages(server_events);
     assert!(matches!(&events[0], Event::Request(r) if r.expect_continue));
-    pair.server.send_informational(100).unwrap();
+    pair.server.send_informational(id, 100, []).unwrap();
     let mut early = Response::new(103).with_header("link", "</style.css>");
     early.stream_id = id;
     pair.server.send(early).unwrap();
@@ -343,7 +351,7 @@ fn graceful_goaway_lets_open_streams_finish_and_refuses_new_ones() {
     assert!(!pair.server.should_close(), "stream 1 still open");
     let (client_events, _) = pair.drive();
     assert!(client_events.contains(&Ok(Event::GoAway {
-        last_stream_id: 1,
+        last_stream_id: StreamId::new(1),
         error_code: ErrorCode::NO_ERROR,
         debug_data: Bytes::new()
     })));
@@ -416,14 +424,14 @@ fn client_reset_reaches_the_server_as_stream_reset() {
 fn request_ids_must_follow_next_stream_id() {
     let mut pair = Pair::default_pair();
     let mut req = Request::new("GET", "/");
-    req.stream_id = 3;
+    req.stream_id = StreamId::new(3);
     assert_eq!(
         pair.client.send(req.clone()),
         Err(LocalProtocolError::InvalidStream)
     );
-    req.stream_id = 1;
+    req.stream_id = StreamId::new(1);
     pair.client.send(req.clone()).unwrap();
-    assert_eq!(pair.client.next_stream_id(), Ok(3));
+    assert_eq!(pair.client.next_stream_id(), Ok(StreamId::new(3)));
     assert_eq!(pair.server.send(req), Err(LocalProtocolError::WrongRole));
 }
 
@@ -431,7 +439,7 @@ fn request_ids_must_follow_next_stream_id() {
 fn peer_max_concurrent_streams_limits_new_requests() {
     let mut pair = Pair::new(
         h2_config(|_| {}),
-        h2_config(|c| c.local_settings.max_concurrent_streams = Some(1)),
+        h2_config(|c| c.max_concurrent_streams = 1),
     );
     pair.drive();
     request(&mut pair, "GET", "/");
@@ -459,4 +467,74 @@ fn auto_protocol_server_detects_the_preface() {
     assert!(
         matches!(&messages(server_events)[0], Event::Request(r) if r.http_version == Version::Http2)
     );
+}
+
+/// The framing of the first request and response heads each side reads.
+fn framings(end_with_head: bool, method: &str, fields: &[(&str, &str)]) -> (Framing, Framing) {
+    let mut pair = Pair::default_pair();
+    let id = pair.client.next_stream_id().unwrap();
+    let mut req = Request::new(method.to_string(), "/").with_header("Host", "a");
+    for (n, v) in fields {
+        req = req.with_header(n.to_string(), v.to_string());
+    }
+    req.stream_id = id;
+    pair.client.send(req).unwrap();
+    if end_with_head {
+        pair.client
+            .send(EndOfMessage {
+                stream_id: id,
+                ..Default::default()
+            })
+            .unwrap();
+    }
+    let (_, server_events) = pair.drive();
+    let Event::Request(req) = &messages(server_events)[0] else {
+        panic!()
+    };
+    let mut resp = Response::new(200);
+    resp.stream_id = id;
+    for (n, v) in fields {
+        resp = resp.with_header(n.to_string(), v.to_string());
+    }
+    pair.server.send(resp).unwrap();
+    let (client_events, _) = pair.drive();
+    let Event::Response(resp) = &messages(client_events)[0] else {
+        panic!()
+    };
+    (req.framing, resp.framing)
+}
+
+#[test]
+fn heads_say_how_their_body_is_framed() {
+    assert_eq!(
+        framings(true, "GET", &[]),
+        (Framing::Empty, Framing::Chunked),
+        "HEADERS with END_STREAM: no body"
+    );
+    assert_eq!(
+        framings(false, "POST", &[("content-length", "7")]),
+        (Framing::Length(7), Framing::Length(7))
+    );
+    assert_eq!(
+        framings(false, "POST", &[("content-length", "0")]),
+        (Framing::Empty, Framing::Empty)
+    );
+    assert_eq!(
+        framings(false, "HEAD", &[("content-length", "7")]).1,
+        Framing::Empty,
+        "a response to HEAD has no body"
+    );
+}
+
+#[test]
+fn the_head_size_limit_is_announced_as_the_header_list_size() {
+    let mut config = h2_config(|_| {});
+    config.limits.max_head_size = 1234;
+    let mut pair = Pair::new(h2_config(|_| {}), config);
+    let (client_events, _) = pair.drive();
+    let announced = client_events.iter().find_map(|e| match e {
+        Ok(Event::SettingsChanged(s)) => Some(*s),
+        _ => None,
+    });
+    assert_eq!(announced.unwrap().max_header_list_size, Some(1234));
 }

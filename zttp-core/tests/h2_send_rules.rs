@@ -6,16 +6,17 @@
 mod support;
 
 use support::*;
+use zttp_core::StreamId;
 use zttp_core::{Data, EndOfMessage, Event, Headers, LocalProtocolError, Request, Response};
 
-fn data(stream_id: u32, data: &'static str) -> Data {
+fn data(stream_id: StreamId, data: &'static str) -> Data {
     Data {
         stream_id,
         data: data.into(),
     }
 }
 
-fn end(stream_id: u32) -> EndOfMessage {
+fn end(stream_id: StreamId) -> EndOfMessage {
     EndOfMessage {
         stream_id,
         ..Default::default()
@@ -23,7 +24,7 @@ fn end(stream_id: u32) -> EndOfMessage {
 }
 
 /// Sends a request head with `extra` fields; returns its stream id.
-fn request(pair: &mut Pair, method: &str, extra: &[(&str, &str)]) -> u32 {
+fn request(pair: &mut Pair, method: &str, extra: &[(&str, &str)]) -> StreamId {
     let id = pair.client.next_stream_id().unwrap();
     let mut req = Request::new(method.to_string(), "/".to_string()).with_header("Host", "a");
     for (n, v) in extra {
@@ -35,7 +36,7 @@ fn request(pair: &mut Pair, method: &str, extra: &[(&str, &str)]) -> u32 {
 }
 
 /// A pair whose server has received a whole `method` request on the returned stream.
-fn pair_with_request(method: &str) -> (Pair, u32) {
+fn pair_with_request(method: &str) -> (Pair, StreamId) {
     let mut pair = Pair::default_pair();
     let id = request(&mut pair, method, &[]);
     pair.client.send(end(id)).unwrap();
@@ -43,7 +44,7 @@ fn pair_with_request(method: &str) -> (Pair, u32) {
     (pair, id)
 }
 
-fn response(id: u32, status: u16, extra: &[(&str, &str)]) -> Response {
+fn response(id: StreamId, status: u16, extra: &[(&str, &str)]) -> Response {
     let mut resp = Response::new(status);
     for (n, v) in extra {
         resp = resp.with_header(n.to_string(), v.to_string());

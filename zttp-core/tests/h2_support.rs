@@ -4,7 +4,9 @@
 
 use bytes::BytesMut;
 use zttp_core::hpack::Encoder;
-use zttp_core::{Config, Connection, Error, Event, Http2Config, Protocol, Role, H2_PREFACE};
+use zttp_core::{
+    Config, Connection, Event, Http2Config, Protocol, RemoteProtocolError, Role, H2_PREFACE,
+};
 
 /// An HTTP/2 configuration, adjusted by `f`.
 pub fn h2_config(f: impl FnOnce(&mut Http2Config)) -> Config {
@@ -14,7 +16,7 @@ pub fn h2_config(f: impl FnOnce(&mut Http2Config)) -> Config {
 }
 
 /// What a connection said, in order; an error ends the list.
-pub type Events = Vec<Result<Event, Error>>;
+pub type Events = Vec<Result<Event, RemoteProtocolError>>;
 
 /// Polls `conn` until it needs data, collecting events (and the error, which ends polling).
 pub fn poll_all(conn: &mut Connection) -> Events {

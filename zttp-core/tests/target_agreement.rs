@@ -13,10 +13,7 @@ use zttp_core::{Config, Connection, Event, Leniency, Role};
 
 /// The target the core hands out for `target`, or `None` when it rejects it.
 fn accepted(target: &str, lenient: bool) -> Option<Vec<u8>> {
-    let config = Config::default().leniency(Leniency {
-        unescaped_target_chars: lenient,
-        ..Leniency::default()
-    });
+    let config = Config::default().leniency(Leniency::default().unescaped_target_chars(lenient));
     let mut conn = Connection::with_config(Role::Server, config);
     conn.receive_data(format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes());
     match conn.next_event() {

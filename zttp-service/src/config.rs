@@ -54,7 +54,10 @@ pub struct ServerConfig {
     /// Default: `zttp_core::Config::default()`, whose protocol is
     /// `Protocol::Auto` (HTTP/1.1, or h2c with prior knowledge), so a core
     /// config built from its default keeps h2c; set `Protocol::Http1` to
-    /// refuse HTTP/2.
+    /// refuse HTTP/2. Its `limits.max_body_size` is replaced by
+    /// [`max_body_size`](Self::max_body_size), the one body limit, and its
+    /// `http2.auto_acknowledge` is turned off (the drive loop grants credit
+    /// as handlers read).
     pub core: zttp_core::Config,
     /// Give each request a [`RawRequest`](crate::RawRequest) extension: the
     /// head exactly as received (header name case, order, the raw target).
@@ -132,9 +135,7 @@ impl ServerConfig {
     pub(crate) fn connection_config(&self) -> zttp_core::Config {
         let mut config = self.core.clone();
         config.http2.auto_acknowledge = false;
-        if self.max_body_size.is_some() {
-            config.limits.max_body_size = self.max_body_size;
-        }
+        config.limits.max_body_size = self.max_body_size;
         config
     }
 }

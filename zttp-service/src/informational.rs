@@ -8,7 +8,7 @@ use std::task::Context;
 
 use futures::task::AtomicWaker;
 use http::{HeaderMap, StatusCode};
-use zttp_core::{Connection, Event, LocalProtocolError};
+use zttp_core::{Connection, LocalProtocolError, StreamId};
 
 /// Sends informational (`1xx`) responses ahead of the final response. Every
 /// request carries one in its extensions, on HTTP/1.1 and HTTP/2 alike:
@@ -151,7 +151,7 @@ impl Interim {
         &mut self,
         core: &mut Connection,
         cx: &mut Context<'_>,
-        mut target: impl FnMut(u64) -> Option<u32>,
+        mut target: impl FnMut(u64) -> Option<StreamId>,
     ) -> bool {
         self.shared.waker.register(cx.waker());
         if !self.shared.pending.swap(false, Ordering::AcqRel) {
@@ -181,22 +181,17 @@ impl Interim {
     }
 }
 
-/// Frames one informational response on `stream_id` (0 on HTTP/1.1).
+/// Frames one informational response on `stream_id` (`StreamId::ZERO` on HTTP/1.1).
 fn send(
     core: &mut Connection,
-    stream_id: u32,
+    stream_id: StreamId,
     status: u16,
     headers: &HeaderMap,
 ) -> Result<(), LocalProtocolError> {
-    let mut response = zttp_core::Response::new(status);
-    response.stream_id = stream_id;
-    for (name, value) in headers {
-        response.headers.push(
-            bytes::Bytes::copy_from_slice(name.as_str().as_bytes()),
-            bytes::Bytes::copy_from_slice(value.as_bytes()),
-        );
-    }
-    core.send(Event::InformationalResponse(response))
+    let fields = headers
+        .iter()
+        .map(|(name, value)| (name.as_str().as_bytes(), value.as_bytes()));
+    core.send_informational(stream_id, status, fields)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use zttp_core::{Config, Connection, EndOfMessage, Event, Protocol, Role};
+use zttp_core::{Config, Connection, EndOfMessage, Event, Protocol, Role, StreamId};
 use zttp_tokio::{Request, Server, ServerConfig, Shutdown};
 
 /// How long the slow handler computes without yielding.
@@ -37,7 +37,7 @@ impl Client {
         self.sock.write_all(&out).unwrap();
     }
 
-    fn get(&mut self, path: &str) -> u32 {
+    fn get(&mut self, path: &str) -> StreamId {
         let id = self.core.next_stream_id().unwrap();
         let mut req = zttp_core::Request::new("GET", path.to_owned());
         req.stream_id = id;

@@ -10,6 +10,8 @@
 
 use arbitrary::Arbitrary;
 use bytes::Bytes;
+use zttp_core::RemoteProtocolError;
+use zttp_core::StreamId;
 use zttp_core::{
     Config, Connection, Data, EndOfMessage, ErrorCode, Event, Headers, Protocol, Request, Response,
     Role, Version,
@@ -135,11 +137,11 @@ impl Pair {
         }
     }
 
-    fn stream(&self, s: u8) -> u32 {
+    fn stream(&self, s: u8) -> StreamId {
         if self.h2 {
-            1 + 2 * u32::from(s % 4)
+            StreamId::new(1 + 2 * u32::from(s % 4))
         } else {
-            0
+            StreamId::ZERO
         }
     }
 
@@ -173,7 +175,7 @@ impl Pair {
                 }
                 if self.h2 {
                     let (conn, _) = self.conn(side);
-                    req.stream_id = conn.next_stream_id().unwrap_or(0);
+                    req.stream_id = conn.next_stream_id().unwrap_or_default();
                 }
                 Event::Request(req)
             }
@@ -200,7 +202,7 @@ impl Pair {
 
     /// Polls one event from `side` and checks it is not a complaint about
     /// what the peer agreed to send.
-    fn next_event(&mut self, side: Side) -> Result<Event, zttp_core::Error> {
+    fn next_event(&mut self, side: Side) -> Result<Event, RemoteProtocolError> {
         let closed = self.closed;
         let (conn, peer) = self.conn(side);
         let ev = conn.next_event();
@@ -212,7 +214,7 @@ impl Pair {
                 peer.should_close(),
                 "{side:?} read the connection as closed while its peer keeps it open"
             ),
-            Err(zttp_core::Error::Remote(e)) => {
+            Err(e) => {
                 panic!("{side:?} rejected what its peer agreed to send: {e:?}")
             }
             Ok(Event::StreamReset {
@@ -277,9 +279,11 @@ pub fn run(data: &[u8]) {
                 let _ = pair.conn(side).0.start_next_cycle();
             }
             Op::SendInformational(side, status) => {
+                // The thousands pick the stream (HTTP/2), the rest the status.
+                let stream = pair.stream((status / 1000) as u8);
                 let (conn, _) = pair.conn(side);
                 let before = conn.pending_send_len();
-                if conn.send_informational(status % 1000).is_err() {
+                if conn.send_informational(stream, status % 1000, []).is_err() {
                     assert_eq!(
                         conn.pending_send_len(),
                         before,

@@ -4,8 +4,8 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use super::parse::{is_tchar, parse_fields, HeadScanner, Lines, Scan};
-use crate::{Headers, Leniency, Limits, RemoteErrorKind};
+use super::parse::{is_tchar, section_fields, HeadScanner, Scan};
+use crate::{Framing, Headers, Leniency, Limits, RemoteErrorKind};
 
 /// What a decoder produced from the buffered bytes.
 #[derive(Debug)]
@@ -27,6 +27,15 @@ pub(crate) enum BodyDecoder {
 }
 
 impl BodyDecoder {
+    /// The framing this decoder reads, as events report it.
+    pub(crate) fn framing(&self) -> Framing {
+        match self {
+            BodyDecoder::Length(n) => Framing::of_length(*n),
+            BodyDecoder::Chunked(_) => Framing::Chunked,
+            BodyDecoder::UntilClose => Framing::UntilClose,
+        }
+    }
+
     /// Decodes the next piece from `buf`; `eof` means the peer closed.
     pub(crate) fn decode(
         &mut self,
@@ -223,8 +232,10 @@ impl ChunkedDecoder {
             Scan::Complete(end) => end,
         };
         let section = buf.split_to(end).freeze();
-        let trailers = parse_fields(
-            &mut Lines::new(&section, leniency),
+        let trailers = section_fields(
+            &section,
+            &self.trailers.layout,
+            false,
             leniency,
             limits.max_headers,
         )?;

@@ -180,7 +180,10 @@ impl SentFields {
                 self.connection = true;
                 self.close |= split_list(value).any(|t| t.eq_ignore_ascii_case(b"close"));
             }
-            14 if name.eq_ignore_ascii_case(b"content-length") => self.content_length.add(value),
+            14 if name.eq_ignore_ascii_case(b"content-length") => {
+                // The first error sticks; framing the head reports it.
+                let _ = self.content_length.add(value);
+            }
             17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
                 self.transfer_codings.add(value)
             }

@@ -20,11 +20,12 @@ mod parse;
 
 use bytes::{Bytes, BytesMut};
 
+use crate::framing::ContentLength;
 use crate::outbound::Outbound;
 use crate::uri;
 use crate::{
-    Config, Data, EndOfMessage, Error, Event, Headers, Leniency, Limits, LocalProtocolError,
-    RemoteErrorKind, RemoteProtocolError, Request, Response, Role, Version,
+    Config, Data, EndOfMessage, Event, Framing, Headers, Leniency, Limits, LocalProtocolError,
+    RemoteErrorKind, RemoteProtocolError, Request, Response, Role, StreamId, Version,
 };
 use body::{BodyDecoder, BodyEvent, ChunkedDecoder};
 use encode::{
@@ -32,8 +33,8 @@ use encode::{
     BodyEncoder,
 };
 use parse::{
-    fields_from_layout, is_field_value, parse_fields, parse_request_line, parse_status_line,
-    request_line_from_layout, HeadScanner, Layout, Lines, Scan, StartLine,
+    is_field_value, request_line_from_layout, section_fields, status_line_from_layout, HeadScanner,
+    Layout, Scan, StartLine,
 };
 
 #[derive(Debug)]
@@ -158,9 +159,9 @@ impl H1Connection {
         }
     }
 
-    pub(crate) fn next_event(&mut self) -> Result<Event, Error> {
+    pub(crate) fn next_event(&mut self) -> Result<Event, RemoteProtocolError> {
         if let Some(e) = self.error {
-            return Err(e.into());
+            return Err(e);
         }
         match self.read_event() {
             Ok(ev) => Ok(ev),
@@ -168,7 +169,7 @@ impl H1Connection {
                 let e = RemoteProtocolError::new(kind);
                 self.error = Some(e);
                 self.keep_alive = false;
-                Err(e.into())
+                Err(e)
             }
         }
     }
@@ -179,14 +180,17 @@ impl H1Connection {
             RecvState::Body(decoder) => {
                 match decoder.decode(&mut self.buf, self.eof, &self.limits, &self.leniency)? {
                     BodyEvent::NeedData => Ok(Event::NeedData),
-                    BodyEvent::Data(data) => Ok(Event::Data(Data { stream_id: 0, data })),
+                    BodyEvent::Data(data) => Ok(Event::Data(Data {
+                        stream_id: StreamId::ZERO,
+                        data,
+                    })),
                     BodyEvent::End(trailers) => {
                         self.recv = RecvState::Done;
                         if self.role == Role::Client {
                             self.switch_if_tunnel();
                         }
                         Ok(Event::EndOfMessage(EndOfMessage {
-                            stream_id: 0,
+                            stream_id: StreamId::ZERO,
                             trailers,
                         }))
                     }
@@ -240,13 +244,18 @@ impl H1Connection {
         let parsed = match self.role {
             Role::Server => self.parse_request(&head, &layout),
             Role::Client if matches!(self.send, SendState::Idle) => {
-                self.unsolicited_response(&head)
+                self.unsolicited_response(&head, &layout)
             }
-            Role::Client => self.parse_response(&head),
+            Role::Client => self.parse_response(&head, &layout),
         };
         self.scanner.layout = layout;
         self.scanner.restart(start_line(self.role));
         parsed
+    }
+
+    /// The field lines of a scanned head, after its start line.
+    fn head_fields(&self, head: &Bytes, layout: &Layout) -> Result<Headers, RemoteErrorKind> {
+        section_fields(head, layout, true, &self.leniency, self.limits.max_headers)
     }
 
     fn closed(&mut self) -> Result<Event, RemoteErrorKind> {
@@ -270,18 +279,8 @@ impl H1Connection {
     }
 
     fn parse_request(&mut self, head: &Bytes, layout: &Layout) -> Result<Event, RemoteErrorKind> {
-        let max_headers = self.limits.max_headers;
-        let (line, headers) = match fields_from_layout(head, layout, max_headers) {
-            Some(headers) => (
-                request_line_from_layout(head, layout, &self.limits)?,
-                headers?,
-            ),
-            None => {
-                let mut lines = Lines::new(head, &self.leniency);
-                let line = parse_request_line(&mut lines, &self.limits)?;
-                (line, parse_fields(&mut lines, &self.leniency, max_headers)?)
-            }
-        };
+        let line = request_line_from_layout(head, layout, &self.limits)?;
+        let headers = self.head_fields(head, layout)?;
         let version = line.version;
         validate_target(
             &line.method,
@@ -292,15 +291,15 @@ impl H1Connection {
         fields.check_host(version, &self.leniency)?;
         let framing = fields.framing(version, true, &self.leniency)?;
         let decoder = match framing {
-            Framing::Chunked | Framing::ChunkedForceClose => {
+            Declared::Chunked | Declared::ChunkedForceClose => {
                 BodyDecoder::Chunked(ChunkedDecoder::new())
             }
             // A CONNECT request has no content (RFC 9110 §9.3.6): what follows
             // its head is the tunnel, whatever the framing fields say.
             _ if line.method[..] == *b"CONNECT" => BodyDecoder::Length(0),
-            Framing::Length(n) => BodyDecoder::Length(n),
-            Framing::None => BodyDecoder::Length(0),
-            Framing::UntilClose => unreachable!("requests are never close-delimited"),
+            Declared::Length(n) => BodyDecoder::Length(n),
+            Declared::None => BodyDecoder::Length(0),
+            Declared::UntilClose => unreachable!("requests are never close-delimited"),
         };
         if let (BodyDecoder::Length(n), Some(max)) = (&decoder, self.limits.max_body_size) {
             if *n > max {
@@ -315,9 +314,10 @@ impl H1Connection {
             self.cycle.upgrade = fields.upgrade.cloned();
         }
         let expect_continue = version == Version::Http11 && fields.expect_continue;
+        let framing = decoder.framing();
         self.recv = RecvState::Body(decoder);
         Ok(Event::Request(Request {
-            stream_id: 0,
+            stream_id: StreamId::ZERO,
             method: line.method,
             target: line.target,
             http_version: version,
@@ -326,6 +326,7 @@ impl H1Connection {
             authority: None,
             protocol: None,
             expect_continue,
+            framing,
         }))
     }
 
@@ -338,10 +339,13 @@ impl H1Connection {
     /// closed ([`Event::ConnectionClosed`]), as real clients do ("closed,
     /// retry on a new connection"); what follows it is discarded. Any other
     /// unsolicited response is [`RemoteErrorKind::UnexpectedData`].
-    fn unsolicited_response(&mut self, head: &Bytes) -> Result<Event, RemoteErrorKind> {
-        let mut lines = Lines::new(head, &self.leniency);
-        let line = parse_status_line(&mut lines)?;
-        parse_fields(&mut lines, &self.leniency, self.limits.max_headers)?;
+    fn unsolicited_response(
+        &mut self,
+        head: &Bytes,
+        layout: &Layout,
+    ) -> Result<Event, RemoteErrorKind> {
+        let line = status_line_from_layout(head)?;
+        self.head_fields(head, layout)?;
         if !(400..600).contains(&line.status) {
             return Err(RemoteErrorKind::UnexpectedData);
         }
@@ -350,16 +354,16 @@ impl H1Connection {
         self.closed()
     }
 
-    fn parse_response(&mut self, head: &Bytes) -> Result<Event, RemoteErrorKind> {
-        let mut lines = Lines::new(head, &self.leniency);
-        let line = parse_status_line(&mut lines)?;
-        let headers = parse_fields(&mut lines, &self.leniency, self.limits.max_headers)?;
-        let response = |headers| Response {
-            stream_id: 0,
+    fn parse_response(&mut self, head: &Bytes, layout: &Layout) -> Result<Event, RemoteErrorKind> {
+        let line = status_line_from_layout(head)?;
+        let headers = self.head_fields(head, layout)?;
+        let response = |headers, framing| Response {
+            stream_id: StreamId::ZERO,
             status_code: line.status,
             reason: line.reason.clone(),
             http_version: line.version,
             headers,
+            framing,
         };
         if line.status < 200 {
             if line.status == 101 {
@@ -369,7 +373,10 @@ impl H1Connection {
                 self.recv = RecvState::Switched;
                 self.send = SendState::Switched;
             }
-            return Ok(Event::InformationalResponse(response(headers)));
+            return Ok(Event::InformationalResponse(response(
+                headers,
+                Framing::Empty,
+            )));
         }
         let fields = HeadFields::of(&headers);
         let framing = fields.framing(line.version, false, &self.leniency)?;
@@ -379,11 +386,11 @@ impl H1Connection {
             || (self.cycle.connect_request && (200..300).contains(&line.status));
         let decoder = match framing {
             _ if no_body => BodyDecoder::Length(0),
-            Framing::Chunked | Framing::ChunkedForceClose => {
+            Declared::Chunked | Declared::ChunkedForceClose => {
                 BodyDecoder::Chunked(ChunkedDecoder::new())
             }
-            Framing::Length(n) => BodyDecoder::Length(n),
-            Framing::None | Framing::UntilClose => BodyDecoder::UntilClose,
+            Declared::Length(n) => BodyDecoder::Length(n),
+            Declared::None | Declared::UntilClose => BodyDecoder::UntilClose,
         };
         if matches!(decoder, BodyDecoder::UntilClose) {
             self.keep_alive = false;
@@ -391,22 +398,23 @@ impl H1Connection {
         self.note_peer_head(&fields, line.version, framing);
         self.cycle.final_response = true;
         self.cycle.peer_version = Some(line.version);
+        let framing = decoder.framing();
         self.recv = RecvState::Body(decoder);
         if !(200..300).contains(&line.status) {
             self.cycle.connect_request = false;
         }
-        Ok(Event::Response(response(headers)))
+        Ok(Event::Response(response(headers, framing)))
     }
 
     /// Records what a received head says about keep-alive.
-    fn note_peer_head(&mut self, fields: &HeadFields<'_>, version: Version, framing: Framing) {
+    fn note_peer_head(&mut self, fields: &HeadFields<'_>, version: Version, framing: Declared) {
         self.cycle.peer_version = Some(version);
         let (close, keep) = (fields.connection_close, fields.connection_keep_alive);
         self.cycle.http10_keep_alive = version == Version::Http10 && keep && !close;
         if close || (version == Version::Http10 && !keep) {
             self.keep_alive = false;
         }
-        if framing == Framing::ChunkedForceClose {
+        if framing == Declared::ChunkedForceClose {
             self.keep_alive = false;
         }
     }
@@ -475,9 +483,9 @@ impl H1Connection {
             return Err(LocalProtocolError::InvalidHeader);
         }
         let encoder = match fields.framing(req.http_version, true, &Leniency::default()) {
-            Ok(Framing::Chunked) => BodyEncoder::Chunked,
-            Ok(Framing::Length(n)) => BodyEncoder::Length(n),
-            Ok(Framing::None) => BodyEncoder::Length(0),
+            Ok(Declared::Chunked) => BodyEncoder::Chunked,
+            Ok(Declared::Length(n)) => BodyEncoder::Length(n),
+            Ok(Declared::None) => BodyEncoder::Length(0),
             _ => return Err(LocalProtocolError::InvalidHeader),
         };
         let out = &mut self.out;
@@ -619,7 +627,7 @@ impl H1Connection {
         write_status_line(status, reason, &mut self.out);
         let fields_start = self.out.mark();
         let framing = write_checked_fields(fields, &mut self.out).and_then(|seen| {
-            let framing = Framing::from_fields(
+            let framing = Declared::from_fields(
                 &seen.transfer_codings,
                 &seen.content_length,
                 Version::Http11,
@@ -645,9 +653,9 @@ impl H1Connection {
         let mut add_chunked = false;
         let encoder = match framing {
             _ if no_body => BodyEncoder::None,
-            Framing::Length(n) => BodyEncoder::Length(n),
-            Framing::Chunked if peer_11 => BodyEncoder::Chunked,
-            Framing::None if peer_11 => {
+            Declared::Length(n) => BodyEncoder::Length(n),
+            Declared::Chunked if peer_11 => BodyEncoder::Chunked,
+            Declared::None if peer_11 => {
                 add_chunked = true;
                 BodyEncoder::Chunked
             }
@@ -657,7 +665,7 @@ impl H1Connection {
             self.keep_alive = false;
         }
         let out = &mut self.out;
-        if encoder == BodyEncoder::UntilClose && framing == Framing::Chunked {
+        if encoder == BodyEncoder::UntilClose && framing == Declared::Chunked {
             // An HTTP/1.0 peer cannot read chunked: send the body raw and close.
             unwrite_fields(out, fields_start, b"transfer-encoding");
         }
@@ -715,9 +723,10 @@ fn start_line(role: Role) -> StartLine {
     }
 }
 
-/// How a message head says its body is delimited (RFC 9112 §6.3).
+/// How a message head's fields say its body is delimited (RFC 9112 §6.3),
+/// before the rules of the exchange (HEAD, 204, 304, CONNECT) apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
+enum Declared {
     /// No Content-Length nor Transfer-Encoding.
     None,
     Length(u64),
@@ -728,7 +737,7 @@ enum Framing {
     UntilClose,
 }
 
-impl Framing {
+impl Declared {
     /// The framing the Transfer-Encoding and Content-Length fields of a head say.
     fn from_fields(
         te: &TransferCodings,
@@ -736,7 +745,7 @@ impl Framing {
         version: Version,
         is_request: bool,
         leniency: &Leniency,
-    ) -> Result<Framing, RemoteErrorKind> {
+    ) -> Result<Declared, RemoteErrorKind> {
         let te = te.framing(is_request)?;
         let cl = cl.value()?;
         if te.is_some() && version == Version::Http10 {
@@ -746,10 +755,10 @@ impl Framing {
             (Some(_), Some(_)) if !leniency.transfer_encoding_with_content_length => {
                 Err(RemoteErrorKind::ContentLengthWithTransferEncoding)
             }
-            (Some(Framing::Chunked), Some(_)) => Ok(Framing::ChunkedForceClose),
+            (Some(Declared::Chunked), Some(_)) => Ok(Declared::ChunkedForceClose),
             (Some(f), _) => Ok(f),
-            (None, Some(n)) => Ok(Framing::Length(n)),
-            (None, None) => Ok(Framing::None),
+            (None, Some(n)) => Ok(Declared::Length(n)),
+            (None, None) => Ok(Declared::None),
         }
     }
 }
@@ -792,7 +801,7 @@ impl TransferCodings {
 
     /// `Some(Chunked)` when chunked is the only and final coding; `Some(UntilClose)`
     /// for a response whose final coding is not chunked; errors otherwise.
-    fn framing(&self, is_request: bool) -> Result<Option<Framing>, RemoteErrorKind> {
+    fn framing(&self, is_request: bool) -> Result<Option<Declared>, RemoteErrorKind> {
         if !self.any {
             return Ok(None);
         }
@@ -804,48 +813,11 @@ impl TransferCodings {
             return Err(RemoteErrorKind::InvalidTransferEncoding);
         }
         match (self.chunked_last, is_request) {
-            (true, _) if self.codings == 1 => Ok(Some(Framing::Chunked)),
+            (true, _) if self.codings == 1 => Ok(Some(Declared::Chunked)),
             (true, _) => Err(RemoteErrorKind::UnsupportedTransferEncoding),
             // RFC 9112 §6.3 rule 4: a request whose final coding is not chunked.
             (false, true) => Err(RemoteErrorKind::InvalidTransferEncoding),
-            (false, false) => Ok(Some(Framing::UntilClose)),
-        }
-    }
-}
-
-/// The Content-Length fields of a head: one number, possibly repeated
-/// identically (RFC 9110 §8.6).
-#[derive(Debug, Default)]
-struct ContentLength {
-    length: Option<u64>,
-    error: Option<RemoteErrorKind>,
-}
-
-impl ContentLength {
-    /// Reads one Content-Length value; the first error sticks.
-    fn add(&mut self, value: &[u8]) {
-        if self.error.is_some() {
-            return;
-        }
-        for member in value.split(|&b| b == b',') {
-            let Some(n) = parse::parse_decimal(crate::trim_ows(member)) else {
-                self.error = Some(RemoteErrorKind::InvalidContentLength);
-                return;
-            };
-            match self.length {
-                Some(prev) if prev != n => {
-                    self.error = Some(RemoteErrorKind::ConflictingContentLength);
-                    return;
-                }
-                _ => self.length = Some(n),
-            }
-        }
-    }
-
-    fn value(&self) -> Result<Option<u64>, RemoteErrorKind> {
-        match self.error {
-            Some(e) => Err(e),
-            None => Ok(self.length),
+            (false, false) => Ok(Some(Declared::UntilClose)),
         }
     }
 }
@@ -906,7 +878,10 @@ impl<'a> HeadFields<'a> {
                         f.connection_upgrade |= is(b"upgrade");
                     }
                 }
-                14 if is(b"content-length") => f.cl.add(value),
+                14 if is(b"content-length") => {
+                    // The first error sticks; `framing` reports it.
+                    let _ = f.cl.add(value);
+                }
                 17 if is(b"transfer-encoding") => f.te.add(value),
                 _ => {}
             }
@@ -919,8 +894,8 @@ impl<'a> HeadFields<'a> {
         version: Version,
         is_request: bool,
         leniency: &Leniency,
-    ) -> Result<Framing, RemoteErrorKind> {
-        Framing::from_fields(&self.te, &self.cl, version, is_request, leniency)
+    ) -> Result<Declared, RemoteErrorKind> {
+        Declared::from_fields(&self.te, &self.cl, version, is_request, leniency)
     }
 
     /// Exactly one Host on HTTP/1.1 requests, at most one on HTTP/1.0, each

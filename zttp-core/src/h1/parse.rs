@@ -6,6 +6,7 @@
 
 use bytes::Bytes;
 
+use crate::framing::ContentLength;
 use crate::{Headers, Leniency, Limits, RemoteErrorKind, Version};
 
 /// Where the incremental scan for the end of a head (or trailer section) stands.
@@ -31,8 +32,8 @@ pub(crate) struct HeadScanner {
     major: u8,
     /// Offset of the current field line's colon.
     colon: usize,
-    /// The Content-Length seen so far in this section.
-    content_length: Option<u64>,
+    /// The Content-Length fields seen so far in this section.
+    content_length: ContentLength,
     /// Longest method a request line may have (501 beyond it).
     max_method: usize,
     /// A request line past its method went wrong here, with this error; the
@@ -370,16 +371,7 @@ impl HeadScanner {
     /// must be one number, repeated only identically (RFC 9110 §8.6).
     fn check_field(&mut self, name: &[u8], value: &[u8]) -> Result<(), RemoteErrorKind> {
         if name.eq_ignore_ascii_case(b"content-length") {
-            for member in value.split(|&b| b == b',') {
-                let n = parse_decimal(crate::trim_ows(member))
-                    .ok_or(RemoteErrorKind::InvalidContentLength)?;
-                match self.content_length {
-                    Some(prev) if prev != n => {
-                        return Err(RemoteErrorKind::ConflictingContentLength)
-                    }
-                    _ => self.content_length = Some(n),
-                }
-            }
+            self.content_length.add(value)?;
         }
         Ok(())
     }
@@ -498,19 +490,6 @@ impl HeadScanner {
     }
 }
 
-/// A non-empty run of decimal digits that fits in a `u64`.
-pub(crate) fn parse_decimal(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |n, &d| {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
-}
-
 /// Byte classes, one bit each, looked up once per byte.
 const TCHAR: u8 = 1;
 const FIELD_VCHAR: u8 = 2;
@@ -554,14 +533,14 @@ pub(crate) struct StatusLine {
 }
 
 /// Splits the head into lines, checking line endings.
-pub(crate) struct Lines<'a> {
+struct Lines<'a> {
     head: &'a Bytes,
     pos: usize,
     bare_lf_ok: bool,
 }
 
 impl<'a> Lines<'a> {
-    pub(crate) fn new(head: &'a Bytes, leniency: &Leniency) -> Self {
+    fn new(head: &'a Bytes, leniency: &Leniency) -> Self {
         Lines {
             head,
             pos: 0,
@@ -628,48 +607,6 @@ fn parse_version(v: &[u8]) -> Result<Version, RemoteErrorKind> {
     }
 }
 
-/// Parses `method SP request-target SP HTTP-version`.
-pub(crate) fn parse_request_line(
-    lines: &mut Lines<'_>,
-    limits: &Limits,
-) -> Result<RequestLine, RemoteErrorKind> {
-    let (start, end) = lines
-        .next_line()?
-        .ok_or(RemoteErrorKind::InvalidRequestLine)?;
-    if end - start > limits.max_request_line {
-        return Err(RemoteErrorKind::RequestLineTooLong);
-    }
-    let head = lines.head;
-    let line = &head[start..end];
-    let sp1 = line
-        .iter()
-        .position(|&b| b == b' ')
-        .ok_or(RemoteErrorKind::InvalidRequestLine)?;
-    let method = &line[..sp1];
-    if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
-        return Err(RemoteErrorKind::InvalidMethod);
-    }
-    let rest = &line[sp1 + 1..];
-    let sp2 = rest
-        .iter()
-        .position(|&b| b == b' ')
-        .ok_or(RemoteErrorKind::InvalidRequestLine)?;
-    let target = &rest[..sp2];
-    if target.is_empty() {
-        return Err(RemoteErrorKind::InvalidRequestLine);
-    }
-    if !target.iter().all(|&b| is_target_char(b)) {
-        return Err(RemoteErrorKind::InvalidTarget);
-    }
-    let version = parse_version(&rest[sp2 + 1..])?;
-    let target_start = start + sp1 + 1;
-    Ok(RequestLine {
-        method: head.slice(start..start + sp1),
-        target: head.slice(target_start..target_start + sp2),
-        version,
-    })
-}
-
 /// The request line of a scanned head, sliced where the scanner found its
 /// spaces (the scanner checked every byte of it).
 pub(crate) fn request_line_from_layout(
@@ -691,7 +628,7 @@ pub(crate) fn request_line_from_layout(
 
 /// The field lines of a scanned head, sliced where the scanner found them;
 /// `None` when a line was folded (then [`parse_fields`] reads them).
-pub(crate) fn fields_from_layout(
+fn fields_from_layout(
     head: &Bytes,
     layout: &Layout,
     max_fields: usize,
@@ -710,39 +647,31 @@ pub(crate) fn fields_from_layout(
     Some(Ok(headers))
 }
 
-/// Parses `HTTP-version SP status-code SP [reason-phrase]`.
-pub(crate) fn parse_status_line(lines: &mut Lines<'_>) -> Result<StatusLine, RemoteErrorKind> {
-    let (start, end) = lines
-        .next_line()?
+/// The status line of a scanned head, which the scanner checked byte by
+/// byte as `HTTP/1.x SP 3DIGIT [SP reason]`.
+pub(crate) fn status_line_from_layout(head: &Bytes) -> Result<StatusLine, RemoteErrorKind> {
+    let nl = head
+        .iter()
+        .position(|&b| b == b'\n')
         .ok_or(RemoteErrorKind::InvalidStatusLine)?;
-    let head = lines.head;
-    let line = &head[start..end];
-    if line.len() < 12 || line[8] != b' ' {
-        // "HTTP/1.1 200" is 12 bytes; the SP after the code is required (RFC 9112 §4).
-        if line.len() >= 9 && line.starts_with(b"HTTP/") && line[8] == b' ' {
-            return Err(RemoteErrorKind::InvalidStatus);
-        }
+    let end = if nl > 0 && head[nl - 1] == b'\r' {
+        nl - 1
+    } else {
+        nl
+    };
+    if end < 12 {
         return Err(RemoteErrorKind::InvalidStatusLine);
     }
-    let version = parse_version(&line[..8])?;
-    let code = &line[9..12];
-    if !code.iter().all(u8::is_ascii_digit) {
+    let version = parse_version(&head[..8])?;
+    let status = head[9..12]
+        .iter()
+        .fold(0u16, |n, &d| n * 10 + u16::from(d.wrapping_sub(b'0')));
+    if !head[9..12].iter().all(u8::is_ascii_digit) || status < 100 {
         return Err(RemoteErrorKind::InvalidStatus);
     }
-    let status = code.iter().fold(0u16, |n, &d| n * 10 + u16::from(d - b'0'));
-    if status < 100 {
-        return Err(RemoteErrorKind::InvalidStatus);
-    }
-    let reason = match line.get(12) {
-        None => Bytes::new(),
-        Some(b' ') => {
-            let reason = &line[13..];
-            if !reason.iter().all(|&b| is_field_vchar(b)) {
-                return Err(RemoteErrorKind::InvalidStatusLine);
-            }
-            head.slice(start + 13..end)
-        }
-        Some(_) => return Err(RemoteErrorKind::InvalidStatus),
+    let reason = match end {
+        12 => Bytes::new(),
+        _ => head.slice(13..end),
     };
     Ok(StatusLine {
         version,
@@ -751,9 +680,29 @@ pub(crate) fn parse_status_line(lines: &mut Lines<'_>) -> Result<StatusLine, Rem
     })
 }
 
+/// The field lines of a scanned section (after its start line, if it has
+/// one): sliced where the scanner found them, or read line by line when a
+/// field was folded onto the next line (obs-fold, only with that leniency).
+pub(crate) fn section_fields(
+    section: &Bytes,
+    layout: &Layout,
+    has_start_line: bool,
+    leniency: &Leniency,
+    max_fields: usize,
+) -> Result<Headers, RemoteErrorKind> {
+    if let Some(fields) = fields_from_layout(section, layout, max_fields) {
+        return fields;
+    }
+    let mut lines = Lines::new(section, leniency);
+    if has_start_line {
+        lines.next_line()?;
+    }
+    parse_fields(&mut lines, leniency, max_fields)
+}
+
 /// Parses field lines up to the empty line that ends the section. The
 /// section must have gone through a [`HeadScanner`], which validated its bytes.
-pub(crate) fn parse_fields(
+fn parse_fields(
     lines: &mut Lines<'_>,
     leniency: &Leniency,
     max_fields: usize,
@@ -824,7 +773,7 @@ mod tests {
             Scan::Partial => panic!("incomplete section"),
         }
         let head = Bytes::from_static(src);
-        parse_fields(&mut Lines::new(&head, leniency), leniency, 100)
+        section_fields(&head, &scanner.layout, false, leniency, 100)
     }
 
     fn fields(src: &'static [u8]) -> Result<Headers, RemoteErrorKind> {
@@ -850,10 +799,7 @@ mod tests {
     #[test]
     fn rejects_obs_fold_by_default_and_joins_it_when_lenient() {
         assert_eq!(fields(b"A: b\r\n c\r\n\r\n"), Err(RemoteErrorKind::ObsFold));
-        let lenient = Leniency {
-            obs_fold: true,
-            ..Leniency::default()
-        };
+        let lenient = Leniency::default().obs_fold(true);
         let h = fields_with(b"A: b\r\n  c\r\n\r\n", &lenient).unwrap();
         assert_eq!(h.get(b"a").unwrap(), "b c");
     }

@@ -3,8 +3,8 @@
 //! with the input whole and one byte at a time, and both runs must agree.
 
 use crate::{
-    Config, Connection, Error, Event, Leniency, LocalProtocolError, Protocol, RemoteErrorKind,
-    Request, Response, Role, Version,
+    Config, Connection, Event, Leniency, LocalProtocolError, Protocol, RemoteErrorKind,
+    RemoteProtocolError, Request, Response, Role, Version,
 };
 
 /// What a server must make of one input.
@@ -35,7 +35,11 @@ use Want::*;
 
 /// Events up to `NeedData`/`Paused` or the error, with the input fed in one
 /// call or one byte per call; an empty `Vec` input piece means end of input.
-fn run(config: &Config, input: &[u8], bytewise: bool) -> (Connection, Result<Vec<Event>, Error>) {
+fn run(
+    config: &Config,
+    input: &[u8],
+    bytewise: bool,
+) -> (Connection, Result<Vec<Event>, RemoteProtocolError>) {
     let mut conn = Connection::with_config(Role::Server, config.clone());
     let pieces: Vec<&[u8]> = if bytewise {
         input.chunks(1).collect()
@@ -107,7 +111,7 @@ fn check_with(config: &Config, input: &[u8], want: Want) {
             assert_eq!(conn.upgrade(), Some(protocol), "{shown:?}");
         }
         Reject(kind, status) => {
-            let Err(Error::Remote(e)) = whole else {
+            let Err(e) = whole else {
                 panic!("expected {kind:?} for {shown:?}, got {whole:?}");
             };
             assert_eq!((e.kind(), e.status()), (kind, status), "{shown:?}");
@@ -115,11 +119,7 @@ fn check_with(config: &Config, input: &[u8], want: Want) {
             assert_eq!(conn.send(answer), Ok(()), "the error is answered");
         }
         Silent => {
-            assert_eq!(
-                whole,
-                Err(Error::Remote(K::NotHttp.into())),
-                "{shown:?} is not HTTP/1"
-            );
+            assert_eq!(whole, Err(K::NotHttp.into()), "{shown:?} is not HTTP/1");
             assert_eq!(
                 conn.send(Response::new(400)),
                 Err(LocalProtocolError::ConnectionClosed),
@@ -359,7 +359,7 @@ fn bytes_that_are_not_http_are_refused_without_waiting_for_a_line_end() {
     conn.receive_data(b"\x16\x03\x01");
     assert_eq!(
         conn.next_event(),
-        Err(Error::Remote(K::NotHttp.into())),
+        Err(K::NotHttp.into()),
         "a TLS record header is refused at once"
     );
 }
@@ -374,7 +374,7 @@ fn a_bad_request_line_cut_short_by_the_peer_closing_is_still_classified() {
         conn.receive_data(input);
         assert_eq!(conn.next_event(), Ok(Event::NeedData));
         conn.receive_data(b"");
-        assert_eq!(conn.next_event(), Err(Error::Remote(kind.into())));
+        assert_eq!(conn.next_event(), Err(kind.into()));
     }
 }
 
@@ -451,10 +451,7 @@ fn a_client_refuses_to_send_what_a_server_must_reject() {
 /// the `http` crate's `Uri` accepts, and nothing that would lose a fragment.
 #[test]
 fn lenient_target_chars_admit_what_browsers_send_and_nothing_more() {
-    let config = Config::default().leniency(Leniency {
-        unescaped_target_chars: true,
-        ..Leniency::default()
-    });
+    let config = Config::default().leniency(Leniency::default().unescaped_target_chars(true));
     for ok in [
         "/a|b[0]",
         "/{x}^\"\\",

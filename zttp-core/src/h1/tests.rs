@@ -2,9 +2,10 @@
 
 use bytes::Bytes;
 
+use crate::StreamId;
 use crate::{
-    Config, Connection, Data, EndOfMessage, Error, Event, Headers, Leniency, Limits,
-    LocalProtocolError, RemoteErrorKind, Request, Response, Role, Version,
+    Config, Connection, Data, EndOfMessage, Event, Headers, Leniency, Limits, LocalProtocolError,
+    RemoteErrorKind, RemoteProtocolError, Request, Response, Role, Version,
 };
 
 fn server() -> Connection {
@@ -13,7 +14,7 @@ fn server() -> Connection {
 
 /// Feeds `input` to a fresh server and collects events up to the first
 /// `NeedData`/`Paused`, or the error.
-fn events(conn: &mut Connection, input: &[u8]) -> Result<Vec<Event>, Error> {
+fn events(conn: &mut Connection, input: &[u8]) -> Result<Vec<Event>, RemoteProtocolError> {
     conn.receive_data(input);
     let mut out = Vec::new();
     loop {
@@ -24,13 +25,13 @@ fn events(conn: &mut Connection, input: &[u8]) -> Result<Vec<Event>, Error> {
     }
 }
 
-fn serve(input: &[u8]) -> Result<Vec<Event>, Error> {
+fn serve(input: &[u8]) -> Result<Vec<Event>, RemoteProtocolError> {
     events(&mut server(), input)
 }
 
 fn reject(input: &[u8]) -> RemoteErrorKind {
     match serve(input) {
-        Err(Error::Remote(e)) => e.kind(),
+        Err(e) => e.kind(),
         other => panic!(
             "expected a rejection of {:?}, got {other:?}",
             String::from_utf8_lossy(input)
@@ -134,7 +135,7 @@ fn error_statuses_match_the_rule_broken() {
     ];
     for (input, status) in cases {
         match serve(input) {
-            Err(Error::Remote(e)) => assert_eq!(e.status(), status),
+            Err(e) => assert_eq!(e.status(), status),
             other => panic!("{other:?}"),
         }
     }
@@ -142,12 +143,10 @@ fn error_statuses_match_the_rule_broken() {
 
 #[test]
 fn limits_hold_whole_or_byte_by_byte() {
-    let limits = Limits {
-        max_request_line: 20,
-        max_head_size: 64,
-        max_headers: 2,
-        ..Limits::default()
-    };
+    let limits = Limits::default()
+        .max_request_line(20)
+        .max_head_size(64)
+        .max_headers(2);
     let cases: [(&[u8], RemoteErrorKind, u16); 3] = [
         (b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\nHost: a\r\n\r\n", RemoteErrorKind::RequestLineTooLong, 414),
         (b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\nY: 2\r\n\r\n", RemoteErrorKind::TooManyHeaders, 431),
@@ -167,7 +166,7 @@ fn limits_hold_whole_or_byte_by_byte() {
                 events(&mut conn, input)
             };
             match result {
-                Err(Error::Remote(e)) => {
+                Err(e) => {
                     assert_eq!((e.kind(), e.status()), (kind, status), "{byte_at_a_time}");
                 }
                 other => panic!("{other:?}"),
@@ -178,39 +177,33 @@ fn limits_hold_whole_or_byte_by_byte() {
 
 #[test]
 fn oversized_head_is_refused_before_it_is_complete() {
-    let config = Config::default().limits(Limits {
-        max_head_size: 100,
-        ..Limits::default()
-    });
+    let config = Config::default().limits(Limits::default().max_head_size(100));
     let mut conn = Connection::with_config(Role::Server, config);
     let mut input = b"GET / HTTP/1.1\r\nHost: a\r\nX: ".to_vec();
     input.extend(std::iter::repeat_n(b'a', 200));
     assert_eq!(
         events(&mut conn, &input).unwrap_err(),
-        Error::Remote(RemoteErrorKind::HeadTooLarge.into())
+        RemoteErrorKind::HeadTooLarge.into()
     );
 }
 
 #[test]
 fn body_over_the_limit_is_413() {
-    let config = Config::default().limits(Limits {
-        max_body_size: Some(4),
-        ..Limits::default()
-    });
+    let config = Config::default().limits(Limits::default().max_body_size(Some(4)));
     let mut conn = Connection::with_config(Role::Server, config.clone());
     let e = events(
         &mut conn,
         b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n",
     )
     .unwrap_err();
-    assert!(matches!(e, Error::Remote(e) if e.status() == 413));
+    assert!(matches!(e, e if e.status() == 413));
     let mut conn = Connection::with_config(Role::Server, config);
     let e = events(
         &mut conn,
         b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\nabc\r\n",
     )
     .unwrap_err();
-    assert!(matches!(e, Error::Remote(e) if e.status() == 413));
+    assert!(matches!(e, e if e.status() == 413));
 }
 
 #[test]
@@ -222,7 +215,7 @@ fn connection_stays_in_error_state_after_a_remote_error() {
     assert!(conn.should_close());
     assert_eq!(
         conn.send(Data {
-            stream_id: 0,
+            stream_id: StreamId::ZERO,
             data: "x".into()
         }),
         Err(LocalProtocolError::ConnectionClosed)
@@ -274,10 +267,8 @@ fn chunked_body_surfaces_trailers() {
 
 #[test]
 fn lenient_transfer_encoding_with_content_length_lets_chunked_win_and_closes() {
-    let config = Config::default().leniency(Leniency {
-        transfer_encoding_with_content_length: true,
-        ..Leniency::default()
-    });
+    let config =
+        Config::default().leniency(Leniency::default().transfer_encoding_with_content_length(true));
     let mut conn = Connection::with_config(Role::Server, config);
     let evs = events(&mut conn, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n").unwrap();
     assert_eq!(body(&evs), b"x");
@@ -286,10 +277,7 @@ fn lenient_transfer_encoding_with_content_length_lets_chunked_win_and_closes() {
 
 #[test]
 fn lenient_bare_lf_is_accepted_when_enabled() {
-    let config = Config::default().leniency(Leniency {
-        bare_lf: true,
-        ..Leniency::default()
-    });
+    let config = Config::default().leniency(Leniency::default().bare_lf(true));
     let mut conn = Connection::with_config(Role::Server, config);
     let evs = events(&mut conn, b"GET / HTTP/1.1\nHost: a\n\n").unwrap();
     assert_eq!(request(&evs[0]).headers.get(b"host").unwrap(), "a");
@@ -371,7 +359,7 @@ fn peer_closing_between_messages_is_connection_closed_and_mid_message_is_an_erro
     conn.receive_data(b"");
     assert_eq!(
         conn.next_event().unwrap_err(),
-        Error::Remote(RemoteErrorKind::IncompleteMessage.into())
+        RemoteErrorKind::IncompleteMessage.into()
     );
 }
 
@@ -384,7 +372,7 @@ fn expect_continue_is_flagged_and_100_can_be_sent() {
     )
     .unwrap();
     assert!(request(&evs[0]).expect_continue);
-    conn.send_informational(100).unwrap();
+    conn.send_informational(StreamId::ZERO, 100, []).unwrap();
     assert_eq!(&conn.data_to_send()[..], b"HTTP/1.1 100 Continue\r\n\r\n");
 }
 
@@ -447,13 +435,13 @@ fn refuses_more_or_fewer_bytes_than_content_length() {
         .unwrap();
     assert_eq!(
         conn.send(Data {
-            stream_id: 0,
+            stream_id: StreamId::ZERO,
             data: "abcd".into()
         }),
         Err(LocalProtocolError::TooMuchData)
     );
     conn.send(Data {
-        stream_id: 0,
+        stream_id: StreamId::ZERO,
         data: "ab".into(),
     })
     .unwrap();
@@ -475,7 +463,7 @@ fn refuses_body_on_head_204_and_304() {
             .unwrap();
         assert_eq!(
             conn.send(Data {
-                stream_id: 0,
+                stream_id: StreamId::ZERO,
                 data: "x".into()
             }),
             Err(LocalProtocolError::BodyNotAllowed)
@@ -492,7 +480,7 @@ fn refuses_data_after_the_end() {
     conn.send(EndOfMessage::default()).unwrap();
     assert_eq!(
         conn.send(Data {
-            stream_id: 0,
+            stream_id: StreamId::ZERO,
             data: "x".into()
         }),
         Err(LocalProtocolError::UnexpectedEvent)
@@ -516,7 +504,7 @@ fn refuses_framing_fields_in_trailers_and_queues_nothing() {
         conn.send(Response::new(200)).unwrap();
         assert!(!conn.data_to_send().is_empty(), "the head goes out");
         let end = EndOfMessage {
-            stream_id: 0,
+            stream_id: StreamId::ZERO,
             trailers: Headers::new().with(name, "13"),
         };
         assert_eq!(conn.send(end), Err(LocalProtocolError::InvalidHeader));
@@ -529,12 +517,12 @@ fn picks_chunked_for_http11_and_close_for_http10_without_length() {
     let mut conn = responding_to(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
     conn.send(Response::new(200)).unwrap();
     conn.send(Data {
-        stream_id: 0,
+        stream_id: StreamId::ZERO,
         data: "hello".into(),
     })
     .unwrap();
     conn.send(EndOfMessage {
-        stream_id: 0,
+        stream_id: StreamId::ZERO,
         trailers: Headers::new().with("X-T", "1"),
     })
     .unwrap();
@@ -545,7 +533,7 @@ fn picks_chunked_for_http11_and_close_for_http10_without_length() {
     let mut conn = responding_to(b"GET / HTTP/1.0\r\n\r\n");
     conn.send(Response::new(200)).unwrap();
     conn.send(Data {
-        stream_id: 0,
+        stream_id: StreamId::ZERO,
         data: "hello".into(),
     })
     .unwrap();
@@ -610,7 +598,7 @@ fn client_sees_informational_responses_then_the_final_one() {
 fn client_rejects_unsolicited_switching_protocols() {
     let mut conn = client_after(Request::new("GET", "/").with_header("Host", "a"));
     let e = events(&mut conn, b"HTTP/1.1 101 Switching Protocols\r\n\r\n").unwrap_err();
-    assert_eq!(e, Error::Remote(RemoteErrorKind::InvalidStatus.into()));
+    assert_eq!(e, RemoteErrorKind::InvalidStatus.into());
 }
 
 #[test]
@@ -639,7 +627,7 @@ fn feeding_one_byte_at_a_time_yields_the_same_events() {
 #[test]
 fn server_may_answer_a_protocol_error_once_then_closes() {
     let mut conn = server();
-    let Err(Error::Remote(e)) = events(&mut conn, b"GET / HTTP/1.1\r\nHost : a\r\n\r\n") else {
+    let Err(e) = events(&mut conn, b"GET / HTTP/1.1\r\nHost : a\r\n\r\n") else {
         panic!()
     };
     conn.send(Response::new(e.status()).with_header("Content-Length", "0"))
@@ -660,7 +648,7 @@ fn server_may_answer_a_protocol_error_once_then_closes() {
 fn a_start_line_that_is_not_http_is_not_answered() {
     let mut conn = server();
     let e = events(&mut conn, b"INVALID CONNECTION PREFACE\r\n\r\n").unwrap_err();
-    assert_eq!(e, Error::Remote(RemoteErrorKind::NotHttp.into()));
+    assert_eq!(e, RemoteErrorKind::NotHttp.into());
     assert_eq!(
         conn.send(Response::new(400)),
         Err(LocalProtocolError::ConnectionClosed)
@@ -673,11 +661,11 @@ fn a_refused_response_head_queues_nothing_and_a_good_one_may_follow() {
     let mut conn = responding_to(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
     let fields = [(&b"X-Ok"[..], &b"1"[..]), (b"Content-Length", b"x")];
     assert_eq!(
-        conn.send_response_head(0, 200, fields),
+        conn.send_response_head(StreamId::ZERO, 200, fields),
         Err(LocalProtocolError::InvalidHeader)
     );
     assert!(conn.data_to_send().is_empty());
-    conn.send_response_head(0, 200, [(&b"content-length"[..], &b"0"[..])])
+    conn.send_response_head(StreamId::ZERO, 200, [(&b"content-length"[..], &b"0"[..])])
         .unwrap();
     conn.send(EndOfMessage::default()).unwrap();
     assert_eq!(
@@ -695,7 +683,7 @@ fn chunked_is_dropped_for_an_http10_peer_and_the_body_sent_raw() {
         .with_header("B", "2");
     conn.send(response).unwrap();
     conn.send(Data {
-        stream_id: 0,
+        stream_id: StreamId::ZERO,
         data: "hi".into(),
     })
     .unwrap();
@@ -711,10 +699,7 @@ fn lenient_obs_fold_in_a_request_joins_the_value_and_keeps_the_other_fields() {
     let mut conn = Connection::with_config(
         Role::Server,
         Config {
-            leniency: Leniency {
-                obs_fold: true,
-                ..Leniency::default()
-            },
+            leniency: Leniency::default().obs_fold(true),
             ..Config::default()
         },
     );
@@ -771,4 +756,141 @@ fn server_may_answer_an_incomplete_head_with_an_error_status_then_closes() {
         b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     );
     assert!(conn.should_close());
+}
+
+/// The framing a server reads from a request head.
+fn request_framing(input: &[u8]) -> crate::Framing {
+    let evs = serve(input).unwrap();
+    request(&evs[0]).framing
+}
+
+#[test]
+fn requests_say_how_their_body_is_framed() {
+    use crate::Framing;
+    let cases: [(&[u8], Framing); 6] = [
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", Framing::Empty),
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+            Framing::Empty,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n",
+            Framing::Length(5),
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n",
+            Framing::Length(5),
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+            Framing::Chunked,
+        ),
+        // A CONNECT request has no content, whatever its fields say.
+        (
+            b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 5\r\n\r\n",
+            Framing::Empty,
+        ),
+    ];
+    for (input, framing) in cases {
+        assert_eq!(
+            request_framing(input),
+            framing,
+            "{}",
+            String::from_utf8_lossy(input)
+        );
+    }
+}
+
+/// The framing a client reads from the response to `method`.
+fn response_framing(method: &str, response: &[u8]) -> crate::Framing {
+    let mut client = Connection::new(Role::Client);
+    client
+        .send(Request::new(method.to_string(), "/").with_header("Host", "a"))
+        .unwrap();
+    client.send(EndOfMessage::default()).unwrap();
+    client.receive_data(response);
+    loop {
+        match client.next_event().unwrap() {
+            Event::Response(r) => return r.framing,
+            Event::InformationalResponse(r) => assert!(r.framing.is_empty()),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn responses_say_how_their_body_is_framed_with_the_request_applied() {
+    use crate::Framing;
+    let cases: [(&str, &[u8], Framing); 7] = [
+        (
+            "GET",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n",
+            Framing::Length(3),
+        ),
+        (
+            "HEAD",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n",
+            Framing::Empty,
+        ),
+        ("GET", b"HTTP/1.1 204 No Content\r\n\r\n", Framing::Empty),
+        (
+            "GET",
+            b"HTTP/1.1 304 Not Modified\r\nContent-Length: 3\r\n\r\n",
+            Framing::Empty,
+        ),
+        (
+            "GET",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            Framing::Chunked,
+        ),
+        ("GET", b"HTTP/1.1 200 OK\r\n\r\n", Framing::UntilClose),
+        (
+            "GET",
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+            Framing::Empty,
+        ),
+    ];
+    for (method, input, framing) in cases {
+        assert_eq!(
+            response_framing(method, input),
+            framing,
+            "{method} {}",
+            String::from_utf8_lossy(input)
+        );
+    }
+}
+
+#[test]
+fn status_line_and_fields_of_a_response_are_sliced_from_the_scan() {
+    let mut client = Connection::new(Role::Client);
+    client
+        .send(Request::new("GET", "/").with_header("Host", "a"))
+        .unwrap();
+    client.send(EndOfMessage::default()).unwrap();
+    client
+        .receive_data(b"HTTP/1.1 404 Not  Found \r\nX-A:  1 \r\nx-b:\r\nContent-Length: 0\r\n\r\n");
+    let Event::Response(r) = client.next_event().unwrap() else {
+        panic!()
+    };
+    assert_eq!((r.status_code, &r.reason[..]), (404, &b"Not  Found "[..]));
+    let fields: Vec<_> = r.headers.iter().map(|(n, v)| (&n[..], &v[..])).collect();
+    assert_eq!(
+        fields,
+        [
+            (&b"X-A"[..], &b"1"[..]),
+            (b"x-b", b""),
+            (b"Content-Length", b"0")
+        ]
+    );
+    // No reason phrase at all is allowed too (RFC 9112 §4).
+    let mut client = Connection::new(Role::Client);
+    client
+        .send(Request::new("GET", "/").with_header("Host", "a"))
+        .unwrap();
+    client.send(EndOfMessage::default()).unwrap();
+    client.receive_data(b"HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n");
+    let Event::Response(r) = client.next_event().unwrap() else {
+        panic!()
+    };
+    assert_eq!((r.status_code, &r.reason[..]), (200, &b""[..]));
 }

@@ -19,9 +19,9 @@
 //!   SETTINGS_MAX_CONCURRENT_STREAMS count too, once the peer has
 //!   acknowledged that setting.
 //! - **CONTINUATION flood**: a header block is capped at
-//!   `max_header_list_size` + 16 KiB of raw bytes and `max_continuation_frames`
+//!   `Limits::max_head_size` + 16 KiB of raw bytes and `max_continuation_frames`
 //!   frames, checked before decoding; HPACK bombs are capped by the decoder at
-//!   `max_header_list_size` (the stream is then refused, the connection lives on).
+//!   `Limits::max_head_size` (the stream is then refused, the connection lives on).
 //! - **control floods**: SETTINGS, PING, PRIORITY, empty DATA without
 //!   END_STREAM, zero-increment WINDOW_UPDATE, unknown frames and frames we
 //!   ignore on closed streams count up; the count restarts at zero whenever
@@ -42,7 +42,7 @@ use super::stream::{ClosedBy, StreamTable};
 use crate::hpack::{Decoder, Encoder};
 use crate::outbound::Outbound;
 use crate::{
-    Config, Error, ErrorCode, Event, Http2Config, LocalProtocolError, RemoteErrorKind,
+    Config, ErrorCode, Event, Http2Config, LocalProtocolError, RemoteErrorKind,
     RemoteProtocolError, Role, H2_PREFACE,
 };
 
@@ -50,9 +50,7 @@ use crate::{
 pub(crate) const DEFAULT_WINDOW: u32 = 65_535;
 /// Closed streams remembered to tell "closed" from "never opened".
 const CLOSED_MEMORY: usize = 256;
-/// Our stream limit when the configuration announces none.
-const DEFAULT_MAX_STREAMS: u32 = 1024;
-/// Extra raw header-block bytes allowed above `max_header_list_size`.
+/// Extra raw header-block bytes allowed above the header-list limit.
 pub(crate) const HEADER_BLOCK_SLACK: usize = 16 * 1024;
 /// DATA bytes that refill the control-frame budget.
 pub(crate) const CONTROL_REFILL_BYTES: u64 = 16 * 1024;
@@ -102,11 +100,12 @@ pub(crate) struct H2Connection {
     pub(crate) next_local_id: u32,
     /// The highest stream id the peer opened.
     pub(crate) last_remote_id: u32,
-    pub(crate) last_request_id: u32,
     /// Our receive limits, from the SETTINGS we announced.
     pub(crate) local_initial_window: u32,
     pub(crate) local_max_frame_size: u32,
     pub(crate) local_max_streams: u32,
+    /// Largest decoded header list we accept (`Limits::max_head_size`).
+    pub(crate) max_header_list: usize,
     pub(crate) local_settings_acked: bool,
     pub(crate) peer: PeerSettings,
     pub(crate) conn_send: SendWindow,
@@ -129,7 +128,7 @@ pub(crate) struct H2Connection {
 impl H2Connection {
     pub(crate) fn new(role: Role, config: &Config) -> Self {
         let cfg = config.http2.clone();
-        let local = cfg.local_settings;
+        let local = cfg.announced(role, &config.limits);
         let local_initial_window = local.initial_window_size.unwrap_or(DEFAULT_WINDOW);
         let connection_window = cfg.connection_window.max(DEFAULT_WINDOW);
         let mut conn = H2Connection {
@@ -146,10 +145,10 @@ impl H2Connection {
             recently_closed: VecDeque::new(),
             next_local_id: if role == Role::Client { 1 } else { 2 },
             last_remote_id: 0,
-            last_request_id: 0,
             local_initial_window,
             local_max_frame_size: local.max_frame_size.unwrap_or(DEFAULT_MAX_FRAME_SIZE),
-            local_max_streams: local.max_concurrent_streams.unwrap_or(DEFAULT_MAX_STREAMS),
+            local_max_streams: cfg.max_concurrent_streams,
+            max_header_list: config.limits.max_head_size,
             local_settings_acked: false,
             peer: PeerSettings {
                 initial_window: DEFAULT_WINDOW,
@@ -196,15 +195,15 @@ impl H2Connection {
         }
     }
 
-    pub(crate) fn next_event(&mut self) -> Result<Event, Error> {
+    pub(crate) fn next_event(&mut self) -> Result<Event, RemoteProtocolError> {
         if let Some(e) = self.error {
-            return Err(e.into());
+            return Err(e);
         }
         loop {
             if let Some(event) = self.events.pop_front() {
                 if let Event::Data(d) = &event {
                     if self.cfg.auto_acknowledge {
-                        self.release(d.stream_id, d.data.len());
+                        self.release(d.stream_id.0, d.data.len());
                     }
                 }
                 return Ok(event);
@@ -213,7 +212,7 @@ impl H2Connection {
                 Ok(true) => {}
                 Ok(false) if self.eof => return Ok(Event::ConnectionClosed),
                 Ok(false) => return Ok(Event::NeedData),
-                Err(code) => return Err(self.fail(code).into()),
+                Err(code) => return Err(self.fail(code)),
             }
         }
     }
@@ -386,7 +385,7 @@ impl H2Connection {
         self.write_rst_stream(id, code);
         if self.streams.remove(&id).is_some() {
             self.events.push_back(Event::StreamReset {
-                stream_id: id,
+                stream_id: StreamId(id),
                 error_code: code,
                 remote: false,
             });
@@ -459,10 +458,6 @@ impl H2Connection {
 
     pub(crate) fn remote_error(&self) -> Option<RemoteProtocolError> {
         self.error
-    }
-
-    pub(crate) fn last_request_stream(&self) -> u32 {
-        self.last_request_id
     }
 
     /// The outgoing bytes, for the caller to take: after this no queued frame

@@ -4,7 +4,8 @@
 
 use bytes::Bytes;
 
-use crate::{Headers, LocalProtocolError, Request, Response, Version};
+use crate::framing::ContentLength;
+use crate::{Framing, Headers, LocalProtocolError, Request, Response, StreamId, Version};
 
 /// A field list breaks §8.1.1 (a malformed message): a stream error PROTOCOL_ERROR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,22 +81,10 @@ fn split_fields(
     Ok(headers)
 }
 
-/// The declared content-length: every value must be the same decimal number.
+/// The declared content-length: every value must be the same decimal number
+/// (the one parser HTTP/1.1 uses too).
 pub(crate) fn content_length(headers: &Headers) -> Result<Option<u64>, Malformed> {
-    let mut found = None;
-    for value in headers.get_all(b"content-length") {
-        if value.is_empty() || value.len() > 19 || !value.iter().all(u8::is_ascii_digit) {
-            return Err(Malformed);
-        }
-        let n = value
-            .iter()
-            .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
-        if found.is_some_and(|f| f != n) {
-            return Err(Malformed);
-        }
-        found = Some(n);
-    }
-    Ok(found)
+    ContentLength::of(headers.get_all(b"content-length").map(|v| &v[..])).map_err(|_| Malformed)
 }
 
 /// A request head from a decoded field list (§8.3.1).
@@ -142,7 +131,7 @@ pub(crate) fn parse_request(
     };
     let expect_continue = headers.has_token(b"expect", b"100-continue");
     Ok(Request {
-        stream_id,
+        stream_id: StreamId(stream_id),
         method,
         target,
         http_version: Version::Http2,
@@ -151,6 +140,7 @@ pub(crate) fn parse_request(
         authority,
         protocol,
         expect_continue,
+        framing: Framing::Empty,
     })
 }
 
@@ -179,11 +169,12 @@ pub(crate) fn parse_response(
     }
     let status_code = u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0');
     Ok(Response {
-        stream_id,
+        stream_id: StreamId(stream_id),
         status_code,
         reason: Bytes::new(),
         http_version: Version::Http2,
         headers,
+        framing: Framing::Empty,
     })
 }
 

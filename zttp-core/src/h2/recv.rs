@@ -14,7 +14,18 @@ use super::frame::{
 use super::message::{self, Malformed};
 use super::stream::{ClosedBy, RecvHead, State, Stream};
 use crate::hpack::DecoderError;
-use crate::{EndOfMessage, ErrorCode, Event, Role};
+use crate::{EndOfMessage, ErrorCode, Event, Framing, Role, StreamId};
+
+/// The framing of a received message body: empty when HEADERS ended the
+/// stream (or no body is allowed), else the declared length, else DATA
+/// frames up to END_STREAM.
+fn body_framing(ended: bool, content_length: Option<u64>) -> Framing {
+    match content_length {
+        _ if ended => Framing::Empty,
+        Some(n) => Framing::of_length(n),
+        None => Framing::Chunked,
+    }
+}
 
 /// What a header block turned out to be, once decoded.
 enum Block {
@@ -78,7 +89,7 @@ impl H2Connection {
                 self.refill_control_budget();
             }
             self.events.push_back(Event::Data(crate::Data {
-                stream_id: id,
+                stream_id: StreamId(id),
                 data: frame.data,
             }));
         }
@@ -94,7 +105,7 @@ impl H2Connection {
             s.state.recv_end_stream();
         }
         self.events.push_back(Event::EndOfMessage(EndOfMessage {
-            stream_id: id,
+            stream_id: StreamId(id),
             trailers,
         }));
         self.close_if_done(id);
@@ -148,7 +159,7 @@ impl H2Connection {
 
     /// Keeps collecting a header block, or processes it once complete.
     fn start_block(&mut self, pending: PendingBlock, complete: bool) -> ConnResult {
-        if pending.block.len() > self.cfg.max_header_list_size as usize + HEADER_BLOCK_SLACK {
+        if pending.block.len() > self.max_header_list + HEADER_BLOCK_SLACK {
             return Err(ErrorCode::ENHANCE_YOUR_CALM);
         }
         if !complete {
@@ -156,10 +167,7 @@ impl H2Connection {
             return Ok(());
         }
         // Decode first, whatever becomes of the stream: HPACK state is shared.
-        let block = match self
-            .decoder
-            .decode(&pending.block, self.cfg.max_header_list_size as usize)
-        {
+        let block = match self.decoder.decode(&pending.block, self.max_header_list) {
             Ok(fields) => Block::Fields(fields.into_iter().map(|f| (f.name, f.value)).collect()),
             Err(DecoderError::HeaderListTooLarge) => Block::TooLarge,
             Err(_) => return Err(ErrorCode::COMPRESSION_ERROR),
@@ -217,7 +225,7 @@ impl H2Connection {
             Block::Fields(f) => f,
             Block::TooLarge => return self.refuse_too_large(id, p.end_stream),
         };
-        let Ok(req) = message::parse_request(id, fields) else {
+        let Ok(mut req) = message::parse_request(id, fields) else {
             return self.stream_error(id, ErrorCode::PROTOCOL_ERROR, true);
         };
         let content_length = match message::content_length(&req.headers) {
@@ -227,6 +235,7 @@ impl H2Connection {
         let Ok(content_length) = content_length else {
             return self.stream_error(id, ErrorCode::PROTOCOL_ERROR, true);
         };
+        req.framing = body_framing(p.end_stream, content_length);
         let mut stream = Stream::new(
             State::Open,
             SendWindow::new(self.peer.initial_window),
@@ -236,7 +245,6 @@ impl H2Connection {
         stream.content_length = content_length;
         stream.answers_head = &req.method[..] == b"HEAD";
         self.streams.insert(id, stream);
-        self.last_request_id = id;
         self.refill_control_budget();
         self.events.push_back(Event::Request(req));
         if p.end_stream {
@@ -294,7 +302,7 @@ impl H2Connection {
             self.end_of_message(id, trailers);
             return Ok(());
         }
-        let Ok(resp) = message::parse_response(id, fields) else {
+        let Ok(mut resp) = message::parse_response(id, fields) else {
             return self.stream_error(id, ErrorCode::PROTOCOL_ERROR, true);
         };
         if (100..200).contains(&resp.status_code) {
@@ -317,6 +325,7 @@ impl H2Connection {
         }
         stream.content_length = content_length;
         stream.recv_head = RecvHead::Trailers;
+        resp.framing = body_framing(p.end_stream || stream.head_request, content_length);
         self.refill_control_budget();
         self.events.push_back(Event::Response(resp));
         if p.end_stream {
@@ -347,7 +356,7 @@ impl H2Connection {
         };
         self.remember_closed(id, ClosedBy::Remote);
         self.events.push_back(Event::StreamReset {
-            stream_id: id,
+            stream_id: StreamId(id),
             error_code: frame.code,
             remote: true,
         });
@@ -369,9 +378,8 @@ impl H2Connection {
                 for s in self.streams.values_mut() {
                     s.recv_window.shift(delta);
                 }
-                if let Some(n) = self.cfg.local_settings.header_table_size {
-                    self.decoder.set_max_table_size(n as usize);
-                }
+                self.decoder
+                    .set_max_table_size(self.cfg.header_table_size as usize);
             }
             self.events.push_back(Event::SettingsAcknowledged);
             return Ok(());
@@ -434,13 +442,13 @@ impl H2Connection {
             self.streams.remove(&id);
             self.remember_closed(id, ClosedBy::Remote);
             self.events.push_back(Event::StreamReset {
-                stream_id: id,
+                stream_id: StreamId(id),
                 error_code: ErrorCode::REFUSED_STREAM,
                 remote: true,
             });
         }
         self.events.push_back(Event::GoAway {
-            last_stream_id: frame.last_stream_id.0,
+            last_stream_id: frame.last_stream_id,
             error_code: frame.code,
             debug_data: frame.debug_data,
         });
@@ -473,7 +481,7 @@ impl H2Connection {
             }
         }
         self.events.push_back(Event::WindowUpdated {
-            stream_id: id,
+            stream_id: StreamId(id),
             increment: inc,
         });
         Ok(())

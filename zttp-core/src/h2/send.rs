@@ -49,8 +49,8 @@ impl H2Connection {
             Event::Request(req) => self.send_request(req),
             Event::Response(resp) => self.send_response(resp, true),
             Event::InformationalResponse(resp) => self.send_response(resp, false),
-            Event::Data(d) => self.send_data(d.stream_id, d.data),
-            Event::EndOfMessage(e) => self.send_end(e.stream_id, e.trailers),
+            Event::Data(d) => self.send_data(d.stream_id.0, d.data),
+            Event::EndOfMessage(e) => self.send_end(e.stream_id.0, e.trailers),
             _ => Err(LocalProtocolError::UnexpectedEvent),
         }
     }
@@ -101,7 +101,7 @@ impl H2Connection {
         if self.goaway_received.is_some() || self.goaway_sent.is_some() {
             return Err(LocalProtocolError::ConnectionClosed);
         }
-        let id = req.stream_id;
+        let id = req.stream_id.0;
         if id != self.next_local_id || id > StreamId::MAX.0 {
             return Err(LocalProtocolError::InvalidStream);
         }
@@ -142,7 +142,7 @@ impl H2Connection {
         if informational == is_final || resp.status_code == 101 {
             return Err(LocalProtocolError::InvalidStatus);
         }
-        let id = resp.stream_id;
+        let id = resp.stream_id.0;
         let answers_head = match self.streams.get(&id) {
             Some(s) if s.state.can_send() && !s.head_sent => s.answers_head,
             _ => return Err(LocalProtocolError::InvalidStream),

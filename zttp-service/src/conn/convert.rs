@@ -138,30 +138,6 @@ impl Decimal {
     }
 }
 
-/// True when the request announces a body (HTTP/1: Content-Length > 0 or Transfer-Encoding).
-pub(super) fn announces_body(req: &zttp_core::Request) -> bool {
-    if req.http_version == Version::Http2 {
-        return true;
-    }
-    req.headers.contains(b"transfer-encoding")
-        || req
-            .headers
-            .get(b"content-length")
-            .is_some_and(|v| v.iter().any(|&b| b != b'0'))
-}
-
-/// The declared body length, when Content-Length says it.
-pub(super) fn content_length(req: &zttp_core::Request) -> Option<u64> {
-    if req.headers.contains(b"transfer-encoding") {
-        return None;
-    }
-    std::str::from_utf8(req.headers.get(b"content-length")?)
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use futures::future::{AbortHandle, Abortable, Aborted, CatchUnwind};
 use http::StatusCode;
 use http_body::Body as _;
 use tracing::{debug, error, Span};
-use zttp_core::{Connection, Version};
+use zttp_core::{Connection, StreamId, Version};
 
 use super::convert::{self, Unrepresentable};
 use crate::body::{self, Body, BodySender, Consumption};
@@ -34,7 +34,7 @@ pub(super) enum ResponseState {
 
 /// One request/response pair (one HTTP/2 stream; the one HTTP/1.1 cycle).
 pub(super) struct Exchange {
-    pub(super) stream_id: u32,
+    pub(super) stream_id: StreamId,
     pub(super) span: Span,
     pub(super) head_request: bool,
     pub(super) connect: bool,
@@ -74,7 +74,7 @@ impl Exchange {
         let http2 = request.http_version == Version::Http2;
         let span = tracing::debug_span!(
             "request",
-            stream = request.stream_id,
+            stream = request.stream_id.get(),
             method = tracing::field::Empty,
             target = tracing::field::Empty
         );
@@ -82,8 +82,11 @@ impl Exchange {
             span.record("method", String::from_utf8_lossy(&request.method).as_ref());
             span.record("target", String::from_utf8_lossy(&request.target).as_ref());
         }
-        let has_body = convert::announces_body(&request);
-        let content_length = convert::content_length(&request);
+        // The core decided the framing: a bodiless request (HTTP/2 HEADERS
+        // with END_STREAM included) gets no body channel.
+        let framing = request.framing;
+        let has_body = !framing.is_empty();
+        let content_length = framing.len();
         let (body, sender) = if has_body {
             let (incoming, sender) = body::channel(content_length);
             (Body::incoming(incoming), Some(sender))
@@ -162,13 +165,7 @@ impl Exchange {
             return false;
         }
         self.continue_sent = true;
-        let sent = if core.protocol() == zttp_core::Protocol::Http2 {
-            let mut interim = zttp_core::Response::new(100);
-            interim.stream_id = self.stream_id;
-            core.send(interim)
-        } else {
-            core.send_informational(100)
-        };
+        let sent = core.send_informational(self.stream_id, 100, []);
         if let Err(e) = sent {
             debug!(parent: &self.span, error = %e, "could not send 100 Continue");
         }
@@ -263,14 +260,14 @@ pin_project_lite::pin_project! {
     /// An HTTP/2 stream's handler: yields its stream id with the outcome, and
     /// ends early (with `Aborted`) when the stream is reset.
     pub(super) struct StreamHandler<F> {
-        stream_id: u32,
+        stream_id: StreamId,
         #[pin]
         inner: Abortable<HandlerFuture<F>>,
     }
 }
 
 impl<F> StreamHandler<F> {
-    pub(super) fn new(stream_id: u32, future: HandlerFuture<F>) -> (Self, AbortHandle) {
+    pub(super) fn new(stream_id: StreamId, future: HandlerFuture<F>) -> (Self, AbortHandle) {
         let (handle, registration) = AbortHandle::new_pair();
         let inner = Abortable::new(future, registration);
         (StreamHandler { stream_id, inner }, handle)
@@ -278,7 +275,7 @@ impl<F> StreamHandler<F> {
 }
 
 impl<F: Future<Output = http::Response<Body>>> Future for StreamHandler<F> {
-    type Output = (u32, Result<Outcome, Aborted>);
+    type Output = (StreamId, Result<Outcome, Aborted>);
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();

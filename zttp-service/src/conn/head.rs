@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use http_body::Body as _;
-use zttp_core::{Connection, EndOfMessage, LocalProtocolError};
+use zttp_core::{Connection, EndOfMessage, LocalProtocolError, StreamId};
 
 use super::convert::{self, Decimal, PresentFields};
 use super::exchange::Exchange;
@@ -73,7 +73,7 @@ pub(super) fn send(
 /// and the peer allow them (else they are dropped).
 pub(super) fn end(
     core: &mut Connection,
-    stream_id: u32,
+    stream_id: StreamId,
     trailers: Option<http::HeaderMap>,
 ) -> Result<(), LocalProtocolError> {
     let trailers = trailers.map(|t| convert::fields(&t)).unwrap_or_default();

@@ -25,7 +25,7 @@ use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use http::StatusCode;
 use tracing::{debug, error, trace, warn};
-use zttp_core::{Data, Error, ErrorCode, Event, RemoteProtocolError};
+use zttp_core::{Data, ErrorCode, Event, RemoteProtocolError, StreamId};
 
 use super::exchange::{next_body_step, BodyStep, Exchange, Outcome, ResponseState, StreamHandler};
 use super::head::{self, AfterHead};
@@ -40,7 +40,7 @@ use crate::{Handler, Runtime};
 const H2_PIECE: usize = 16 * 1024;
 
 /// Exchanges by stream id.
-type Exchanges = HashMap<u32, Exchange, BuildHasherDefault<StreamIdHasher>>;
+type Exchanges = HashMap<StreamId, Exchange, BuildHasherDefault<StreamIdHasher>>;
 
 /// Hashes a stream id with one multiplication: ids come from the peer, but a
 /// connection holds at most the announced concurrent-stream limit of them.
@@ -70,13 +70,13 @@ pub(super) struct Multiplex<H: Handler> {
     /// The handlers run in the connection task.
     streams: FuturesUnordered<StreamHandler<H::Future>>,
     /// Where spawned handlers send their outcome, and where it arrives.
-    outcomes_tx: mpsc::UnboundedSender<(u32, Outcome)>,
-    outcomes: mpsc::UnboundedReceiver<(u32, Outcome)>,
+    outcomes_tx: mpsc::UnboundedSender<(StreamId, Outcome)>,
+    outcomes: mpsc::UnboundedReceiver<(StreamId, Outcome)>,
     /// Our GOAWAY went out.
     goaway_sent: bool,
     /// Scratch lists, kept to reuse their allocation.
-    ended: Vec<(u32, Option<http::HeaderMap>)>,
-    stream_ids: Vec<u32>,
+    ended: Vec<(StreamId, Option<http::HeaderMap>)>,
+    stream_ids: Vec<StreamId>,
     /// Informational responses handlers queued.
     interim: Interim,
 }
@@ -186,7 +186,12 @@ impl<H: Handler> Multiplex<H> {
                     error_code,
                     remote,
                 }) => {
-                    debug!(stream_id, ?error_code, remote, "stream reset");
+                    debug!(
+                        stream_id = stream_id.get(),
+                        ?error_code,
+                        remote,
+                        "stream reset"
+                    );
                     self.drop_exchange(conn, stream_id);
                 }
                 Ok(Event::GoAway { error_code, .. }) => {
@@ -194,14 +199,9 @@ impl<H: Handler> Multiplex<H> {
                 }
                 // Blocked response bodies are retried every round; nothing else to do.
                 Ok(other) => trace!(?other, "connection event"),
-                Err(Error::Remote(e)) => {
+                Err(e) => {
                     self.on_remote_error(conn, e);
                     progress = true;
-                    break;
-                }
-                Err(Error::Local(e)) => {
-                    warn!(error = %e, "core refused to continue");
-                    conn.finish(false);
                     break;
                 }
             }
@@ -277,7 +277,7 @@ impl<H: Handler> Multiplex<H> {
         }
         if ex.over_limit {
             // Connection credit only: the stream stays throttled until it ends.
-            let _ = conn.core.acknowledge_received_data(0, len);
+            let _ = conn.core.acknowledge_received_data(StreamId::ZERO, len);
             if ex.is_streaming() {
                 // The response head is out: no 413 can follow, reset instead.
                 debug!(parent: &ex.span, "request body over the limit; resetting");
@@ -313,7 +313,7 @@ impl<H: Handler> Multiplex<H> {
 
     /// Forgets a stream that ended early (reset, or abandoned): stops its
     /// handler, fails its body, and grants back the credit its bytes held.
-    fn drop_exchange<R: Runtime>(&mut self, conn: &mut Conn<R>, stream_id: u32) {
+    fn drop_exchange<R: Runtime>(&mut self, conn: &mut Conn<R>, stream_id: StreamId) {
         let Some(mut ex) = self.exchanges.remove(&stream_id) else {
             return;
         };
@@ -375,7 +375,7 @@ impl<H: Handler> Multiplex<H> {
     fn flush_interim<R: Runtime>(&mut self, conn: &mut Conn<R>, cx: &mut Context<'_>) -> bool {
         let exchanges = &self.exchanges;
         self.interim.flush(&mut conn.core, cx, |key| {
-            let stream_id = u32::try_from(key).ok()?;
+            let stream_id = StreamId::new(u32::try_from(key).ok()?);
             exchanges
                 .get(&stream_id)
                 .filter(|ex| matches!(ex.response, ResponseState::Waiting))
@@ -387,7 +387,7 @@ impl<H: Handler> Multiplex<H> {
     fn respond<R: Runtime>(
         &mut self,
         conn: &mut Conn<R>,
-        stream_id: u32,
+        stream_id: StreamId,
         response: http::Response<Body>,
     ) {
         let Some(ex) = self.exchanges.get_mut(&stream_id) else {
@@ -423,7 +423,7 @@ impl<H: Handler> Multiplex<H> {
     fn end_response<R: Runtime>(
         &mut self,
         conn: &mut Conn<R>,
-        stream_id: u32,
+        stream_id: StreamId,
         trailers: Option<http::HeaderMap>,
     ) {
         if let Some(ex) = self.exchanges.get_mut(&stream_id) {

@@ -17,7 +17,7 @@ use std::time::Instant;
 use futures::FutureExt;
 use http::StatusCode;
 use tracing::{debug, error, trace, warn};
-use zttp_core::{Data, Error, Event, RemoteProtocolError};
+use zttp_core::{Data, Event, RemoteProtocolError, StreamId};
 
 use super::exchange::{next_body_step, BodyStep, Exchange, HandlerFuture, ResponseState};
 use super::head::{self, AfterHead};
@@ -173,14 +173,9 @@ impl<H: Handler> Serial<H> {
                     break;
                 }
                 Ok(other) => trace!(?other, "connection event"),
-                Err(Error::Remote(e)) => {
+                Err(e) => {
                     self.on_remote_error(conn, e);
                     progress = true;
-                    break;
-                }
-                Err(Error::Local(e)) => {
-                    warn!(error = %e, "core refused to continue");
-                    conn.finish(false);
                     break;
                 }
             }
@@ -276,7 +271,7 @@ impl<H: Handler> Serial<H> {
         // What the handler queued goes out before its final response.
         let (current, waiting) = (conn.requests, matches!(ex.response, ResponseState::Waiting));
         let interim_sent = self.interim.flush(&mut conn.core, cx, |key| {
-            (key == current && waiting).then_some(0)
+            (key == current && waiting).then_some(StreamId::ZERO)
         });
         let Poll::Ready(outcome) = polled else {
             return ex.send_continue_if_wanted(&mut conn.core, cx) | interim_sent;
@@ -341,7 +336,7 @@ impl<H: Handler> Serial<H> {
         if let Some(ex) = &mut self.exchange {
             ex.response = ResponseState::Done;
         }
-        if let Err(e) = head::end(&mut conn.core, 0, trailers) {
+        if let Err(e) = head::end(&mut conn.core, StreamId::ZERO, trailers) {
             warn!(error = %e, "end of response refused");
             conn.finish(false);
         }
@@ -362,7 +357,10 @@ impl<H: Handler> Serial<H> {
                     if data.is_empty() {
                         continue;
                     }
-                    if let Err(e) = conn.core.send(Data { stream_id: 0, data }) {
+                    if let Err(e) = conn.core.send(Data {
+                        stream_id: StreamId::ZERO,
+                        data,
+                    }) {
                         warn!(parent: &ex.span, error = %e, "response body refused");
                         // The response cannot be completed: the framing is broken, close.
                         conn.finish(false);

@@ -61,31 +61,7 @@ impl Kind {
     pub(crate) const CONTINUATION: Kind = Kind(0x9);
 }
 
-/// A stream identifier: 31 bits, 0 for the connection itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub(crate) struct StreamId(pub u32);
-
-impl StreamId {
-    /// The connection as a whole.
-    pub(crate) const ZERO: StreamId = StreamId(0);
-    /// The largest stream id.
-    pub(crate) const MAX: StreamId = StreamId(MAX_WINDOW);
-
-    /// Reads 31 bits, ignoring the reserved high bit.
-    pub(crate) fn from_be(b: [u8; 4]) -> StreamId {
-        StreamId(u32::from_be_bytes(b) & MAX_WINDOW)
-    }
-
-    /// True for stream 0.
-    pub(crate) fn is_zero(self) -> bool {
-        self.0 == 0
-    }
-
-    /// Clients open odd-numbered streams, servers even-numbered ones.
-    pub(crate) fn is_client_initiated(self) -> bool {
-        self.0 % 2 == 1
-    }
-}
+pub(crate) use crate::StreamId;
 
 /// Frame flags.
 pub(crate) mod flags {

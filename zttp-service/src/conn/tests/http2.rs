@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use zttp_core::{Config, Connection, Data, EndOfMessage, ErrorCode, Event, Protocol, Role};
+use zttp_core::{
+    Config, Connection, Data, EndOfMessage, ErrorCode, Event, Protocol, Role, StreamId,
+};
 
 use super::{body_len, config, echo_path, ignore_body, Conn, MS};
 
@@ -48,7 +50,7 @@ impl Client {
     }
 
     /// Opens a stream with `method path`; a body is sent and ends the stream.
-    fn request(&mut self, method: &str, path: &str, body: Option<&[u8]>) -> u32 {
+    fn request(&mut self, method: &str, path: &str, body: Option<&[u8]>) -> StreamId {
         let id = self.open(method, path);
         if let Some(body) = body {
             if !body.is_empty() {
@@ -72,7 +74,7 @@ impl Client {
     /// Sends `body` on stream `id` as fast as flow control allows, running the
     /// server between pieces, then ends the stream (unless it was reset).
     /// Returns the bytes sent.
-    fn upload(&mut self, c: &mut Conn, id: u32, body: &[u8]) -> usize {
+    fn upload(&mut self, c: &mut Conn, id: StreamId, body: &[u8]) -> usize {
         let mut sent = 0;
         while sent < body.len() {
             let n = self
@@ -111,12 +113,12 @@ impl Client {
     }
 
     /// Sends a request head that leaves the stream open for a body.
-    fn open(&mut self, method: &str, path: &str) -> u32 {
+    fn open(&mut self, method: &str, path: &str) -> StreamId {
         self.open_with(zttp_core::Request::new(method.to_owned(), path.to_owned()))
     }
 
     /// Sends `req` as a request head that leaves the stream open for a body.
-    fn open_with(&mut self, mut req: zttp_core::Request) -> u32 {
+    fn open_with(&mut self, mut req: zttp_core::Request) -> StreamId {
         let id = self.core.next_stream_id().unwrap();
         req.stream_id = id;
         req.http_version = zttp_core::Version::Http2;
@@ -127,7 +129,7 @@ impl Client {
     }
 
     /// The status of the response on `stream`, if one arrived.
-    fn status(&self, stream: u32) -> Option<u16> {
+    fn status(&self, stream: StreamId) -> Option<u16> {
         self.events.iter().find_map(|e| match e {
             Event::Response(r) if r.stream_id == stream => Some(r.status_code),
             _ => None,
@@ -135,7 +137,7 @@ impl Client {
     }
 
     /// The response body received on `stream`.
-    fn body(&self, stream: u32) -> Vec<u8> {
+    fn body(&self, stream: StreamId) -> Vec<u8> {
         let mut body = Vec::new();
         for e in &self.events {
             if let Event::Data(d) = e {
@@ -147,13 +149,13 @@ impl Client {
         body
     }
 
-    fn ended(&self, stream: u32) -> bool {
+    fn ended(&self, stream: StreamId) -> bool {
         self.events
             .iter()
             .any(|e| matches!(e, Event::EndOfMessage(end) if end.stream_id == stream))
     }
 
-    fn goaway(&self) -> Option<(u32, ErrorCode)> {
+    fn goaway(&self) -> Option<(StreamId, ErrorCode)> {
         self.events.iter().find_map(|e| match e {
             Event::GoAway {
                 last_stream_id,
@@ -165,7 +167,7 @@ impl Client {
     }
 
     /// The error code of a reset the server sent on `stream`.
-    fn reset(&self, stream: u32) -> Option<ErrorCode> {
+    fn reset(&self, stream: StreamId) -> Option<ErrorCode> {
         self.events.iter().find_map(|e| match e {
             Event::StreamReset {
                 stream_id,
@@ -432,4 +434,45 @@ fn spawned_handlers_read_bodies_and_see_the_body_limit() {
     client.upload(&mut c, big, &[b'x'; 100_000]);
     assert_eq!(client.status(big), Some(413));
     assert_eq!(client.body(big), br#"{"error":"too large"}"#);
+}
+
+/// Answers what the request body looks like on arrival: whether it has
+/// ended already, and its exact size if known.
+fn body_shape(_: super::VirtualRuntime) -> impl crate::Handler {
+    |req: crate::Request| async move {
+        use http_body::Body as _;
+        let body = req.body();
+        format!("{} {:?}", body.is_end_stream(), body.size_hint().exact())
+    }
+}
+
+#[test]
+fn the_body_follows_the_framing_the_core_read() {
+    let mut c = Conn::start(config(), body_shape);
+    let mut client = Client::new();
+    // HEADERS with END_STREAM: no body channel at all.
+    let get = client.request("GET", "/", None);
+    // DATA up to END_STREAM, no declared length.
+    let streamed = client.request("POST", "/", Some(b"abc"));
+    // A declared length.
+    let declared =
+        client.open_with(zttp_core::Request::new("POST", "/").with_header("content-length", "3"));
+    client
+        .core
+        .send(Data {
+            stream_id: declared,
+            data: Bytes::from_static(b"abc"),
+        })
+        .unwrap();
+    client
+        .core
+        .send(EndOfMessage {
+            stream_id: declared,
+            ..EndOfMessage::default()
+        })
+        .unwrap();
+    client.exchange(&mut c);
+    assert_eq!(client.body(get), b"true Some(0)");
+    assert_eq!(client.body(streamed), b"false None");
+    assert_eq!(client.body(declared), b"false Some(3)");
 }
