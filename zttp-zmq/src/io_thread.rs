@@ -35,12 +35,12 @@ use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use futures::channel::mpsc::UnboundedSender;
 use futures::channel::oneshot;
 use tracing::{debug, warn};
 
-use crate::peer::{IoShared, Peer, PeerStream, ReadEnd, RoutingId};
+use crate::peer::{IoShared, Outgoing, Peer, PeerStream, ReadEnd, RoutingId};
 
 /// Messages received per loop turn before sends get another chance.
 const RECV_BATCH: usize = 256;
@@ -425,16 +425,17 @@ impl StreamIo {
     /// Handles one received `[id, frame]`; true when receiving must pause.
     fn route(&mut self) -> bool {
         let id: &[u8] = &self.id_msg;
-        let frame: &[u8] = &self.data_msg;
         if let Some(entry) = self.peers.get(id) {
             let peer = entry.peer.clone();
-            if frame.is_empty() {
+            if self.data_msg.is_empty() {
                 // Disconnect notification (also mid-request).
                 debug!(peer = ?peer.addr, "zmq peer disconnected");
                 self.forget(&peer.id);
                 peer.finish(ReadEnd::Eof, Some(io::ErrorKind::ConnectionReset));
                 return false;
             }
+            // The frame goes to the stream as libzmq received it; a fresh message takes its place.
+            let frame = mem::replace(&mut self.data_msg, zmq::Message::new());
             let waiting = peer.push_inbound(frame);
             return self.over_budget(Some(peer), waiting);
         }
@@ -445,13 +446,12 @@ impl StreamIo {
         // Connect notification `[id, ""]`, or data from a peer whose notification we never saw.
         let id = Bytes::copy_from_slice(id);
         let (addr, fd) = peer_address(&mut self.data_msg);
-        let frame: &[u8] = &self.data_msg;
         let peer = Peer::new(id, addr, fd, self.io.clone());
         debug!(peer = ?addr, "zmq peer connected");
-        let waiting = if frame.is_empty() {
+        let waiting = if self.data_msg.is_empty() {
             0
         } else {
-            peer.push_inbound(frame)
+            peer.push_inbound(mem::replace(&mut self.data_msg, zmq::Message::new()))
         };
         self.peers.insert(
             peer.id.clone(),
@@ -508,7 +508,7 @@ impl StreamIo {
         let Some(entry) = self.peers.get_mut(&peer.id) else {
             return false;
         };
-        let (outcome, sent) = flush(&self.socket, self.io.limits.frame, peer);
+        let (outcome, sent) = flush(&self.socket, peer);
         if sent {
             entry.last_sent = Instant::now();
         }
@@ -519,7 +519,7 @@ impl StreamIo {
             }
             Flush::Blocked => {
                 let stalled = entry.last_sent.elapsed();
-                if stalled < self.io.limits.close_stalled || !peer.lock().close_requested {
+                if stalled < self.io.limits.close_stalled || !peer.close_requested() {
                     if !entry.blocked {
                         entry.blocked = true;
                         self.blocked.push(peer.clone());
@@ -563,40 +563,32 @@ impl StreamIo {
     }
 }
 
-/// Sends the peer's queued bytes (and its close, when asked) in frames of at most
-/// `frame_limit` bytes, never blocking; also says whether any data frame went out.
-fn flush(socket: &zmq::Socket, frame_limit: usize, peer: &Peer) -> (Flush, bool) {
+/// Sends the peer's queued frames as they are (and its close, when asked), never blocking;
+/// also says whether any data frame went out.
+fn flush(socket: &zmq::Socket, peer: &Peer) -> (Flush, bool) {
     let mut sent = false;
     loop {
-        let (has_data, close) = {
-            let st = peer.lock();
-            (!st.outbound.is_empty(), st.close_requested)
-        };
-        if !has_data && !close {
+        let outgoing = peer.next_outgoing();
+        if let Outgoing::Idle = outgoing {
             return (Flush::Idle, sent);
         }
         // EAGAIN (peer's pipe full, or just closed) and EHOSTUNREACH (unknown id) both
         // surface on the id frame, before anything is committed.
         match socket.send(&peer.id[..], zmq::SNDMORE | zmq::DONTWAIT) {
             Ok(()) => {}
-            Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => return (Flush::Blocked, sent),
+            Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => {
+                if let Outgoing::Frame(frame) = outgoing {
+                    peer.unsend(frame);
+                }
+                return (Flush::Blocked, sent);
+            }
             Err(_) => return (Flush::Gone, sent),
         }
-        if !has_data {
+        let Outgoing::Frame(frame) = outgoing else {
             let _ = socket.send(&[][..], zmq::DONTWAIT);
             return (Flush::Closed, sent);
-        }
-        let (msg, waker) = {
-            let mut st = peer.lock();
-            let n = st.outbound.len().min(frame_limit);
-            let msg = zmq::Message::from(&st.outbound[..n]);
-            st.outbound.advance(n);
-            (msg, st.write_waker.take())
         };
-        if let Some(w) = waker {
-            w.wake();
-        }
-        if socket.send(msg, zmq::DONTWAIT).is_err() {
+        if socket.send(frame, zmq::DONTWAIT).is_err() {
             return (Flush::Gone, sent);
         }
         sent = true;

@@ -1,8 +1,10 @@
 //! One STREAM peer seen as a duplex byte stream (`futures_io::AsyncRead + AsyncWrite`).
 //!
 //! The IO thread owns the socket; a [`PeerStream`] and the IO thread share one [`Peer`]:
-//! an inbound queue the IO thread fills and the stream drains, an outbound buffer the stream
-//! fills and the IO thread drains, and the wakers of both sides.
+//! an inbound queue of the frames libzmq received, which the stream reads from in place, and
+//! an outbound queue of frames the stream builds from the drive loop's buffers (its one copy)
+//! and the IO thread hands to libzmq as they are. Each direction has its own short lock and
+//! no lock is held while bytes are copied in bulk.
 
 use std::fmt;
 use std::io;
@@ -16,12 +18,25 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use std::collections::VecDeque;
+
+use bytes::Bytes;
 
 use crate::wake::WakePipe;
 
-/// Capacity an emptied inbound buffer keeps for the next request.
-const INBOUND_KEPT: usize = 64 << 10;
+/// What a queued inbound frame counts against [`PeerLimits::inbound`] at least: libzmq hands a
+/// received frame over without copying it, so an unread frame keeps libzmq's whole receive
+/// buffer (`ZMQ_IN_BATCH_SIZE`, 8 KiB) alive, however few bytes it holds.
+pub(crate) const INBOUND_FRAME_CHARGE: usize = 8192;
+
+/// Writes up to this size are copied into their frame under the outbound lock; larger ones
+/// are copied first, so the IO thread never waits behind a long copy.
+const COPY_UNDER_LOCK: usize = 4096;
+
+/// What an inbound frame of `len` bytes counts against the inbound budgets.
+fn charge(len: usize) -> usize {
+    len.max(INBOUND_FRAME_CHARGE)
+}
 
 /// A STREAM socket routing id (5 bytes with libzmq 4.3, unique for the socket's lifetime).
 pub type RoutingId = Bytes;
@@ -34,7 +49,8 @@ pub type RoutingId = Bytes;
 /// the whole socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeerLimits {
-    /// Bytes received from one peer and not yet read by its connection. A STREAM socket
+    /// Bytes received from one peer and not yet read by its connection (each queued frame
+    /// counting at least 8 KiB, the libzmq receive buffer it keeps alive). A STREAM socket
     /// cannot pause one peer, so when a peer gets this far ahead of its handler the IO
     /// thread stops receiving from the socket (libzmq's receive queues, then TCP, then the
     /// senders, are paused) until that handler reads. Default 1 MiB.
@@ -89,7 +105,7 @@ pub(crate) struct IoShared {
     /// Set when the accepting side is gone: finish the remaining peers, then exit.
     pub(crate) stopping: AtomicBool,
     pub(crate) limits: PeerLimits,
-    /// Received bytes not yet read, all peers together.
+    /// Received bytes not yet read, all peers together (as charged, see [`charge`]).
     pub(crate) inbound_total: AtomicUsize,
     /// The IO thread stopped receiving until some handler reads: reads wake it.
     pub(crate) receive_paused: AtomicBool,
@@ -125,24 +141,61 @@ pub(crate) enum ReadEnd {
     Failed,
 }
 
+/// The receiving half: frames the IO thread queued and the stream reads.
 #[derive(Debug, Default)]
-pub(crate) struct PeerState {
-    /// Received bytes not yet read: one buffer whose space is reused once read, so a
-    /// request costs no allocation of its own.
-    pub(crate) inbound: BytesMut,
-    pub(crate) read_end: Option<ReadEnd>,
-    pub(crate) read_waker: Option<Waker>,
-    pub(crate) outbound: BytesMut,
-    pub(crate) write_waker: Option<Waker>,
-    /// The stream asked for `[id, ""]` once `outbound` is sent (close or drop).
+pub(crate) struct Inbound {
+    /// Frames as libzmq received them (never copied before the stream's read).
+    frames: VecDeque<zmq::Message>,
+    /// Bytes of the front frame already read.
+    offset: usize,
+    /// Sum of [`charge`] over `frames`.
+    charged: usize,
+    end: Option<ReadEnd>,
+    waker: Option<Waker>,
+    /// The stream was dropped: received bytes are discarded.
+    reader_gone: bool,
+}
+
+impl Inbound {
+    /// How far the peer is ahead of its reader, against the budgets; it drops as the
+    /// reader makes any progress, also within a frame.
+    fn level(&self) -> usize {
+        self.charged - self.offset
+    }
+
+    /// Drops every queued frame; returns their charge.
+    fn discard(&mut self) -> usize {
+        self.frames.clear();
+        self.offset = 0;
+        mem::take(&mut self.charged)
+    }
+}
+
+/// The sending half: frames the stream queued and the IO thread sends.
+#[derive(Debug, Default)]
+pub(crate) struct Outbound {
+    /// Frames of at most [`PeerLimits::frame`] bytes, in order.
+    frames: VecDeque<zmq::Message>,
+    /// Bytes in `frames`.
+    len: usize,
+    waker: Option<Waker>,
+    /// The stream asked for `[id, ""]` once `frames` are sent (close or drop).
     pub(crate) close_requested: bool,
     /// The IO thread is done with this peer: close frame sent, or peer gone.
-    pub(crate) finished: bool,
-    /// The stream was dropped: received bytes are discarded.
-    pub(crate) reader_gone: bool,
+    finished: bool,
     /// Set when the peer went away: writes fail with this kind.
-    pub(crate) write_error: Option<io::ErrorKind>,
-    pub(crate) close_waker: Option<Waker>,
+    write_error: Option<io::ErrorKind>,
+    close_waker: Option<Waker>,
+}
+
+/// What the IO thread takes from a peer's outbound queue in one step.
+pub(crate) enum Outgoing {
+    /// A data frame to send.
+    Frame(zmq::Message),
+    /// Nothing is queued and the stream asked to close: send `[id, ""]`.
+    Close,
+    /// Nothing to do.
+    Idle,
 }
 
 /// State shared by a [`PeerStream`] and the IO thread.
@@ -152,7 +205,8 @@ pub(crate) struct Peer {
     pub(crate) addr: Option<SocketAddr>,
     /// libzmq's descriptor of the connection (to abort a stalled one), from the same metadata.
     pub(crate) fd: Option<RawFd>,
-    pub(crate) state: Mutex<PeerState>,
+    inbound: Mutex<Inbound>,
+    outbound: Mutex<Outbound>,
     /// Already in [`IoShared::ready`]; the IO thread clears it before it sends.
     pub(crate) scheduled: AtomicBool,
     pub(crate) io: Arc<IoShared>,
@@ -181,69 +235,107 @@ impl Peer {
             id,
             addr,
             fd,
-            state: Mutex::new(PeerState::default()),
+            inbound: Mutex::default(),
+            outbound: Mutex::default(),
             scheduled: AtomicBool::new(false),
             io,
         })
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, PeerState> {
-        lock(&self.state)
-    }
-
-    /// IO thread: the peer sent `chunk`. Returns the bytes now waiting to be read (0 when
-    /// the stream is gone and the chunk was discarded).
-    pub(crate) fn push_inbound(&self, chunk: &[u8]) -> usize {
-        let mut st = self.lock();
-        if st.reader_gone || st.read_end.is_some() {
+    /// IO thread: the peer sent `frame` (not empty). Returns how far the peer now is ahead
+    /// of its reader (0 when the stream is gone and the frame was discarded).
+    pub(crate) fn push_inbound(&self, frame: zmq::Message) -> usize {
+        let charged = charge(frame.len());
+        let mut st = lock(&self.inbound);
+        if st.reader_gone || st.end.is_some() {
+            drop(st);
             return 0;
         }
-        st.inbound.extend_from_slice(chunk);
-        self.io
-            .inbound_total
-            .fetch_add(chunk.len(), Ordering::Relaxed);
-        let waiting = st.inbound.len();
-        let waker = st.read_waker.take();
+        st.frames.push_back(frame);
+        st.charged += charged;
+        let level = st.level();
+        let waker = st.waker.take();
         drop(st);
+        self.io.inbound_total.fetch_add(charged, Ordering::Relaxed);
         if let Some(w) = waker {
             w.wake();
         }
-        waiting
+        level
     }
 
-    /// Bytes received and not yet read.
+    /// How far the peer is ahead of its reader (bytes as charged against the budgets).
     pub(crate) fn inbound_len(&self) -> usize {
-        self.lock().inbound.len()
+        lock(&self.inbound).level()
     }
 
     /// Whether nobody will read this peer's bytes any more.
     pub(crate) fn reader_gone(&self) -> bool {
-        self.lock().reader_gone
+        lock(&self.inbound).reader_gone
+    }
+
+    /// Whether the stream asked to be closed.
+    pub(crate) fn close_requested(&self) -> bool {
+        lock(&self.outbound).close_requested
+    }
+
+    /// IO thread: the next thing to send for this peer. A frame is taken off the queue (see
+    /// [`unsend`](Self::unsend) if libzmq refuses it) and the writer woken, as there is room.
+    pub(crate) fn next_outgoing(&self) -> Outgoing {
+        let mut st = lock(&self.outbound);
+        match st.frames.pop_front() {
+            Some(frame) => {
+                st.len -= frame.len();
+                let waker = st.waker.take();
+                drop(st);
+                if let Some(w) = waker {
+                    w.wake();
+                }
+                Outgoing::Frame(frame)
+            }
+            None if st.close_requested => Outgoing::Close,
+            None => Outgoing::Idle,
+        }
+    }
+
+    /// IO thread: libzmq refused `frame` (its pipe to the peer is full); it goes first again.
+    pub(crate) fn unsend(&self, frame: zmq::Message) {
+        let mut st = lock(&self.outbound);
+        if !st.finished {
+            st.len += frame.len();
+            st.frames.push_front(frame);
+        }
     }
 
     /// IO thread: this peer is over (disconnected, closed by us, overflowed, or socket failure).
     pub(crate) fn finish(&self, read_end: ReadEnd, write_error: Option<io::ErrorKind>) {
-        let mut st = self.lock();
-        st.finished = true;
-        if st.read_end.is_none() {
-            st.read_end = Some(read_end);
+        let mut out = lock(&self.outbound);
+        out.finished = true;
+        if out.write_error.is_none() {
+            out.write_error = write_error;
         }
-        if st.write_error.is_none() {
-            st.write_error = write_error;
+        let unsent = mem::take(&mut out.frames);
+        out.len = 0;
+        let wakers = [out.waker.take(), out.close_waker.take()];
+        drop(out);
+        drop(unsent);
+        let mut inb = lock(&self.inbound);
+        if inb.end.is_none() {
+            inb.end = Some(read_end);
         }
-        st.outbound = BytesMut::new();
-        if read_end != ReadEnd::Eof {
+        let dropped = if read_end != ReadEnd::Eof {
             // Nobody gets these bytes; free them now.
-            let dropped = mem::take(&mut st.inbound).len();
-            self.io.inbound_total.fetch_sub(dropped, Ordering::Relaxed);
-        }
-        let wakers = [
-            st.read_waker.take(),
-            st.write_waker.take(),
-            st.close_waker.take(),
-        ];
-        drop(st);
-        wakers.into_iter().flatten().for_each(Waker::wake);
+            inb.discard()
+        } else {
+            0
+        };
+        let read_waker = inb.waker.take();
+        drop(inb);
+        self.io.inbound_total.fetch_sub(dropped, Ordering::Relaxed);
+        wakers
+            .into_iter()
+            .chain([read_waker])
+            .flatten()
+            .for_each(Waker::wake);
     }
 }
 
@@ -267,6 +359,32 @@ impl fmt::Debug for PeerStream {
     }
 }
 
+/// Copies bytes `start..start + len` of `bufs` (taken as one sequence) into a new frame.
+fn frame_from(bufs: &[io::IoSlice<'_>], mut start: usize, len: usize) -> zmq::Message {
+    let mut bufs = bufs.iter().map(|b| &b[..]);
+    let mut first = bufs.next().unwrap_or_default();
+    while start >= first.len() && start > 0 {
+        start -= first.len();
+        first = bufs.next().unwrap_or_default();
+    }
+    let first = &first[start..];
+    if first.len() >= len {
+        return zmq::Message::from(&first[..len]);
+    }
+    let mut frame = zmq::Message::with_size(len);
+    frame[..first.len()].copy_from_slice(first);
+    let mut at = first.len();
+    for buf in bufs {
+        let n = buf.len().min(len - at);
+        frame[at..at + n].copy_from_slice(&buf[..n]);
+        at += n;
+        if at == len {
+            break;
+        }
+    }
+    frame
+}
+
 impl PeerStream {
     pub(crate) fn new(peer: Arc<Peer>) -> Self {
         PeerStream { peer }
@@ -283,6 +401,17 @@ impl PeerStream {
         self.peer.addr
     }
 
+    /// Whether a write may go ahead: the error to report, or `Ok(room)`.
+    fn writable(st: &Outbound, limit: usize) -> Result<usize, io::Error> {
+        if let Some(kind) = st.write_error {
+            return Err(io::Error::new(kind, "zmq peer disconnected"));
+        }
+        if st.close_requested || st.finished {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "zmq peer closed"));
+        }
+        Ok(limit.saturating_sub(st.len))
+    }
+
     fn write_bufs(
         &self,
         cx: &mut Context<'_>,
@@ -292,31 +421,33 @@ impl PeerStream {
         if total == 0 {
             return Poll::Ready(Ok(0));
         }
-        let limit = self.peer.io.limits.outbound;
-        let mut st = self.peer.lock();
-        if let Some(kind) = st.write_error {
-            return Poll::Ready(Err(io::Error::new(kind, "zmq peer disconnected")));
-        }
-        if st.close_requested || st.finished {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "zmq peer closed",
-            )));
-        }
-        let room = limit.saturating_sub(st.outbound.len());
-        if room == 0 {
-            st.write_waker = Some(cx.waker().clone());
-            return Poll::Pending;
-        }
-        let mut left = room.min(total);
-        let written = left;
-        for buf in bufs {
-            let n = buf.len().min(left);
-            st.outbound.extend_from_slice(&buf[..n]);
-            left -= n;
-            if left == 0 {
-                break;
+        let limits = &self.peer.io.limits;
+        let mut st = lock(&self.peer.outbound);
+        let room = match Self::writable(&st, limits.outbound) {
+            Err(e) => return Poll::Ready(Err(e)),
+            Ok(0) => {
+                st.waker = Some(cx.waker().clone());
+                return Poll::Pending;
             }
+            Ok(room) => room,
+        };
+        let written = room.min(total);
+        if written <= COPY_UNDER_LOCK.min(limits.frame) {
+            st.frames.push_back(frame_from(bufs, 0, written));
+            st.len += written;
+        } else {
+            // Copy outside the lock; only this stream adds frames, so the room stays.
+            drop(st);
+            let frames: Vec<_> = (0..written)
+                .step_by(limits.frame)
+                .map(|at| frame_from(bufs, at, (written - at).min(limits.frame)))
+                .collect();
+            st = lock(&self.peer.outbound);
+            if let Err(e) = Self::writable(&st, limits.outbound) {
+                return Poll::Ready(Err(e));
+            }
+            st.frames.extend(frames);
+            st.len += written;
         }
         drop(st);
         self.peer.io.schedule(&self.peer);
@@ -324,7 +455,7 @@ impl PeerStream {
     }
 
     fn request_close(&self, cx: Option<&mut Context<'_>>) -> Poll<()> {
-        let mut st = self.peer.lock();
+        let mut st = lock(&self.peer.outbound);
         if st.finished {
             return Poll::Ready(());
         }
@@ -347,25 +478,40 @@ impl futures_io::AsyncRead for PeerStream {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let mut st = self.peer.lock();
-        let n = st.inbound.len().min(buf.len());
-        if n > 0 {
-            buf[..n].copy_from_slice(&st.inbound[..n]);
-            st.inbound.advance(n);
-            if st.inbound.is_empty() && st.inbound.capacity() > INBOUND_KEPT {
-                // A large body went through: do not keep its buffer for the idle connection.
-                st.inbound = BytesMut::new();
+        let mut st = lock(&self.peer.inbound);
+        if !st.frames.is_empty() {
+            let level = st.level();
+            let mut n = 0;
+            let mut freed = 0;
+            while n < buf.len() {
+                let offset = st.offset;
+                let Some(front) = st.frames.front() else {
+                    break;
+                };
+                let left = &front[offset..];
+                let k = left.len().min(buf.len() - n);
+                buf[n..n + k].copy_from_slice(&left[..k]);
+                n += k;
+                if k == left.len() {
+                    freed += charge(front.len());
+                    st.frames.pop_front();
+                    st.offset = 0;
+                } else {
+                    st.offset += k;
+                }
             }
+            st.charged -= freed;
+            let progressed = level - st.level();
             drop(st);
             let io = &self.peer.io;
-            io.inbound_total.fetch_sub(n, Ordering::Relaxed);
-            if io.receive_paused.load(Ordering::Relaxed) {
+            io.inbound_total.fetch_sub(freed, Ordering::Relaxed);
+            if progressed > 0 && io.receive_paused.load(Ordering::Relaxed) {
                 // The IO thread waits for room; it checks whether this read made enough.
                 io.wake.signal();
             }
             return Poll::Ready(Ok(n));
         }
-        match st.read_end {
+        match st.end {
             Some(ReadEnd::Eof) => Poll::Ready(Ok(0)),
             Some(ReadEnd::Overflow) => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::OutOfMemory,
@@ -376,7 +522,7 @@ impl futures_io::AsyncRead for PeerStream {
                 "zmq IO thread stopped",
             ))),
             None => {
-                st.read_waker = Some(cx.waker().clone());
+                st.waker = Some(cx.waker().clone());
                 Poll::Pending
             }
         }
@@ -421,9 +567,9 @@ impl zttp_service::ConnectionInfo for PeerStream {
 
 impl Drop for PeerStream {
     fn drop(&mut self) {
-        let mut st = self.peer.lock();
+        let mut st = lock(&self.peer.inbound);
         st.reader_gone = true;
-        let dropped = mem::take(&mut st.inbound).len();
+        let dropped = st.discard();
         drop(st);
         let io = &self.peer.io;
         io.inbound_total.fetch_sub(dropped, Ordering::Relaxed);
