@@ -29,3 +29,17 @@ pub struct RawRequest {
     /// Header fields in wire order, names with their original case, duplicates kept.
     pub headers: Headers,
 }
+
+impl RawRequest {
+    /// A raw request head for code that receives requests other than through this crate's
+    /// drive loop and hands them to handlers (e.g. a gateway's workers), so handlers find
+    /// the same extension wherever they run.
+    pub fn new(method: Bytes, target: Bytes, version: Version, headers: Headers) -> Self {
+        RawRequest {
+            method,
+            target,
+            version,
+            headers,
+        }
+    }
+}

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use http_body_util::BodyExt;
-use zttp_service::{Body, Request, Shutdown};
+use zttp_service::{Body, RawRequest, Request, Shutdown};
 use zttp_zmq::{Gateway, GatewayConfig, Server, Worker};
 
 const WORKER_ENV: &str = "ZTTP_ZMQ_TEST_WORKER";
@@ -32,7 +32,10 @@ fn worker_process() {
         .build()
         .unwrap();
     rt.block_on(async move {
-        let worker = Worker::connect(endpoint).unwrap().capacity(8);
+        let worker = Worker::connect(endpoint)
+            .unwrap()
+            .capacity(8)
+            .raw_request(true);
         worker
             .serve(move |req: Request| async move {
                 match req.uri().path() {
@@ -51,6 +54,16 @@ fn worker_process() {
                         let mut r = http::Response::new(Body::from("who are you?"));
                         *r.status_mut() = http::StatusCode::UNAUTHORIZED;
                         r
+                    }
+                    "/raw" => {
+                        // The header names as the client spelled them.
+                        let raw = req.extensions().get::<RawRequest>().expect("raw_request");
+                        let names: Vec<_> = raw
+                            .headers
+                            .iter()
+                            .map(|(n, _)| String::from_utf8_lossy(n).into_owned())
+                            .collect();
+                        http::Response::new(Body::from(names.join(" ")))
                     }
                     "/echo" => {
                         let body = req.into_body().collect().await.unwrap().to_bytes();
@@ -123,10 +136,15 @@ fn test_config() -> GatewayConfig {
 fn start_gateway(config: GatewayConfig) -> (Gateway, String, Shutdown) {
     let gateway = Gateway::bind_with(&zmq::Context::new(), "tcp://127.0.0.1:0", config).unwrap();
     let shutdown = Shutdown::new();
-    // Bodies of 8 MiB go through below: over the default body limit.
+    // Bodies of 8 MiB go through below: over the default body limit. The raw request
+    // carries the client's header case on to the workers.
     let front = Server::bind("tcp://127.0.0.1:0")
         .unwrap()
-        .config(zttp_service::ServerConfig::default().max_body_size(None))
+        .config(
+            zttp_service::ServerConfig::default()
+                .max_body_size(None)
+                .raw_request(true),
+        )
         .shutdown(shutdown.clone());
     let addr = front
         .local_endpoint()
@@ -177,6 +195,34 @@ async fn get_async(addr: &str, path: &str) -> (u16, String) {
     .await
     .expect("bounded")
     .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn header_names_reach_a_rust_worker_in_the_client_s_case() {
+    let (gateway, addr, shutdown) = start_gateway(test_config());
+    let _a = spawn_worker(gateway.local_endpoint(), "a");
+    wait_for_workers(&gateway, 1).await;
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(LIMIT)).unwrap();
+        s.write_all(
+            b"GET /raw HTTP/1.1\r\nHOST: x\r\nX-Mixed-Case: 1\r\nAccept: */*\r\n\
+              Connection: close\r\n\r\n",
+        )
+        .unwrap();
+        let mut all = Vec::new();
+        let _ = s.read_to_end(&mut all);
+        String::from_utf8_lossy(&all).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // In order, hop-by-hop `Connection` dropped, the gateway's fields last.
+    assert!(
+        answer.ends_with("\r\n\r\nHOST X-Mixed-Case Accept x-forwarded-for forwarded"),
+        "{answer}"
+    );
+    shutdown.trigger();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

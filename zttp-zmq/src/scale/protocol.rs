@@ -155,8 +155,13 @@ fn line_end(frame: &[u8], from: usize) -> Option<usize> {
 }
 
 /// Parses the field lines of `frame` from `from` to its end. The values are slices of
-/// `frame` (no copy); names are checked and lower-cased by `HeaderName`.
-fn parse_fields(frame: &Bytes, mut from: usize) -> Option<HeaderMap> {
+/// `frame` (no copy); names are checked and lower-cased by `HeaderName`. With `raw`, the
+/// fields as sent (names in their case) are collected there too.
+fn parse_fields(
+    frame: &Bytes,
+    mut from: usize,
+    mut raw: Option<&mut zttp_core::Headers>,
+) -> Option<HeaderMap> {
     let lines = frame.get(from..)?.iter().filter(|&&b| b == b'\n').count();
     let mut map = HeaderMap::with_capacity(lines);
     while from < frame.len() {
@@ -167,8 +172,11 @@ fn parse_fields(frame: &Bytes, mut from: usize) -> Option<HeaderMap> {
             return None;
         }
         let name = HeaderName::from_bytes(&line[..colon]).ok()?;
-        let value = HeaderValue::from_maybe_shared(frame.slice(from + colon + 2..end)).ok()?;
-        map.append(name, value);
+        let value = frame.slice(from + colon + 2..end);
+        if let Some(raw) = raw.as_deref_mut() {
+            raw.push(frame.slice(from..from + colon), value.clone());
+        }
+        map.append(name, HeaderValue::from_maybe_shared(value).ok()?);
         from = end + 2;
     }
     Some(map)
@@ -341,8 +349,9 @@ pub(crate) struct RequestHead {
 }
 
 /// Rebuilds a request head from the frames after the control frame: flags, request line,
-/// field lines.
-pub(crate) fn parse_request_head(frames: &[Bytes]) -> Option<RequestHead> {
+/// field lines. With `raw`, the head as sent (header names in the client's case) also goes
+/// into a [`RawRequest`] extension.
+pub(crate) fn parse_request_head(frames: &[Bytes], raw: bool) -> Option<RequestHead> {
     let [head] = frames else {
         return None;
     };
@@ -355,7 +364,23 @@ pub(crate) fn parse_request_head(frames: &[Bytes]) -> Option<RequestHead> {
     parts.method = Method::from_bytes(&line[..sp1]).ok()?;
     parts.uri = http::Uri::from_maybe_shared(head.slice(1 + sp1 + 1..1 + sp2)).ok()?;
     parts.version = parse_version(&line[sp2 + 1..]);
-    parts.headers = parse_fields(head, end + 2)?;
+    if raw {
+        let mut fields = zttp_core::Headers::new();
+        parts.headers = parse_fields(head, end + 2, Some(&mut fields))?;
+        let version = match parts.version {
+            Version::HTTP_10 => zttp_core::Version::Http10,
+            Version::HTTP_2 => zttp_core::Version::Http2,
+            _ => zttp_core::Version::Http11,
+        };
+        parts.extensions.insert(RawRequest::new(
+            head.slice(1..1 + sp1),
+            head.slice(1 + sp1 + 1..1 + sp2),
+            version,
+            fields,
+        ));
+    } else {
+        parts.headers = parse_fields(head, end + 2, None)?;
+    }
     Some(RequestHead { parts, flags })
 }
 
@@ -400,7 +425,7 @@ pub(crate) fn parse_response_head(frames: &[Bytes]) -> Option<ResponseHead> {
     let len = parse_u64(head.get(2..10)?)?;
     Some(ResponseHead {
         status: parse_status(head)?,
-        headers: parse_fields(head, 10)?,
+        headers: parse_fields(head, 10, None)?,
         body_len: (len != u64::MAX).then_some(len),
     })
 }
@@ -413,7 +438,7 @@ pub(crate) fn parse_full_response(frames: &[Bytes]) -> Option<(ResponseHead, Byt
     Some((
         ResponseHead {
             status: parse_status(head)?,
-            headers: parse_fields(head, 2)?,
+            headers: parse_fields(head, 2, None)?,
             body_len: Some(body.len() as u64),
         },
         body.clone(),
@@ -443,7 +468,7 @@ mod tests {
         );
         let frames = request_head(42, &parts, FLAG_CONTINUE, None);
         assert_eq!(parse_control(&frames[0]), Some((HEAD, 42)));
-        let back = parse_request_head(&frames[1..]).unwrap();
+        let back = parse_request_head(&frames[1..], false).unwrap();
         assert_eq!(back.flags, FLAG_CONTINUE);
         assert_eq!(back.parts.method, Method::PUT);
         assert_eq!(back.parts.uri, "/a/b?c=d");
@@ -461,7 +486,7 @@ mod tests {
                 .body(())
                 .unwrap(),
         );
-        let back = parse_request_head(&request_head(1, &parts, 0, None)[1..]).unwrap();
+        let back = parse_request_head(&request_head(1, &parts, 0, None)[1..], false).unwrap();
         assert_eq!(back.parts.uri, "/p?q=1");
         assert_eq!(back.parts.headers["host"], "example.org:8443");
         assert_eq!(back.parts.version, Version::HTTP_2);
@@ -484,7 +509,7 @@ mod tests {
                 .unwrap(),
         );
         let frames = request_head(1, &parts, 0, Some("192.0.2.1".parse().unwrap()));
-        let back = parse_request_head(&frames[1..]).unwrap();
+        let back = parse_request_head(&frames[1..], false).unwrap();
         let names: Vec<_> = back.parts.headers.keys().map(|k| k.as_str()).collect();
         assert_eq!(names, ["host", "accept", "x-forwarded-for", "forwarded"]);
         assert_eq!(back.parts.headers["x-forwarded-for"], "192.0.2.1");
@@ -502,7 +527,7 @@ mod tests {
                 .unwrap(),
         );
         let frames = request_head(1, &parts, 0, Some("2001:db8::1".parse().unwrap()));
-        let back = parse_request_head(&frames[1..]).unwrap();
+        let back = parse_request_head(&frames[1..], false).unwrap();
         assert_eq!(
             back.parts.headers["x-forwarded-for"],
             "203.0.113.7, 2001:db8::1"
@@ -550,7 +575,7 @@ mod tests {
             &frames[1][..],
             b"\x02GET / HTTP/1.1\r\nx-empty: \r\nx-colon: a: b:c\r\n"
         );
-        let back = parse_request_head(&frames[1..]).unwrap();
+        let back = parse_request_head(&frames[1..], false).unwrap();
         assert_eq!(back.flags, FLAG_NO_BODY);
         assert_eq!(back.parts.headers["x-empty"], "");
         assert_eq!(back.parts.headers["x-colon"], "a: b:c");
@@ -582,7 +607,7 @@ mod tests {
         ];
         for head in bad {
             let frames = [Bytes::from_static(head)];
-            assert!(parse_request_head(&frames).is_none(), "{head:?}");
+            assert!(parse_request_head(&frames, false).is_none(), "{head:?}");
         }
         let status_only = [Bytes::from_static(b"\x00\xc8")];
         assert!(parse_response_head(&status_only).is_none());
@@ -602,7 +627,7 @@ mod tests {
     fn rejects_malformed_control_frames() {
         assert_eq!(parse_control(b"short"), None);
         assert_eq!(parse_control(&[1; 10]), None);
-        assert!(parse_request_head(&[Bytes::from_static(b"GET")]).is_none());
+        assert!(parse_request_head(&[Bytes::from_static(b"GET")], false).is_none());
         assert!(parse_response_head(&[Bytes::from_static(b"x")]).is_none());
     }
 }

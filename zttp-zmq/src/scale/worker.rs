@@ -47,6 +47,7 @@ pub async fn worker<H: Handler>(endpoint: &str, handler: H) -> io::Result<()> {
 pub struct Worker {
     socket: zmq::Socket,
     capacity: u32,
+    raw_request: bool,
     shutdown: Shutdown,
 }
 
@@ -97,6 +98,7 @@ impl Worker {
         Ok(Worker {
             socket,
             capacity: 64,
+            raw_request: false,
             shutdown: Shutdown::new(),
         })
     }
@@ -104,6 +106,15 @@ impl Worker {
     /// Most requests handled at once (default 64): the gateway never sends more.
     pub fn capacity(mut self, capacity: u32) -> Self {
         self.capacity = capacity.max(1);
+        self
+    }
+
+    /// Gives each request a [`RawRequest`](zttp_service::RawRequest) extension: the head as
+    /// the gateway forwarded it, header names in the client's case (when the gateway's front
+    /// keeps them: its `ServerConfig::raw_request`). Default off, as on a server: it costs an
+    /// allocation or two per request.
+    pub fn raw_request(mut self, on: bool) -> Self {
+        self.raw_request = on;
         self
     }
 
@@ -166,6 +177,7 @@ impl Worker {
             shared: shared.clone(),
             handler,
             capacity: self.capacity,
+            raw_request: self.raw_request,
             heartbeat: None,
             next_beat: Instant::now(),
             exchanges: IdMap::default(),
@@ -258,6 +270,8 @@ struct WorkerIo<H> {
     tokio: Option<tokio::runtime::Handle>,
     handler: H,
     capacity: u32,
+    /// Give requests a `RawRequest` extension (see [`Worker::raw_request`]).
+    raw_request: bool,
     /// `None` until welcomed (and again after the gateway is presumed gone).
     heartbeat: Option<Heartbeat>,
     /// When the next `READY` (or, not welcomed, `HELLO`) is due.
@@ -441,7 +455,7 @@ impl<H: Handler> WorkerIo<H> {
                 self.hello()?;
             }
             proto::HEAD => {
-                let Some(head) = proto::parse_request_head(rest) else {
+                let Some(head) = proto::parse_request_head(rest, self.raw_request) else {
                     self.send(proto::simple(proto::ABORT, id))?;
                     return Ok(());
                 };
