@@ -95,6 +95,12 @@ pub use framing::Framing;
 pub use headers::{split_list, trim_ows, Headers};
 pub use stream_id::StreamId;
 
+/// Internals the crate's benchmarks measure on their own; not API.
+#[doc(hidden)]
+pub mod __bench {
+    pub use crate::h1::RequestHeadParser;
+}
+
 use outbound::Outbound;
 
 /// A response head for sending, with the standard reason phrase and the

@@ -32,6 +32,8 @@ use encode::{
     unwrite_fields, validate_fields, write_checked_fields, write_fields, write_status_line,
     BodyEncoder,
 };
+#[doc(hidden)]
+pub use parse::RequestHeadParser;
 use parse::{
     is_field_value, request_line_from_layout, section_fields, status_line_from_layout, HeadScanner,
     Layout, Scan, StartLine,
