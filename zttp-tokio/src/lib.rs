@@ -118,10 +118,12 @@ pub async fn serve<H: Handler>(listener: TcpListener, handler: H) -> io::Result<
     Server::new(listener).serve(handler).await
 }
 
-/// A server on a tokio listener, with a configuration and a shutdown signal.
+/// A server: where its connections come from (a tokio [`TcpListener`], or any
+/// stream of accepted connections), a configuration, a shutdown signal and,
+/// with the `tls` feature, HTTPS.
 #[derive(Debug)]
-pub struct Server {
-    listener: TcpListener,
+pub struct Server<I = TcpIncoming> {
+    incoming: I,
     config: ServerConfig,
     shutdown: Shutdown,
     #[cfg(feature = "tls")]
@@ -129,10 +131,51 @@ pub struct Server {
 }
 
 impl Server {
-    /// A server on `listener` with the default configuration.
+    /// A server on `listener` with the default configuration. Requests carry
+    /// the client's address as a [`PeerAddr`] extension.
     pub fn new(listener: TcpListener) -> Self {
+        Server::from_accept(TcpIncoming { listener })
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
+        self.incoming.listener.local_addr()
+    }
+}
+
+impl<S, IO> Server<FromIncoming<S>>
+where
+    S: Stream<Item = io::Result<IO>> + Unpin + Send,
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    /// A server on every connection `incoming` yields — a Unix socket
+    /// listener, a listener of your own — with the same limits, connection
+    /// cap, graceful shutdown and (with [`tls`](Server::tls)) HTTPS as a TCP
+    /// server. Its requests carry no [`PeerAddr`]: these streams have no IP
+    /// peer to tell. The server ends when `incoming` does (after the open
+    /// connections) or at shutdown.
+    ///
+    /// ```no_run
+    /// # #[cfg(unix)]
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let listener = tokio::net::UnixListener::bind("/tmp/app.sock")?;
+    /// let incoming = futures::stream::poll_fn(move |cx| {
+    ///     listener.poll_accept(cx).map(|accepted| Some(accepted.map(|(stream, _)| stream)))
+    /// });
+    /// zttp_tokio::Server::from_incoming(incoming)
+    ///     .serve(|_req: zttp_tokio::Request| async { "hello over a Unix socket" })
+    ///     .await
+    /// # }
+    /// ```
+    pub fn from_incoming(incoming: S) -> Self {
+        Server::from_accept(FromIncoming(incoming))
+    }
+}
+
+impl<I: Accept> Server<I> {
+    fn from_accept(incoming: I) -> Self {
         Server {
-            listener,
+            incoming,
             config: ServerConfig::default(),
             shutdown: Shutdown::new(),
             #[cfg(feature = "tls")]
@@ -168,17 +211,10 @@ impl Server {
         self
     }
 
-    /// The address the listener is bound to.
-    pub fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
-        self.listener.local_addr()
-    }
-
     /// Serves until the shutdown signal triggers and the connections finished
     /// (see [`zttp_service::serve`]).
     pub async fn serve<H: Handler>(self, handler: H) -> io::Result<()> {
-        let incoming = Incoming {
-            listener: self.listener,
-        };
+        let incoming = Accepted(self.incoming);
         #[cfg(feature = "tls")]
         if let Some(tls) = self.tls {
             return tls::serve(incoming, tls, handler, self.config, self.shutdown).await;
@@ -187,21 +223,139 @@ impl Server {
     }
 }
 
-/// Accepted connections, with `TCP_NODELAY` set.
-struct Incoming {
+/// Where a [`Server`]'s connections come from: [`TcpIncoming`] ([`Server::new`])
+/// or [`FromIncoming`] ([`Server::from_incoming`]).
+pub trait Accept: Stream<Item = io::Result<Self::Io>> + Unpin + Send + sealed::Sealed {
+    /// An accepted connection.
+    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+
+    /// The client's address of an accepted connection, when it has one.
+    fn peer_addr(io: &Self::Io) -> Option<std::net::SocketAddr>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::TcpIncoming {}
+    impl<S> Sealed for super::FromIncoming<S> {}
+}
+
+/// The connections a [`TcpListener`] accepts, with `TCP_NODELAY` set.
+#[derive(Debug)]
+pub struct TcpIncoming {
     listener: TcpListener,
 }
 
-impl Stream for Incoming {
-    type Item = io::Result<TokioIo<TcpStream>>;
+impl Stream for TcpIncoming {
+    type Item = io::Result<TcpStream>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.listener.poll_accept(cx).map(|accepted| {
             Some(accepted.map(|(stream, _peer)| {
                 let _ = stream.set_nodelay(true);
-                TokioIo(stream)
+                stream
             }))
         })
+    }
+}
+
+impl Accept for TcpIncoming {
+    type Io = TcpStream;
+
+    fn peer_addr(io: &TcpStream) -> Option<std::net::SocketAddr> {
+        io.peer_addr().ok()
+    }
+}
+
+/// The connections of a stream of your own ([`Server::from_incoming`]).
+#[derive(Debug)]
+pub struct FromIncoming<S>(S);
+
+impl<S, IO> Stream for FromIncoming<S>
+where
+    S: Stream<Item = io::Result<IO>> + Unpin,
+{
+    type Item = io::Result<IO>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.0).poll_next(cx)
+    }
+}
+
+impl<S, IO> Accept for FromIncoming<S>
+where
+    S: Stream<Item = io::Result<IO>> + Unpin + Send,
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    type Io = IO;
+
+    fn peer_addr(_: &IO) -> Option<std::net::SocketAddr> {
+        None
+    }
+}
+
+/// The connections of an [`Accept`] as futures-io streams that tell their peer.
+struct Accepted<I>(I);
+
+impl<I: Accept> Stream for Accepted<I> {
+    type Item = io::Result<Connection<I::Io>>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.0).poll_next(cx).map(|next| {
+            next.map(|accepted| {
+                accepted.map(|io| Connection {
+                    peer: I::peer_addr(&io),
+                    io: TokioIo(io),
+                })
+            })
+        })
+    }
+}
+
+/// An accepted connection and its peer's address, if any.
+struct Connection<IO> {
+    io: TokioIo<IO>,
+    peer: Option<std::net::SocketAddr>,
+}
+
+impl<IO> zttp_service::ConnectionInfo for Connection<IO> {
+    fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        self.peer
+    }
+}
+
+impl<IO: AsyncRead + Unpin> futures_io::AsyncRead for Connection<IO> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> futures_io::AsyncWrite for Connection<IO> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_close(cx)
     }
 }
 
@@ -235,25 +389,10 @@ where
     zttp_service::serve_connection(TokioIo(io), TokioRuntime, handler, config, shutdown).await
 }
 
-/// Serves every connection `incoming` yields — a Unix socket listener, a
-/// listener of your own, streams a TLS layer already accepted — with the
-/// same limits, connection cap and graceful shutdown as [`Server`], until
-/// `shutdown` triggers (then it stops taking connections and lets requests
-/// in flight finish) or `incoming` ends. Requests carry no
-/// [`PeerAddr`](zttp_service::PeerAddr): these streams have no IP peer.
-///
-/// ```no_run
-/// # #[cfg(unix)]
-/// # async fn demo() -> std::io::Result<()> {
-/// use zttp_tokio::{serve_incoming, ServerConfig, Shutdown};
-/// let listener = tokio::net::UnixListener::bind("/tmp/app.sock")?;
-/// let incoming = futures::stream::poll_fn(move |cx| {
-///     listener.poll_accept(cx).map(|accepted| Some(accepted.map(|(stream, _)| stream)))
-/// });
-/// let handler = |_req: zttp_tokio::Request| async { "hello over a Unix socket" };
-/// serve_incoming(incoming, handler, ServerConfig::default(), Shutdown::new()).await
-/// # }
-/// ```
+/// Serves every connection `incoming` yields with the same limits,
+/// connection cap and graceful shutdown as a TCP server, until `shutdown`
+/// triggers or `incoming` ends: [`Server::from_incoming`] with this
+/// configuration and signal.
 pub async fn serve_incoming<S, IO, H>(
     incoming: S,
     handler: H,
@@ -265,24 +404,11 @@ where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     H: Handler,
 {
-    let incoming = Streams(incoming);
-    zttp_service::serve_incoming(incoming, TokioRuntime, handler, config, shutdown).await
-}
-
-/// The connections of [`serve_incoming`], as futures-io streams.
-struct Streams<S>(S);
-
-impl<S, IO> Stream for Streams<S>
-where
-    S: Stream<Item = io::Result<IO>> + Unpin,
-{
-    type Item = io::Result<TokioIo<IO>>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Pin::new(&mut self.0)
-            .poll_next(cx)
-            .map(|next| next.map(|accepted| accepted.map(TokioIo)))
-    }
+    Server::from_incoming(incoming)
+        .config(config)
+        .shutdown(shutdown)
+        .serve(handler)
+        .await
 }
 
 /// A tokio `AsyncRead + AsyncWrite` seen as futures-io, vectored writes included.

@@ -6,13 +6,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 use tokio_rustls::server::TlsStream;
 use zttp_service::tls::{alpn_protocols, serve_handshake, AlpnConfigs, TlsInfo};
 use zttp_service::{Handler, PeerAddr, ServerConfig, Shutdown};
 
-use crate::{Incoming, TokioIo, TokioRuntime};
+use crate::{Accept, Accepted, Connection, TokioIo, TokioRuntime};
 
 /// Accepts TLS connections for a server: the rustls configuration (with ALPN
 /// `h2`/`http/1.1` announced unless it names its own protocols), the handshake
@@ -134,8 +133,8 @@ where
 
 /// [`Server::serve`](crate::Server::serve) with TLS: the accept loop of
 /// [`zttp_service::serve_with`], a handshake then the drive loop per connection.
-pub(crate) async fn serve<H: Handler>(
-    incoming: Incoming,
+pub(crate) async fn serve<I: Accept, H: Handler>(
+    incoming: Accepted<I>,
     tls: Arc<rustls::ServerConfig>,
     handler: H,
     config: ServerConfig,
@@ -144,12 +143,12 @@ pub(crate) async fn serve<H: Handler>(
     let acceptor = TlsAcceptor::new(tls, &config);
     let start = {
         let shutdown = shutdown.clone();
-        move |tcp: TokioIo<TcpStream>, peer: Option<PeerAddr>| {
+        move |accepted: Connection<I::Io>, peer: Option<PeerAddr>| {
             let (acceptor, handler, shutdown) =
                 (acceptor.clone(), handler.clone(), shutdown.clone());
             async move {
                 acceptor
-                    .serve_connection(tcp.0, peer.map(|p| p.0), handler, shutdown)
+                    .serve_connection(accepted.io.0, peer.map(|p| p.0), handler, shutdown)
                     .await
             }
         }

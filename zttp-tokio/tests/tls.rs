@@ -82,3 +82,58 @@ async fn serves_one_tls_stream_from_an_own_acceptor_in_the_alpn_protocol() {
         .unwrap()
         .unwrap();
 }
+
+/// `Server::from_incoming` with TLS: HTTPS over a Unix socket, ALPN choosing
+/// h2 or HTTP/1.1, no peer address, and a graceful stop.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    zttp_skip_peer = "curl",
+    ignore = "ZTTP_SKIP_PEERS opts out of its peer"
+)]
+async fn https_over_a_unix_socket_from_incoming() {
+    let cert = tls_suite::certificate();
+    let dir = std::env::temp_dir().join(format!("zttp-unix-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("tls.sock");
+    let _ = std::fs::remove_file(&path);
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    let incoming = futures::stream::poll_fn(move |cx| {
+        listener
+            .poll_accept(cx)
+            .map(|accepted| Some(accepted.map(|(stream, _)| stream)))
+    });
+    let shutdown = Shutdown::new();
+    let server = tokio::spawn(
+        Server::from_incoming(incoming)
+            .shutdown(shutdown.clone())
+            .tls(cert.server.clone())
+            .serve(tls_suite::app),
+    );
+    zttp_peers::require(zttp_peers::Peer::Curl);
+    for (flag, expected) in [
+        ("--http2", "HTTP/2.0 sni=localhost alpn=h2 len=0 peer=-"),
+        (
+            "--http1.1",
+            "HTTP/1.1 sni=localhost alpn=http/1.1 len=0 peer=-",
+        ),
+    ] {
+        let curl = tokio::process::Command::new("curl")
+            .args(["-sS", "-k", "--max-time", "20", flag, "--unix-socket"])
+            .arg(&path)
+            .arg("https://localhost/")
+            .output();
+        let out = tokio::time::timeout(Duration::from_secs(30), curl)
+            .await
+            .expect("curl finishes")
+            .expect("run curl");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), expected, "{flag}");
+    }
+    shutdown.trigger();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("the server stops")
+        .unwrap()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
