@@ -99,8 +99,16 @@ pub(crate) async fn forward(owner: Arc<Owner>, request: Request) -> Response {
     let mut response = http::Response::new(Body::empty());
     *response.status_mut() = head.status;
     *response.headers_mut() = head.headers;
+    // Complete already (a `RESPONSE`; the guard has nothing to cancel): a body of known
+    // length, which the connection frames itself and writes together with the head.
+    let whole = match sending {
+        None => exchange.take_whole_body(),
+        Some(_) => None,
+    };
     if let Some(len) = head.body_len {
-        if !response.headers().contains_key(header::CONTENT_LENGTH)
+        let implied = whole.as_ref().is_some_and(|b| b.len() as u64 == len);
+        if !implied
+            && !response.headers().contains_key(header::CONTENT_LENGTH)
             && !response.headers().contains_key(header::TRANSFER_ENCODING)
         {
             response
@@ -108,13 +116,9 @@ pub(crate) async fn forward(owner: Arc<Owner>, request: Request) -> Response {
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
         }
     }
-    if sending.is_none() {
-        if let Some(whole) = exchange.take_whole_body() {
-            // Complete already (the guard has nothing to cancel): a body of known length,
-            // which the connection writes together with the head.
-            *response.body_mut() = Body::from(whole);
-            return response;
-        }
+    if let Some(whole) = whole {
+        *response.body_mut() = Body::from(whole);
+        return response;
     }
     *response.body_mut() = Body::from_stream(ResponseBody {
         guard,

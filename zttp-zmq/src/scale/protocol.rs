@@ -228,20 +228,25 @@ fn origin_target(parts: &http::request::Parts) -> &str {
 fn put_ip(buf: &mut BytesMut, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => {
+            let mut text = [0u8; 15];
+            let mut n = 0;
             for (i, octet) in v4.octets().into_iter().enumerate() {
                 if i > 0 {
-                    buf.extend_from_slice(b".");
+                    text[n] = b'.';
+                    n += 1;
                 }
-                let digits = [octet / 100, octet / 10 % 10, octet % 10].map(|d| b'0' + d);
-                let skip = if octet >= 100 {
-                    0
-                } else if octet >= 10 {
-                    1
-                } else {
-                    2
-                };
-                buf.extend_from_slice(&digits[skip..]);
+                if octet >= 100 {
+                    text[n] = b'0' + octet / 100;
+                    n += 1;
+                }
+                if octet >= 10 {
+                    text[n] = b'0' + octet / 10 % 10;
+                    n += 1;
+                }
+                text[n] = b'0' + octet % 10;
+                n += 1;
             }
+            buf.extend_from_slice(&text[..n]);
         }
         IpAddr::V6(v6) => buf.extend_from_slice(v6.to_string().as_bytes()),
     }
