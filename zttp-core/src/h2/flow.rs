@@ -9,6 +9,9 @@
 
 use super::frame::MAX_WINDOW;
 
+/// The initial window of every stream and of the connection (RFC 9113 §6.9.2).
+pub(crate) const DEFAULT_WINDOW: u32 = 65_535;
+
 /// The window exceeded its maximum of 2^31-1 (a FLOW_CONTROL_ERROR).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct WindowOverflow;

@@ -1,70 +1,165 @@
-//! The send half: serialising the application's events into frames, within
-//! the peer's limits (frame size, flow-control windows, concurrent streams).
+//! The send side of a connection: frames written into the outgoing bytes,
+//! within the peer's limits (frame size, the connection's send window), and
+//! the HPACK encoder.
 //!
 //! ## END_STREAM without an empty DATA frame
 //!
-//! `EndOfMessage` without trailers sets END_STREAM on the stream's last
-//! HEADERS or DATA frame when that frame is still the last thing queued, in
-//! the unsent tail buffer of [`Outbound`](crate::outbound::Outbound): a
-//! response `HEADERS, DATA, EndOfMessage` goes out as two frames, a bodiless
-//! one as a single HEADERS. Otherwise (another frame was queued after it,
-//! the caller took the bytes, or the last DATA payload was queued by
-//! reference) an empty DATA frame carries END_STREAM, as RFC 9113 allows
-//! either way. Flow control is unaffected: the flag carries no payload.
-//!
-//! ## The declared length
-//!
-//! A message head that declares `content-length` fixes its body: `Data`
-//! beyond it is refused with `TooMuchData`, `EndOfMessage` short of it with
-//! `TooLittleData` (the peer would reset the stream, RFC 9113 §8.1.1). A
-//! response to HEAD, and a 204 or 304 response, carry no body at all
-//! (`BodyNotAllowed`), whatever length they declare. A refused event queues
-//! nothing.
+//! Ending a stream sets END_STREAM on the stream's last HEADERS or DATA
+//! frame when that frame is still the last thing queued, in the unsent tail
+//! buffer of [`Outbound`]: a response `HEADERS, DATA, EndOfMessage` goes out
+//! as two frames, a bodiless one as a single HEADERS. Otherwise (another
+//! frame was queued after it, the caller took the bytes, or the last DATA
+//! payload was queued by reference) an empty DATA frame carries END_STREAM,
+//! as RFC 9113 allows either way. Flow control is unaffected: the flag
+//! carries no payload. Every write goes through this type, so the frame it
+//! remembers is forgotten by any other write and by any taking of bytes.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
-use super::conn::H2Connection;
-use super::flow::SendWindow;
-use super::frame::{encode_header_block, Data, Head, StreamId, HEAD_LEN};
-use super::message::{self, OutField};
-use super::stream::{SendBody, State, Stream};
-use crate::{Event, Headers, LocalProtocolError, Request, Response, Role};
+use super::flow::{SendWindow, DEFAULT_WINDOW};
+use super::frame::{
+    encode_header_block, Data, GoAway, Head, Ping, RstStream, SettingsFrame, StreamId,
+    WindowUpdate, DEFAULT_MAX_FRAME_SIZE, HEAD_LEN,
+};
+use super::message::OutField;
+use crate::hpack::Encoder;
+use crate::outbound::Outbound;
+use crate::{ErrorCode, Settings};
 
 /// A HEADERS or DATA frame of `stream_id` that ends the outbound tail buffer:
 /// its head starts at `head_at` and the tail was `end` bytes long after it.
-/// Any other write, and any taking of bytes, forgets it.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct TailFrame {
+struct TailFrame {
     stream_id: u32,
     head_at: usize,
     end: usize,
 }
 
-impl H2Connection {
-    pub(crate) fn send(&mut self, event: Event) -> Result<(), LocalProtocolError> {
-        if self.remote_error().is_some() {
-            return Err(LocalProtocolError::ConnectionClosed);
-        }
-        match event {
-            Event::Request(req) => self.send_request(req),
-            Event::Response(resp) => self.send_response(resp, true),
-            Event::InformationalResponse(resp) => self.send_response(resp, false),
-            Event::Data(d) => self.send_data(d.stream_id.0, d.data),
-            Event::EndOfMessage(e) => self.send_end(e.stream_id.0, e.trailers),
-            _ => Err(LocalProtocolError::UnexpectedEvent),
+/// The peer's settings as they currently apply.
+#[derive(Debug, Clone, Copy)]
+struct PeerSettings {
+    initial_window: u32,
+    max_frame_size: u32,
+    max_concurrent_streams: Option<u32>,
+}
+
+/// The send side of one HTTP/2 connection.
+#[derive(Debug)]
+pub(crate) struct SendHalf {
+    out: Outbound,
+    /// The frame END_STREAM may still be set on in place.
+    tail: Option<TailFrame>,
+    encoder: Encoder,
+    /// What the peer lets us send on the connection.
+    window: SendWindow,
+    peer: PeerSettings,
+}
+
+impl SendHalf {
+    pub(crate) fn new() -> SendHalf {
+        SendHalf {
+            out: Outbound::default(),
+            tail: None,
+            encoder: Encoder::new(),
+            window: SendWindow::new(DEFAULT_WINDOW),
+            peer: PeerSettings {
+                initial_window: DEFAULT_WINDOW,
+                max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+                max_concurrent_streams: None,
+            },
         }
     }
 
-    /// Encodes `fields` as HEADERS (+ CONTINUATION) on `stream_id`; returns
-    /// the block as a [`TailFrame`] (END_STREAM, if set later, goes on the
-    /// HEADERS frame at its start).
+    // ---- the outgoing bytes ----
+
+    /// The outgoing bytes, for the caller to take: after this no queued frame
+    /// is edited any more.
+    pub(crate) fn outbound(&mut self) -> &mut Outbound {
+        self.tail = None;
+        &mut self.out
+    }
+
+    pub(crate) fn outbound_ref(&self) -> &Outbound {
+        &self.out
+    }
+
+    /// Appends raw bytes (the client preface).
+    pub(crate) fn write_raw(&mut self, bytes: &[u8]) {
+        self.tail = None;
+        self.out.put_slice(bytes);
+    }
+
+    /// Appends a frame written by `f`.
+    fn write_frame(&mut self, f: impl FnOnce(&mut BytesMut)) {
+        self.tail = None;
+        let tail = self.out.tail_mut();
+        let before = tail.len();
+        f(tail);
+        let n = tail.len() - before;
+        self.out.commit(n);
+    }
+
+    // ---- control frames ----
+
+    pub(crate) fn write_settings(&mut self, values: Settings) {
+        self.write_frame(|dst| SettingsFrame { ack: false, values }.encode(dst));
+    }
+
+    pub(crate) fn write_settings_ack(&mut self) {
+        self.write_frame(|dst| SettingsFrame::ack().encode(dst));
+    }
+
+    pub(crate) fn write_ping(&mut self, ack: bool, data: [u8; 8]) {
+        self.write_frame(|dst| Ping { ack, data }.encode(dst));
+    }
+
+    /// GOAWAY; `debug_data` is cut to fit the peer's frame size.
+    pub(crate) fn write_goaway(&mut self, last_stream_id: u32, code: ErrorCode, debug_data: &[u8]) {
+        let max = self.peer.max_frame_size as usize - 8;
+        let debug_data = Bytes::copy_from_slice(&debug_data[..debug_data.len().min(max)]);
+        self.write_frame(|dst| {
+            GoAway {
+                last_stream_id: StreamId(last_stream_id),
+                code,
+                debug_data,
+            }
+            .encode(dst)
+        });
+    }
+
+    pub(crate) fn write_window_update(&mut self, stream_id: u32, increment: u32) {
+        self.write_frame(|dst| {
+            WindowUpdate {
+                stream_id: StreamId(stream_id),
+                increment,
+            }
+            .encode(dst)
+        });
+    }
+
+    pub(crate) fn write_rst_stream(&mut self, stream_id: u32, code: ErrorCode) {
+        self.write_frame(|dst| {
+            RstStream {
+                stream_id: StreamId(stream_id),
+                code,
+            }
+            .encode(dst)
+        });
+    }
+
+    // ---- messages ----
+
+    /// Encodes `fields` as HEADERS (+ CONTINUATION) on `stream_id`. Unless
+    /// `end_stream`, END_STREAM may still be set on it in place
+    /// ([`end_stream`](Self::end_stream)) when `may_end` says so.
     pub(crate) fn write_header_block(
         &mut self,
         stream_id: u32,
         fields: &[OutField],
         end_stream: bool,
-    ) -> TailFrame {
-        self.tail_frame = None;
+        may_end: bool,
+    ) {
+        self.tail = None;
         let max = self.peer.max_frame_size as usize;
         let encoder = &mut self.encoder;
         let tail = self.out.tail_mut();
@@ -73,17 +168,56 @@ impl H2Connection {
             encoder.encode(fields.iter().map(|(n, v, s)| (&n[..], &v[..], *s)), dst)
         });
         self.out.commit(n);
-        TailFrame {
-            stream_id,
-            head_at,
-            end: head_at + n,
+        if may_end && !end_stream {
+            self.tail = Some(TailFrame {
+                stream_id,
+                head_at,
+                end: head_at + n,
+            });
         }
     }
 
-    /// Sets END_STREAM on stream `id`'s frame that ends the unsent tail, if
-    /// there is one; false when an END_STREAM frame is still needed.
+    /// Writes `data` as DATA frames of at most the peer's frame size,
+    /// consuming the connection window and `stream_window` (the caller
+    /// checked both have room).
+    pub(crate) fn write_data(
+        &mut self,
+        stream_id: u32,
+        data: Bytes,
+        stream_window: &mut SendWindow,
+    ) {
+        let max = self.peer.max_frame_size as usize;
+        let mut rest = data;
+        while !rest.is_empty() {
+            let chunk = rest.split_to(rest.len().min(max));
+            let len = chunk.len();
+            let head_at = self.out.tail_mut().len();
+            self.write_frame(|dst| Data::encode_head(StreamId(stream_id), len, false, dst));
+            self.window.consume(len);
+            stream_window.consume(len);
+            self.out.put_bytes(chunk);
+            // A large payload is queued by reference, which seals the tail.
+            let end = head_at + HEAD_LEN + len;
+            if self.out.tail_mut().len() == end {
+                self.tail = Some(TailFrame {
+                    stream_id,
+                    head_at,
+                    end,
+                });
+            }
+        }
+    }
+
+    /// Ends `stream_id`'s message without trailers: END_STREAM on its last
+    /// frame if that is still the last thing queued, else an empty DATA frame.
+    pub(crate) fn end_stream(&mut self, stream_id: u32) {
+        if !self.end_stream_in_place(stream_id) {
+            self.write_frame(|dst| Data::encode_head(StreamId(stream_id), 0, true, dst));
+        }
+    }
+
     fn end_stream_in_place(&mut self, id: u32) -> bool {
-        let Some(f) = self.tail_frame.take() else {
+        let Some(f) = self.tail.take() else {
             return false;
         };
         let tail = self.out.tail_mut();
@@ -94,141 +228,45 @@ impl H2Connection {
         true
     }
 
-    fn send_request(&mut self, req: Request) -> Result<(), LocalProtocolError> {
-        if self.role != Role::Client {
-            return Err(LocalProtocolError::WrongRole);
-        }
-        if self.goaway_received.is_some() || self.goaway_sent.is_some() {
-            return Err(LocalProtocolError::ConnectionClosed);
-        }
-        let id = req.stream_id.0;
-        if id != self.next_local_id || id > StreamId::MAX.0 {
-            return Err(LocalProtocolError::InvalidStream);
-        }
-        let open = self
-            .streams
-            .values()
-            .filter(|s| !s.remote_initiated)
-            .count();
-        if self
-            .peer
-            .max_concurrent_streams
-            .is_some_and(|max| open >= max as usize)
-        {
-            return Err(LocalProtocolError::TooManyStreams);
-        }
-        let send_body = declared_body(&req.headers)?;
-        let fields = message::request_fields(&req)?;
-        self.tail_frame = Some(self.write_header_block(id, &fields, false));
-        let mut stream = Stream::new(
-            State::Open,
-            SendWindow::new(self.peer.initial_window),
-            self.new_recv_window(),
-            false,
-        );
-        stream.head_sent = true;
-        stream.head_request = &req.method[..] == b"HEAD";
-        stream.send_body = send_body;
-        self.streams.insert(id, stream);
-        self.next_local_id = id.saturating_add(2);
-        Ok(())
+    // ---- the peer's limits ----
+
+    /// Bytes the connection window lets us send now.
+    pub(crate) fn window(&self) -> usize {
+        self.window.available()
     }
 
-    fn send_response(&mut self, resp: Response, is_final: bool) -> Result<(), LocalProtocolError> {
-        if self.role != Role::Server {
-            return Err(LocalProtocolError::WrongRole);
-        }
-        let informational = (100..200).contains(&resp.status_code);
-        if informational == is_final || resp.status_code == 101 {
-            return Err(LocalProtocolError::InvalidStatus);
-        }
-        let id = resp.stream_id.0;
-        let answers_head = match self.streams.get(&id) {
-            Some(s) if s.state.can_send() && !s.head_sent => s.answers_head,
-            _ => return Err(LocalProtocolError::InvalidStream),
-        };
-        let send_body = if answers_head || matches!(resp.status_code, 204 | 304) {
-            SendBody::Forbidden
-        } else {
-            declared_body(&resp.headers)?
-        };
-        let fields = message::response_fields(&resp)?;
-        let block = self.write_header_block(id, &fields, false);
-        if is_final {
-            self.tail_frame = Some(block);
-            if let Some(s) = self.streams.get_mut(&id) {
-                s.head_sent = true;
-                s.send_body = send_body;
-            }
-        }
-        Ok(())
+    /// A WINDOW_UPDATE for the connection arrived.
+    pub(crate) fn grow_window(&mut self, increment: u32) -> Result<(), ErrorCode> {
+        self.window
+            .adjust(i64::from(increment))
+            .map_err(|_| ErrorCode::FLOW_CONTROL_ERROR)
     }
 
-    /// The stream `id` if we may send body or trailers on it now.
-    fn sendable(&self, id: u32) -> Result<&Stream, LocalProtocolError> {
-        match self.streams.get(&id) {
-            Some(s) if s.state.can_send() && s.head_sent => Ok(s),
-            _ => Err(LocalProtocolError::InvalidStream),
-        }
+    /// A send window for a new stream.
+    pub(crate) fn stream_window(&self) -> SendWindow {
+        SendWindow::new(self.peer.initial_window)
     }
 
-    fn send_data(&mut self, id: u32, data: Bytes) -> Result<(), LocalProtocolError> {
-        let send_body = self.sendable(id)?.send_body.after_data(data.len())?;
-        if data.len() > self.send_window(id) {
-            return Err(LocalProtocolError::FlowControlWindowExceeded);
-        }
-        if let Some(s) = self.streams.get_mut(&id) {
-            s.send_body = send_body;
-        }
-        let max = self.peer.max_frame_size as usize;
-        let mut rest = data;
-        while !rest.is_empty() {
-            let chunk = rest.split_to(rest.len().min(max));
-            let len = chunk.len();
-            let head_at = self.out.tail_mut().len();
-            self.write_frame(|dst| Data::encode_head(StreamId(id), len, false, dst));
-            self.conn_send.consume(len);
-            if let Some(s) = self.streams.get_mut(&id) {
-                s.send_window.consume(len);
-            }
-            self.out.put_bytes(chunk);
-            // A large payload is queued by reference, which seals the tail.
-            let end = head_at + HEAD_LEN + len;
-            if self.out.tail_mut().len() == end {
-                self.tail_frame = Some(TailFrame {
-                    stream_id: id,
-                    head_at,
-                    end,
-                });
-            }
-        }
-        Ok(())
+    /// The peer's SETTINGS_MAX_CONCURRENT_STREAMS, once it said one.
+    pub(crate) fn peer_max_streams(&self) -> Option<u32> {
+        self.peer.max_concurrent_streams
     }
 
-    fn send_end(&mut self, id: u32, trailers: Headers) -> Result<(), LocalProtocolError> {
-        self.sendable(id)?.send_body.check_end()?;
-        if trailers.is_empty() {
-            if !self.end_stream_in_place(id) {
-                self.write_frame(|dst| Data::encode_head(StreamId(id), 0, true, dst));
-            }
-        } else {
-            let fields = message::trailer_fields(&trailers)?;
-            self.write_header_block(id, &fields, true);
+    /// Applies the peer's SETTINGS; returns the change of the initial stream
+    /// window, which every open stream's send window takes.
+    pub(crate) fn apply_peer_settings(&mut self, v: &Settings) -> Option<i64> {
+        if let Some(n) = v.header_table_size {
+            self.encoder.set_max_table_size(n as usize);
         }
-        if let Some(s) = self.streams.get_mut(&id) {
-            s.state.send_end_stream();
+        if let Some(n) = v.max_frame_size {
+            self.peer.max_frame_size = n;
         }
-        self.close_if_done(id);
-        Ok(())
-    }
-}
-
-/// The body rule a head's `content-length` sets; disagreeing or malformed
-/// values are refused, as the peer would treat the message as malformed.
-fn declared_body(headers: &Headers) -> Result<SendBody, LocalProtocolError> {
-    match message::content_length(headers) {
-        Ok(Some(n)) => Ok(SendBody::Remaining(n)),
-        Ok(None) => Ok(SendBody::Unlimited),
-        Err(_) => Err(LocalProtocolError::InvalidHeader),
+        if let Some(n) = v.max_concurrent_streams {
+            self.peer.max_concurrent_streams = Some(n);
+        }
+        let n = v.initial_window_size?;
+        let delta = i64::from(n) - i64::from(self.peer.initial_window);
+        self.peer.initial_window = n;
+        Some(delta)
     }
 }

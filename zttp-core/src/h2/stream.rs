@@ -40,146 +40,136 @@
 //!
 //! Pushed streams (the reserved states) are declined, so never stored.
 //! Only streams that are neither idle nor closed live in the connection's
-//! stream table; idle and closed streams are told apart by their ids (and a
-//! short memory of recently closed ones, see `conn`).
-
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+//! stream table (see `streams`); idle and closed streams are told apart by
+//! their ids and a short memory of recently closed ones.
+//!
+//! Each direction of a stored stream has its own state, so the diagram's
+//! states and the message's progress are one value, not a state plus flags:
+//!
+//! ```text
+//!  ours (send):    AwaitingHead ──final head──▶ Body ──END_STREAM──▶ Closed
+//!  peer's (recv):  AwaitingHead ──final head──▶ Body ──END_STREAM──▶ Closed
+//! ```
+//!
+//! A stream we open starts with our head sent (`Body`) and the peer's
+//! awaited; one the peer opens starts the other way round. `open` is both
+//! sides before `Closed`; "half-closed (local)" is our side `Closed`, and the
+//! stream is closed (and leaves the table) when both sides are.
 
 use super::flow::{RecvWindow, SendWindow};
 use crate::LocalProtocolError;
 
-/// The connection's open streams by id.
-pub(crate) type StreamTable = HashMap<u32, Stream, BuildHasherDefault<StreamIdHasher>>;
-
-/// Hashes a stream id with one multiplication, keeping the product's well
-/// mixed high half in the low bits the table indexes by. SipHash's flood
-/// resistance buys little here: the table holds at most our concurrent-stream
-/// limit of ids, and a probe costs one integer compare.
-#[derive(Debug, Default)]
-pub(crate) struct StreamIdHasher(u64);
-
-/// 2^64 divided by the golden ratio, odd: Fibonacci hashing.
-const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
-
-impl Hasher for StreamIdHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `u32` keys reach this hasher; other input is hashed correctly, not fast.
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(MULTIPLIER);
-        }
-    }
-
-    fn write_u32(&mut self, id: u32) {
-        self.0 = u64::from(id).wrapping_mul(MULTIPLIER).rotate_left(32);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// Where a stream is in the diagram above (idle and closed streams are not stored).
+/// Our side of a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum State {
-    /// Both sides may send.
-    Open,
-    /// We sent END_STREAM; the peer may still send.
-    HalfClosedLocal,
-    /// The peer sent END_STREAM; we may still send.
-    HalfClosedRemote,
-    /// Both sides sent END_STREAM (or one reset it).
+pub(crate) enum SendSide {
+    /// Server: the request is in, our final response head is not sent yet
+    /// (1xx heads may go first). `answers_head`: the request was HEAD, so
+    /// the response carries no body.
+    AwaitingHead { answers_head: bool },
+    /// Our head is out; the body may still carry what the rule says.
+    Body(SendBody),
+    /// We sent END_STREAM.
     Closed,
 }
 
-impl State {
-    /// True when the peer may still send DATA and HEADERS.
-    pub(crate) fn can_recv(self) -> bool {
-        matches!(self, State::Open | State::HalfClosedLocal)
-    }
-
-    /// True when we may still send.
-    pub(crate) fn can_send(self) -> bool {
-        matches!(self, State::Open | State::HalfClosedRemote)
-    }
-
+/// The peer's side of a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RecvSide {
+    /// Client: the final response head has not arrived (1xx heads may).
+    /// `head_request`: our request was HEAD.
+    AwaitingHead { head_request: bool },
+    /// The peer's head is in: DATA and then trailers may follow.
+    Body(RecvBody),
     /// The peer sent END_STREAM.
-    pub(crate) fn recv_end_stream(&mut self) {
-        *self = match *self {
-            State::Open => State::HalfClosedRemote,
-            State::HalfClosedLocal => State::Closed,
-            s => s,
-        };
-    }
-
-    /// We sent END_STREAM.
-    pub(crate) fn send_end_stream(&mut self) {
-        *self = match *self {
-            State::Open => State::HalfClosedLocal,
-            State::HalfClosedRemote => State::Closed,
-            s => s,
-        };
-    }
+    Closed,
 }
 
-/// What the next HEADERS the peer sends on this stream will be.
+/// What the peer's message body must add up to (RFC 9113 §8.1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RecvHead {
-    /// A response head (client side, until the final response).
-    Response,
-    /// Trailers: the message head was received.
-    Trailers,
+pub(crate) struct RecvBody {
+    /// The declared content-length, when it binds the DATA (not on a
+    /// response to HEAD, nor a 204 or 304).
+    pub(crate) declared: Option<u64>,
+    /// DATA bytes received (padding excluded).
+    pub(crate) received: u64,
+}
+
+impl RecvBody {
+    /// A body that must add up to `declared`, if given.
+    pub(crate) fn declared(declared: Option<u64>) -> RecvBody {
+        RecvBody {
+            declared,
+            received: 0,
+        }
+    }
+
+    /// Counts `n` more bytes; false when they overrun the declared length.
+    pub(crate) fn receive(&mut self, n: usize) -> bool {
+        self.received += n as u64;
+        self.declared.is_none_or(|d| self.received <= d)
+    }
+
+    /// False when the body ends short of its declared length.
+    pub(crate) fn complete(&self) -> bool {
+        self.declared.is_none_or(|d| self.received == d)
+    }
 }
 
 /// One open (or half-closed) stream.
 #[derive(Debug)]
 pub(crate) struct Stream {
-    pub(crate) state: State,
     /// What the peer lets us send.
     pub(crate) send_window: SendWindow,
     /// What we let the peer send.
     pub(crate) recv_window: RecvWindow,
-    pub(crate) recv_head: RecvHead,
-    /// The peer's declared content-length, if any.
-    pub(crate) content_length: Option<u64>,
-    /// DATA bytes received (padding excluded).
-    pub(crate) received: u64,
-    /// We sent a final response head (server) or the request head (client).
-    pub(crate) head_sent: bool,
-    /// Client: the request was HEAD, so the response's content-length says nothing.
-    pub(crate) head_request: bool,
-    /// Server: the request was HEAD, so our response carries no body.
-    pub(crate) answers_head: bool,
-    /// What body the message we send may still carry.
-    pub(crate) send_body: SendBody,
-    /// The peer opened this stream.
-    pub(crate) remote_initiated: bool,
+    pub(crate) send: SendSide,
+    pub(crate) recv: RecvSide,
 }
 
 impl Stream {
-    pub(crate) fn new(
-        state: State,
+    /// A stream the peer opened with a request head (we are the server).
+    pub(crate) fn remote(
         send_window: SendWindow,
         recv_window: RecvWindow,
-        remote_initiated: bool,
-    ) -> Self {
+        answers_head: bool,
+        body: RecvBody,
+    ) -> Stream {
         Stream {
-            state,
             send_window,
             recv_window,
-            recv_head: if remote_initiated {
-                RecvHead::Trailers
-            } else {
-                RecvHead::Response
-            },
-            content_length: None,
-            received: 0,
-            head_sent: false,
-            head_request: false,
-            answers_head: false,
-            send_body: SendBody::Unlimited,
-            remote_initiated,
+            send: SendSide::AwaitingHead { answers_head },
+            recv: RecvSide::Body(body),
         }
+    }
+
+    /// A stream we opened with a request head (we are the client).
+    pub(crate) fn local(
+        send_window: SendWindow,
+        recv_window: RecvWindow,
+        body: SendBody,
+        head_request: bool,
+    ) -> Stream {
+        Stream {
+            send_window,
+            recv_window,
+            send: SendSide::Body(body),
+            recv: RecvSide::AwaitingHead { head_request },
+        }
+    }
+
+    /// True when the peer may still send DATA and HEADERS.
+    pub(crate) fn can_recv(&self) -> bool {
+        self.recv != RecvSide::Closed
+    }
+
+    /// True when we may still send.
+    pub(crate) fn can_send(&self) -> bool {
+        self.send != SendSide::Closed
+    }
+
+    /// Both sides sent END_STREAM.
+    pub(crate) fn is_closed(&self) -> bool {
+        !self.can_recv() && !self.can_send()
     }
 }
 
@@ -232,18 +222,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stream_ids_spread_over_the_low_bits() {
-        use std::hash::BuildHasher;
-        let build = BuildHasherDefault::<StreamIdHasher>::default();
-        for stride in [2, 4096, 1 << 20] {
-            let buckets: std::collections::HashSet<u64> = (0..1024u32)
-                .map(|i| build.hash_one(1 + i * stride) & 1023)
-                .collect();
-            assert!(buckets.len() > 400, "stride {stride}: {}", buckets.len());
-        }
-    }
-
-    #[test]
     fn send_body_counts_down_the_declared_length() {
         let rule = SendBody::Remaining(5);
         assert_eq!(rule.check_end(), Err(LocalProtocolError::TooLittleData));
@@ -264,18 +242,27 @@ mod tests {
 
     #[test]
     fn end_stream_both_ways_closes() {
-        let mut s = State::Open;
-        s.recv_end_stream();
-        assert_eq!(s, State::HalfClosedRemote);
-        assert!(s.can_send() && !s.can_recv());
-        s.send_end_stream();
-        assert_eq!(s, State::Closed);
-
-        let mut s = State::Open;
-        s.send_end_stream();
-        assert_eq!(s, State::HalfClosedLocal);
+        let window = || (SendWindow::new(10), RecvWindow::new(10, 10));
+        let (send, recv) = window();
+        let mut s = Stream::remote(send, recv, false, RecvBody::declared(None));
+        assert!(s.can_send() && s.can_recv());
+        s.recv = RecvSide::Closed;
+        assert!(s.can_send() && !s.can_recv() && !s.is_closed());
+        s.send = SendSide::Closed;
+        assert!(s.is_closed());
+        let (send, recv) = window();
+        let mut s = Stream::local(send, recv, SendBody::Unlimited, false);
+        s.send = SendSide::Closed;
         assert!(!s.can_send() && s.can_recv());
-        s.recv_end_stream();
-        assert_eq!(s, State::Closed);
+    }
+
+    #[test]
+    fn received_body_must_add_up_to_its_declared_length() {
+        let mut body = RecvBody::declared(Some(5));
+        assert!(body.receive(3) && !body.complete());
+        assert!(body.receive(2) && body.complete());
+        assert!(!body.receive(1));
+        let mut any = RecvBody::declared(None);
+        assert!(any.receive(usize::MAX) && any.complete());
     }
 }
