@@ -1,16 +1,19 @@
 //! The IO thread: the only code that touches the STREAM socket.
 //!
-//! One loop, in this order: take the peers tasks scheduled (new bytes or a close) and send for
-//! them, retry peers whose last send met `EAGAIN`, receive a batch of `[id, frame]` messages and
-//! route them; the receive that meets `EAGAIN` (or, after an interrupted one, `ZMQ_EVENTS`) is
-//! the last call before sleeping (libzmq's `ZMQ_FD` is edge-triggered: any socket call may
-//! consume the edge, so the last call must be the check). Sleep in `poll(2)` on `ZMQ_FD` and
-//! the wake pipe.
+//! One loop, in this order: run the tasks of the IO-thread executor that were woken, send for
+//! the peers tasks queued (new frames or a close), receive a batch of `[id, frame]` messages
+//! and route them, then retry peers whose last send met `EAGAIN`. The receive that meets
+//! `EAGAIN` (or, after retries or an interrupted receive, `ZMQ_EVENTS`) is the last socket
+//! call before sleeping (libzmq's `ZMQ_FD` is edge-triggered: any socket call may consume
+//! the edge, so the last call must be the check). Sleep in `poll(2)` on `ZMQ_FD` and the wake
+//! pipe.
 //!
-//! A peer blocked by `EAGAIN` is retried when the socket fd fires (libzmq signals it when that
-//! peer's pipe drains) and, since `ZMQ_EVENTS` may have consumed that signal, also on a short
-//! timer (1 ms doubling to 8 ms) while any peer is blocked. A closed peer whose queue made no
-//! progress for [`PeerLimits::close_stalled`] is aborted (see [`crate::sys::abort_connection`]).
+//! A peer blocked by `EAGAIN` is retried after the receive that follows the socket fd firing
+//! (libzmq signals it when that peer's pipe drains, and the receive processes that signal).
+//! Because one of our own sends can process such a signal after the peer's retry, a safety
+//! net also wakes the loop while peers are blocked: after 10 ms, backing off to 160 ms while
+//! it finds nothing to do. A closed peer whose queue made no progress for
+//! [`PeerLimits::close_stalled`] is aborted (see [`crate::sys::abort_connection`]).
 //!
 //! Inbound backpressure: when a peer is [`PeerLimits::inbound`] bytes ahead of its handler
 //! (or all peers together [`PeerLimits::inbound_total`]), the loop stops receiving. libzmq's
@@ -47,7 +50,13 @@ const RECV_BATCH: usize = 256;
 /// Routing ids we closed or saw vanish, remembered so that a late `[id, ""]` is not taken
 /// for a new connection.
 const CLOSED_MEMORY: usize = 4096;
-const MAX_BLOCKED_BACKOFF_MS: i32 = 8;
+/// While a peer is blocked, the loop also wakes after this long (doubling up to
+/// [`BLOCKED_SAFETY_NET_MAX`] while such wake-ups find nothing to do). libzmq reports a
+/// reopened pipe only by a command that makes `ZMQ_FD` fire, and a `send` of ours can process
+/// that command itself (libzmq does so at most once a millisecond) after the peer's retry in
+/// the same turn: then no event is left to wake the loop for that peer.
+const BLOCKED_SAFETY_NET_MIN: Duration = Duration::from_millis(10);
+const BLOCKED_SAFETY_NET_MAX: Duration = Duration::from_millis(160);
 /// How long after the last aborted peer freed memory is returned to the OS.
 const TRIM_DELAY: Duration = Duration::from_millis(500);
 
@@ -221,7 +230,8 @@ impl StreamIo {
 
     fn run_loop(&mut self) -> io::Result<()> {
         let zmq_fd = self.socket.get_fd()?;
-        let mut backoff_ms = 1;
+        let mut safety_net = BLOCKED_SAFETY_NET_MIN;
+        let mut timed_out = false;
         let mut woken = Vec::new();
         self.io.wake.set_awake();
         loop {
@@ -231,14 +241,34 @@ impl StreamIo {
                 self.io.executor.run_woken(&mut woken);
             }
             self.flush_ready();
-            if self.retry_blocked() {
-                backoff_ms = 1;
-            }
-            let received = if self.still_paused() {
+            let mut received = if self.still_paused() {
                 Received::Paused
             } else {
                 self.receive_batch()?
             };
+            if !self.blocked.is_empty() && !matches!(received, Received::Full) {
+                // The commands the receive processed may have reopened blocked peers' pipes
+                // (libzmq's `activate_write`, which also made `ZMQ_FD` fire).
+                let progressed = self.retry_blocked();
+                if timed_out {
+                    // Woken by the safety net: if it found work, an activation was missed.
+                    safety_net = if progressed {
+                        BLOCKED_SAFETY_NET_MIN
+                    } else {
+                        (safety_net * 2).min(BLOCKED_SAFETY_NET_MAX)
+                    };
+                }
+                // The retries' sends may have processed commands too: end on a full check,
+                // so that `ZMQ_FD` is armed for whatever comes next.
+                let readable = self.socket.get_events()?.contains(zmq::POLLIN);
+                if readable && !matches!(received, Received::Paused) {
+                    continue;
+                }
+                if !matches!(received, Received::Paused) {
+                    received = Received::Drained;
+                }
+            }
+            timed_out = false;
             if self.finished() {
                 return Ok(());
             }
@@ -275,9 +305,7 @@ impl StreamIo {
             let mut timeout = if self.blocked.is_empty() {
                 -1
             } else {
-                let t = backoff_ms;
-                backoff_ms = (backoff_ms * 2).min(MAX_BLOCKED_BACKOFF_MS);
-                t
+                safety_net.as_millis() as i32
             };
             if let Some(pause) = &self.paused {
                 let left = self
@@ -299,7 +327,8 @@ impl StreamIo {
                 }
                 timeout = earliest(timeout, left);
             }
-            let [_, woken] = crate::sys::poll_readable([zmq_fd, self.io.wake.fd()], timeout)?;
+            let [socket, woken] = crate::sys::poll_readable([zmq_fd, self.io.wake.fd()], timeout)?;
+            timed_out = !socket && !woken;
             self.io.wake.set_awake();
             if woken {
                 self.io.wake.drain_bytes();

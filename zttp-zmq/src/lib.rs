@@ -25,7 +25,7 @@
 //! | the peer closing (also mid-request) arrives as `[id, ""]` | reads return EOF after the queued bytes; writes fail with `ConnectionReset` |
 //! | sending `[id, ""]` closes a peer after its queued data; no notification follows | `poll_close` or dropping the stream does this after the outbound queue is sent; the id is remembered so a late frame is not taken for a new peer |
 //! | a send to a vanished id fails with `EHOSTUNREACH` (or `EAGAIN` just after it closed); a **blocking** send to it or to a slow reader hangs the whole socket | every send uses `DONTWAIT`; `EHOSTUNREACH` finishes the peer |
-//! | `SNDHWM` counts messages, `EAGAIN` is per peer, `ZMQ_EVENTS` reports `POLLOUT` even while a peer is blocked, and the socket fd is signalled when that peer's pipe drains | a per-peer outbound queue capped in bytes ([`PeerLimits::outbound`]) and `SNDHWM` set in messages of at most [`PeerLimits::frame`] bytes ([`PeerLimits::send_hwm`], 16 × 64 KiB); when full, that peer's `poll_write` is `Pending`, so a slow reader slows only its own handler; blocked peers are retried when the fd fires and on a 1–8 ms timer |
+//! | `SNDHWM` counts messages, `EAGAIN` is per peer, `ZMQ_EVENTS` reports `POLLOUT` even while a peer is blocked, and the socket fd is signalled when that peer's pipe drains | a per-peer outbound queue capped in bytes ([`PeerLimits::outbound`]) and `SNDHWM` set in messages of at most [`PeerLimits::frame`] bytes ([`PeerLimits::send_hwm`], 16 × 64 KiB); when full, that peer's `poll_write` is `Pending`, so a slow reader slows only its own handler; blocked peers are retried when the fd fires (a safety net of 10–160 ms covers an activation our own send consumed) |
 //! | a peer whose pipe is full cannot take the closing `[id, ""]` | the drive loop's `write_timeout` closes the stream; if its queue then makes no progress for [`PeerLimits::close_stalled`], the IO thread aborts the TCP connection (`SO_LINGER` 0 + `shutdown` on libzmq's descriptor, checked by address), libzmq drops the peer and frees its queues. `ZMQ_TCP_MAXRT` ([`set_tcp_max_retransmit`]) also works: the kernel aborts a zero-window connection after that time |
 //! | one peer cannot be paused without pausing the socket for all; libzmq queues up to `RCVHWM` messages (≤ 8 KiB each) per peer, then stops reading that TCP socket | when a peer is [`PeerLimits::inbound`] bytes ahead of its handler (or all peers [`PeerLimits::inbound_total`]), the IO thread stops receiving, so TCP flow control slows the senders: a fast upload is never reset. It resumes as soon as the handler reads. **Fairness trade-off:** while paused, other peers' messages wait too (measured: GETs beside an upload throttled to a 1 MB/s handler took a median 12 ms, max ~30 ms, one handler read interval). A handler that reads nothing for [`PeerLimits::inbound_stall`] (2 s) gets its peer dropped (logged; its stream reads `OutOfMemory`) so the others go on |
 //! | a client's half-close (`shutdown(SHUT_WR)`) is reported as a full disconnect, and libzmq closes the connection at once | such a client gets no response: the request may be served but the answer has no connection left. STREAM sockets cannot express half-close; clients must not half-close (curl, browsers and wrk do not) |
@@ -33,15 +33,19 @@
 //! ## Design
 //!
 //! One IO thread owns the socket (libzmq sockets are not thread-safe). It sleeps in
-//! `zmq::poll` on the socket's `ZMQ_FD` and a self-pipe. Tasks append to a peer's outbound
-//! buffer under a short per-peer lock and, if the peer is not already queued, push it on a
-//! ready list and write one byte to the pipe (coalesced). The thread sends ready peers,
-//! retries blocked ones, and receives frames until `EAGAIN`, which is its last call before
-//! sleeping (`ZMQ_FD` is edge-triggered). The async runtime that runs connection loops and
-//! handlers is any [`zttp_service::Runtime`]; [`TokioRuntime`] is the default.
-//! [`Server::serve_on_io_thread`] runs them on the IO thread itself ([`IoThreadRuntime`], a
-//! small executor with a timer heap polled between socket turns), so a request costs no
-//! cross-thread wake-up; handlers must then not block.
+//! `poll(2)` on the socket's `ZMQ_FD` and a self-pipe. Received frames go to their peer's
+//! queue as libzmq handed them over; a stream's read copies from them straight into the
+//! drive loop's buffer. A write copies the drive loop's buffers once into zmq frames, queues
+//! them on the peer under a short lock and, if the peer is not queued yet (an atomic flag),
+//! sends it on an MPSC ready queue, waking the thread (no system call while it is awake).
+//! The thread sends ready peers, retries blocked ones, and receives frames until `EAGAIN`,
+//! which is its last call before sleeping (`ZMQ_FD` is edge-triggered).
+//!
+//! By default ([`Server::serve`]) connection loops and handlers run on the IO thread itself
+//! ([`IoThreadRuntime`], a small executor with a timer heap polled between socket turns), so
+//! a request costs no cross-thread wake-up; handlers must then not block.
+//! [`Server::serve_on_tokio`] (or [`Server::serve_with`] and any [`zttp_service::Runtime`])
+//! runs them on a tokio runtime instead, for handlers that block or compute for long.
 //!
 //! ## HTTPS
 //!
