@@ -211,6 +211,8 @@ enum ErrorInner {
     Incomplete,
     /// A response body stream failed.
     Stream(BoxError),
+    /// The request body arrived slower than the server's minimum rate.
+    TooSlow,
 }
 
 impl BodyError {
@@ -226,6 +228,12 @@ impl BodyError {
         }
     }
 
+    pub(crate) fn too_slow() -> Self {
+        BodyError {
+            inner: ErrorInner::TooSlow,
+        }
+    }
+
     fn stream(e: BoxError) -> Self {
         match e.downcast::<BodyError>() {
             Ok(e) => *e,
@@ -236,11 +244,14 @@ impl BodyError {
     }
 
     /// The status a server should answer for this error: 413 when the body was
-    /// larger than allowed, 400 for other peer errors, `None` otherwise.
+    /// larger than allowed, 408 when it arrived slower than the server's
+    /// [minimum rate](crate::ServerConfig::min_body_rate), 400 for other peer
+    /// errors, `None` otherwise.
     pub fn status(&self) -> Option<u16> {
         match &self.inner {
             ErrorInner::Remote(e) => Some(e.status()),
             ErrorInner::Incomplete => Some(400),
+            ErrorInner::TooSlow => Some(408),
             ErrorInner::Stream(_) => None,
         }
     }
@@ -264,6 +275,7 @@ impl fmt::Debug for BodyError {
         match &self.inner {
             ErrorInner::Remote(e) => f.debug_tuple("BodyError::Remote").field(e).finish(),
             ErrorInner::Incomplete => f.write_str("BodyError::Incomplete"),
+            ErrorInner::TooSlow => f.write_str("BodyError::TooSlow"),
             ErrorInner::Stream(e) => f.debug_tuple("BodyError::Stream").field(e).finish(),
         }
     }
@@ -274,6 +286,7 @@ impl fmt::Display for BodyError {
         match &self.inner {
             ErrorInner::Remote(e) => write!(f, "request body: {e}"),
             ErrorInner::Incomplete => f.write_str("connection closed before the body ended"),
+            ErrorInner::TooSlow => f.write_str("request body arrived slower than the minimum rate"),
             ErrorInner::Stream(e) => write!(f, "body stream failed: {e}"),
         }
     }
@@ -283,7 +296,7 @@ impl std::error::Error for BodyError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.inner {
             ErrorInner::Remote(e) => Some(e),
-            ErrorInner::Incomplete => None,
+            ErrorInner::Incomplete | ErrorInner::TooSlow => None,
             ErrorInner::Stream(e) => Some(&**e),
         }
     }

@@ -67,6 +67,18 @@ pub struct ServerConfig {
     /// Longest time a TLS handshake may take (adapters' `tls` feature); a
     /// client still handshaking then is dropped. Default 10 s.
     pub tls_handshake_timeout: Option<Duration>,
+    /// Longest time a handler may take to answer a request (to return its
+    /// response; the body then streams under [`write_timeout`](Self::write_timeout)).
+    /// Beyond it the handler is dropped and the answer is `503 Service
+    /// Unavailable`. Default `None`: handlers take as long as they take.
+    pub handler_timeout: Option<Duration>,
+    /// The slowest a request body may arrive while its handler waits for it,
+    /// on HTTP/1.1 and HTTP/2 alike (a slow-POST attack holds a handler and
+    /// its buffers for as long as the server lets it). Below it the body
+    /// fails with a [`BodyError`](crate::BodyError) whose status is `408`,
+    /// which a handler answers as it answers any body error. Time the handler
+    /// spends not reading does not count. Default `None`.
+    pub min_body_rate: Option<crate::MinBodyRate>,
 }
 
 impl Default for ServerConfig {
@@ -84,6 +96,8 @@ impl Default for ServerConfig {
             core: zttp_core::Config::default(),
             raw_request: false,
             tls_handshake_timeout: Some(Duration::from_secs(10)),
+            handler_timeout: None,
+            min_body_rate: None,
         }
     }
 }
@@ -127,6 +141,10 @@ impl ServerConfig {
         raw_request: bool;
         /// Sets [`tls_handshake_timeout`](Self::tls_handshake_timeout).
         tls_handshake_timeout: Option<Duration>;
+        /// Sets [`handler_timeout`](Self::handler_timeout).
+        handler_timeout: Option<Duration>;
+        /// Sets [`min_body_rate`](Self::min_body_rate).
+        min_body_rate: Option<crate::MinBodyRate>;
     }
 
     /// The core configuration a new connection gets (with `max_body_size` applied).

@@ -111,6 +111,7 @@ mod handler;
 mod informational;
 #[cfg(feature = "json")]
 mod json;
+mod limits;
 mod peer;
 mod raw;
 mod response;
@@ -131,6 +132,7 @@ pub use handler::{handler_fn, Handler, IntoResponseFuture};
 pub use informational::{Informational, InformationalError};
 #[cfg(feature = "json")]
 pub use json::{Json, JsonError};
+pub use limits::MinBodyRate;
 pub use peer::{serve_connection_with_peer, ConnectionInfo, PeerAddr};
 pub use raw::RawRequest;
 pub use response::{IntoResponse, InvalidHeader, ResponseHeaders};

@@ -92,6 +92,7 @@ where
         "connection",
         id = CONNECTION_IDS.fetch_add(1, Ordering::Relaxed)
     );
+    let handler = crate::limits::Limited::new(handler, runtime.clone(), &config);
     let mut pump = Pump::new(io, Conn::new(runtime, config), handler, &shutdown);
     let exit = poll_fn(|cx| {
         let _entered = span.enter();

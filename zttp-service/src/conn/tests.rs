@@ -634,3 +634,88 @@ fn a_busy_connection_yields_after_a_bounded_number_of_turns() {
     assert!(polls >= 2, "{polls} polls: the loop never yielded");
     assert_eq!(statuses(&c.output()).len(), 5000);
 }
+
+// ---- per-request limits: handler timeout, minimum body rate ----
+
+#[test]
+fn handler_timeout_answers_503_and_the_connection_goes_on() {
+    let config = config().handler_timeout(Some(Duration::from_secs(2)));
+    let mut c = Conn::start(config, echo_path);
+    c.send(get("/sleep/60000"));
+    c.advance(Duration::from_secs(2) - MS);
+    assert_eq!(c.output(), "");
+    c.advance(MS);
+    let out = c.output();
+    assert!(out.starts_with("HTTP/1.1 503 "), "{out}");
+    assert!(out.ends_with("handler timed out\n"), "{out}");
+    c.send(get("/sleep/1000"));
+    c.advance(Duration::from_secs(1));
+    assert_eq!(
+        statuses(&c.output()),
+        [200],
+        "a quick handler is not cut off"
+    );
+}
+
+/// At least 100 bytes per second of waiting.
+fn min_rate() -> ServerConfig {
+    config().min_body_rate(Some(crate::MinBodyRate {
+        bytes: 100,
+        per: Duration::from_secs(1),
+    }))
+}
+
+#[test]
+fn body_slower_than_the_minimum_rate_gets_408() {
+    let mut c = Conn::start(min_rate(), body_len);
+    c.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n");
+    c.send([b'x'; 60]);
+    c.advance(Duration::from_millis(500));
+    c.send([b'x'; 30]);
+    c.advance(Duration::from_millis(500) - MS);
+    assert_eq!(
+        c.output(),
+        "",
+        "90 bytes so far, and the second is not over"
+    );
+    c.advance(MS);
+    let out = c.output();
+    assert!(out.starts_with("HTTP/1.1 408 "), "{out}");
+}
+
+#[test]
+fn body_at_the_minimum_rate_is_read_whole() {
+    let mut c = Conn::start(min_rate(), body_len);
+    c.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n");
+    for _ in 0..10 {
+        c.advance(Duration::from_millis(900));
+        c.send([b'x'; 100]);
+    }
+    let out = c.output();
+    assert!(out.starts_with("HTTP/1.1 200 "), "{out}");
+    assert!(out.ends_with("\r\n\r\n1000"), "{out}");
+}
+
+#[test]
+fn time_the_handler_spends_not_reading_does_not_count_against_the_body() {
+    // Sleeps 5 s before reading: only waiting for bytes counts.
+    fn late_reader(runtime: VirtualRuntime) -> impl Handler {
+        move |req: Request| {
+            let runtime = runtime.clone();
+            async move {
+                runtime.sleep(Duration::from_secs(5)).await;
+                let body = req.into_body().to_bytes().await;
+                body.map(|b| b.len().to_string())
+            }
+        }
+    }
+    let mut c = Conn::start(min_rate(), late_reader);
+    c.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 200\r\n\r\n");
+    c.send([b'x'; 50]);
+    c.advance(Duration::from_secs(5));
+    c.advance(Duration::from_millis(900));
+    c.send([b'x'; 150]);
+    let out = c.output();
+    assert!(out.starts_with("HTTP/1.1 200 "), "{out}");
+    assert!(out.ends_with("200"), "{out}");
+}
