@@ -36,50 +36,54 @@ fn worker_process() {
             .unwrap()
             .capacity(8)
             .raw_request(true);
-        worker
-            .serve(move |req: Request| async move {
-                match req.uri().path() {
-                    "/slow" => {
-                        tokio::time::sleep(Duration::from_secs(3)).await;
-                        http::Response::new(Body::from(format!("slow from {name}")))
-                    }
-                    "/hang" => {
-                        // Reports on stdout when the gateway cancels it.
-                        let _report = ReportDrop("cancelled /hang");
-                        std::future::pending::<()>().await;
-                        unreachable!()
-                    }
-                    "/auth" => {
-                        // Answers without reading the body.
-                        let mut r = http::Response::new(Body::from("who are you?"));
-                        *r.status_mut() = http::StatusCode::UNAUTHORIZED;
-                        r
-                    }
-                    "/raw" => {
-                        // The header names as the client spelled them.
-                        let raw = req.extensions().get::<RawRequest>().expect("raw_request");
-                        let names: Vec<_> = raw
-                            .headers
-                            .iter()
-                            .map(|(n, _)| String::from_utf8_lossy(n).into_owned())
-                            .collect();
-                        http::Response::new(Body::from(names.join(" ")))
-                    }
-                    "/echo" => {
-                        let body = req.into_body().collect().await.unwrap().to_bytes();
-                        http::Response::new(Body::from(body))
-                    }
-                    "/stream" => {
-                        let chunks = (0..64).map(|i| {
-                            Ok::<_, std::io::Error>(bytes::Bytes::from(vec![i as u8; 16 << 10]))
-                        });
-                        http::Response::new(Body::from_stream(futures::stream::iter(chunks)))
-                    }
-                    _ => http::Response::new(Body::from(format!("hello from {name}"))),
+        let handler = move |req: Request| async move {
+            match req.uri().path() {
+                "/slow" => {
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    http::Response::new(Body::from(format!("slow from {name}")))
                 }
-            })
-            .await
-            .unwrap();
+                "/hang" => {
+                    // Reports on stdout when the gateway cancels it.
+                    let _report = ReportDrop("cancelled /hang");
+                    std::future::pending::<()>().await;
+                    unreachable!()
+                }
+                "/auth" => {
+                    // Answers without reading the body.
+                    let mut r = http::Response::new(Body::from("who are you?"));
+                    *r.status_mut() = http::StatusCode::UNAUTHORIZED;
+                    r
+                }
+                "/raw" => {
+                    // The header names as the client spelled them.
+                    let raw = req.extensions().get::<RawRequest>().expect("raw_request");
+                    let names: Vec<_> = raw
+                        .headers
+                        .iter()
+                        .map(|(n, _)| String::from_utf8_lossy(n).into_owned())
+                        .collect();
+                    http::Response::new(Body::from(names.join(" ")))
+                }
+                "/echo" => {
+                    let body = req.into_body().collect().await.unwrap().to_bytes();
+                    http::Response::new(Body::from(body))
+                }
+                "/stream" => {
+                    let chunks = (0..64).map(|i| {
+                        Ok::<_, std::io::Error>(bytes::Bytes::from(vec![i as u8; 16 << 10]))
+                    });
+                    http::Response::new(Body::from_stream(futures::stream::iter(chunks)))
+                }
+                _ => http::Response::new(Body::from(format!("hello from {name}"))),
+            }
+        };
+        // Workers named `*-io` run their handlers on the worker's IO thread.
+        let served = if name.ends_with("-io") {
+            worker.serve_on_io_thread(handler).await
+        } else {
+            worker.serve(handler).await
+        };
+        served.unwrap();
     });
 }
 
@@ -379,7 +383,7 @@ async fn hanging_handler_gets_504_within_the_deadline_and_is_cancelled() {
         ..test_config()
     };
     let (gateway, addr, shutdown) = start_gateway(config);
-    let mut worker = spawn_worker_with(gateway.local_endpoint(), "a", Stdio::piped());
+    let mut worker = spawn_worker_with(gateway.local_endpoint(), "a-io", Stdio::piped());
     let stdout = worker.0.stdout.take().unwrap();
     wait_for_workers(&gateway, 1).await;
     let started = Instant::now();
@@ -403,7 +407,7 @@ async fn hanging_handler_gets_504_within_the_deadline_and_is_cancelled() {
     assert!(reported.unwrap(), "the worker's handler was not cancelled");
     assert_eq!(gateway.stats().timed_out, 1);
     // The worker's capacity came back.
-    assert_eq!(get_async(&addr, "/").await, (200, "hello from a".into()));
+    assert_eq!(get_async(&addr, "/").await, (200, "hello from a-io".into()));
     // The gateway publishes `in_flight` at the end of its loop turn, which may come after
     // the client has its answer.
     let start = Instant::now();
@@ -543,7 +547,7 @@ async fn worker_speaking_another_version_is_refused_with_a_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_bodies_stream_through_the_gateway_both_ways() {
     let (gateway, addr, shutdown) = start_gateway(test_config());
-    let _a = spawn_worker(gateway.local_endpoint(), "a");
+    let _a = spawn_worker(gateway.local_endpoint(), "a-io");
     wait_for_workers(&gateway, 1).await;
     let data: Vec<u8> = (0..(8u32 << 20)).map(|i| (i % 253) as u8).collect();
     let echoed = tokio::task::spawn_blocking(move || {
@@ -718,7 +722,7 @@ for s in (1, 3):
 #[cfg_attr(zttp_skip_peer = "h2", ignore = "ZTTP_SKIP_PEERS opts out of h2")]
 async fn http2_continue_is_sent_only_when_the_worker_reads_the_body() {
     let (gateway, addr, shutdown) = start_gateway(test_config());
-    let _a = spawn_worker(gateway.local_endpoint(), "a");
+    let _a = spawn_worker(gateway.local_endpoint(), "a-io");
     wait_for_workers(&gateway, 1).await;
     let port = addr.rsplit_once(':').unwrap().1.to_string();
     let out = tokio::time::timeout(

@@ -475,7 +475,11 @@ impl<H: Handler> WorkerIo<H> {
                 let task = answer(self.handler.clone(), request, exchange, self.shared.clone());
                 match &mut self.tasks {
                     Tasks::Spawned(spawn) => spawn(Box::pin(task)),
-                    Tasks::Local(local) => local.tasks.push(Box::pin(task)),
+                    // A panic (say, in a response body) must not take the IO thread down;
+                    // `answer` already turns a panicking handler into `ABORT`.
+                    Tasks::Local(local) => local
+                        .tasks
+                        .push(Box::pin(AssertUnwindSafe(task).catch_unwind().map(|_| ()))),
                 }
             }
             proto::BODY => {
