@@ -212,6 +212,13 @@ impl<H: Handler> Multiplex<H> {
 
     fn on_peer_closed<R>(&mut self, conn: &mut Conn<R>) {
         conn.drain(false);
+        // Request bodies still open can never end now: their handlers read an
+        // error instead of waiting for ever (and holding the connection open).
+        for ex in self.exchanges.values_mut() {
+            if let Some(body) = ex.body.take() {
+                body.fail(BodyError::incomplete());
+            }
+        }
         if self.exchanges.is_empty() {
             conn.finish(false);
         }

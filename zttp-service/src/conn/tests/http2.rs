@@ -205,6 +205,19 @@ fn request_body_reaches_the_handler() {
     assert_eq!(client.body(id), b"1000");
 }
 
+/// The client opens a stream with a body and then closes its side (TCP FIN)
+/// before the body ends: the handler reading that body gets an error, and
+/// the connection ends instead of waiting for ever.
+#[test]
+fn peer_closing_mid_body_fails_the_body_and_ends_the_connection() {
+    let mut c = Conn::start(config(), body_len);
+    let mut client = Client::new();
+    client.open("POST", "/");
+    client.exchange(&mut c);
+    c.close();
+    assert!(c.finished(), "the connection ends when its peer is gone");
+}
+
 #[test]
 fn graceful_shutdown_sends_goaway_and_finishes_open_streams() {
     let mut c = Conn::start(config(), echo_path);
