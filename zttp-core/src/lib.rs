@@ -308,8 +308,11 @@ impl Connection {
 
     /// Server: sends a response head with the standard reason phrase, as
     /// `send(Response)` does, from borrowed fields: for a final HTTP/1.1
-    /// response they are checked and written in one pass, with no [`Headers`]
-    /// list built. On HTTP/2, `stream_id` names the stream.
+    /// response they are checked and written in one pass, on HTTP/2 checked
+    /// then encoded, with no [`Headers`] list built either way (the fields
+    /// are walked twice on HTTP/2, hence `Clone`: pass an array, a slice or a
+    /// small view type). On HTTP/2, `stream_id`
+    /// names the stream.
     ///
     /// ```
     /// # use zttp_core::{Connection, Role, EndOfMessage, StreamId};
@@ -328,12 +331,13 @@ impl Connection {
         fields: I,
     ) -> Result<(), LocalProtocolError>
     where
-        I: IntoIterator<Item = (&'a [u8], &'a [u8])>,
+        I: IntoIterator<Item = (&'a [u8], &'a [u8])> + Clone,
     {
         match &mut self.inner {
             Inner::H1(c) if status >= 200 => {
                 c.send_response_head(status, reason_phrase(status).as_bytes(), fields.into_iter())
             }
+            Inner::H2(c) => c.send_response_head(stream_id.0, status, fields),
             _ => self.send(response_of(stream_id, status, fields)),
         }
     }

@@ -538,3 +538,67 @@ fn the_head_size_limit_is_announced_as_the_header_list_size() {
     });
     assert_eq!(announced.unwrap().max_header_list_size, Some(1234));
 }
+
+#[test]
+fn a_response_head_from_borrowed_fields_is_checked_like_an_owned_one() {
+    let mut pair = Pair::default_pair();
+    let id = request(&mut pair, "GET", "/");
+    pair.client
+        .send(EndOfMessage {
+            stream_id: id,
+            ..Default::default()
+        })
+        .unwrap();
+    pair.drive();
+    let bad = [(&b"x-bad"[..], &b"a\r\nb"[..])];
+    assert_eq!(
+        pair.server.send_response_head(id, 200, bad),
+        Err(LocalProtocolError::InvalidHeader)
+    );
+    assert_eq!(
+        pair.server.pending_send_len(),
+        0,
+        "a refused head queues nothing"
+    );
+    let fields = [
+        (&b"content-length"[..], &b" 2 "[..]),
+        (b"connection", b"close"),
+        (b"x-mixed", b"v"),
+        (b"x-lower", b" w "),
+    ];
+    pair.server.send_response_head(id, 200, fields).unwrap();
+    assert_eq!(
+        pair.server.send(Data {
+            stream_id: id,
+            data: "abc".into()
+        }),
+        Err(LocalProtocolError::TooMuchData)
+    );
+    pair.server
+        .send(Data {
+            stream_id: id,
+            data: "ab".into(),
+        })
+        .unwrap();
+    pair.server
+        .send(EndOfMessage {
+            stream_id: id,
+            ..Default::default()
+        })
+        .unwrap();
+    let (client_events, _) = pair.drive();
+    let events = messages(client_events);
+    let Event::Response(resp) = &events[0] else {
+        panic!("{events:?}")
+    };
+    let fields: Vec<_> = resp.headers.iter().map(|(n, v)| (&n[..], &v[..])).collect();
+    assert_eq!(
+        fields,
+        [
+            (&b"content-length"[..], &b"2"[..]),
+            (b"x-mixed", b"v"),
+            (b"x-lower", b"w")
+        ]
+    );
+    assert_eq!(resp.framing, Framing::Length(2));
+}

@@ -194,6 +194,36 @@ fn lowercase(name: &Bytes) -> Bytes {
     }
 }
 
+/// One regular field we are about to send: `None` when it is dropped
+/// (connection-specific fields, and `te` other than `trailers`), else the
+/// value trimmed of surrounding whitespace (as a range into it) and whether
+/// it must never be indexed. What a receiver accepts (§8.2.1) is checked: a
+/// name of visible ASCII, a value without NUL, CR or LF.
+pub(crate) fn out_field(
+    name: &[u8],
+    value: &[u8],
+) -> Result<Option<(std::ops::Range<usize>, bool)>, LocalProtocolError> {
+    if name.is_empty()
+        || name[0] == b':'
+        || name.iter().any(|&b| b <= 0x20 || b >= 0x7f)
+        || value.iter().any(|&b| matches!(b, 0 | b'\r' | b'\n'))
+    {
+        return Err(LocalProtocolError::InvalidHeader);
+    }
+    if is_connection_specific(name) {
+        return Ok(None);
+    }
+    let ows = |b: &&u8| matches!(b, b' ' | b'\t');
+    let start = value.iter().take_while(ows).count();
+    let end = value.len() - value[start..].iter().rev().take_while(ows).count();
+    if name.eq_ignore_ascii_case(b"te") && !value[start..end].eq_ignore_ascii_case(b"trailers") {
+        return Ok(None);
+    }
+    let sensitive = name.eq_ignore_ascii_case(b"authorization")
+        || name.eq_ignore_ascii_case(b"proxy-authorization");
+    Ok(Some((start..end, sensitive)))
+}
+
 /// Appends the regular fields of `headers`, lowercased, with connection-specific
 /// ones stripped (and `te` kept only as `trailers`). `skip` drops more names.
 fn push_regular(
@@ -202,36 +232,24 @@ fn push_regular(
     skip: &[&[u8]],
 ) -> Result<(), LocalProtocolError> {
     for (name, value) in headers {
-        // What a receiver accepts (§8.2.1): a name of visible ASCII, a value
-        // without NUL, CR, LF or surrounding whitespace (trimmed here, as the
-        // whitespace around an HTTP field value is not part of it).
-        if name.is_empty()
-            || name[0] == b':'
-            || name.iter().any(|&b| b <= 0x20 || b >= 0x7f)
-            || value.iter().any(|&b| matches!(b, 0 | b'\r' | b'\n'))
-        {
-            return Err(LocalProtocolError::InvalidHeader);
-        }
-        let value = &trim_ows_bytes(value);
-        if is_connection_specific(name) || skip.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+        let Some((range, sensitive)) = out_field(name, value)? else {
+            continue;
+        };
+        if skip.iter().any(|s| s.eq_ignore_ascii_case(name)) {
             continue;
         }
-        if name.eq_ignore_ascii_case(b"te") && !value.eq_ignore_ascii_case(b"trailers") {
-            continue;
-        }
-        let sensitive = name.eq_ignore_ascii_case(b"authorization")
-            || name.eq_ignore_ascii_case(b"proxy-authorization");
-        out.push((lowercase(name), value.clone(), sensitive));
+        out.push((lowercase(name), value.slice(range), sensitive));
     }
     Ok(())
 }
 
-/// `value` without the whitespace around it, sharing its storage.
-fn trim_ows_bytes(value: &Bytes) -> Bytes {
-    let ows = |b: &&u8| matches!(b, b' ' | b'\t');
-    let start = value.iter().take_while(ows).count();
-    let end = value.len() - value[start..].iter().rev().take_while(ows).count();
-    value.slice(start..end)
+/// The three digits of a status code in 100..=999.
+pub(crate) fn status_digits(status: u16) -> [u8; 3] {
+    [
+        b'0' + (status / 100 % 10) as u8,
+        b'0' + (status / 10 % 10) as u8,
+        b'0' + (status % 10) as u8,
+    ]
 }
 
 /// The field list of a request: pseudo-headers then regular fields. The
@@ -279,8 +297,8 @@ pub(crate) fn response_fields(resp: &Response) -> Result<Vec<OutField>, LocalPro
         return Err(LocalProtocolError::InvalidStatus);
     }
     let mut out = Vec::with_capacity(resp.headers.len() + 1);
-    let status = resp.status_code.to_string();
-    out.push((Bytes::from_static(b":status"), Bytes::from(status), false));
+    let status = Bytes::copy_from_slice(&status_digits(resp.status_code));
+    out.push((Bytes::from_static(b":status"), status, false));
     push_regular(&mut out, &resp.headers, &[])?;
     Ok(out)
 }

@@ -159,13 +159,26 @@ impl SendHalf {
         end_stream: bool,
         may_end: bool,
     ) {
+        let fields = fields.iter().map(|(n, v, s)| (&n[..], &v[..], *s));
+        self.write_fields(stream_id, fields, end_stream, may_end);
+    }
+
+    /// [`write_header_block`](Self::write_header_block) from borrowed
+    /// `(lowercase name, value, never-index)` fields, pseudo-fields first.
+    pub(crate) fn write_fields<'a>(
+        &mut self,
+        stream_id: u32,
+        fields: impl Iterator<Item = (&'a [u8], &'a [u8], bool)>,
+        end_stream: bool,
+        may_end: bool,
+    ) {
         self.tail = None;
         let max = self.peer.max_frame_size as usize;
         let encoder = &mut self.encoder;
         let tail = self.out.tail_mut();
         let head_at = tail.len();
         let n = encode_header_block(StreamId(stream_id), end_stream, max, tail, |dst| {
-            encoder.encode(fields.iter().map(|(n, v, s)| (&n[..], &v[..], *s)), dst)
+            encoder.encode(fields, dst)
         });
         self.out.commit(n);
         if may_end && !end_stream {

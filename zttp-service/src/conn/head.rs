@@ -12,6 +12,57 @@ use super::exchange::Exchange;
 use crate::body::Body;
 use crate::date::http_date;
 
+/// A response head's fields: the handler's and the ones the loop adds. A
+/// view the core may walk twice (HTTP/2 checks, then encodes).
+#[derive(Clone, Copy)]
+struct HeadFields<'a> {
+    headers: &'a http::HeaderMap,
+    date: Option<&'a [u8]>,
+    content_length: Option<&'a [u8]>,
+    close: bool,
+}
+
+impl<'a> IntoIterator for HeadFields<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+    type IntoIter = HeadFieldsIter<'a>;
+
+    fn into_iter(self) -> HeadFieldsIter<'a> {
+        HeadFieldsIter {
+            headers: self.headers.iter(),
+            added: [
+                self.date.map(|date| (&b"date"[..], date)),
+                self.content_length.map(|n| (&b"content-length"[..], n)),
+                self.close.then_some((&b"connection"[..], &b"close"[..])),
+            ],
+            next_added: 0,
+        }
+    }
+}
+
+/// The handler's fields, then the ones the loop adds.
+struct HeadFieldsIter<'a> {
+    headers: http::header::Iter<'a, http::HeaderValue>,
+    added: [Option<(&'a [u8], &'a [u8])>; 3],
+    next_added: usize,
+}
+
+impl<'a> Iterator for HeadFieldsIter<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some((name, value)) = self.headers.next() {
+            return Some((name.as_str().as_bytes(), value.as_bytes()));
+        }
+        while let Some(added) = self.added.get(self.next_added) {
+            self.next_added += 1;
+            if added.is_some() {
+                return *added;
+            }
+        }
+        None
+    }
+}
+
 /// What follows a response head that went out.
 pub(super) enum AfterHead {
     /// Nothing: the response has no body (the caller ends it).
@@ -52,13 +103,12 @@ pub(super) fn send(
     let date = (!present.date).then(|| http_date(now));
     let mut digits = Decimal::default();
     let content_length = content_length.map(|n| digits.format(n));
-    let fields = parts
-        .headers
-        .iter()
-        .map(|(name, value)| (name.as_str().as_bytes(), value.as_bytes()))
-        .chain(date.as_deref().map(|date| (&b"date"[..], date)))
-        .chain(content_length.map(|n| (&b"content-length"[..], n)))
-        .chain(close.then_some((&b"connection"[..], &b"close"[..])));
+    let fields = HeadFields {
+        headers: &parts.headers,
+        date: date.as_deref(),
+        content_length,
+        close,
+    };
     core.send_response_head(ex.stream_id, status, fields)?;
     Ok(if upgrading {
         AfterHead::Upgrade

@@ -13,6 +13,7 @@
 use bytes::Bytes;
 
 use super::H2Connection;
+use crate::framing::ContentLength;
 use crate::h2::message;
 use crate::h2::stream::{SendBody, SendSide, Stream};
 use crate::{Event, Headers, LocalProtocolError, Request, Response, Role, StreamId};
@@ -84,6 +85,74 @@ impl H2Connection {
         };
         let fields = message::response_fields(&resp)?;
         self.send.write_header_block(id, &fields, false, is_final);
+        if is_final {
+            if let Some(s) = self.streams.get_mut(id) {
+                s.send = SendSide::Body(send_body);
+            }
+        }
+        Ok(())
+    }
+
+    /// Server: a response head from borrowed fields, checked in one pass and
+    /// encoded in a second with no field list built. Names with uppercase
+    /// letters (HPACK wants them lowercase) take the owned path.
+    pub(crate) fn send_response_head<'a, I>(
+        &mut self,
+        id: u32,
+        status: u16,
+        fields: I,
+    ) -> Result<(), LocalProtocolError>
+    where
+        I: IntoIterator<Item = (&'a [u8], &'a [u8])> + Clone,
+    {
+        if self.error.is_some() {
+            return Err(LocalProtocolError::ConnectionClosed);
+        }
+        if self.role != Role::Server {
+            return Err(LocalProtocolError::WrongRole);
+        }
+        if !(100..=999).contains(&status) || status == 101 {
+            return Err(LocalProtocolError::InvalidStatus);
+        }
+        let answers_head = match self.streams.get(id).map(|s| s.send) {
+            Some(SendSide::AwaitingHead { answers_head }) => answers_head,
+            _ => return Err(LocalProtocolError::InvalidStream),
+        };
+        let mut content_length = ContentLength::default();
+        for (name, value) in fields.clone() {
+            if name.iter().any(u8::is_ascii_uppercase) {
+                let mut resp = Response::new(status);
+                resp.stream_id = StreamId(id);
+                resp.headers = fields
+                    .into_iter()
+                    .map(|(n, v)| (Bytes::copy_from_slice(n), Bytes::copy_from_slice(v)))
+                    .collect();
+                return self.send(resp.into());
+            }
+            if let Some((range, _)) = message::out_field(name, value)? {
+                if name == b"content-length" {
+                    // The first error sticks; it matters only if a body may follow.
+                    let _ = content_length.add(&value[range]);
+                }
+            }
+        }
+        let is_final = status >= 200;
+        let send_body = match content_length.value() {
+            _ if answers_head || matches!(status, 204 | 304) => SendBody::Forbidden,
+            Ok(Some(n)) => SendBody::Remaining(n),
+            Ok(None) => SendBody::Unlimited,
+            Err(_) => return Err(LocalProtocolError::InvalidHeader),
+        };
+        let digits = message::status_digits(status);
+        let regular =
+            fields
+                .into_iter()
+                .filter_map(|(name, value)| match message::out_field(name, value) {
+                    Ok(Some((range, sensitive))) => Some((name, &value[range], sensitive)),
+                    _ => None,
+                });
+        let all = std::iter::once((&b":status"[..], &digits[..], false)).chain(regular);
+        self.send.write_fields(id, all, false, is_final);
         if is_final {
             if let Some(s) = self.streams.get_mut(id) {
                 s.send = SendSide::Body(send_body);
