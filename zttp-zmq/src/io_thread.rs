@@ -143,6 +143,8 @@ pub(crate) struct StreamIo {
     peers: HashMap<RoutingId, Entry, IdBuild>,
     /// Peers a task queued for sending or closing ([`IoShared::schedule`]).
     ready: Receiver<Arc<Peer>>,
+    /// Scratch space for the peers tasks on this thread queued.
+    local_ready: Vec<Arc<Peer>>,
     blocked: Vec<Arc<Peer>>,
     closed_set: HashSet<RoutingId, IdBuild>,
     closed_order: VecDeque<RoutingId>,
@@ -170,6 +172,7 @@ impl StreamIo {
             unbound: Some(unbound),
             peers: HashMap::default(),
             ready,
+            local_ready: Vec::new(),
             blocked: Vec::new(),
             closed_set: HashSet::default(),
             closed_order: VecDeque::new(),
@@ -182,9 +185,16 @@ impl StreamIo {
 
     /// Runs until the listener is dropped and every peer is finished, or the socket fails.
     pub(crate) fn run(mut self) {
+        self.io.set_io_thread(true);
         // A socket failure has nobody to report to but the peers, which learn of it below.
         let _ = self.run_loop();
         self.io.executor.clear();
+        let mut local = Vec::new();
+        self.io.take_local_ready(&mut local);
+        self.io.set_io_thread(false);
+        for peer in local {
+            peer.finish(ReadEnd::Failed, Some(io::ErrorKind::ConnectionAborted));
+        }
         for (_, entry) in self.peers.drain() {
             entry
                 .peer
@@ -219,13 +229,30 @@ impl StreamIo {
     /// Sends for every peer tasks queued; true when there was one.
     fn flush_ready(&mut self) -> bool {
         let mut any = false;
+        let mut local = mem::take(&mut self.local_ready);
+        loop {
+            self.io.take_local_ready(&mut local);
+            if local.is_empty() {
+                break;
+            }
+            any = true;
+            for peer in local.drain(..) {
+                self.flush_peer(&peer);
+            }
+        }
+        self.local_ready = local;
         while let Ok(peer) = self.ready.try_recv() {
             any = true;
-            // Before looking at its buffers: a write from now on queues the peer again.
-            peer.scheduled.store(false, Ordering::SeqCst);
-            self.flush_and_settle(&peer);
+            self.flush_peer(&peer);
         }
         any
+    }
+
+    /// Sends for a peer taken off a ready queue.
+    fn flush_peer(&mut self, peer: &Arc<Peer>) {
+        // Before looking at its buffers: a write from now on queues the peer again.
+        peer.scheduled.store(false, Ordering::SeqCst);
+        self.flush_and_settle(peer);
     }
 
     fn run_loop(&mut self) -> io::Result<()> {
@@ -606,14 +633,14 @@ fn flush(socket: &zmq::Socket, peer: &Peer) -> (Flush, bool) {
         match socket.send(&peer.id[..], zmq::SNDMORE | zmq::DONTWAIT) {
             Ok(()) => {}
             Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => {
-                if let Outgoing::Frame(frame) = outgoing {
+                if let Outgoing::Frame(frame, _) = outgoing {
                     peer.unsend(frame);
                 }
                 return (Flush::Blocked, sent);
             }
             Err(_) => return (Flush::Gone, sent),
         }
-        let Outgoing::Frame(frame) = outgoing else {
+        let Outgoing::Frame(frame, more) = outgoing else {
             let _ = socket.send(&[][..], zmq::DONTWAIT);
             return (Flush::Closed, sent);
         };
@@ -621,6 +648,10 @@ fn flush(socket: &zmq::Socket, peer: &Peer) -> (Flush, bool) {
             return (Flush::Gone, sent);
         }
         sent = true;
+        if !more {
+            // A write queued meanwhile schedules the peer again.
+            return (Flush::Idle, sent);
+        }
     }
 }
 

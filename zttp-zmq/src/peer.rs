@@ -119,15 +119,42 @@ pub(crate) struct IoShared {
 
 impl IoShared {
     /// Queues `peer` for the IO thread (flush or close), unless it is queued already, and
-    /// wakes it (no system call while the IO thread is awake).
+    /// wakes it (no system call while the IO thread is awake). A task running on the IO
+    /// thread itself queues it on a plain thread-local list instead, which the thread drains
+    /// before it sleeps.
     pub(crate) fn schedule(&self, peer: &Arc<Peer>) {
         if peer.scheduled.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if IO_THREAD_OF.get() == self.address() {
+            LOCAL_READY.with_borrow_mut(|ready| ready.push(peer.clone()));
             return;
         }
         // The receiver lives as long as the IO thread, which finishes every peer on exit.
         let _ = self.ready.send(peer.clone());
         self.wake.signal();
     }
+
+    fn address(&self) -> usize {
+        self as *const IoShared as usize
+    }
+
+    /// IO thread: marks the calling thread as this socket's IO thread (`false`: no more).
+    pub(crate) fn set_io_thread(&self, on: bool) {
+        IO_THREAD_OF.set(if on { self.address() } else { 0 });
+    }
+
+    /// IO thread: moves the peers its own tasks queued into `out`.
+    pub(crate) fn take_local_ready(&self, out: &mut Vec<Arc<Peer>>) {
+        LOCAL_READY.with_borrow_mut(|ready| out.append(ready));
+    }
+}
+
+thread_local! {
+    /// On a socket's IO thread, the address of its [`IoShared`]; 0 elsewhere.
+    static IO_THREAD_OF: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Peers that tasks on this IO thread queued ([`IoShared::schedule`]).
+    static LOCAL_READY: std::cell::RefCell<Vec<Arc<Peer>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Why a peer's read side ended.
@@ -190,8 +217,8 @@ pub(crate) struct Outbound {
 
 /// What the IO thread takes from a peer's outbound queue in one step.
 pub(crate) enum Outgoing {
-    /// A data frame to send.
-    Frame(zmq::Message),
+    /// A data frame to send, and whether more is queued after it (or a close).
+    Frame(zmq::Message, bool),
     /// Nothing is queued and the stream asked to close: send `[id, ""]`.
     Close,
     /// Nothing to do.
@@ -279,18 +306,20 @@ impl Peer {
     }
 
     /// IO thread: the next thing to send for this peer. A frame is taken off the queue (see
-    /// [`unsend`](Self::unsend) if libzmq refuses it) and the writer woken, as there is room.
+    /// [`unsend`](Self::unsend) if libzmq refuses it) and the writer woken, as there is room;
+    /// `Frame(_, true)` says more is queued or a close is asked for.
     pub(crate) fn next_outgoing(&self) -> Outgoing {
         let mut st = lock(&self.outbound);
         match st.frames.pop_front() {
             Some(frame) => {
                 st.len -= frame.len();
+                let more = !st.frames.is_empty() || st.close_requested;
                 let waker = st.waker.take();
                 drop(st);
                 if let Some(w) = waker {
                     w.wake();
                 }
-                Outgoing::Frame(frame)
+                Outgoing::Frame(frame, more)
             }
             None if st.close_requested => Outgoing::Close,
             None => Outgoing::Idle,
@@ -488,12 +517,13 @@ impl futures_io::AsyncRead for PeerStream {
                 let Some(front) = st.frames.front() else {
                     break;
                 };
-                let left = &front[offset..];
+                let data: &[u8] = front;
+                let left = &data[offset..];
                 let k = left.len().min(buf.len() - n);
                 buf[n..n + k].copy_from_slice(&left[..k]);
                 n += k;
                 if k == left.len() {
-                    freed += charge(front.len());
+                    freed += charge(data.len());
                     st.frames.pop_front();
                     st.offset = 0;
                 } else {
