@@ -20,9 +20,7 @@
 use std::io::{self, Write};
 
 use zttp_service::{Body, Handler, Request};
-use zttp_zmq::{
-    CurveKeyPair, Gateway, GatewayConfig, GatewayCurve, PeerLimits, Worker, WorkerCurve,
-};
+use zttp_zmq::{CurveKeyPair, Gateway, GatewayConfig, GatewayCurve, Worker, WorkerCurve};
 
 /// The command line.
 struct Flags {
@@ -218,9 +216,7 @@ fn run(flags: Flags) -> io::Result<()> {
             local_worker(&context, gateway.local_endpoint(), thread_curve.as_ref(), n)?;
         }
         // The raw request carries the client's header-name case on to the workers.
-        // One ZeroMQ context, so one libzmq IO thread serves clients and workers alike.
-        let front = endpoint(&flags.addr);
-        let server = zttp_zmq::Server::bind_with(&context, &front, PeerLimits::default())?
+        let server = zttp_zmq::Server::bind(&endpoint(&flags.addr))?
             .config(zttp_service::ServerConfig::default().raw_request(true))
             .shutdown(zttp_examples::shutdown_on_signals()?);
         println!("workers on {}", gateway.local_endpoint());
