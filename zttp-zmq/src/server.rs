@@ -103,7 +103,7 @@ impl Server {
     /// Serves until shutdown with connection loops and handlers spawned on the ambient tokio
     /// runtime ([`TokioRuntime`](crate::TokioRuntime)): for handlers that block or compute
     /// for long, at the price of two cross-thread wake-ups per request (measured on `hello`:
-    /// about 0.7× the requests per CPU-second of [`serve`](Self::serve)).
+    /// 0.75–0.9× the requests per CPU-second of [`serve`](Self::serve)).
     ///
     /// # Panics
     /// Outside a tokio runtime.
