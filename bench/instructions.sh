@@ -6,17 +6,24 @@
 # exactly and repeatably. Counters are zeroed after a warm-up and dumped after
 # a fixed number of requests, so start-up and shutdown are not counted.
 #
-# usage: bench/instructions.sh [-n REQUESTS] [-c CONNS] [--h2] [--tls] -- SERVER_CMD...
+# usage: bench/instructions.sh [-n REQUESTS] [-c CONNS] [-m PIPELINED] [-w WARMUP]
+#                              [-p PATH] [-d BODY_FILE] [--h2] [--tls] -- SERVER_CMD...
+#   -m: requests in flight per connection (HTTP/1.1: pipelined; h2: concurrent streams).
+#   -p: the path to load (default /); -d: POST this file's bytes as each request's body.
 #   SERVER_CMD must accept `--addr 127.0.0.1:PORT`. With --tls it serves HTTPS
 #   (e.g. `--cert FILE --key FILE`) and the load goes to https:// (ALPN picks
 #   h2, or http/1.1 without --h2); the counted run includes each connection's handshake.
 # Needs: valgrind, h2load (Debian nghttp2-client).
 set -euo pipefail
-n=20000 c=16 mode=--h1 scheme=http port=${PORT:-18123}
+n=20000 c=16 m=1 warm=2000 path=/ data=() mode=--h1 scheme=http port=${PORT:-18123}
 while [ $# -gt 0 ]; do
   case "$1" in
     -n) n=$2; shift 2 ;;
     -c) c=$2; shift 2 ;;
+    -m) m=$2; shift 2 ;;
+    -w) warm=$2; shift 2 ;;
+    -p) path=$2; shift 2 ;;
+    -d) data=(-d "$2"); shift 2 ;;
     --h2) mode=; shift ;;
     --tls) scheme=https; shift ;;
     --) shift; break ;;
@@ -28,9 +35,10 @@ valgrind --tool=callgrind --callgrind-out-file="$out/cg.%p" "$@" --addr "127.0.0
 pid=$!
 trap 'kill -9 $pid 2>/dev/null || true; rm -rf "$out"' EXIT
 for _ in $(seq 100); do grep -q listening "$out/server.log" && break; sleep 0.2; done
-h2load $mode -n 2000 -c "$c" "$scheme://127.0.0.1:$port/" >/dev/null   # warm-up
+load() { h2load $mode -m "$m" -c "$c" "${data[@]}" -n "$1" "$scheme://127.0.0.1:$port$path"; }
+load "$warm" >/dev/null   # warm-up
 callgrind_control --zero "$pid" >/dev/null
-h2load $mode -n "$n" -c "$c" "$scheme://127.0.0.1:$port/" | grep -E '^requests:'
+load "$n" | grep -E '^requests:'
 callgrind_control --dump=load "$pid" >/dev/null
 sleep 1
 ir=$(grep -h '^summary:' "$out"/cg.*.* 2>/dev/null | awk '{s+=$2} END {print s}')
