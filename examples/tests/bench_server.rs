@@ -73,12 +73,20 @@ fn every_server_answers_the_same_routes_alike() {
             }
             let url = |path: &str| format!("http://{addr}{path}");
             let (body, code) = curl(&[version, &url("/")]);
-            assert_eq!((&body[..], &code[..]), (&b"Hello, World!"[..], "200"), "{server} {version}");
+            assert_eq!(
+                (&body[..], &code[..]),
+                (&b"Hello, World!"[..], "200"),
+                "{server} {version}"
+            );
             let (body, code) = curl(&[version, &url("/1m")]);
             assert_eq!(code, "200", "{server} {version}");
             assert_eq!(body, vec![b'z'; 1 << 20], "{server} {version}: /1m");
             let (body, code) = curl(&[version, "--data-binary", &data, &url("/upload")]);
-            assert_eq!((&body[..], &code[..]), (&b"65536"[..], "200"), "{server} {version}");
+            assert_eq!(
+                (&body[..], &code[..]),
+                (&b"65536"[..], "200"),
+                "{server} {version}"
+            );
         }
     }
     // The ceiling answers request heads only, pipelined ones in one write.

@@ -29,7 +29,8 @@ const SERVERS: &str = "zttp, hyper, hyper-auto, axum, axum-zttp or canned";
 /// The 1 MiB body `/1m` serves, shared by every response.
 fn megabyte() -> Bytes {
     static BODY: std::sync::OnceLock<Bytes> = std::sync::OnceLock::new();
-    BODY.get_or_init(|| Bytes::from(vec![b'z'; 1 << 20])).clone()
+    BODY.get_or_init(|| Bytes::from(vec![b'z'; 1 << 20]))
+        .clone()
 }
 
 /// What a request gets, whoever serves it: the content type and body.
