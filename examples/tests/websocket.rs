@@ -265,6 +265,37 @@ fn many_clients_each_get_their_own_echoes(adapter: &'static str) {
     server.stop();
 }
 
+/// RFC 8441: a python h2 client opens the WebSocket with an extended CONNECT
+/// over h2c (after the server's SETTINGS_ENABLE_CONNECT_PROTOCOL), gets `200`
+/// with the chosen subprotocol, its text frame echoed in DATA frames while a
+/// GET on another stream is answered, and a clean 1000 close that ends the
+/// stream.
+fn websocket_over_http2_extended_connect(adapter: &'static str) {
+    let server = start(adapter);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ws_h2_client.py");
+    let out = zttp_peers::python_command(&[zttp_peers::Peer::PyH2])
+        .arg(script)
+        .arg(server.addr.ip().to_string())
+        .arg(server.addr.port().to_string())
+        .output()
+        .expect("run the python h2 client");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{adapter}: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON");
+    assert_eq!(seen["enable_connect_protocol"], 1, "{adapter}: {seen}");
+    assert_eq!(seen["status"], 200, "{adapter}: {seen}");
+    assert_eq!(seen["protocol"], "chat", "{adapter}: {seen}");
+    assert_eq!(seen["echo"], "hello over h2", "{adapter}: {seen}");
+    assert_eq!(seen["other_status"], 404, "{adapter}: {seen}");
+    assert_eq!(seen["close_code"], 1000, "{adapter}: {seen}");
+    assert_eq!(seen["ended"], true, "{adapter}: {seen}");
+    server.stop();
+}
+
 macro_rules! on_every_adapter {
     ($($test:ident),* $(,)?) => {
         mod tokio_adapter { $( #[test] fn $test() { super::$test("tokio") } )* }
@@ -278,4 +309,5 @@ on_every_adapter!(
     message_over_the_limit_is_refused_with_1009,
     handshake_errors_get_426_or_400,
     many_clients_each_get_their_own_echoes,
+    websocket_over_http2_extended_connect,
 );

@@ -51,7 +51,9 @@ pub struct ServerConfig {
     /// a fifth more instructions per request for a trivial handler). Default off.
     pub spawn_http2_handlers: bool,
     /// Protocol settings for each connection's `zttp_core::Connection`.
-    /// Default: `zttp_core::Config::default()`, whose protocol is
+    /// Default: `zttp_core::Config::default()` with extended CONNECT
+    /// announced (`http2.enable_connect_protocol`, RFC 8441: WebSockets over
+    /// HTTP/2, see [`websocket`](crate::websocket)), whose protocol is
     /// `Protocol::Auto` (HTTP/1.1, or h2c with prior knowledge), so a core
     /// config built from its default keeps h2c; set `Protocol::Http1` to
     /// refuse HTTP/2. Its `limits.max_body_size` is replaced by
@@ -93,7 +95,11 @@ impl Default for ServerConfig {
             max_drain: 256 * 1024,
             body_buffer: 64 * 1024,
             spawn_http2_handlers: false,
-            core: zttp_core::Config::default(),
+            core: {
+                let mut core = zttp_core::Config::default();
+                core.http2.enable_connect_protocol = true;
+                core
+            },
             raw_request: false,
             tls_handshake_timeout: Some(Duration::from_secs(10)),
             handler_timeout: None,

@@ -17,6 +17,20 @@ use crate::Request;
 pub trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
 
+/// The `:protocol` of an HTTP/2 extended CONNECT request (RFC 8441), e.g.
+/// `websocket`: a request extension. Such a stream is a tunnel: the request
+/// body carries the new protocol's bytes from the client (no body size limit
+/// applies) and a `2xx` answer's body carries them back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Protocol(pub Bytes);
+
+impl Protocol {
+    /// The protocol name as text (empty if it is not UTF-8).
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("")
+    }
+}
+
 /// A connection handed over after a successful upgrade: the raw IO, and the
 /// bytes the server had already read past the request head (read first).
 pub struct Upgraded {

@@ -35,17 +35,29 @@
 //!
 //! Served with e.g. `zttp_tokio::serve(listener, move |req| echo(TokioRuntime, req))`.
 //!
-//! HTTP/2 (RFC 8441 extended CONNECT) is not served yet: such a request gets `400`.
+//! Over HTTP/2 the same handler serves WebSockets opened by an extended
+//! `CONNECT` (RFC 8441, `:protocol = websocket`; the server announces
+//! `SETTINGS_ENABLE_CONNECT_PROTOCOL` by default): the answer is `200`, and
+//! the WebSocket bytes travel in the stream's DATA frames, under its flow
+//! control, while other streams go on. A reset of the stream ends it.
 
 use std::fmt;
 use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 
 use async_tungstenite::tungstenite::handshake::derive_accept_key;
 use async_tungstenite::tungstenite::protocol::Role;
 use async_tungstenite::WebSocketStream;
+use bytes::{Buf, Bytes};
+use futures::channel::mpsc;
+use futures::StreamExt;
+use futures_io::{AsyncRead, AsyncWrite};
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode, Version};
+use http_body::Body as _;
 
-use crate::upgrade::{self, OnUpgrade, Upgraded};
+use crate::upgrade::{self, OnUpgrade, Protocol, Upgraded};
 use crate::{Body, IntoResponse, Request, Response, Runtime};
 
 pub use async_tungstenite::tungstenite;
@@ -62,11 +74,22 @@ pub type WebSocket = WebSocketStream<Upgraded>;
 /// A checked opening handshake, waiting to be answered with
 /// [`on_upgrade`](WebSocketUpgrade::on_upgrade).
 pub struct WebSocketUpgrade {
-    on_upgrade: OnUpgrade,
-    accept: HeaderValue,
+    opening: Opening,
     offered: Vec<String>,
     protocol: Option<HeaderValue>,
     config: WebSocketConfig,
+}
+
+/// How the WebSocket was asked for.
+enum Opening {
+    /// HTTP/1.1 `Upgrade: websocket`: answered `101` with the accept key.
+    Upgrade {
+        on_upgrade: OnUpgrade,
+        accept: HeaderValue,
+    },
+    /// HTTP/2 extended CONNECT: answered `200`; the request body is the
+    /// client's side of the stream.
+    Connect { body: Body },
 }
 
 impl fmt::Debug for WebSocketUpgrade {
@@ -80,21 +103,31 @@ impl fmt::Debug for WebSocketUpgrade {
 }
 
 impl WebSocketUpgrade {
-    /// Checks that `request` opens a WebSocket (RFC 6455 §4.2.1) and takes its
-    /// upgrade handle.
+    /// Checks that `request` opens a WebSocket and takes what it needs from
+    /// it (the upgrade handle; on HTTP/2 the request body).
     ///
-    /// Required: `GET`, HTTP/1.1, a `Host`, `Upgrade: websocket`,
+    /// On HTTP/1.1 (RFC 6455 §4.2.1): `GET`, a `Host`, `Upgrade: websocket`,
     /// `Connection: upgrade` (tokens, any case, among others), one
     /// `Sec-WebSocket-Key` that is 16 bytes in base64, and
-    /// `Sec-WebSocket-Version: 13`. The error answers with the right status.
+    /// `Sec-WebSocket-Version: 13`. On HTTP/2 (RFC 8441 §4, §5): `CONNECT`
+    /// with `:protocol` `websocket` and `Sec-WebSocket-Version: 13`. The error
+    /// answers with the right status.
     pub fn from_request(request: &mut Request) -> Result<Self, HandshakeError> {
-        let key = check(request)?;
-        let on_upgrade = upgrade::on(request);
-        if !on_upgrade.is_requested() {
-            return Err(HandshakeError(Refusal::NotUpgradable));
-        }
-        let accept = HeaderValue::from_str(&derive_accept_key(key.as_bytes()))
-            .expect("base64 is a valid header value");
+        let opening = if request.version() == Version::HTTP_2 {
+            check_connect(request)?;
+            Opening::Connect {
+                body: std::mem::take(request.body_mut()),
+            }
+        } else {
+            let key = check(request)?;
+            let on_upgrade = upgrade::on(request);
+            if !on_upgrade.is_requested() {
+                return Err(HandshakeError(Refusal::NotUpgradable));
+            }
+            let accept = HeaderValue::from_str(&derive_accept_key(key.as_bytes()))
+                .expect("base64 is a valid header value");
+            Opening::Upgrade { on_upgrade, accept }
+        };
         let offered = request
             .headers()
             .get_all(header::SEC_WEBSOCKET_PROTOCOL)
@@ -106,8 +139,7 @@ impl WebSocketUpgrade {
             .map(str::to_owned)
             .collect();
         Ok(WebSocketUpgrade {
-            on_upgrade,
-            accept,
+            opening,
             offered,
             protocol: None,
             config: WebSocketConfig::default(),
@@ -160,9 +192,9 @@ impl WebSocketUpgrade {
         self
     }
 
-    /// The `101 Switching Protocols` answer; once it is written, `callback`
-    /// runs with the [`WebSocket`] in a task spawned on `runtime`. If the
-    /// connection ends first, `callback` never runs.
+    /// The answer (`101 Switching Protocols`, or `200` on HTTP/2); once it is
+    /// written, `callback` runs with the [`WebSocket`] in a task spawned on
+    /// `runtime`. If the connection ends first, `callback` never runs.
     pub fn on_upgrade<R, F, Fut>(self, runtime: &R, callback: F) -> Response
     where
         R: Runtime,
@@ -175,7 +207,7 @@ impl WebSocketUpgrade {
     }
 
     /// Like [`on_upgrade`](Self::on_upgrade), but hands back the session future
-    /// for the caller to run where it likes (it waits for the `101` to be
+    /// for the caller to run where it likes (it waits for the answer to be
     /// written, then runs `callback`).
     pub fn into_parts<F, Fut>(
         self,
@@ -185,18 +217,43 @@ impl WebSocketUpgrade {
         F: FnOnce(WebSocket) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let mut response = http::Response::new(Body::empty());
-        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-        let headers = response.headers_mut();
-        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-        headers.insert(header::SEC_WEBSOCKET_ACCEPT, self.accept);
+        let (mut response, io) = match self.opening {
+            Opening::Upgrade { on_upgrade, accept } => {
+                let mut response = http::Response::new(Body::empty());
+                *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+                let headers = response.headers_mut();
+                headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+                headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+                headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+                (response, futures::future::Either::Left(on_upgrade))
+            }
+            Opening::Connect { body } => {
+                // The answer's body carries what the server writes; the
+                // request body what the client sends (RFC 8441 §5).
+                let (tx, rx) = mpsc::channel(TUNNEL_QUEUE);
+                let response = http::Response::new(Body::from_stream(
+                    rx.map(Ok::<_, std::convert::Infallible>),
+                ));
+                let tunnel = Tunnel {
+                    body,
+                    unread: Bytes::new(),
+                    tx,
+                };
+                let io = Upgraded::new(Box::new(tunnel), Bytes::new());
+                (
+                    response,
+                    futures::future::Either::Right(async move { Ok(io) }),
+                )
+            }
+        };
         if let Some(protocol) = self.protocol {
-            headers.insert(header::SEC_WEBSOCKET_PROTOCOL, protocol);
+            response
+                .headers_mut()
+                .insert(header::SEC_WEBSOCKET_PROTOCOL, protocol);
         }
-        let (on_upgrade, config) = (self.on_upgrade, self.config);
+        let config = self.config;
         let session = async move {
-            match on_upgrade.await {
+            match io.await {
                 Ok(io) => {
                     let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
                     callback(ws).await;
@@ -205,6 +262,67 @@ impl WebSocketUpgrade {
             }
         };
         (response, session)
+    }
+}
+
+/// Writes an HTTP/2 WebSocket may queue before it waits for the stream.
+const TUNNEL_QUEUE: usize = 8;
+
+/// An HTTP/2 extended CONNECT stream as a byte stream: reads from the request
+/// body, writes into the answer's body.
+struct Tunnel {
+    body: Body,
+    unread: Bytes,
+    tx: mpsc::Sender<Bytes>,
+}
+
+impl AsyncRead for Tunnel {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        while self.unread.is_empty() {
+            match ready!(Pin::new(&mut self.body).poll_frame(cx)) {
+                None => return Poll::Ready(Ok(0)),
+                Some(Err(e)) => {
+                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::ConnectionReset, e)))
+                }
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.unread = data;
+                    }
+                }
+            }
+        }
+        let n = buf.len().min(self.unread.len());
+        buf[..n].copy_from_slice(&self.unread[..n]);
+        self.unread.advance(n);
+        Poll::Ready(Ok(n))
+    }
+}
+
+impl AsyncWrite for Tunnel {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let gone = |_| io::Error::from(io::ErrorKind::BrokenPipe);
+        ready!(self.tx.poll_ready(cx)).map_err(gone)?;
+        self.tx
+            .start_send(Bytes::copy_from_slice(buf))
+            .map_err(gone)?;
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.tx.close_channel();
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -233,6 +351,7 @@ pub struct HandshakeError(Refusal);
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Refusal {
     NotGet,
+    NotExtendedConnect,
     OldHttp,
     NoHost,
     NoUpgradeWebsocket,
@@ -257,6 +376,9 @@ impl fmt::Display for HandshakeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self.0 {
             Refusal::NotGet => "a WebSocket handshake must be a GET request",
+            Refusal::NotExtendedConnect => {
+                "over HTTP/2 a WebSocket opens with CONNECT and :protocol websocket (RFC 8441)"
+            }
             Refusal::OldHttp => "a WebSocket handshake needs HTTP/1.1",
             Refusal::NoHost => "the WebSocket handshake has no Host",
             Refusal::NoUpgradeWebsocket => "the request has no `Upgrade: websocket`",
@@ -296,7 +418,7 @@ fn check(request: &Request) -> Result<HeaderValue, HandshakeError> {
         return refuse(Refusal::NotGet);
     }
     if request.version() != Version::HTTP_11 {
-        // HTTP/2 would need extended CONNECT (RFC 8441); HTTP/1.0 has no upgrade.
+        // HTTP/1.0 has no upgrade (HTTP/2 goes through `check_connect`).
         return refuse(Refusal::OldHttp);
     }
     let headers = request.headers();
@@ -314,10 +436,27 @@ fn check(request: &Request) -> Result<HeaderValue, HandshakeError> {
         (Some(key), None) if is_nonce(key.as_bytes()) => key.clone(),
         _ => return refuse(Refusal::BadKey),
     };
+    check_version(headers).map(|()| key)
+}
+
+/// The RFC 8441 checks of an HTTP/2 extended CONNECT.
+fn check_connect(request: &Request) -> Result<(), HandshakeError> {
+    let refuse = |why| Err(HandshakeError(why));
+    let protocol = request.extensions().get::<Protocol>();
+    if request.method() != Method::CONNECT
+        || !protocol.is_some_and(|p| p.as_str().eq_ignore_ascii_case("websocket"))
+    {
+        return refuse(Refusal::NotExtendedConnect);
+    }
+    check_version(request.headers())
+}
+
+/// `Sec-WebSocket-Version: 13`, once.
+fn check_version(headers: &HeaderMap) -> Result<(), HandshakeError> {
     let mut versions = headers.get_all(header::SEC_WEBSOCKET_VERSION).iter();
     match (versions.next(), versions.next()) {
-        (Some(v), None) if v.as_bytes().trim_ascii() == VERSION.as_bytes() => Ok(key),
-        _ => refuse(Refusal::UnsupportedVersion),
+        (Some(v), None) if v.as_bytes().trim_ascii() == VERSION.as_bytes() => Ok(()),
+        _ => Err(HandshakeError(Refusal::UnsupportedVersion)),
     }
 }
 

@@ -20,14 +20,16 @@ pub(super) fn request(
     raw: bool,
 ) -> Result<http::Request<Body>, Unrepresentable> {
     let method = Method::from_bytes(&req.method).map_err(|_| Unrepresentable)?;
+    // An extended CONNECT (RFC 8441) has a :scheme and :path like other requests.
+    let tunnel_only = method == Method::CONNECT && req.protocol.is_none();
     let uri = match (&req.scheme, &req.authority) {
-        (Some(scheme), Some(authority)) if method != Method::CONNECT => Uri::builder()
+        (Some(scheme), Some(authority)) if !tunnel_only => Uri::builder()
             .scheme(scheme.as_ref())
             .authority(authority.as_ref())
             .path_and_query(req.target.as_ref())
             .build()
             .map_err(|_| Unrepresentable)?,
-        (_, Some(authority)) if method == Method::CONNECT => {
+        (_, Some(authority)) if tunnel_only => {
             Uri::try_from(authority.as_ref()).map_err(|_| Unrepresentable)?
         }
         _ => Uri::from_maybe_shared(req.target.clone()).map_err(|_| Unrepresentable)?,
@@ -47,6 +49,11 @@ pub(super) fn request(
         Version::Http2 => HttpVersion::HTTP_2,
     };
     *request.headers_mut() = headers;
+    if let Some(protocol) = &req.protocol {
+        request
+            .extensions_mut()
+            .insert(crate::upgrade::Protocol(protocol.clone()));
+    }
     if raw {
         request.extensions_mut().insert(RawRequest {
             method: req.method,

@@ -38,6 +38,9 @@ pub(super) struct Exchange {
     pub(super) span: Span,
     pub(super) head_request: bool,
     pub(super) connect: bool,
+    /// HTTP/2 extended CONNECT (RFC 8441): the stream is a tunnel whose bytes
+    /// are not a request body, so `max_body_size` does not apply.
+    pub(super) tunnel: bool,
     /// Feeds the handler's request body; `None` once the body ended or when there is none.
     pub(super) body: Option<BodySender>,
     /// HTTP/2: what the handler consumed of the request body, to grant back as credit.
@@ -95,7 +98,9 @@ impl Exchange {
         };
         // HTTP/1.1 bodies are limited by the core; an HTTP/2 body declared too
         // large fails before any of it arrives.
+        let tunnel = request.protocol.is_some();
         let over_limit = http2
+            && !tunnel
             && config
                 .max_body_size
                 .is_some_and(|max| content_length.unwrap_or(0) > max);
@@ -111,6 +116,7 @@ impl Exchange {
             span,
             head_request: &request.method[..] == b"HEAD",
             connect,
+            tunnel,
             consumption: sender.as_ref().filter(|_| http2).map(|s| s.consumption()),
             body: sender.filter(|_| !over_limit),
             unacknowledged: 0,

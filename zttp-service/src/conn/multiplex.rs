@@ -276,7 +276,7 @@ impl<H: Handler> Multiplex<H> {
         };
         ex.received += len as u64;
         let max = conn.config.max_body_size;
-        if !ex.over_limit && max.is_some_and(|max| ex.received > max) {
+        if !ex.over_limit && !ex.tunnel && max.is_some_and(|max| ex.received > max) {
             ex.over_limit = true;
             if let Some(body) = ex.body.take() {
                 body.fail(body_too_large());
