@@ -5,6 +5,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::future::Future;
 use std::mem;
+use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -156,7 +157,18 @@ impl Executor {
             let mut cx = Context::from_waker(&waker);
             let mut slot = lock(&task.future);
             if let Some(future) = slot.as_mut() {
-                if future.as_mut().poll(&mut cx).is_ready() {
+                // A panicking task (say, a response body's stream) ends alone, as a tokio task
+                // would: it must not take the IO thread, and every other peer, with it.
+                let polled =
+                    panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
+                let done = match polled {
+                    Ok(poll) => poll.is_ready(),
+                    Err(_) => {
+                        tracing::error!("a task on the zmq IO thread panicked; it was dropped");
+                        true
+                    }
+                };
+                if done {
                     *slot = None;
                     task.io.live_tasks.fetch_sub(1, Ordering::AcqRel);
                 }

@@ -57,3 +57,47 @@ async fn serves_keep_alive_uploads_and_tokio_timers_on_the_io_thread_then_stops(
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_task_on_the_io_thread_ends_alone() {
+    use zttp_zmq::Runtime;
+    let shutdown = Shutdown::new();
+    let listener = zttp_zmq::PeerListener::bind("tcp://127.0.0.1:0").unwrap();
+    let addr = listener
+        .local_endpoint()
+        .trim_start_matches("tcp://")
+        .to_string();
+    // A task that panics when the IO thread polls it, as a stray `spawn` in an app might.
+    listener
+        .io_thread_runtime()
+        .spawn(Box::pin(async { panic!("a task panics on purpose") }));
+    let server = Server::from_listener(listener).shutdown(shutdown.clone());
+    let served = tokio::spawn(
+        server.serve_on_io_thread(|_req: Request| async { http::Response::new(Body::from("ok")) }),
+    );
+    // The IO thread survived it: connections are served.
+    for _ in 0..3 {
+        let addr = addr.clone();
+        let ok = tokio::task::spawn_blocking(move || {
+            let mut s = TcpStream::connect(&addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut out = Vec::new();
+            let _ = s.read_to_end(&mut out);
+            String::from_utf8_lossy(&out).into_owned()
+        })
+        .await
+        .unwrap();
+        assert!(
+            ok.starts_with("HTTP/1.1 200") && ok.ends_with("ok"),
+            "{ok:?}"
+        );
+    }
+    shutdown.trigger();
+    tokio::time::timeout(Duration::from_secs(10), served)
+        .await
+        .expect("stops")
+        .unwrap()
+        .unwrap();
+}
