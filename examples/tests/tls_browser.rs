@@ -87,3 +87,61 @@ fn headless_chromium_reaches_echo_tls_over_http2() {
             .expect("the browser test finishes within 90 s")
         });
 }
+
+/// A page served over TLS opens `wss://…/ws` on the same origin: Chromium
+/// runs the WebSocket as an RFC 8441 extended CONNECT stream on its HTTP/2
+/// connection (echo's first message says how the WebSocket was opened), and
+/// gets its message echoed.
+#[test]
+#[cfg_attr(
+    any(zttp_skip_peer = "chromium", zttp_skip_peer = "chromedriver"),
+    ignore = "ZTTP_SKIP_PEERS opts out of chromium"
+)]
+fn headless_chromium_opens_wss_over_http2_extended_connect() {
+    let chromium = installed(Peer::Chromium);
+    let driver = installed(Peer::Chromedriver);
+    let (_echo, echo_port) = echo_tls();
+    let (_driver, port) = chromedriver(&driver);
+    let profile = TempDir::new("wss-chromium-profile");
+
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            tokio::time::timeout(Duration::from_secs(90), async {
+                let flags = ["--ignore-certificate-errors"];
+                let client = browser_with(port, &chromium, &profile.0, &flags).await;
+                client
+                    .goto(&format!("https://127.0.0.1:{echo_port}/page"))
+                    .await
+                    .unwrap();
+                let script = r#"
+                    const done = arguments[arguments.length - 1];
+                    const ws = new WebSocket(`wss://${location.host}/ws`);
+                    const got = [];
+                    ws.onmessage = (e) => {
+                        got.push(e.data);
+                        if (got.length === 1) {
+                            ws.send('hello from chromium');
+                        } else {
+                            ws.close(1000);
+                            done(got);
+                        }
+                    };
+                    ws.onerror = () => done(got.concat(['error']));
+                "#;
+                let got = client.execute_async(script, vec![]).await.unwrap();
+                let got: Vec<String> = serde_json::from_value(got).unwrap();
+                assert_eq!(
+                    got.first().map(String::as_str),
+                    Some(r#"{"method":"CONNECT","version":"HTTP/2.0"}"#),
+                    "{got:?}"
+                );
+                assert_eq!(got.get(1).map(String::as_str), Some("hello from chromium"));
+                client.close().await.unwrap();
+            })
+            .await
+            .expect("the browser test finishes within 90 s")
+        });
+}

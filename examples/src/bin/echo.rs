@@ -22,15 +22,20 @@
 //! - `/sleep/MS`: waits, then `200` `slept`.
 //! - `/hints`: a `103 Early Hints` with `Link: </style.css>; rel=preload; as=style`
 //!   (not to HTTP/1.0 clients), then the JSON answer.
+//! - `/ws`: a WebSocket (HTTP/1.1 upgrade, or RFC 8441 extended CONNECT over
+//!   HTTP/2) that first sends `{"method": …, "version": …}` of the request
+//!   that opened it, then echoes text and binary messages.
 
 use std::convert::Infallible;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::StreamExt;
 use http::{header, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
 use sha2::{Digest, Sha256};
+use zttp_service::websocket::{Message, WebSocketUpgrade};
 use zttp_service::{
     Body, Informational, IntoResponse, PeerAddr, RawRequest, Request, Response, ServerConfig,
 };
@@ -39,6 +44,9 @@ use zttp_service::{
 const PIECE: usize = 16_000;
 
 async fn echo(req: Request) -> Response {
+    if req.uri().path() == "/ws" {
+        return websocket(req);
+    }
     let path = req.uri().path();
     let number = |prefix: &str| {
         path.strip_prefix(prefix)
@@ -79,6 +87,34 @@ async fn echo(req: Request) -> Response {
         }
     }
     describe(req).await
+}
+
+/// `/ws`: says how it was opened, then echoes.
+fn websocket(mut req: Request) -> Response {
+    let opened = format!(
+        r#"{{"method":"{}","version":"{:?}"}}"#,
+        req.method(),
+        req.version()
+    );
+    match WebSocketUpgrade::from_request(&mut req) {
+        Ok(upgrade) => {
+            let (response, session) = upgrade.into_parts(move |mut ws| async move {
+                if ws.send(Message::text(opened)).await.is_err() {
+                    return;
+                }
+                while let Some(Ok(message)) = ws.next().await {
+                    if (message.is_text() || message.is_binary()) && ws.send(message).await.is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+            // echo runs on every runtime: the WebSocket gets a thread of its own.
+            std::thread::spawn(move || futures::executor::block_on(session));
+            response
+        }
+        Err(refused) => refused.into_response(),
+    }
 }
 
 /// `n` bytes of repeating digits, produced piece by piece.
