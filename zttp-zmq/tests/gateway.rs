@@ -316,22 +316,36 @@ async fn late_worker_takes_load() {
     shutdown.trigger();
 }
 
-/// CPU time (user + system) of this process's thread named `name`.
-fn thread_cpu(name: &str) -> Duration {
+/// The threads of this process named `name`, each with its CPU time (user + system).
+/// Tests run in parallel, so other gateways' threads may carry the same name.
+fn threads_cpu(name: &str) -> Vec<(String, Duration)> {
     let ticks_per_s = 100; // USER_HZ on Linux
+    let mut found = Vec::new();
     for task in std::fs::read_dir("/proc/self/task").unwrap() {
         let dir = task.unwrap().path();
         let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
         if comm.trim() != name {
             continue;
         }
-        let stat = std::fs::read_to_string(dir.join("stat")).unwrap();
+        let Ok(stat) = std::fs::read_to_string(dir.join("stat")) else {
+            continue; // the thread ended meanwhile
+        };
         let after = &stat[stat.rfind(')').unwrap() + 2..];
         let fields: Vec<&str> = after.split(' ').collect();
         let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-        return Duration::from_millis(ticks * 1000 / ticks_per_s);
+        let tid = dir.file_name().unwrap().to_string_lossy().into_owned();
+        found.push((tid, Duration::from_millis(ticks * 1000 / ticks_per_s)));
     }
-    panic!("no thread named {name}");
+    found
+}
+
+/// The CPU time of thread `tid`.
+fn thread_cpu(name: &str, tid: &str) -> Duration {
+    threads_cpu(name)
+        .into_iter()
+        .find(|(t, _)| t == tid)
+        .map(|(_, cpu)| cpu)
+        .unwrap_or_else(|| panic!("thread {tid} ({name}) is gone"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -344,8 +358,16 @@ async fn no_worker_answers_503_after_the_short_wait_without_spinning() {
         no_worker_timeout: Duration::from_millis(200),
         ..GatewayConfig::default()
     };
+    let others: Vec<String> = threads_cpu("zttp-gateway")
+        .into_iter()
+        .map(|(tid, _)| tid)
+        .collect();
     let (gateway, addr, shutdown) = start_gateway(config);
-    let cpu_before = thread_cpu("zttp-gateway");
+    // This gateway's thread: the one that was not there before (others may start too).
+    let (tid, cpu_before) = threads_cpu("zttp-gateway")
+        .into_iter()
+        .find(|(tid, _)| !others.contains(tid))
+        .expect("the gateway's thread");
     let started = Instant::now();
     let (status, body) = get_async(&addr, "/").await;
     assert_eq!(status, 503, "{body}");
@@ -355,7 +377,7 @@ async fn no_worker_answers_503_after_the_short_wait_without_spinning() {
     for _ in 0..3 {
         assert_eq!(get_async(&addr, "/").await.0, 503);
     }
-    let cpu = thread_cpu("zttp-gateway") - cpu_before;
+    let cpu = thread_cpu("zttp-gateway", &tid).saturating_sub(cpu_before);
     let wall = started.elapsed();
     assert!(
         cpu < wall / 4,
