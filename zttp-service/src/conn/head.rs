@@ -22,44 +22,35 @@ struct HeadFields<'a> {
     close: bool,
 }
 
+/// A field of the handler's map as bytes.
+fn field_bytes<'a>((name, value): (&'a http::HeaderName, &'a http::HeaderValue)) -> Field<'a> {
+    (name.as_str().as_bytes(), value.as_bytes())
+}
+
+type Field<'a> = (&'a [u8], &'a [u8]);
+
 impl<'a> IntoIterator for HeadFields<'a> {
-    type Item = (&'a [u8], &'a [u8]);
-    type IntoIter = HeadFieldsIter<'a>;
+    type Item = Field<'a>;
+    /// The handler's fields, then the ones the loop adds.
+    type IntoIter = std::iter::Chain<
+        std::iter::Map<
+            http::header::Iter<'a, http::HeaderValue>,
+            fn((&'a http::HeaderName, &'a http::HeaderValue)) -> Field<'a>,
+        >,
+        std::iter::Flatten<std::array::IntoIter<Option<Field<'a>>, 3>>,
+    >;
 
-    fn into_iter(self) -> HeadFieldsIter<'a> {
-        HeadFieldsIter {
-            headers: self.headers.iter(),
-            added: [
-                self.date.map(|date| (&b"date"[..], date)),
-                self.content_length.map(|n| (&b"content-length"[..], n)),
-                self.close.then_some((&b"connection"[..], &b"close"[..])),
-            ],
-            next_added: 0,
-        }
-    }
-}
-
-/// The handler's fields, then the ones the loop adds.
-struct HeadFieldsIter<'a> {
-    headers: http::header::Iter<'a, http::HeaderValue>,
-    added: [Option<(&'a [u8], &'a [u8])>; 3],
-    next_added: usize,
-}
-
-impl<'a> Iterator for HeadFieldsIter<'a> {
-    type Item = (&'a [u8], &'a [u8]);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if let Some((name, value)) = self.headers.next() {
-            return Some((name.as_str().as_bytes(), value.as_bytes()));
-        }
-        while let Some(added) = self.added.get(self.next_added) {
-            self.next_added += 1;
-            if added.is_some() {
-                return *added;
-            }
-        }
-        None
+    fn into_iter(self) -> Self::IntoIter {
+        let added = [
+            self.date.map(|date| (&b"date"[..], date)),
+            self.content_length.map(|n| (&b"content-length"[..], n)),
+            self.close.then_some((&b"connection"[..], &b"close"[..])),
+        ];
+        let map: fn((&'a http::HeaderName, &'a http::HeaderValue)) -> Field<'a> = field_bytes;
+        self.headers
+            .iter()
+            .map(map)
+            .chain(added.into_iter().flatten())
     }
 }
 
