@@ -205,6 +205,21 @@ fn request_body_reaches_the_handler() {
     assert_eq!(client.body(id), b"1000");
 }
 
+/// Like HTTP/1.1 (`one_timer_serves_many_requests`): the connection's one
+/// timer is re-armed lazily, not allocated per request or per stream.
+#[test]
+fn one_timer_serves_many_streams() {
+    let mut c = Conn::start(config(), echo_path);
+    let mut client = Client::new();
+    for _ in 0..100 {
+        let id = client.request("GET", "/a", None);
+        client.exchange(&mut c);
+        assert_eq!(client.status(id), Some(200));
+    }
+    let sleeps = c.h.runtime.sleeps_created();
+    assert!(sleeps <= 2, "{sleeps} timers for 100 streams");
+}
+
 /// The client opens a stream with a body and then closes its side (TCP FIN)
 /// before the body ends: the handler reading that body gets an error, and
 /// the connection ends instead of waiting for ever.
