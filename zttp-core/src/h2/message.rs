@@ -198,14 +198,14 @@ fn lowercase(name: &Bytes) -> Bytes {
 /// (connection-specific fields, and `te` other than `trailers`), else the
 /// value trimmed of surrounding whitespace (as a range into it) and whether
 /// it must never be indexed. What a receiver accepts (§8.2.1) is checked: a
-/// name of visible ASCII, a value without NUL, CR or LF.
+/// name of visible ASCII without `:` (a pseudo-header is not a regular field,
+/// and `:` is no token character), a value without NUL, CR or LF.
 pub(crate) fn out_field(
     name: &[u8],
     value: &[u8],
 ) -> Result<Option<(std::ops::Range<usize>, bool)>, LocalProtocolError> {
     if name.is_empty()
-        || name[0] == b':'
-        || name.iter().any(|&b| b <= 0x20 || b >= 0x7f)
+        || name.iter().any(|&b| b <= 0x20 || b >= 0x7f || b == b':')
         || value.iter().any(|&b| matches!(b, 0 | b'\r' | b'\n'))
     {
         return Err(LocalProtocolError::InvalidHeader);
