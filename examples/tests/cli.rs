@@ -10,6 +10,27 @@ const ECHO: &str = env!("CARGO_BIN_EXE_echo");
 const HELLO: &str = env!("CARGO_BIN_EXE_hello");
 const FIRST_STEPS: &str = env!("CARGO_BIN_EXE_first_steps");
 
+/// Spawns a server program (stdout and stderr piped) and reads its first
+/// line, `listening on ADDR`; returns the child and `ADDR` (without a
+/// `tcp://` scheme).
+fn start_server(command: &mut Command) -> (std::process::Child, String) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{command:?}: {line:?}"));
+    let addr = addr.strip_prefix("tcp://").unwrap_or(addr).to_owned();
+    (child, addr)
+}
+
 #[test]
 fn first_steps_explains_itself_and_refuses_flags() {
     let out = Command::new(FIRST_STEPS).arg("--help").output().unwrap();
@@ -75,21 +96,8 @@ fn zmq_runtime_without_the_feature_says_how_to_get_it() {
 #[test]
 fn sigint_lets_the_request_in_flight_finish_then_exits_0() {
     for runtime in ["tokio", "async-std"] {
-        let mut child = Command::new(ECHO)
-            .args(["--runtime", runtime, "--addr", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .to_owned();
+        let (mut child, addr) =
+            start_server(Command::new(ECHO).args(["--runtime", runtime, "--addr", "127.0.0.1:0"]));
 
         let mut conn = TcpStream::connect(&addr).unwrap();
         conn.set_read_timeout(Some(Duration::from_secs(20)))
@@ -141,22 +149,11 @@ fn rust_log_info_shows_the_access_log() {
         let mut command = Command::new(ECHO);
         command
             .args(["--addr", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
             .env_remove("RUST_LOG");
         if let Some(value) = rust_log {
             command.env("RUST_LOG", value);
         }
-        let mut child = command.spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .to_owned();
+        let (mut child, addr) = start_server(&mut command);
         let mut conn = TcpStream::connect(&addr).unwrap();
         conn.set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
@@ -224,26 +221,10 @@ fn zmq_programs_answer_help_and_refuse_bad_flags() {
     }
 }
 
-/// Starts `bin` on a free port; returns it and its `listening on` address
-/// without the `tcp://` scheme.
+/// Starts the ZeroMQ program `bin` on a free port.
 #[cfg(feature = "zmq")]
 fn start_zmq_program(bin: &str) -> (std::process::Child, String) {
-    let mut child = Command::new(bin)
-        .args(["--addr", "tcp://127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on tcp://")
-        .unwrap_or_else(|| panic!("{bin}: {line:?}"))
-        .to_owned();
-    (child, addr)
+    start_server(Command::new(bin).args(["--addr", "tcp://127.0.0.1:0"]))
 }
 
 #[cfg(feature = "zmq")]
