@@ -363,11 +363,22 @@ async fn no_worker_answers_503_after_the_short_wait_without_spinning() {
         .map(|(tid, _)| tid)
         .collect();
     let (gateway, addr, shutdown) = start_gateway(config);
-    // This gateway's thread: the one that was not there before (others may start too).
-    let (tid, cpu_before) = threads_cpu("zttp-gateway")
-        .into_iter()
-        .find(|(tid, _)| !others.contains(tid))
-        .expect("the gateway's thread");
+    // This gateway's thread: the one that was not there before (others may start
+    // too). A new thread sets its name itself, so it may take a moment to show.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let (tid, cpu_before) = loop {
+        let new = threads_cpu("zttp-gateway")
+            .into_iter()
+            .find(|(tid, _)| !others.contains(tid));
+        if let Some(found) = new {
+            break found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the gateway's thread never showed"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
     let started = Instant::now();
     let (status, body) = get_async(&addr, "/").await;
     assert_eq!(status, 503, "{body}");
