@@ -133,7 +133,7 @@ pub use informational::{Informational, InformationalError};
 #[cfg(feature = "json")]
 pub use json::{Json, JsonError};
 pub use limits::MinBodyRate;
-pub use peer::{serve_connection_with_peer, ConnectionInfo, PeerAddr};
+pub use peer::{serve_connection_with_peer, Addressed, ConnectionInfo, PeerAddr};
 pub use raw::RawRequest;
 pub use response::{IntoResponse, InvalidHeader, ResponseHeaders};
 pub use runtime::Runtime;

@@ -4,7 +4,9 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use futures_io::{AsyncRead, AsyncWrite};
 use tracing::Instrument;
@@ -48,6 +50,60 @@ pub trait ConnectionInfo {
     /// [`PeerAddr`] extension, and the connection's tracing span records it.
     fn peer_addr(&self) -> Option<SocketAddr> {
         None
+    }
+}
+
+/// A futures-io stream and the peer address it tells [`serve`](crate::serve)
+/// (`None`: no IP peer, e.g. a Unix socket). Reads and writes go straight to
+/// `io`. Adapters wrap their accepted streams in it; so can a listener of
+/// your own whose connections know their peer.
+#[derive(Debug)]
+pub struct Addressed<IO> {
+    /// The connection.
+    pub io: IO,
+    /// Its peer's address, if it has one.
+    pub peer: Option<SocketAddr>,
+}
+
+impl<IO> ConnectionInfo for Addressed<IO> {
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for Addressed<IO> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Addressed<IO> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_close(cx)
     }
 }
 

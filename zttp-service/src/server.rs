@@ -2,10 +2,9 @@
 
 use std::future::{poll_fn, Future};
 use std::io;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::Duration;
 
 use futures::task::AtomicWaker;
@@ -15,7 +14,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use tracing::{debug, info, warn, Instrument};
 
 use crate::access::AccessLog;
-use crate::peer::{ConnectionInfo, PeerAddr, WithPeer};
+use crate::peer::{Addressed, ConnectionInfo, PeerAddr, WithPeer};
 use crate::shutdown::Phase;
 use crate::{serve_connection, Handler, Runtime, ServerConfig, Shutdown};
 
@@ -104,49 +103,8 @@ where
     R: Runtime,
     H: Handler,
 {
-    let incoming = incoming.map(|accepted| accepted.map(Unaddressed));
+    let incoming = incoming.map(|accepted| accepted.map(|io| Addressed { io, peer: None }));
     serve(incoming, runtime, handler, config, shutdown).await
-}
-
-/// A stream with no IP peer to tell.
-struct Unaddressed<IO>(IO);
-
-impl<IO> ConnectionInfo for Unaddressed<IO> {}
-
-impl<IO: AsyncRead + Unpin> AsyncRead for Unaddressed<IO> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
-
-impl<IO: AsyncWrite + Unpin> AsyncWrite for Unaddressed<IO> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_close(cx)
-    }
 }
 
 /// The accept loop of [`serve`] with the per-connection work left to the

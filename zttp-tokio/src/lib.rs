@@ -297,65 +297,17 @@ where
 struct Accepted<I>(I);
 
 impl<I: Accept> Stream for Accepted<I> {
-    type Item = io::Result<Connection<I::Io>>;
+    type Item = io::Result<zttp_service::Addressed<TokioIo<I::Io>>>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         Pin::new(&mut self.0).poll_next(cx).map(|next| {
             next.map(|accepted| {
-                accepted.map(|io| Connection {
+                accepted.map(|io| zttp_service::Addressed {
                     peer: I::peer_addr(&io),
                     io: TokioIo(io),
                 })
             })
         })
-    }
-}
-
-/// An accepted connection and its peer's address, if any.
-struct Connection<IO> {
-    io: TokioIo<IO>,
-    peer: Option<std::net::SocketAddr>,
-}
-
-impl<IO> zttp_service::ConnectionInfo for Connection<IO> {
-    fn peer_addr(&self) -> Option<std::net::SocketAddr> {
-        self.peer
-    }
-}
-
-impl<IO: AsyncRead + Unpin> futures_io::AsyncRead for Connection<IO> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl<IO: AsyncWrite + Unpin> futures_io::AsyncWrite for Connection<IO> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_close(cx)
     }
 }
 

@@ -11,7 +11,7 @@ use tokio_rustls::server::TlsStream;
 use zttp_service::tls::{alpn_protocols, serve_handshake, AlpnConfigs, TlsInfo};
 use zttp_service::{Handler, PeerAddr, ServerConfig, Shutdown};
 
-use crate::{Accept, Accepted, Connection, TokioIo, TokioRuntime};
+use crate::{Accept, Accepted, TokioIo, TokioRuntime};
 
 /// Accepts TLS connections for a server: the rustls configuration (with ALPN
 /// `h2`/`http/1.1` announced unless it names its own protocols), the handshake
@@ -143,7 +143,7 @@ pub(crate) async fn serve<I: Accept, H: Handler>(
     let acceptor = TlsAcceptor::new(tls, &config);
     let start = {
         let shutdown = shutdown.clone();
-        move |accepted: Connection<I::Io>, peer: Option<PeerAddr>| {
+        move |accepted: zttp_service::Addressed<TokioIo<I::Io>>, peer: Option<PeerAddr>| {
             let (acceptor, handler, shutdown) =
                 (acceptor.clone(), handler.clone(), shutdown.clone());
             async move {
