@@ -10,6 +10,15 @@ const ECHO: &str = env!("CARGO_BIN_EXE_echo");
 const HELLO: &str = env!("CARGO_BIN_EXE_hello");
 const FIRST_STEPS: &str = env!("CARGO_BIN_EXE_first_steps");
 
+/// Sends SIGINT (Ctrl-C) to `child`.
+fn interrupt(child: &std::process::Child) {
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
 /// Spawns a server program (stdout and stderr piped) and reads its first
 /// line, `listening on ADDR`; returns the child and `ADDR` (without a
 /// `tcp://` scheme).
@@ -105,11 +114,7 @@ fn sigint_lets_the_request_in_flight_finish_then_exits_0() {
         conn.write_all(b"GET /sleep/1500 HTTP/1.1\r\nHost: t\r\n\r\n")
             .unwrap();
         std::thread::sleep(Duration::from_millis(300)); // the request is in the handler
-        let killed = Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
+        interrupt(&child);
 
         let mut answer = Vec::new();
         let _ = conn.read_to_end(&mut answer);
@@ -120,15 +125,8 @@ fn sigint_lets_the_request_in_flight_finish_then_exits_0() {
         );
         assert!(answer.ends_with("slept"), "{runtime}: {answer}");
 
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "{runtime}: still running");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        assert_eq!(status.code(), Some(0), "{runtime}");
+        let code = exit_code_within(&mut child, Duration::from_secs(20));
+        assert_eq!(code, Some(0), "{runtime}");
         let mut err = String::new();
         child
             .stderr
@@ -166,10 +164,7 @@ fn rust_log_info_shows_the_access_log() {
         let answer = String::from_utf8_lossy(&answer);
         assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
         assert!(answer.contains("HTTP/1.1 204 "), "{answer}");
-        Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap();
+        interrupt(&child);
         let status = child.wait().unwrap();
         assert_eq!(status.code(), Some(0));
         let mut err = String::new();
@@ -227,7 +222,7 @@ fn start_zmq_program(bin: &str) -> (std::process::Child, String) {
     start_server(Command::new(bin).args(["--addr", "tcp://127.0.0.1:0"]))
 }
 
-#[cfg(feature = "zmq")]
+/// Waits (bounded) for `child` to exit; its exit code.
 fn exit_code_within(child: &mut std::process::Child, limit: Duration) -> Option<i32> {
     let deadline = Instant::now() + limit;
     loop {
@@ -256,11 +251,7 @@ fn sigint_stops_the_zmq_programs_gracefully() {
     conn.write_all(b"POST /fruit HTTP/1.1\r\nHost: t\r\nContent-Length: 17\r\n\r\nApples to")
         .unwrap();
     std::thread::sleep(Duration::from_millis(300)); // the handler is reading the body
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    interrupt(&child);
     std::thread::sleep(Duration::from_millis(100));
     conn.write_all(b" Oranges").unwrap();
     let mut answer = Vec::new();
@@ -305,20 +296,14 @@ fn sigint_stops_the_zmq_programs_gracefully() {
     let mut answer = String::new();
     let _ = conn.read_to_string(&mut answer);
     assert!(answer.ends_with("Hello World!"), "{answer}");
-    Command::new("kill")
-        .args(["-INT", &gateway.id().to_string()])
-        .status()
-        .unwrap();
+    interrupt(&gateway);
     assert_eq!(
         exit_code_within(&mut gateway, Duration::from_secs(20)),
         Some(0)
     );
 
     let (mut bare, _) = start_zmq_program(env!("CARGO_BIN_EXE_zmq_bare"));
-    Command::new("kill")
-        .args(["-INT", &bare.id().to_string()])
-        .status()
-        .unwrap();
+    interrupt(&bare);
     assert_eq!(
         exit_code_within(&mut bare, Duration::from_secs(20)),
         Some(0)

@@ -6,10 +6,7 @@
 //! With `DICE_SCREENSHOT=path.png` set, the page after a few rolls is saved
 //! there (that is how `examples/dice/screenshot.png` is made).
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
@@ -19,29 +16,7 @@ mod browser;
 use browser::{browser, chromedriver, installed, Process, TempDir};
 
 fn gateway() -> (Process, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dice"))
-        .args(["--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start dice");
-    let stdout = child.stdout.take().unwrap();
-    let process = Process(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("dice announces");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("`listening on ADDR`")
-        .parse()
-        .unwrap();
-    (process, addr)
+    browser::start_server(env!("CARGO_BIN_EXE_dice"), &["--addr", "127.0.0.1:0"])
 }
 
 /// Types `roll` into `#roll` and clicks `#go`.

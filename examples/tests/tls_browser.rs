@@ -3,9 +3,6 @@
 //! Needs the Debian packages `chromium` and `chromium-driver` (`.ci/run`
 //! installs them); without them the test fails naming the package.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use zttp_peers::Peer;
@@ -15,28 +12,11 @@ use browser::{browser_with, chromedriver, installed, Process, TempDir};
 
 /// `echo --tls` on a free port.
 fn echo_tls() -> (Process, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_echo"))
-        .args(["--tls", "--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start echo");
-    let stdout = child.stdout.take().unwrap();
-    let process = Process(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("echo announces");
-    let port = line
-        .trim()
-        .strip_prefix("listening on 127.0.0.1:")
-        .and_then(|port| port.parse().ok())
-        .expect("`listening on 127.0.0.1:PORT`");
-    (process, port)
+    let (process, addr) = browser::start_server(
+        env!("CARGO_BIN_EXE_echo"),
+        &["--tls", "--addr", "127.0.0.1:0"],
+    );
+    (process, addr.port())
 }
 
 /// Runs `test` with a headless Chromium (self-signed certificates accepted)
