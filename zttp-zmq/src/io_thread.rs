@@ -70,6 +70,50 @@ fn earliest(timeout_ms: i32, left: Duration) -> i32 {
     }
 }
 
+/// Another ZeroMQ socket driven by the IO thread beside its STREAM socket (e.g. a gateway's
+/// ROUTER socket, [`IoShared::attach`]): tasks on the IO thread then reach it, and it wakes
+/// them, with no cross-thread wake-up.
+///
+/// The IO thread sleeps on the socket's `ZMQ_FD` and the driver's own wake-up descriptor,
+/// and takes a turn when either fired, work is queued ([`has_work`](Self::has_work)) or the
+/// deadline of the last turn passed.
+pub(crate) trait Attached: Send {
+    /// libzmq's `ZMQ_FD` of the socket and the driver's own wake-up descriptor.
+    fn fds(&self) -> [RawFd; 2];
+    /// Receives, sends and handles what is due. `woken`: the wake-up descriptor fired (read
+    /// it away). `ZMQ_FD` is edge-triggered, so a turn MUST end with a call that checks the
+    /// socket's events (a receive meeting `EAGAIN`, or `ZMQ_EVENTS`).
+    fn turn(&mut self, woken: bool) -> Next;
+    /// Work is queued for a turn (commands from tasks).
+    fn has_work(&self) -> bool;
+    /// The IO thread is about to sleep: re-arm the wake-up; true when work arrived meanwhile.
+    fn prepare_sleep(&mut self) -> bool;
+    /// The IO thread is ending while the socket is still in use: go on elsewhere (e.g. on a
+    /// thread of its own).
+    fn detach(self: Box<Self>);
+}
+
+/// When an [`Attached`] socket wants its next turn.
+pub(crate) enum Next {
+    /// At this time, or earlier when its descriptors fire or work is queued.
+    At(Instant),
+    /// At once (more is waiting).
+    Now,
+    /// Never: it is finished; the IO thread drops it.
+    Done,
+}
+
+/// An [`Attached`] socket as the IO thread keeps it.
+struct AttachedSocket {
+    driver: Box<dyn Attached>,
+    fds: [RawFd; 2],
+    /// The deadline its last turn asked for.
+    next: Option<Instant>,
+    /// Its `ZMQ_FD` or wake-up fired in the last sleep.
+    fired: bool,
+    woken: bool,
+}
+
 /// Hashes routing ids. libzmq makes them itself (a counter), so no peer can choose one to
 /// collide: a multiply-and-mix hash is enough, at a fraction of SipHash's cost per message.
 #[derive(Default)]
@@ -153,6 +197,9 @@ pub(crate) struct StreamIo {
     trim_at: Option<Instant>,
     id_msg: zmq::Message,
     data_msg: zmq::Message,
+    /// Other sockets this thread drives ([`Attached`]).
+    attached: Vec<AttachedSocket>,
+    poll_set: crate::sys::PollSet,
 }
 
 impl StreamIo {
@@ -180,6 +227,8 @@ impl StreamIo {
             trim_at: None,
             id_msg: zmq::Message::new(),
             data_msg: zmq::Message::new(),
+            attached: Vec::new(),
+            poll_set: crate::sys::PollSet::default(),
         }
     }
 
@@ -202,6 +251,15 @@ impl StreamIo {
         }
         while let Ok(peer) = self.ready.try_recv() {
             peer.finish(ReadEnd::Failed, Some(io::ErrorKind::ConnectionAborted));
+        }
+        // Attached sockets outlive this thread: each goes on elsewhere.
+        let pending = {
+            let mut attachments = crate::peer::lock(&self.io.attachments);
+            attachments.closed = true;
+            mem::take(&mut attachments.pending)
+        };
+        for driver in self.attached.drain(..).map(|a| a.driver).chain(pending) {
+            driver.detach();
         }
         let _ = self.socket.set_linger(1000);
         let _ = self.socket.unbind(&self.endpoint);
@@ -273,6 +331,7 @@ impl StreamIo {
             } else {
                 self.receive_batch()?
             };
+            let attached_again = self.drive_attached();
             if !self.blocked.is_empty() && !matches!(received, Received::Full) {
                 // The commands the receive processed may have reopened blocked peers' pipes
                 // (libzmq's `activate_write`, which also made `ZMQ_FD` fire).
@@ -299,7 +358,7 @@ impl StreamIo {
             if self.finished() {
                 return Ok(());
             }
-            if self.io.executor.has_woken() {
+            if self.io.executor.has_woken() || attached_again {
                 // Tasks the received bytes (or the sends) woke: run them before sleeping.
                 continue;
             }
@@ -321,7 +380,12 @@ impl StreamIo {
             // While awake, tasks queue work without a system call; re-arm, then look again.
             self.io.wake.prepare_sleep();
             let next_timer = self.io.executor.fire_timers(Instant::now());
-            if self.flush_ready()
+            let mut attached_work = false;
+            for a in &mut self.attached {
+                attached_work |= a.driver.prepare_sleep();
+            }
+            if attached_work
+                || self.flush_ready()
                 || self.io.executor.has_woken()
                 || self.finished()
                 || (self.paused.is_some() && !self.still_paused())
@@ -342,7 +406,10 @@ impl StreamIo {
                     .saturating_sub(pause.since.elapsed());
                 timeout = earliest(timeout, left);
             }
-            if let Some(at) = next_timer {
+            for at in next_timer
+                .iter()
+                .chain(self.attached.iter().filter_map(|a| a.next.as_ref()))
+            {
                 timeout = earliest(timeout, at.saturating_duration_since(Instant::now()));
             }
             if let Some(at) = self.trim_at {
@@ -354,13 +421,68 @@ impl StreamIo {
                 }
                 timeout = earliest(timeout, left);
             }
-            let [socket, woken] = crate::sys::poll_readable([zmq_fd, self.io.wake.fd()], timeout)?;
-            timed_out = !socket && !woken;
+            let attached_fds = self.attached.iter().flat_map(|a| a.fds);
+            self.poll_set
+                .watch([zmq_fd, self.io.wake.fd()].into_iter().chain(attached_fds));
+            self.poll_set.wait(timeout)?;
+            let socket = self.poll_set.readable(0);
+            let woken = self.poll_set.readable(1);
+            let mut attached_fired = false;
+            for (i, a) in self.attached.iter_mut().enumerate() {
+                a.fired = self.poll_set.readable(2 + 2 * i);
+                a.woken = self.poll_set.readable(3 + 2 * i);
+                attached_fired |= a.fired || a.woken;
+            }
+            timed_out = !socket && !woken && !attached_fired;
             self.io.wake.set_awake();
             if woken {
                 self.io.wake.drain_bytes();
             }
         }
+    }
+
+    /// Takes a turn for each attached socket that is due; true when one wants another at once.
+    fn drive_attached(&mut self) -> bool {
+        if self.io.attach_pending.swap(false, Ordering::AcqRel) {
+            let pending = mem::take(&mut crate::peer::lock(&self.io.attachments).pending);
+            self.attached
+                .extend(pending.into_iter().map(|driver| AttachedSocket {
+                    fds: driver.fds(),
+                    driver,
+                    next: None,
+                    fired: true,
+                    woken: true,
+                }));
+        }
+        if self.attached.is_empty() {
+            return false;
+        }
+        let now = Instant::now();
+        let mut again = false;
+        let mut i = 0;
+        while i < self.attached.len() {
+            let a = &mut self.attached[i];
+            let due = a.fired || a.woken || a.next.is_some_and(|t| t <= now) || a.driver.has_work();
+            if !due {
+                i += 1;
+                continue;
+            }
+            a.fired = false;
+            let woken = mem::take(&mut a.woken);
+            match a.driver.turn(woken) {
+                Next::At(t) => a.next = Some(t),
+                Next::Now => {
+                    a.next = Some(now);
+                    again = true;
+                }
+                Next::Done => {
+                    self.attached.swap_remove(i);
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        again
     }
 
     /// Whether receiving must stay paused; resumes it when there is room, and drops the

@@ -123,6 +123,8 @@ impl PeerListener {
             executor: Default::default(),
             tokio: std::sync::OnceLock::new(),
             live_tasks: AtomicUsize::new(0),
+            attachments: Default::default(),
+            attach_pending: AtomicBool::new(false),
         });
         let (tx, incoming) = mpsc::unbounded();
         let (unbound_tx, unbound) = oneshot::channel();
@@ -152,6 +154,11 @@ impl PeerListener {
     /// The endpoint actually bound (`tcp://127.0.0.1:0` reports the chosen port).
     pub fn local_endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// What this listener's IO thread shares with tasks.
+    pub(crate) fn io_shared(&self) -> &Arc<IoShared> {
+        &self.io
     }
 
     /// A future that resolves once this listener was dropped, every accepted

@@ -115,6 +115,27 @@ pub(crate) struct IoShared {
     pub(crate) tokio: std::sync::OnceLock<tokio::runtime::Handle>,
     /// Tasks spawned on the IO thread and not finished.
     pub(crate) live_tasks: AtomicUsize,
+    /// Other sockets handed to the IO thread ([`IoShared::attach`]).
+    pub(crate) attachments: Mutex<Attachments>,
+    /// [`Attachments::pending`] is not empty: the IO thread takes it without locking first.
+    pub(crate) attach_pending: AtomicBool,
+}
+
+/// Sockets waiting for the IO thread to drive them, and whether it still can.
+#[derive(Default)]
+pub(crate) struct Attachments {
+    pub(crate) pending: Vec<Box<dyn crate::io_thread::Attached>>,
+    /// The IO thread has ended: nothing is taken any more.
+    pub(crate) closed: bool,
+}
+
+impl fmt::Debug for Attachments {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Attachments")
+            .field("pending", &self.pending.len())
+            .field("closed", &self.closed)
+            .finish()
+    }
 }
 
 impl IoShared {
@@ -133,6 +154,26 @@ impl IoShared {
         // The receiver lives as long as the IO thread, which finishes every peer on exit.
         let _ = self.ready.send(peer.clone());
         self.wake.signal();
+    }
+
+    /// Hands another socket to the IO thread, which then drives it beside its own until
+    /// `socket`'s turn says it is done, or [`Attached::detach`]es it when the thread ends.
+    /// Gives `socket` back if the IO thread has ended already.
+    ///
+    /// [`Attached::detach`]: crate::io_thread::Attached::detach
+    pub(crate) fn attach<A: crate::io_thread::Attached + 'static>(
+        &self,
+        socket: A,
+    ) -> Result<(), A> {
+        let mut attachments = lock(&self.attachments);
+        if attachments.closed {
+            return Err(socket);
+        }
+        attachments.pending.push(Box::new(socket));
+        self.attach_pending.store(true, Ordering::Release);
+        drop(attachments);
+        self.wake.signal();
+        Ok(())
     }
 
     fn address(&self) -> usize {

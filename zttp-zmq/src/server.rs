@@ -77,6 +77,11 @@ impl Server {
         self.listener.local_endpoint()
     }
 
+    /// What the STREAM socket's IO thread shares with tasks.
+    pub(crate) fn io_shared(&self) -> &std::sync::Arc<crate::peer::IoShared> {
+        self.listener.io_shared()
+    }
+
     /// Sets limits, timeouts and protocol settings (the same [`ServerConfig`] as every adapter).
     pub fn config(mut self, config: ServerConfig) -> Self {
         self.config = config;

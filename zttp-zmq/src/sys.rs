@@ -66,32 +66,53 @@ pub(crate) fn abort_connection(fd: std::os::unix::io::RawFd, peer: Option<std::n
     }
 }
 
-/// Sleeps until one of `fds` is readable or `timeout_ms` passes (-1: no limit); returns
-/// which fds are readable. An interrupted sleep reports none.
+/// Descriptors to sleep on for `POLLIN`, kept between sleeps so a sleep allocates nothing.
 ///
 /// `zmq::poll` on plain fds makes two `poll(2)` calls per sleep (a zero-timeout pass first);
 /// the IO thread sleeps often enough for the second call to show in a profile.
-#[allow(unsafe_code)]
-pub(crate) fn poll_readable<const N: usize>(
-    fds: [std::os::unix::io::RawFd; N],
-    timeout_ms: i32,
-) -> io::Result<[bool; N]> {
-    let mut items = fds.map(|fd| libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    });
-    // SAFETY: `items` is a live array of exactly `N` initialised `pollfd`s, borrowed mutably
-    // for the whole call; `poll` writes only their `revents` fields.
-    let rc = unsafe { libc::poll(items.as_mut_ptr(), N as libc::nfds_t, timeout_ms) };
-    if rc < 0 {
-        let e = io::Error::last_os_error();
-        if e.kind() == io::ErrorKind::Interrupted {
-            return Ok([false; N]);
-        }
-        return Err(e);
+#[derive(Debug, Default)]
+pub(crate) struct PollSet(Vec<libc::pollfd>);
+
+impl PollSet {
+    /// Replaces the descriptors to watch.
+    pub(crate) fn watch(&mut self, fds: impl IntoIterator<Item = std::os::unix::io::RawFd>) {
+        self.0.clear();
+        self.0.extend(fds.into_iter().map(|fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        }));
     }
-    Ok(items.map(|item| item.revents != 0))
+
+    /// Sleeps until a descriptor is readable or `timeout_ms` passes (-1: no limit). An
+    /// interrupted sleep reports none readable.
+    #[allow(unsafe_code)]
+    pub(crate) fn wait(&mut self, timeout_ms: i32) -> io::Result<()> {
+        for item in &mut self.0 {
+            item.revents = 0;
+        }
+        // SAFETY: `self.0` is a live vector of exactly `len` initialised `pollfd`s, borrowed
+        // mutably for the whole call; `poll` writes only their `revents` fields.
+        let rc = unsafe {
+            libc::poll(
+                self.0.as_mut_ptr(),
+                self.0.len() as libc::nfds_t,
+                timeout_ms,
+            )
+        };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the `i`th descriptor was readable (or failed) at the last [`wait`](Self::wait).
+    pub(crate) fn readable(&self, i: usize) -> bool {
+        self.0.get(i).is_some_and(|item| item.revents != 0)
+    }
 }
 
 type CInt = std::os::raw::c_int;

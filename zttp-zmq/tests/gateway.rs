@@ -136,8 +136,29 @@ fn test_config() -> GatewayConfig {
     }
 }
 
-/// A gateway with an HTTP front on a STREAM socket; returns the front's `host:port`.
+/// A gateway on a thread of its own with an HTTP front on a STREAM socket; returns the
+/// front's `host:port`.
 fn start_gateway(config: GatewayConfig) -> (Gateway, String, Shutdown) {
+    let (gateway, addr, shutdown, _) = start_gateway_on(config, false);
+    (gateway, addr, shutdown)
+}
+
+/// [`start_gateway`] with the gateway's socket on the front's IO thread
+/// ([`Gateway::share_io_thread`]).
+fn start_gateway_shared(config: GatewayConfig) -> (Gateway, String, Shutdown) {
+    let (gateway, addr, shutdown, _) = start_gateway_on(config, true);
+    (gateway, addr, shutdown)
+}
+
+fn start_gateway_on(
+    config: GatewayConfig,
+    shared: bool,
+) -> (
+    Gateway,
+    String,
+    Shutdown,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
     let gateway = Gateway::bind_with(&zmq::Context::new(), "tcp://127.0.0.1:0", config).unwrap();
     let shutdown = Shutdown::new();
     // Bodies of 8 MiB go through below: over the default body limit. The raw request
@@ -154,8 +175,11 @@ fn start_gateway(config: GatewayConfig) -> (Gateway, String, Shutdown) {
         .local_endpoint()
         .trim_start_matches("tcp://")
         .to_string();
-    tokio::spawn(front.serve(gateway.handler()));
-    (gateway, addr, shutdown)
+    if shared {
+        gateway.share_io_thread(&front);
+    }
+    let served = tokio::spawn(front.serve(gateway.handler()));
+    (gateway, addr, shutdown, served)
 }
 
 async fn wait_for_workers(gateway: &Gateway, n: usize) {
@@ -231,7 +255,7 @@ async fn header_names_reach_a_rust_worker_in_the_client_s_case() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_spread_across_workers() {
-    let (gateway, addr, shutdown) = start_gateway(test_config());
+    let (gateway, addr, shutdown) = start_gateway_shared(test_config());
     let _a = spawn_worker(gateway.local_endpoint(), "a");
     let _b = spawn_worker(gateway.local_endpoint(), "b");
     wait_for_workers(&gateway, 2).await;
@@ -415,7 +439,7 @@ async fn hanging_handler_gets_504_within_the_deadline_and_is_cancelled() {
         request_timeout: Duration::from_millis(800),
         ..test_config()
     };
-    let (gateway, addr, shutdown) = start_gateway(config);
+    let (gateway, addr, shutdown) = start_gateway_shared(config);
     let mut worker = spawn_worker_with(gateway.local_endpoint(), "a-io", Stdio::piped());
     let stdout = worker.0.stdout.take().unwrap();
     wait_for_workers(&gateway, 1).await;
@@ -457,7 +481,7 @@ async fn full_queue_answers_503_with_retry_after_at_once() {
         max_queued: 2,
         ..test_config()
     };
-    let (gateway, addr, shutdown) = start_gateway(config);
+    let (gateway, addr, shutdown) = start_gateway_shared(config);
     let _a = spawn_worker(gateway.local_endpoint(), "a"); // capacity 8
     wait_for_workers(&gateway, 1).await;
     let held: Vec<_> = (0..10)
@@ -500,7 +524,7 @@ async fn full_queue_answers_503_with_retry_after_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn continue_is_sent_only_when_the_worker_reads_the_body() {
-    let (gateway, addr, shutdown) = start_gateway(test_config());
+    let (gateway, addr, shutdown) = start_gateway_shared(test_config());
     let _a = spawn_worker(gateway.local_endpoint(), "a");
     wait_for_workers(&gateway, 1).await;
     let addr2 = addr.clone();
@@ -579,7 +603,7 @@ async fn worker_speaking_another_version_is_refused_with_a_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_bodies_stream_through_the_gateway_both_ways() {
-    let (gateway, addr, shutdown) = start_gateway(test_config());
+    let (gateway, addr, shutdown) = start_gateway_shared(test_config());
     let _a = spawn_worker(gateway.local_endpoint(), "a-io");
     wait_for_workers(&gateway, 1).await;
     let data: Vec<u8> = (0..(8u32 << 20)).map(|i| (i % 253) as u8).collect();
@@ -650,7 +674,7 @@ fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<u16> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_one_of_two_workers_under_load_loses_no_get() {
-    let (gateway, addr, shutdown) = start_gateway(test_config());
+    let (gateway, addr, shutdown) = start_gateway_shared(test_config());
     let mut a = spawn_worker(gateway.local_endpoint(), "a");
     let _b = spawn_worker(gateway.local_endpoint(), "b");
     wait_for_workers(&gateway, 2).await;
@@ -779,4 +803,38 @@ async fn http2_continue_is_sent_only_when_the_worker_reads_the_body() {
     // Stream 1 (/auth): no interim response, 401. Stream 3 (/echo): 100, then 200 "hello".
     assert_eq!(stdout, "1 - 401 who are you?\n3 100 200 hello\n");
     shutdown.trigger();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_on_the_front_s_io_thread_outlives_its_front() {
+    let (gateway, addr, shutdown, served) = start_gateway_on(test_config(), true);
+    let _a = spawn_worker(gateway.local_endpoint(), "a-io");
+    wait_for_workers(&gateway, 1).await;
+    for _ in 0..3 {
+        assert_eq!(get_async(&addr, "/").await, (200, "hello from a-io".into()));
+    }
+    // The front stops: its IO thread ends and hands the gateway's socket back to a thread
+    // of the gateway's own, which a second front (on tokio this time) then uses.
+    shutdown.trigger();
+    tokio::time::timeout(LIMIT, served)
+        .await
+        .expect("the front stops")
+        .unwrap()
+        .unwrap();
+    let front = Server::bind("tcp://127.0.0.1:0").unwrap();
+    let addr = front
+        .local_endpoint()
+        .trim_start_matches("tcp://")
+        .to_string();
+    let second = Shutdown::new();
+    tokio::spawn(
+        front
+            .shutdown(second.clone())
+            .serve_on_tokio(gateway.handler()),
+    );
+    for _ in 0..3 {
+        assert_eq!(get_async(&addr, "/").await, (200, "hello from a-io".into()));
+    }
+    assert_eq!(gateway.workers(), 1);
+    second.trigger();
 }

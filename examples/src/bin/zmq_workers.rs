@@ -219,6 +219,9 @@ fn run(flags: Flags) -> io::Result<()> {
         let server = zttp_zmq::Server::bind(&endpoint(&flags.addr))?
             .config(zttp_service::ServerConfig::default().raw_request(true))
             .shutdown(zttp_examples::shutdown_on_signals()?);
+        // One thread drives the STREAM front and the workers' ROUTER socket: forwarding a
+        // request wakes no other thread in this process.
+        gateway.share_io_thread(&server);
         println!("workers on {}", gateway.local_endpoint());
         println!("listening on {}", server.local_endpoint());
         let _ = io::stdout().flush();

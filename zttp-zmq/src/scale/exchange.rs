@@ -95,6 +95,11 @@ impl<C> Outbox<C> {
         !lock(&self.queue).is_empty()
     }
 
+    /// Commands are queued.
+    pub(crate) fn has_work(&self) -> bool {
+        !lock(&self.queue).is_empty()
+    }
+
     pub(crate) fn stop(&self) {
         self.stopping.store(true, Ordering::Release);
         self.wake.signal();

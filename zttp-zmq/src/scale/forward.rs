@@ -32,6 +32,10 @@ pub(crate) enum Command {
     Ack(u64, u64),
     /// The client side is gone or done: forget the exchange (and tell its worker).
     Cancel(u64),
+    /// Move the gateway's socket onto this STREAM IO thread ([`Gateway::share_io_thread`]).
+    ///
+    /// [`Gateway::share_io_thread`]: super::Gateway::share_io_thread
+    MoveTo(Arc<crate::peer::IoShared>),
 }
 
 /// Tells the IO thread to forget an exchange unless it already ended on its own.

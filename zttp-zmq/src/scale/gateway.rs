@@ -242,6 +242,26 @@ impl Gateway {
         self.owner.0.stats.snapshot()
     }
 
+    /// Moves the gateway's ROUTER socket onto the IO thread of `server`, the STREAM server
+    /// that serves [`handler`](Self::handler): that thread then drives both sockets, so a
+    /// forwarded request and its answer wake no other thread in this process. Use it when
+    /// `server` runs its handlers on its IO thread ([`Server::serve`](crate::Server::serve),
+    /// the default). When that thread ends (the server stopped) while the gateway is still
+    /// in use, the gateway goes back to a thread of its own.
+    ///
+    /// ```no_run
+    /// # async fn run() -> std::io::Result<()> {
+    /// let gateway = zttp_zmq::Gateway::bind("tcp://127.0.0.1:5556")?;
+    /// let server = zttp_zmq::Server::bind("tcp://127.0.0.1:8080")?;
+    /// gateway.share_io_thread(&server);
+    /// server.serve(gateway.handler()).await
+    /// # }
+    /// ```
+    pub fn share_io_thread(&self, server: &crate::Server) {
+        let io = server.io_shared().clone();
+        self.owner.0.outbox.push(Command::MoveTo(io));
+    }
+
     /// The [`Handler`] that forwards each request to a worker.
     pub fn handler(&self) -> GatewayHandler {
         GatewayHandler {

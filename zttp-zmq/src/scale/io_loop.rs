@@ -16,11 +16,15 @@ use super::gateway::{GatewayConfig, Shared, StatsCells};
 use super::pool::{Expired, PoolConfig, Rejected, WorkerPool};
 use super::protocol::{self as proto, Frames};
 use super::wire;
+use crate::io_thread::{Attached, Next};
+use crate::peer::IoShared;
 
 /// Request-body bytes the gateway keeps to replay on another worker if the first one dies.
 const REPLAY_BUDGET: usize = 64 << 10;
 /// Dispatches per request at most (the first one and two re-dispatches).
 const MAX_ATTEMPTS: u32 = 3;
+/// Messages received per turn before commands get another chance.
+const RECV_BATCH: usize = 256;
 
 type WorkerId = Bytes;
 
@@ -54,6 +58,16 @@ pub(crate) struct GatewayIo {
     commands: Vec<Command>,
     receiver: wire::Receiver,
     expired: Vec<Expired<WorkerId>>,
+    /// A STREAM IO thread asked to drive this socket.
+    move_to: Option<Arc<IoShared>>,
+}
+
+/// What a [`GatewayIo::turn`] leaves to do.
+enum Turn {
+    Sleep(Instant),
+    Again,
+    Stop,
+    Move(Arc<IoShared>),
 }
 
 impl GatewayIo {
@@ -78,13 +92,32 @@ impl GatewayIo {
             commands: Vec::new(),
             receiver: wire::Receiver::new(),
             expired: Vec::new(),
+            move_to: None,
         }
     }
 
+    /// Runs on a thread of its own until the gateway is dropped (or its socket fails), or
+    /// until it moves onto a STREAM IO thread ([`Command::MoveTo`]).
     pub(crate) fn run(mut self) {
-        if let Err(e) = self.run_loop() {
-            tracing::error!(error = %e, "zttp-zmq gateway: IO thread failed");
+        loop {
+            match self.run_loop() {
+                Ok(Some(io)) => match io.attach(self) {
+                    Ok(()) => return,
+                    // That IO thread has ended: stay here.
+                    Err(back) => self = back,
+                },
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "zttp-zmq gateway: IO thread failed");
+                    break;
+                }
+            }
         }
+        self.fail_all();
+    }
+
+    /// Fails every exchange (the gateway stops).
+    fn fail_all(&mut self) {
         for (_, entry) in self.exchanges.drain() {
             entry.exchange.fail(StatusCode::SERVICE_UNAVAILABLE);
         }
@@ -96,43 +129,73 @@ impl GatewayIo {
         }
     }
 
-    fn run_loop(&mut self) -> io::Result<()> {
+    /// The loop of a thread of its own; `Some` when the socket is to move to that IO thread.
+    fn run_loop(&mut self) -> io::Result<Option<Arc<IoShared>>> {
         let mut signalled = true;
         loop {
             self.shared.outbox.begin_turn(signalled);
-            if self.shared.outbox.is_stopping() {
-                return Ok(());
+            signalled = false;
+            let deadline = match self.turn()? {
+                Turn::Stop => return Ok(None),
+                Turn::Move(io) => return Ok(Some(io)),
+                Turn::Again => continue,
+                Turn::Sleep(deadline) => deadline,
+            };
+            if self.shared.outbox.prepare_sleep() || self.shared.outbox.is_stopping() {
+                continue;
             }
-            let now = Instant::now();
-            self.shared.outbox.take_into(&mut self.commands);
-            let mut commands = std::mem::take(&mut self.commands);
-            for command in commands.drain(..) {
-                self.command(command, now);
-            }
-            self.commands = commands;
+            signalled = wire::wait(&self.socket, self.shared.outbox.wake.fd(), deadline)?;
+        }
+    }
+
+    /// One turn: commands from tasks, what is due, dispatch, then receive until `EAGAIN`
+    /// (the last socket call, as an [`Attached`] turn must end).
+    fn turn(&mut self) -> io::Result<Turn> {
+        if self.shared.outbox.is_stopping() {
+            return Ok(Turn::Stop);
+        }
+        let now = Instant::now();
+        self.shared.outbox.take_into(&mut self.commands);
+        let mut commands = std::mem::take(&mut self.commands);
+        for command in commands.drain(..) {
+            self.command(command, now);
+        }
+        self.commands = commands;
+        if let Some(io) = self.move_to.take() {
+            return Ok(Turn::Move(io));
+        }
+        // Every turn, not only on heartbeats: whatever is due is handled now, so the next
+        // timeout is in the future and the thread sleeps.
+        if now >= self.pool.poll_timeout() {
+            self.expire(now);
+        }
+        self.dispatch(now);
+        let blocked = self.flush_backlogs();
+        let mut received = 0;
+        loop {
             while self.receiver.recv(&self.socket)? {
                 let frames = std::mem::take(&mut self.receiver.frames);
                 self.message(&frames, now);
                 self.receiver.frames = frames;
+                received += 1;
+                if received == RECV_BATCH {
+                    self.dispatch(now);
+                    self.publish_stats();
+                    return Ok(Turn::Again);
+                }
             }
-            // Every turn, not only on heartbeats: whatever is due is handled now, so the
-            // next timeout is in the future and the poll below sleeps.
-            let now = Instant::now();
-            if now >= self.pool.poll_timeout() {
-                self.expire(now);
+            // Answers freed capacity: hand out queued requests, then receive again so the
+            // turn ends on a receive.
+            if !self.dispatch(now) {
+                break;
             }
-            self.dispatch(now);
-            let blocked = self.flush_backlogs();
-            self.publish_stats();
-            if self.shared.outbox.prepare_sleep() || self.shared.outbox.is_stopping() {
-                continue;
-            }
-            let mut deadline = self.pool.poll_timeout();
-            if blocked {
-                deadline = deadline.min(Instant::now() + Duration::from_millis(1));
-            }
-            signalled = wire::wait(&self.socket, self.shared.outbox.wake.fd(), deadline)?;
         }
+        self.publish_stats();
+        let mut deadline = self.pool.poll_timeout();
+        if blocked {
+            deadline = deadline.min(Instant::now() + Duration::from_millis(1));
+        }
+        Ok(Turn::Sleep(deadline))
     }
 
     fn publish_stats(&self) {
@@ -182,6 +245,7 @@ impl GatewayIo {
                     self.send(&w, proto::ack(id, n));
                 }
             }
+            Command::MoveTo(io) => self.move_to = Some(io),
             Command::Cancel(id) => {
                 if let Some(entry) = self.exchanges.remove(&id) {
                     entry.exchange.fail(StatusCode::SERVICE_UNAVAILABLE);
@@ -446,9 +510,12 @@ impl GatewayIo {
         }
     }
 
-    /// Hands queued requests to workers: the head, then the body held so far.
-    fn dispatch(&mut self, now: Instant) {
+    /// Hands queued requests to workers: the head, then the body held so far. True when it
+    /// handed out any.
+    fn dispatch(&mut self, now: Instant) -> bool {
+        let mut any = false;
         while let Some((id, w)) = self.pool.poll_dispatch(now) {
+            any = true;
             let Some(entry) = self.exchanges.get_mut(&id) else {
                 self.pool.job_done(id);
                 continue;
@@ -471,6 +538,7 @@ impl GatewayIo {
                 self.send_parts(&w, &[&proto::control_bytes(proto::END, id)]);
             }
         }
+        any
     }
 
     /// Sends (or queues behind earlier blocked messages) one message to a worker.
@@ -529,6 +597,54 @@ impl GatewayIo {
             self.worker_lost(&w, Instant::now());
         }
         !self.backlogs.is_empty()
+    }
+}
+
+/// Driven by a STREAM IO thread ([`Gateway::share_io_thread`](super::Gateway::share_io_thread)):
+/// the front's tasks and this socket share one thread.
+impl Attached for GatewayIo {
+    fn fds(&self) -> [std::os::unix::io::RawFd; 2] {
+        // `ZMQ_FD` of a live socket does not fail; -1 is ignored by poll(2).
+        [
+            self.socket.get_fd().unwrap_or(-1),
+            self.shared.outbox.wake.fd(),
+        ]
+    }
+
+    fn turn(&mut self, woken: bool) -> Next {
+        self.shared.outbox.begin_turn(woken);
+        match self.turn() {
+            Ok(Turn::Sleep(deadline)) => Next::At(deadline),
+            // Already on an IO thread: a second move is ignored.
+            Ok(Turn::Again | Turn::Move(_)) => Next::Now,
+            Ok(Turn::Stop) => {
+                self.fail_all();
+                Next::Done
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "zttp-zmq gateway: socket failed");
+                self.fail_all();
+                Next::Done
+            }
+        }
+    }
+
+    fn has_work(&self) -> bool {
+        self.shared.outbox.has_work()
+    }
+
+    fn prepare_sleep(&mut self) -> bool {
+        self.shared.outbox.prepare_sleep() || self.shared.outbox.is_stopping()
+    }
+
+    fn detach(self: Box<Self>) {
+        let io = *self;
+        let spawned = std::thread::Builder::new()
+            .name("zttp-gateway".into())
+            .spawn(move || io.run());
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "zttp-zmq gateway: no thread to go on with");
+        }
     }
 }
 
