@@ -1,5 +1,7 @@
 //! Connection settings: protocol, limits and the (off by default) leniencies.
 
+use std::time::Duration;
+
 /// Which side of the connection we are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -214,6 +216,26 @@ pub struct Http2Config {
     /// Control frames (SETTINGS, PING, empty DATA, zero-increment WINDOW_UPDATE,
     /// PRIORITY) tolerated per window before GOAWAY(ENHANCE_YOUR_CALM). Default 1000.
     pub max_control_frames: u32,
+    /// How long the peer has to acknowledge our SETTINGS before the
+    /// connection fails with GOAWAY(SETTINGS_TIMEOUT) (RFC 9113 §6.5.3);
+    /// `None` waits for ever. Measured from the first
+    /// [`handle_timeout`](crate::Connection::handle_timeout) after the
+    /// connection starts speaking HTTP/2. Default 10 s: every conforming peer
+    /// acknowledges at once, and one that never does holds our limits unknown.
+    pub settings_timeout: Option<Duration>,
+    /// Keep-alive: after this long without a byte from the peer, send a PING;
+    /// `None` (the default) sends none. Silence is measured between
+    /// [`handle_timeout`](crate::Connection::handle_timeout) calls, so the
+    /// PING goes out after one to two intervals of silence. Off by default: a
+    /// server already closes idle connections (its idle timeout), and an
+    /// idle connection costs no wake-ups; turn it on where long-lived streams
+    /// (server-sent events, tunnels) must notice a vanished peer.
+    pub keep_alive_interval: Option<Duration>,
+    /// Keep-alive: how long the peer has to send anything (the PING's ACK, or
+    /// any frame) after our PING before the connection fails with
+    /// [`RemoteErrorKind::PeerUnresponsive`](crate::RemoteErrorKind::PeerUnresponsive)
+    /// and a GOAWAY(NO_ERROR). Default 20 s; used only with `keep_alive_interval`.
+    pub keep_alive_timeout: Duration,
 }
 
 impl Default for Http2Config {
@@ -231,6 +253,9 @@ impl Default for Http2Config {
             max_local_resets: 200,
             max_continuation_frames: 64,
             max_control_frames: 1000,
+            settings_timeout: Some(Duration::from_secs(10)),
+            keep_alive_interval: None,
+            keep_alive_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -261,6 +286,27 @@ impl Http2Config {
         max_continuation_frames: u32;
         /// Sets [`max_control_frames`](Self::max_control_frames).
         max_control_frames: u32;
+        /// Sets [`settings_timeout`](Self::settings_timeout).
+        settings_timeout: Option<Duration>;
+        /// Sets [`keep_alive_interval`](Self::keep_alive_interval).
+        keep_alive_interval: Option<Duration>;
+        /// Sets [`keep_alive_timeout`](Self::keep_alive_timeout).
+        keep_alive_timeout: Duration;
+    }
+
+    /// Turns the keep-alive PING on: a PING after `interval` of silence, and
+    /// the connection fails if nothing arrives within `timeout` of it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let h2 = zttp_core::Http2Config::default()
+    ///     .keep_alive(Duration::from_secs(30), Duration::from_secs(10));
+    /// assert_eq!(h2.keep_alive_interval, Some(Duration::from_secs(30)));
+    /// ```
+    #[must_use]
+    pub fn keep_alive(self, interval: Duration, timeout: Duration) -> Self {
+        self.keep_alive_interval(Some(interval))
+            .keep_alive_timeout(timeout)
     }
 
     /// The SETTINGS we announce in our preface: every value that differs

@@ -116,6 +116,10 @@ pub enum RemoteErrorKind {
     InvalidStatus,
     /// The peer broke an HTTP/2 rule; the error code says which.
     Http2(crate::ErrorCode),
+    /// HTTP/2 keep-alive: nothing arrived within
+    /// [`keep_alive_timeout`](crate::Http2Config::keep_alive_timeout) of our
+    /// PING. The peer is presumed gone; GOAWAY(NO_ERROR) was queued.
+    PeerUnresponsive,
 }
 
 /// A protocol violation by the peer. After one, the connection stays in an
@@ -136,7 +140,7 @@ impl RemoteProtocolError {
         self.kind
     }
 
-    /// The status a server should answer before closing (400, 413, 414, 431, 501 or 505).
+    /// The status a server should answer before closing (400, 408, 413, 414, 431, 501 or 505).
     pub fn status(&self) -> u16 {
         use RemoteErrorKind::*;
         match self.kind {
@@ -145,6 +149,7 @@ impl RemoteProtocolError {
             BodyTooLarge => 413,
             UnsupportedTransferEncoding | MethodTooLong => 501,
             UnsupportedVersion => 505,
+            PeerUnresponsive => 408,
             _ => 400,
         }
     }

@@ -13,11 +13,14 @@
 //!   [`should_close`](Connection::should_close), [`upgrade`](Connection::upgrade);
 //! - **inputs** — [`receive_data`](Connection::receive_data) (bytes off the wire;
 //!   an empty slice means the peer closed), [`send`](Connection::send) (an event
-//!   to serialise), [`start_next_cycle`](Connection::start_next_cycle);
+//!   to serialise), [`start_next_cycle`](Connection::start_next_cycle),
+//!   [`handle_timeout`](Connection::handle_timeout) (the time, which this
+//!   crate never reads itself);
 //! - **outputs**, to poll after every input — [`next_event`](Connection::next_event)
 //!   until it says [`Event::NeedData`] (or [`Event::Paused`]), then
 //!   [`poll_transmit`](Connection::poll_transmit) until it returns `None`,
-//!   writing each chunk in order.
+//!   writing each chunk in order, and [`poll_timeout`](Connection::poll_timeout)
+//!   for the instant to call `handle_timeout` at.
 //!
 //! Errors are values: a [`RemoteProtocolError`] carries the status a server
 //! should answer (400, 413, 414, 431, 501, 505) or the HTTP/2 error code;
@@ -394,7 +397,52 @@ impl Connection {
         }
     }
 
+    /// Tells the connection the time: the protocol timers started since the
+    /// last call (HTTP/2: our SETTINGS awaiting their ACK, the keep-alive
+    /// silence) are measured from `now`, and those due at `now` act — a
+    /// keep-alive PING is queued, or the connection fails (GOAWAY queued,
+    /// the error returned by [`next_event`](Self::next_event)).
+    ///
+    /// The connection reads no clock: `now` is the caller's (a runtime's
+    /// clock, or a virtual one in tests). Call it once the connection speaks
+    /// HTTP/2 (for [`Protocol::Auto`], after the `receive_data` that
+    /// completed the preface) so its timers have a start, then whenever
+    /// [`poll_timeout`](Self::poll_timeout)'s deadline passes; more calls do
+    /// no harm. HTTP/1.1 has no protocol timers: nothing happens.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use zttp_core::{Config, Connection, Event, Http2Config, Protocol, Role};
+    ///
+    /// let h2 = Http2Config::default().settings_timeout(Some(Duration::from_secs(5)));
+    /// let mut server = Connection::with_config(Role::Server, Config::default().protocol(Protocol::Http2).http2(h2));
+    /// let start = Instant::now(); // any instant: the connection only compares them
+    /// server.handle_timeout(start);
+    /// assert_eq!(server.poll_timeout(), Some(start + Duration::from_secs(5)));
+    /// let _ = server.data_to_send(); // our SETTINGS, which the peer never acknowledges
+    /// server.handle_timeout(start + Duration::from_secs(5));
+    /// assert!(server.next_event().is_err()); // GOAWAY(SETTINGS_TIMEOUT) is queued
+    /// assert!(server.should_close());
+    /// ```
+    pub fn handle_timeout(&mut self, now: std::time::Instant) {
+        if let Inner::H2(c) = &mut self.inner {
+            c.handle_timeout(now);
+        }
+    }
+
     // ---- outputs ----
+
+    /// The instant at which [`handle_timeout`](Self::handle_timeout) must be
+    /// called next, or `None` when no protocol timer runs (HTTP/1.1, timers
+    /// off, not started yet, or the connection failed). Poll it after every
+    /// input, as the deadline moves.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<std::time::Instant> {
+        match &self.inner {
+            Inner::H2(c) => c.poll_timeout(),
+            _ => None,
+        }
+    }
 
     /// The next chunk of bytes to write to the peer, in order; `None` when
     /// nothing is waiting. Large body chunks come out as the very `Bytes` sent.

@@ -7,6 +7,7 @@
 //! - [`send`]: the send side (frame writing, HPACK encoder, send window);
 //! - [`flow`]: flow-control windows;
 //! - [`message`]: pseudo-headers and field validation (§8);
+//! - [`timers`]: the SETTINGS-ACK and keep-alive deadlines, on the caller's clock;
 //! - `conn`: the connection that ties the owners together.
 //!
 //! Each owner keeps its fields private; only `conn` uses more than one.
@@ -20,5 +21,6 @@ mod recv;
 mod send;
 mod stream;
 mod streams;
+mod timers;
 
 pub(crate) use conn::H2Connection;

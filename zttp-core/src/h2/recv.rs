@@ -123,6 +123,19 @@ impl RecvHalf {
         }
     }
 
+    /// A whole frame (or the rest of the preface) is buffered, not processed yet.
+    pub(crate) fn has_whole_frame(&self) -> bool {
+        let buf = if self.preface_pending {
+            match self.buf.get(H2_PREFACE.len()..) {
+                Some(rest) => rest,
+                None => return false,
+            }
+        } else {
+            &self.buf[..]
+        };
+        Head::parse(buf).is_some_and(|head| buf.len() >= HEAD_LEN + head.length as usize)
+    }
+
     pub(crate) fn is_eof(&self) -> bool {
         self.eof
     }

@@ -34,8 +34,9 @@
 //!
 //! One timer per connection watches the earliest deadline: the next request
 //! head (header-read or keep-alive timeout), queued output that stopped
-//! moving (write timeout: the connection is dropped), or the end of a
-//! lingering close. Closing after an error answer or an unread body shuts
+//! moving (write timeout: the connection is dropped), the core's protocol
+//! timers (HTTP/2's SETTINGS ACK and keep-alive PING: `poll_timeout` /
+//! `handle_timeout`), or the end of a lingering close. Closing after an error answer or an unread body shuts
 //! our write side first and discards what the peer still sends for a bounded
 //! time, so its data does not make the kernel reset the answer away.
 

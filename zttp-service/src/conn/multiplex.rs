@@ -79,6 +79,8 @@ pub(super) struct Multiplex<H: Handler> {
     stream_ids: Vec<StreamId>,
     /// Informational responses handlers queued.
     interim: Interim,
+    /// The core's protocol timers have their start (see `poll_work`).
+    clock_started: bool,
 }
 
 impl<H: Handler> Multiplex<H> {
@@ -94,6 +96,7 @@ impl<H: Handler> Multiplex<H> {
             ended: Vec::new(),
             stream_ids: Vec::new(),
             interim: Interim::default(),
+            clock_started: false,
         }
     }
 
@@ -105,6 +108,12 @@ impl<H: Handler> Multiplex<H> {
         queued: usize,
         cx: &mut Context<'_>,
     ) -> bool {
+        if !self.clock_started {
+            // The core's timers (SETTINGS ACK, keep-alive) start now; the
+            // pump's timer watches their deadline from here on.
+            self.clock_started = true;
+            conn.core.handle_timeout(conn.runtime.now());
+        }
         let mut progress = self.process_events(conn);
         progress |= self.poll_handlers(conn, cx);
         progress |= self.poll_bodies(conn, queued, cx);

@@ -109,6 +109,8 @@ enum Deadline {
     WriteStalled,
     /// The lingering close has lasted long enough.
     Linger,
+    /// A protocol timer of the core (HTTP/2: SETTINGS ACK, keep-alive PING).
+    Protocol,
 }
 
 /// What the loop does after the connection timer fired.
@@ -341,7 +343,15 @@ where
             Lifecycle::Lingering { since, .. } => Some((since + LINGER_TIMEOUT, Deadline::Linger)),
             _ => None,
         };
-        [head, write, linger]
+        let protocol = match self.conn.winding_up() {
+            false => self
+                .conn
+                .core
+                .poll_timeout()
+                .map(|t| (t, Deadline::Protocol)),
+            true => None,
+        };
+        [head, write, linger, protocol]
             .into_iter()
             .flatten()
             .min_by_key(|(at, _)| *at)
@@ -369,7 +379,7 @@ where
             let now = self.conn.runtime.now();
             if now >= deadline {
                 self.timer = None;
-                return Poll::Ready(self.on_deadline(kind));
+                return Poll::Ready(self.on_deadline(kind, now));
             }
             if self.timer.as_ref().is_none_or(|(at, _)| *at > deadline) {
                 self.timer = Some((deadline, self.conn.runtime.sleep(deadline - now)));
@@ -377,7 +387,7 @@ where
         }
     }
 
-    fn on_deadline(&mut self, kind: Deadline) -> Expired {
+    fn on_deadline(&mut self, kind: Deadline, now: Instant) -> Expired {
         match kind {
             Deadline::WriteStalled => {
                 debug!(
@@ -392,6 +402,11 @@ where
             }
             Deadline::Head => {
                 self.dispatcher.on_head_timeout(&mut self.conn);
+                Expired::Continue
+            }
+            Deadline::Protocol => {
+                // A PING queued, or an error the dispatcher reads next turn.
+                self.conn.core.handle_timeout(now);
                 Expired::Continue
             }
         }

@@ -11,6 +11,7 @@ use crate::h2::frame::{
 use crate::h2::message::{self, Malformed};
 use crate::h2::recv::{ConnResult, Decoded, HeaderBlock};
 use crate::h2::stream::{ClosedBy, RecvBody, RecvSide, Stream};
+use crate::h2::timers::KEEP_ALIVE_PING;
 use crate::{EndOfMessage, ErrorCode, Event, Framing, Headers as Fields, Role, StreamId};
 
 /// The framing of a received message body: empty when HEADERS ended the
@@ -358,6 +359,7 @@ impl H2Connection {
     fn recv_settings(&mut self, head: Head, payload: &[u8]) -> ConnResult {
         let frame = SettingsFrame::load(head, payload)?;
         if frame.ack {
+            self.timers.settings_acknowledged();
             if let Some(delta) = self.recv.settings_acknowledged() {
                 for s in self.streams.iter_mut() {
                     s.recv_window.shift(delta);
@@ -383,7 +385,11 @@ impl H2Connection {
     fn recv_ping(&mut self, head: Head, payload: &[u8]) -> ConnResult {
         let ping = Ping::load(head, payload)?;
         if ping.ack {
-            self.events.push_back(Event::PingAcknowledged(ping.data));
+            // Our keep-alive probe's answer is ours alone (bytes arriving
+            // already counted as liveness).
+            if ping.data != KEEP_ALIVE_PING {
+                self.events.push_back(Event::PingAcknowledged(ping.data));
+            }
             return Ok(());
         }
         self.recv.count_control_frame()?;

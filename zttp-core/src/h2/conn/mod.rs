@@ -35,12 +35,14 @@ mod inbound;
 mod outbound;
 
 use std::collections::VecDeque;
+use std::time::Instant;
 
 use super::flow::DEFAULT_WINDOW;
 use super::recv::RecvHalf;
 use super::send::SendHalf;
 use super::stream::ClosedBy;
 use super::streams::Streams;
+use super::timers::{Due, Timers, KEEP_ALIVE_PING};
 use crate::outbound::Outbound;
 use crate::{
     Config, ErrorCode, Event, Http2Config, LocalProtocolError, RemoteErrorKind,
@@ -55,6 +57,7 @@ pub(crate) struct H2Connection {
     streams: Streams,
     recv: RecvHalf,
     send: SendHalf,
+    timers: Timers,
     /// Events decided but not handed out yet.
     events: VecDeque<Event>,
     error: Option<RemoteProtocolError>,
@@ -74,6 +77,7 @@ impl H2Connection {
             streams: Streams::new(role),
             recv: RecvHalf::new(config, role == Role::Server),
             send: SendHalf::new(),
+            timers: Timers::new(&config.http2),
             events: VecDeque::new(),
             error: None,
             goaway_sent: None,
@@ -98,8 +102,42 @@ impl H2Connection {
 
     pub(crate) fn receive_data(&mut self, data: &[u8]) {
         if data.is_empty() || self.error.is_none() {
+            if !data.is_empty() {
+                self.timers.heard();
+            }
             self.recv.receive(data);
         }
+    }
+
+    /// The time is `now`: anchors the timers started since the last call and
+    /// acts on the deadlines that passed (a PING, or a connection error that
+    /// `next_event` then returns).
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        if self.error.is_some() {
+            return;
+        }
+        match self.timers.at(now, self.recv.has_whole_frame()) {
+            None => {}
+            Some(Due::Ping) => self.send.write_ping(false, KEEP_ALIVE_PING),
+            Some(Due::SettingsTimeout) => {
+                self.fail(ErrorCode::SETTINGS_TIMEOUT);
+            }
+            Some(Due::PeerUnresponsive) => {
+                self.fail_with(
+                    ErrorCode::NO_ERROR,
+                    b"keep-alive ping timeout",
+                    RemoteErrorKind::PeerUnresponsive,
+                );
+            }
+        }
+    }
+
+    /// The next instant `handle_timeout` must be called at, if any.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        if self.error.is_some() {
+            return None;
+        }
+        self.timers.deadline()
     }
 
     pub(crate) fn next_event(&mut self) -> Result<Event, RemoteProtocolError> {
@@ -126,11 +164,21 @@ impl H2Connection {
 
     /// Enters the error state: GOAWAY with `code`, and every later call fails alike.
     fn fail(&mut self, code: ErrorCode) -> RemoteProtocolError {
+        self.fail_with(code, b"", RemoteErrorKind::Http2(code))
+    }
+
+    /// Enters the error state `kind`, with GOAWAY(`code`, `debug`).
+    fn fail_with(
+        &mut self,
+        code: ErrorCode,
+        debug: &[u8],
+        kind: RemoteErrorKind,
+    ) -> RemoteProtocolError {
         self.send
-            .write_goaway(self.streams.last_remote_id(), code, b"");
+            .write_goaway(self.streams.last_remote_id(), code, debug);
         self.events.clear();
         self.recv.stop();
-        let err = RemoteProtocolError::new(RemoteErrorKind::Http2(code));
+        let err = RemoteProtocolError::new(kind);
         self.error = Some(err);
         err
     }

@@ -26,6 +26,20 @@ impl Client {
         }
     }
 
+    /// Takes bytes the server wrote (read off the pipe by the test).
+    fn take(&mut self, bytes: &[u8]) {
+        if !bytes.is_empty() {
+            self.core.receive_data(bytes);
+        }
+        loop {
+            match self.core.next_event() {
+                Ok(Event::NeedData | Event::ConnectionClosed) => break,
+                Ok(event) => self.events.push(event),
+                Err(e) => panic!("client: {e}"),
+            }
+        }
+    }
+
     /// Sends what the client queued, runs the server, reads its answer.
     fn exchange(&mut self, c: &mut Conn) {
         for _ in 0..16 {
@@ -38,14 +52,7 @@ impl Client {
             if received.is_empty() && self.core.pending_send_len() == 0 {
                 return;
             }
-            self.core.receive_data(&received);
-            loop {
-                match self.core.next_event() {
-                    Ok(Event::NeedData) => break,
-                    Ok(event) => self.events.push(event),
-                    Err(e) => panic!("client: {e}"),
-                }
-            }
+            self.take(&received);
         }
     }
 
@@ -503,4 +510,147 @@ fn the_body_follows_the_framing_the_core_read() {
     assert_eq!(client.body(get), b"true Some(0)");
     assert_eq!(client.body(streamed), b"false None");
     assert_eq!(client.body(declared), b"false Some(3)");
+}
+
+// ---- the core's protocol timers, driven by the pump's one timer ----
+
+/// The kinds and flags of the frames in `bytes` (whole frames only).
+fn frame_kinds(mut bytes: &[u8]) -> Vec<(u8, u8)> {
+    let mut out = Vec::new();
+    while bytes.len() >= 9 {
+        let len = u32::from_be_bytes([0, bytes[0], bytes[1], bytes[2]]) as usize;
+        out.push((bytes[3], bytes[4]));
+        bytes = &bytes[(9 + len).min(bytes.len())..];
+    }
+    out
+}
+
+const PING: u8 = 6;
+
+/// `config()` with the HTTP/2 timers set by `f`.
+fn h2_timers(f: impl FnOnce(&mut zttp_core::Http2Config)) -> crate::ServerConfig {
+    let mut config = config();
+    f(&mut config.core.http2);
+    config
+}
+
+#[test]
+fn a_client_that_never_acknowledges_settings_gets_goaway_settings_timeout() {
+    let config = h2_timers(|h2| h2.settings_timeout = Some(Duration::from_secs(3)));
+    let mut c = Conn::start(config, echo_path);
+    // The preface and our SETTINGS, but never an ACK of the server's.
+    let mut hello = zttp_core::H2_PREFACE.to_vec();
+    hello.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    c.send(hello);
+    // A client core reads what the server says (its ACKs go nowhere).
+    let mut client = Client::new();
+    client.take(&c.pipe.read());
+    c.advance(Duration::from_secs(3) - MS);
+    client.take(&c.pipe.read());
+    assert_eq!(client.goaway(), None);
+    c.advance(MS);
+    client.take(&c.pipe.read());
+    assert_eq!(
+        client.goaway(),
+        Some((StreamId::ZERO, ErrorCode::SETTINGS_TIMEOUT))
+    );
+    c.close();
+    assert!(c.finished());
+}
+
+#[test]
+fn settings_acknowledged_in_time_keep_the_connection() {
+    let config = h2_timers(|h2| h2.settings_timeout = Some(Duration::from_secs(3)));
+    let mut c = Conn::start(config, echo_path);
+    let mut client = Client::new();
+    let id = client.request("GET", "/sleep/20000", None);
+    client.exchange(&mut c);
+    c.advance(Duration::from_secs(20));
+    client.exchange(&mut c);
+    assert_eq!(client.goaway(), None);
+    assert_eq!(client.body(id), b"/sleep/20000");
+}
+
+#[test]
+fn keep_alive_pings_a_silent_client_and_its_acks_keep_the_connection() {
+    let config = h2_timers(|h2| {
+        h2.keep_alive_interval = Some(Duration::from_secs(2));
+        h2.keep_alive_timeout = Duration::from_secs(1);
+    });
+    let mut c = Conn::start(config, echo_path);
+    let mut client = Client::new();
+    // A stream open for a minute keeps the idle timeout away.
+    let id = client.request("GET", "/sleep/60000", None);
+    client.exchange(&mut c);
+    let mut pings = 0;
+    // The client answers at once (within 100 ms) and sends nothing else.
+    for _ in 0..599 {
+        c.advance(100 * MS);
+        let out = c.pipe.read();
+        pings += frame_kinds(&out)
+            .iter()
+            .filter(|&&(kind, flags)| kind == PING && flags & 1 == 0)
+            .count();
+        client.take(&out);
+        client.exchange(&mut c);
+        assert_eq!(client.goaway(), None);
+    }
+    // A PING after 2 to 4 s of silence (silence is measured between deadlines).
+    assert!(
+        (14..=30).contains(&pings),
+        "{pings} keep-alive PINGs in 60 s at a 2 s interval"
+    );
+    c.advance(100 * MS);
+    client.exchange(&mut c);
+    assert_eq!(client.body(id), b"/sleep/60000");
+    assert!(!c.finished());
+}
+
+#[test]
+fn keep_alive_drops_a_client_that_stops_answering() {
+    let config = h2_timers(|h2| {
+        h2.keep_alive_interval = Some(Duration::from_secs(2));
+        h2.keep_alive_timeout = Duration::from_secs(1);
+    });
+    let mut c = Conn::start(config, echo_path);
+    let mut client = Client::new();
+    let id = client.request("GET", "/sleep/60000", None);
+    client.exchange(&mut c);
+    // The client goes silent: a PING within two intervals, the GOAWAY one
+    // timeout later, then the connection ends (after the lingering close).
+    c.advance(Duration::from_secs(4 + 1));
+    let out = c.pipe.read();
+    let kinds = frame_kinds(&out);
+    assert!(kinds.contains(&(PING, 0)), "{kinds:?}");
+    client.take(&out);
+    assert_eq!(
+        client.goaway(),
+        Some((StreamId::new(1), ErrorCode::NO_ERROR))
+    );
+    c.advance(Duration::from_secs(2));
+    assert!(c.finished());
+    assert_eq!(client.status(id), None);
+}
+
+#[test]
+fn protocol_timers_share_the_one_connection_timer() {
+    let config = h2_timers(|h2| {
+        h2.keep_alive_interval = Some(Duration::from_secs(2));
+        h2.keep_alive_timeout = Duration::from_secs(1);
+    });
+    let mut c = Conn::start(config, echo_path);
+    let mut client = Client::new();
+    let id = client.request("GET", "/sleep/20000", None);
+    client.exchange(&mut c);
+    let before = c.h.runtime.sleeps_created();
+    for _ in 0..200 {
+        c.advance(100 * MS);
+        client.exchange(&mut c);
+    }
+    assert_eq!(client.body(id), b"/sleep/20000");
+    // About one timer per protocol deadline (a PING, its timeout, a restart
+    // of the silence: at most one a second here), not one per exchange of
+    // frames (200 here).
+    let timers = c.h.runtime.sleeps_created() - before;
+    assert!(timers <= 20, "{timers} timers in 20 s of keep-alive");
 }
