@@ -308,3 +308,77 @@ pub fn graceful_shutdown_finishes_http2_streams_in_flight(start: Start) {
     );
     super::tests::assert_listener_closed(addr);
 }
+
+/// The JSON value of `key` in the driver's flat output, as text.
+fn json_field<'a>(json: &'a str, key: &str) -> &'a str {
+    let at = json
+        .find(&format!("\"{key}\": "))
+        .unwrap_or_else(|| panic!("no {key} in {json}"));
+    let rest = &json[at + key.len() + 4..];
+    let end = rest
+        .char_indices()
+        .scan(0i32, |depth, (i, c)| {
+            match c {
+                '{' | '[' => *depth += 1,
+                '}' | ']' => *depth -= 1,
+                _ => {}
+            }
+            Some((i, c, *depth))
+        })
+        .find(|&(_, c, depth)| depth < 0 || (depth == 0 && c == ','))
+        .map_or(rest.len(), |(i, _, _)| i);
+    &rest[..end]
+}
+
+/// A peer (python `h2`) that never acknowledges our SETTINGS gets
+/// GOAWAY(SETTINGS_TIMEOUT) at the configured timeout, and the connection closes.
+pub fn python_h2_peer_that_never_acknowledges_settings_gets_settings_timeout(start: Start) {
+    let mut config = ServerConfig::default();
+    config.core.http2.settings_timeout = Some(Duration::from_millis(1000));
+    let server = start(config);
+    let child = spawn_h2_client(server.addr.port(), "no_settings_ack");
+    let json = h2_client_output(wait_bounded(child, Duration::from_secs(20)));
+    println!("{json}");
+    let goaway = json_field(&json, "goaway");
+    assert!(
+        goaway.contains(r#""code": 4,"#),
+        "GOAWAY(SETTINGS_TIMEOUT) expected: {json}"
+    );
+    let after: f64 = json_field(goaway.trim_matches(['{', '}']), "after")
+        .parse()
+        .unwrap();
+    assert!(
+        (0.9..5.0).contains(&after),
+        "GOAWAY after {after} s: {json}"
+    );
+    assert_eq!(json_field(&json, "closed"), "true", "{json}");
+    server.stop().unwrap();
+}
+
+/// Keep-alive: a peer (python `h2`) that answers our PINGs keeps its
+/// connection through a slow request; once it stops answering it gets
+/// GOAWAY(NO_ERROR, "keep-alive ping timeout") and the connection closes.
+pub fn python_h2_peer_that_stops_answering_pings_is_closed(start: Start) {
+    let mut config = ServerConfig::default();
+    config.core.http2 = config
+        .core
+        .http2
+        .keep_alive(Duration::from_millis(500), Duration::from_millis(500));
+    let server = start(config);
+    let child = spawn_h2_client(server.addr.port(), "stop_answering_pings");
+    let json = h2_client_output(wait_bounded(child, Duration::from_secs(25)));
+    println!("{json}");
+    assert_eq!(json_field(&json, "body"), r#""slept""#, "{json}");
+    let answered: u32 = json_field(&json, "answered").parse().unwrap();
+    assert!(answered >= 1, "PINGs during the 2.5 s request: {json}");
+    assert_ne!(json_field(&json, "unanswered_pings"), "[]", "{json}");
+    let goaway = json_field(&json, "goaway");
+    assert!(
+        goaway.contains(r#""code": 0,"#) && goaway.contains("keep-alive ping timeout"),
+        "GOAWAY(NO_ERROR) expected: {json}"
+    );
+    assert_eq!(json_field(&json, "closed"), "true", "{json}");
+    let closed_after: f64 = json_field(&json, "closed_after").parse().unwrap();
+    assert!(closed_after < 6.0, "closed after {closed_after} s: {json}");
+    server.stop().unwrap();
+}

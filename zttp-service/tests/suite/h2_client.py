@@ -140,5 +140,90 @@ def concurrent():
     return out
 
 
-print(json.dumps({"concurrent": concurrent}[SCENARIO]()))
+def raw_frames(sock, until, stop):
+    """Reads the server's frames without answering any (no ACK, no PING reply),
+    until `stop(frame)` is true or the server closes; returns (frames, closed)."""
+    import hyperframe.frame
+    buf = bytearray()
+    frames = []
+    while time.monotonic() < until:
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            continue
+        if not data:
+            return frames, True
+        buf += data
+        while len(buf) >= 9:
+            frame, length = hyperframe.frame.Frame.parse_frame_header(memoryview(buf[:9]))
+            if len(buf) < 9 + length:
+                break
+            frame.parse_body(memoryview(buf[9:9 + length]))
+            del buf[:9 + length]
+            frames.append((time.monotonic(), frame))
+            if stop(frame):
+                return frames, False
+    return frames, False
+
+
+def goaway_of(frames, since):
+    import hyperframe.frame
+    for at, f in frames:
+        if isinstance(f, hyperframe.frame.GoAwayFrame):
+            return {"code": f.error_code, "debug": f.additional_data.decode("latin-1"),
+                    "after": round(at - since, 2)}
+    return None
+
+
+def no_settings_ack():
+    """The python h2 state machine opens the connection, but the server's
+    SETTINGS are never fed to it, so they are never acknowledged."""
+    sock = socket.create_connection(("127.0.0.1", PORT), timeout=0.2)
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    sock.sendall(conn.data_to_send())
+    began = time.monotonic()
+    frames, closed = raw_frames(sock, began + 10, lambda f: False)
+    return {"goaway": goaway_of(frames, began), "closed": closed,
+            "closed_after": round(time.monotonic() - began, 2)}
+
+
+def stop_answering_pings():
+    """Answers the server's keep-alive PINGs (h2 acknowledges them) while a
+    slow request is in flight, then stops reading and answering anything."""
+    import hyperframe.frame
+    c = Client()
+    c.sock.settimeout(0.2)
+    sid = c.request("GET", "/sleep/2500")
+    pings_answered = 0
+    while not c.streams[sid]["done"]:
+        if time.monotonic() > DEADLINE:
+            raise TimeoutError("the slow request did not end")
+        try:
+            data = c.sock.recv(65536)
+        except socket.timeout:
+            continue
+        if not data:
+            raise ConnectionError("server closed the connection while the client answered")
+        for ev in c.conn.receive_data(data):
+            if isinstance(ev, h2.events.PingReceived):
+                pings_answered += 1
+            elif isinstance(ev, h2.events.DataReceived):
+                c.streams[ev.stream_id]["body"] += ev.data
+                c.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+            elif isinstance(ev, h2.events.StreamEnded):
+                c.streams[ev.stream_id]["done"] = True
+        c.flush()
+    # Silent from here on: the server's frames are read but never answered.
+    began = time.monotonic()
+    frames, closed = raw_frames(c.sock, began + 10, lambda f: False)
+    pings = [round(at - began, 2) for at, f in frames
+             if isinstance(f, hyperframe.frame.PingFrame) and "ACK" not in f.flags]
+    return {"answered": pings_answered, "body": c.streams[sid]["body"].decode("latin-1"),
+            "unanswered_pings": pings, "goaway": goaway_of(frames, began), "closed": closed,
+            "closed_after": round(time.monotonic() - began, 2)}
+
+
+print(json.dumps({"concurrent": concurrent, "no_settings_ack": no_settings_ack,
+                  "stop_answering_pings": stop_answering_pings}[SCENARIO]()))
 sys.stdout.flush()

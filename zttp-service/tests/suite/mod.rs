@@ -108,6 +108,8 @@ macro_rules! http2_suite {
             python_httpx_http2_client_round_trips ["httpx"],
             h2load_requests_all_succeed ["h2load"],
             graceful_shutdown_finishes_http2_streams_in_flight ["nghttp"],
+            python_h2_peer_that_never_acknowledges_settings_gets_settings_timeout ["h2"],
+            python_h2_peer_that_stops_answering_pings_is_closed ["h2"],
         );
     };
     (@tests $start:path; $($name:ident $([$($peer:literal),+])?,)*) => {
