@@ -93,6 +93,9 @@ mod wake;
 pub use listener::{set_tcp_max_retransmit, PeerListener};
 pub use peer::{PeerLimits, PeerStream, RoutingId};
 pub use runtime::{IoThreadRuntime, TokioRuntime};
+/// The gateway protocol's decoders, for the fuzz target; not API.
+#[doc(hidden)]
+pub use scale::fuzz as __fuzz;
 pub use scale::spec as protocol;
 pub use scale::{
     worker, CurveKeyPair, Gateway, GatewayConfig, GatewayCurve, GatewayHandler, GatewayStats,

@@ -11,6 +11,8 @@
 mod curve;
 mod exchange;
 mod forward;
+#[doc(hidden)]
+pub mod fuzz;
 mod gateway;
 mod io_loop;
 mod pool;
