@@ -140,7 +140,7 @@ pub use runtime::Runtime;
 pub use server::{serve, serve_incoming, serve_with};
 pub use shutdown::{Shutdown, Triggered};
 #[cfg(feature = "tower")]
-pub use tower::TowerHandler;
+pub use tower::{TowerFuture, TowerHandler};
 pub use upgrade::Upgraded;
 
 /// A request as handlers receive it: the `http` crate's request with a streaming [`Body`].

@@ -1,7 +1,9 @@
 //! [`TowerHandler`]: serve a `tower::Service` (an axum `Router`, ...) unchanged.
 
-use std::future::{poll_fn, Future};
+use std::fmt;
+use std::future::Future;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::StatusCode;
@@ -41,25 +43,142 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    type Future = Pin<Box<dyn Future<Output = http::Response<Body>> + Send + 'static>>;
+    type Future = TowerFuture<S>;
 
     fn call(&self, request: Request) -> Self::Future {
-        let mut service = self.0.clone();
-        Box::pin(async move {
-            let ready: Result<(), BoxError> = poll_fn(|cx| service.poll_ready(cx))
-                .await
-                .map_err(Into::into);
-            let result = match ready {
-                Ok(()) => service.call(request).await.map_err(Into::into),
-                Err(e) => Err(e),
+        TowerFuture {
+            state: State::Ready {
+                service: self.0.clone(),
+                request: Some(request),
+            },
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of a [`TowerHandler`] call: drives the service to readiness,
+    /// calls it and converts its response (or error) into a response. A named
+    /// state machine rather than a boxed `async` block: no allocation per request.
+    pub struct TowerFuture<S>
+    where
+        S: Service<Request>,
+    {
+        #[pin]
+        state: State<S>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<S>
+    where
+        S: Service<Request>,
+    {
+        /// Waiting for the service to be ready for `request`.
+        Ready { service: S, request: Option<Request> },
+        /// The service is answering.
+        Calling { #[pin] future: S::Future },
+        /// The response was handed out.
+        Done,
+    }
+}
+
+impl<S, B> Future for TowerFuture<S>
+where
+    S: Service<Request, Response = http::Response<B>>,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Output = http::Response<Body>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            let result = match state.as_mut().project() {
+                StateProj::Ready { service, request } => match service.poll_ready(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok(())) => {
+                        let request = request
+                            .take()
+                            .expect("a TowerFuture calls its service once");
+                        let future = service.call(request);
+                        state.set(State::Calling { future });
+                        continue;
+                    }
+                    Poll::Ready(Err(e)) => Err(e.into()),
+                },
+                StateProj::Calling { future } => match future.poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(result) => result.map_err(Into::into),
+                },
+                StateProj::Done => panic!("TowerFuture polled after it completed"),
             };
-            match result {
+            state.set(State::Done);
+            return Poll::Ready(match result {
                 Ok(response) => response.into_response(),
                 Err(e) => {
                     tracing::error!(error = %e, "service failed; answering 500");
                     StatusCode::INTERNAL_SERVER_ERROR.into_response()
                 }
+            });
+        }
+    }
+}
+
+impl<S: Service<Request>> fmt::Debug for TowerFuture<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TowerFuture").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::executor::block_on;
+
+    /// A service that is not ready on its first poll, then answers with the
+    /// request's path, or fails on `/fail`.
+    #[derive(Clone, Default)]
+    struct Echo {
+        polled: bool,
+    }
+
+    impl Service<Request> for Echo {
+        type Response = http::Response<Body>;
+        type Error = std::io::Error;
+        type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            if !std::mem::replace(&mut self.polled, true) {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
-        })
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, request: Request) -> Self::Future {
+            std::future::ready(match request.uri().path() {
+                "/fail" => Err(std::io::Error::other("refused")),
+                path => Ok(http::Response::new(Body::from(path.to_owned()))),
+            })
+        }
+    }
+
+    fn get(path: &str) -> http::Response<Body> {
+        let request = http::Request::get(path).body(Body::empty()).unwrap();
+        block_on(TowerHandler(Echo::default()).call(request))
+    }
+
+    #[test]
+    fn waits_for_readiness_then_answers_with_the_service_response() {
+        let response = get("/a/b");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(block_on(response.into_body().to_bytes()).unwrap(), "/a/b");
+    }
+
+    #[test]
+    fn a_service_error_answers_500() {
+        assert_eq!(get("/fail").status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }
