@@ -255,6 +255,35 @@ impl Connection {
         }
     }
 
+    /// Feeds bytes received from the peer, as [`receive_data`](Self::receive_data),
+    /// taking the buffer they were read into. On HTTP/1.1 they become the
+    /// connection's receive buffer without a copy when nothing is buffered
+    /// (a read buffer the caller splits off a larger one it reuses: the heads
+    /// and bodies handed out are then slices of it), and are appended in place
+    /// when they continue the buffered bytes in memory.
+    ///
+    /// Bytes still buffered keep `data`'s allocation alive: call
+    /// [`shrink_receive_buffer`](Self::shrink_receive_buffer) before waiting
+    /// for the peer.
+    pub fn receive_bytes(&mut self, data: bytes::BytesMut) {
+        match &mut self.inner {
+            Inner::H1(c) => c.receive_bytes(data),
+            _ => self.receive_data(&data),
+        }
+    }
+
+    /// Lets go of buffers the connection does not need while it waits for
+    /// the peer: with nothing buffered the receive buffer is released; bytes
+    /// still buffered (a partial head, pipelined requests) move into an
+    /// allocation of their own size when they are a view of a buffer handed
+    /// over with [`receive_bytes`](Self::receive_bytes). Cheap to call when
+    /// there is nothing to do.
+    pub fn shrink_receive_buffer(&mut self) {
+        if let Inner::H1(c) = &mut self.inner {
+            c.shrink_receive_buffer();
+        }
+    }
+
     /// Ends `Protocol::Auto` detection: becomes an HTTP/1.1 or HTTP/2
     /// connection and feeds it the bytes received so far.
     fn settle(&mut self, protocol: Protocol) {

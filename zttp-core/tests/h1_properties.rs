@@ -159,10 +159,39 @@ fn wire(spec: &RequestSpec) -> Vec<u8> {
 /// with an empty 200 so pipelined ones come through, and returns every event
 /// with adjacent `Data` merged.
 fn serve(fragments: &[&[u8]]) -> Vec<Event> {
+    serve_by(fragments, Feed::Copied)
+}
+
+/// How [`serve_by`] hands fragments to the connection.
+#[derive(Clone, Copy, Debug)]
+enum Feed {
+    /// `receive_data`: copied.
+    Copied,
+    /// `receive_bytes`, each fragment split off one shared buffer in turn
+    /// (as a server's read arena does), optionally shrinking the receive
+    /// buffer after each (as before waiting for the peer).
+    Arena { shrink: bool },
+    /// `receive_bytes`, each fragment in an allocation of its own.
+    Separate,
+}
+
+fn serve_by(fragments: &[&[u8]], feed: Feed) -> Vec<Event> {
     let mut conn = Connection::new(Role::Server);
     let mut events: Vec<Event> = Vec::new();
+    let total: usize = fragments.iter().map(|f| f.len()).sum();
+    let mut arena = bytes::BytesMut::zeroed(total);
     for fragment in fragments {
-        conn.receive_data(fragment);
+        match feed {
+            Feed::Copied => conn.receive_data(fragment),
+            Feed::Arena { shrink } => {
+                arena[..fragment.len()].copy_from_slice(fragment);
+                conn.receive_bytes(arena.split_to(fragment.len()));
+                if shrink {
+                    conn.shrink_receive_buffer();
+                }
+            }
+            Feed::Separate => conn.receive_bytes(bytes::BytesMut::from(*fragment)),
+        }
         loop {
             match conn.next_event().expect("valid input") {
                 Event::NeedData => break,
@@ -270,13 +299,18 @@ proptest! {
         at.dedup();
         let fragments: Vec<&[u8]> = at.windows(2).map(|w| &input[w[0]..w[1]]).collect();
         prop_assert_eq!(&serve(&fragments), &whole);
+        for feed in [Feed::Arena { shrink: false }, Feed::Arena { shrink: true }, Feed::Separate] {
+            prop_assert_eq!(&serve_by(&fragments, feed), &whole, "{:?}", feed);
+        }
     }
 
     #[test]
     fn one_byte_at_a_time_yields_the_same_events(spec in request_spec()) {
         let input = wire(&spec);
         let bytes: Vec<&[u8]> = input.chunks(1).collect();
-        prop_assert_eq!(serve(&bytes), serve(&[&input]));
+        let whole = serve(&[&input]);
+        prop_assert_eq!(&serve(&bytes), &whole);
+        prop_assert_eq!(&serve_by(&bytes, Feed::Arena { shrink: true }), &whole);
     }
 
     #[test]

@@ -68,6 +68,9 @@ pub(crate) struct H1Connection {
     limits: Limits,
     leniency: Leniency,
     buf: BytesMut,
+    /// `buf` is an allocation of its own (grown by copying), not a view of
+    /// bytes the caller handed over with [`receive_bytes`](Self::receive_bytes).
+    buf_owned: bool,
     eof: bool,
     recv: RecvState,
     send: SendState,
@@ -104,6 +107,7 @@ impl H1Connection {
             limits: config.limits.clone(),
             leniency: config.leniency.clone(),
             buf: BytesMut::new(),
+            buf_owned: true,
             eof: false,
             recv: RecvState::Idle,
             send: SendState::Idle,
@@ -157,7 +161,46 @@ impl H1Connection {
         if data.is_empty() {
             self.eof = true;
         } else if !self.eof {
+            self.own_buf();
             self.buf.extend_from_slice(data);
+        }
+    }
+
+    /// Takes received bytes without copying them when nothing is buffered
+    /// (heads and bodies are then slices of `data`); otherwise appends them,
+    /// in place when `data` continues the buffered bytes in memory.
+    pub(crate) fn receive_bytes(&mut self, data: BytesMut) {
+        if data.is_empty() {
+            self.eof = true;
+        } else if self.eof {
+            // Nothing is read after the end.
+        } else if self.buf.is_empty() {
+            self.buf = data;
+            self.buf_owned = false;
+        } else if self.buf_owned {
+            self.buf.extend_from_slice(&data);
+        } else {
+            self.buf.unsplit(data);
+        }
+    }
+
+    /// Moves the buffered bytes into an allocation of their own, unless they
+    /// are in one already: a connection that waits then keeps no larger
+    /// buffer they came in alive, and appending copies at amortised O(1).
+    fn own_buf(&mut self) {
+        if !self.buf_owned {
+            self.buf = BytesMut::from(&self.buf[..]);
+            self.buf_owned = true;
+        }
+    }
+
+    /// See [`Connection::shrink_receive_buffer`](crate::Connection::shrink_receive_buffer).
+    pub(crate) fn shrink_receive_buffer(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = BytesMut::new();
+            self.buf_owned = true;
+        } else {
+            self.own_buf();
         }
     }
 

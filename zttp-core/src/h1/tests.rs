@@ -894,3 +894,48 @@ fn status_line_and_fields_of_a_response_are_sliced_from_the_scan() {
     };
     assert_eq!((r.status_code, &r.reason[..]), (200, &b""[..]));
 }
+
+#[test]
+fn received_buffers_are_parsed_in_place_and_released_on_shrink() {
+    let wire = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHo";
+    let mut arena = bytes::BytesMut::zeroed(4096);
+    arena[..wire.len()].copy_from_slice(wire);
+    let range = arena.as_ptr_range();
+    // (With `Protocol::Auto` the first bytes are copied while the protocol is detected.)
+    let config = Config::default().protocol(crate::Protocol::Http1);
+    let mut conn = Connection::with_config(Role::Server, config);
+    conn.receive_bytes(arena.split_to(wire.len()));
+    let Event::Request(req) = conn.next_event().unwrap() else {
+        panic!("expected a request")
+    };
+    assert!(
+        range.contains(&req.target.as_ptr()),
+        "the head is not copied"
+    );
+    assert_eq!(req.target, "/a");
+    assert_eq!(
+        conn.next_event().unwrap(),
+        Event::EndOfMessage(EndOfMessage::default())
+    );
+    conn.send(Response::new(204)).unwrap();
+    conn.send(EndOfMessage::default()).unwrap();
+    conn.start_next_cycle().unwrap();
+    assert_eq!(conn.next_event().unwrap(), Event::NeedData);
+    // Waiting for the rest: the partial head moves out of the shared buffer.
+    conn.shrink_receive_buffer();
+    let crate::Inner::H1(h1) = &conn.inner else {
+        panic!("HTTP/1.1 expected")
+    };
+    assert!(!range.contains(&h1.buf.as_ptr()));
+    // The rest continues in the arena; the head comes out whole.
+    let rest = b"st: x\r\n\r\n";
+    arena[..rest.len()].copy_from_slice(rest);
+    conn.receive_bytes(arena.split_to(rest.len()));
+    let Event::Request(req) = conn.next_event().unwrap() else {
+        panic!("expected a request")
+    };
+    assert_eq!(
+        (&req.target[..], req.headers.get(b"host").unwrap()),
+        (&b"/b"[..], &Bytes::from("x"))
+    );
+}

@@ -104,7 +104,8 @@ where
         Ok(Exit::Closed) => Ok(()),
         Ok(Exit::Upgrade(tx)) => {
             let (io, mut conn) = pump.into_parts();
-            let read_buf = conn.core.take_trailing_data();
+            // A copy: the received bytes may be a view of a larger shared read buffer.
+            let read_buf = bytes::Bytes::copy_from_slice(&conn.core.take_trailing_data());
             let _ = tx.send(Upgraded::new(Box::new(io), read_buf));
             Ok(())
         }
