@@ -37,6 +37,26 @@ const fn is_lenient_query_char(b: u8) -> bool {
     matches!(b, b'[' | b'\\' | b']' | b'^' | b'`' | b'{' | b'|' | b'}')
 }
 
+/// Byte classes, looked up once per byte: `reg-name` characters other than
+/// `%` (unreserved and sub-delims), and `pchar`s other than `%` plus `/`.
+const REG_NAME: u8 = 1;
+const PATH: u8 = 2;
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if is_unreserved(c) || is_sub_delim(c) {
+            t[b] |= REG_NAME;
+        }
+        if is_pchar(c) || c == b'/' {
+            t[b] |= PATH;
+        }
+        b += 1;
+    }
+    t
+};
+
 /// `pct-encoded` starts at `s[i]` (a `%` then two hex digits).
 fn is_pct_encoded(s: &[u8], i: usize) -> bool {
     s.len() > i + 2 && s[i + 1].is_ascii_hexdigit() && s[i + 2].is_ascii_hexdigit()
@@ -50,6 +70,10 @@ pub(crate) fn is_path_and_query(s: &[u8], lenient: bool) -> bool {
     let mut i = 0;
     while i < s.len() {
         let b = s[i];
+        if CLASS[b as usize] & PATH != 0 {
+            i += 1;
+            continue;
+        }
         match b {
             b'%' if is_pct_encoded(s, i) => i += 2,
             b'%' if lenient => {}
@@ -150,11 +174,10 @@ fn is_reg_name(s: &[u8]) -> bool {
     let mut i = 0;
     while i < s.len() {
         match s[i] {
-            b'%' if is_pct_encoded(s, i) => i += 2,
-            b if is_unreserved(b) || is_sub_delim(b) => {}
+            b if CLASS[b as usize] & REG_NAME != 0 => i += 1,
+            b'%' if is_pct_encoded(s, i) => i += 3,
             _ => return false,
         }
-        i += 1;
     }
     true
 }
@@ -254,6 +277,69 @@ fn is_ipv4(s: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `reg-name` byte by byte, from the RFC 3986 definitions.
+    fn reg_name_by_definition(s: &[u8]) -> bool {
+        let mut i = 0;
+        while i < s.len() {
+            match s[i] {
+                b'%' if is_pct_encoded(s, i) => i += 2,
+                b if is_unreserved(b) || is_sub_delim(b) => {}
+                _ => return false,
+            }
+            i += 1;
+        }
+        true
+    }
+
+    #[test]
+    fn class_table_checks_agree_with_the_definitions() {
+        let mut inputs: Vec<Vec<u8>> = Vec::new();
+        for b in 0..=255u8 {
+            for pattern in [
+                &b"a_"[..],
+                b"_",
+                b"%4_",
+                b"%_1",
+                b"x%_",
+                b"/_?_",
+                b"/a_b?q_",
+            ] {
+                inputs.push(
+                    pattern
+                        .iter()
+                        .map(|&c| if c == b'_' { b } else { c })
+                        .collect(),
+                );
+            }
+        }
+        for s in &inputs {
+            assert_eq!(is_reg_name(s), reg_name_by_definition(s), "{s:?}");
+            for lenient in [false, true] {
+                let mut in_query = false;
+                let mut i = 0;
+                let mut ok = true;
+                while i < s.len() {
+                    let b = s[i];
+                    match b {
+                        b'%' if is_pct_encoded(s, i) => i += 2,
+                        b'%' if lenient => {}
+                        b'?' => in_query = true,
+                        b'/' => {}
+                        _ if is_pchar(b) => {}
+                        _ if lenient && in_query && is_lenient_query_char(b) => {}
+                        _ if lenient && !in_query && is_lenient_path_char(b) => {}
+                        _ => {
+                            ok = false;
+                            break;
+                        }
+                    }
+                    i += 1;
+                }
+                assert_eq!(is_path_and_query(s, lenient), ok, "{s:?} lenient={lenient}");
+            }
+        }
+    }
 
     #[test]
     fn ipv6_addresses_follow_rfc_3986_section_3_2_2() {

@@ -691,12 +691,12 @@ fn token_end(buf: &[u8], i: usize) -> usize {
 
 /// True when `s` is a token: one or more `tchar` (RFC 9110 §5.6.2).
 pub(crate) fn is_token(s: &[u8]) -> bool {
-    !s.is_empty() && s.iter().all(|&b| CLASS[b as usize] & TCHAR != 0)
+    !s.is_empty() && token_end(s, 0) == s.len()
 }
 
 /// True when every byte of `s` may appear in a field value (RFC 9110 §5.5).
 pub(crate) fn is_field_value(s: &[u8]) -> bool {
-    s.iter().all(|&b| CLASS[b as usize] & FIELD_VCHAR != 0)
+    runs::field_value_end(s, 0) == s.len()
 }
 
 /// A parsed request line.
@@ -959,6 +959,25 @@ mod tests {
 
     fn fields(src: &'static [u8]) -> Result<Headers, RemoteErrorKind> {
         fields_with(src, &Leniency::default())
+    }
+
+    #[test]
+    fn token_and_value_checks_agree_with_the_byte_definitions() {
+        for len in [1, 3, 8, 13, 17, 40] {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut s = vec![b'a'; len];
+                    s[at] = b;
+                    assert_eq!(
+                        is_token(&s),
+                        CLASS[b as usize] & TCHAR != 0,
+                        "{b} at {at}/{len}"
+                    );
+                    assert_eq!(is_field_value(&s), is_field_vchar(b), "{b} at {at}/{len}");
+                }
+            }
+        }
+        assert!(!is_token(b"") && is_field_value(b""));
     }
 
     #[test]
