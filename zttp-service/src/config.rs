@@ -59,7 +59,12 @@ pub struct ServerConfig {
     /// refuse HTTP/2. Its `limits.max_body_size` is replaced by
     /// [`max_body_size`](Self::max_body_size), the one body limit, and its
     /// `http2.auto_acknowledge` is turned off (the drive loop grants credit
-    /// as handlers read).
+    /// as handlers read). HTTP/2's protocol timers are set here and driven by
+    /// the connection's one timer: `http2.settings_timeout` (the peer's ACK
+    /// of our SETTINGS, default 10 s, GOAWAY(SETTINGS_TIMEOUT) when late) and
+    /// the keep-alive PING, off by default (`http2.keep_alive(interval,
+    /// timeout)`: a PING after `interval` of silence, the connection closed
+    /// when nothing arrives within `timeout` of it).
     pub core: zttp_core::Config,
     /// Give each request a [`RawRequest`](crate::RawRequest) extension: the
     /// head exactly as received (header name case, order, the raw target).

@@ -271,6 +271,11 @@ pub(crate) fn request_head(
     buf.extend_from_slice(&[flags]);
     buf.extend_from_slice(parts.method.as_str().as_bytes());
     buf.extend_from_slice(b" ");
+    if target.starts_with('?') {
+        // An absolute-form target with an empty path (`http://host?q`): the
+        // origin form starts with "/" (RFC 9112 §3.2.1).
+        buf.extend_from_slice(b"/");
+    }
     buf.extend_from_slice(target.as_bytes());
     buf.extend_from_slice(b" ");
     buf.extend_from_slice(version);
