@@ -557,6 +557,11 @@ impl BodySender {
         false
     }
 
+    /// Bytes the reader may still be handed before `limit` unread bytes wait.
+    pub(crate) fn room(&self, limit: usize) -> usize {
+        limit.saturating_sub(lock(&self.shared).buffered)
+    }
+
     /// True once the reader polled the body; otherwise registers the connection
     /// task to be woken when it does.
     pub(crate) fn poll_wanted(&self, cx: &mut Context<'_>) -> bool {

@@ -24,8 +24,11 @@ use crate::{Handler, Runtime, Shutdown};
 
 /// Most bytes read from the socket per read call.
 const READ_SIZE: usize = 16 * 1024;
+/// Most bytes read per call while a request body streams in.
+const BODY_READ_SIZE: usize = 64 * 1024;
 /// Size of a thread's read arena (see [`ReadArena`]), and the least room
-/// left in it for a read to go there rather than to a fresh one.
+/// left in it for a read to go there rather than to a fresh one (a quarter
+/// of the read's size, when that is more).
 const ARENA_SIZE: usize = 64 * 1024;
 const MIN_READ: usize = 4 * 1024;
 /// Lingering close: longest time spent reading and discarding what the peer
@@ -95,6 +98,14 @@ impl<H: Handler> Dispatcher<H> {
         match self {
             Dispatcher::Serial(d) => d.on_head_timeout(conn),
             Dispatcher::Multiplex(d) => d.on_head_timeout(conn),
+        }
+    }
+
+    /// Most bytes the next read should take.
+    fn read_size<R>(&self, conn: &Conn<R>) -> usize {
+        match self {
+            Dispatcher::Serial(d) => d.read_size(conn, READ_SIZE, BODY_READ_SIZE),
+            Dispatcher::Multiplex(_) => READ_SIZE,
         }
     }
 
@@ -253,8 +264,9 @@ where
     /// without copying it. Before waiting for the peer, the core lets go of
     /// the arena (a connection that waits holds no read buffer).
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut arena = ReadArena::take();
-        let n = match Pin::new(&mut self.io).poll_read(cx, arena.room()) {
+        let want = self.dispatcher.read_size(&self.conn);
+        let mut arena = ReadArena::take(want);
+        let n = match Pin::new(&mut self.io).poll_read(cx, arena.room(want)) {
             Poll::Ready(Ok(n)) => n,
             Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {
                 return Poll::Ready(Ok(()))
@@ -316,7 +328,7 @@ where
     /// destroy the answer before the peer has read it.
     fn poll_linger(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Exit>> {
         loop {
-            match Pin::new(&mut self.io).poll_read(cx, ReadArena::take().room()) {
+            match Pin::new(&mut self.io).poll_read(cx, ReadArena::take(READ_SIZE).room(READ_SIZE)) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Ok(Exit::Closed)),
                 Poll::Ready(Ok(n)) => {
                     if let Lifecycle::Lingering { discarded, .. } = &mut self.conn.lifecycle {
@@ -450,11 +462,11 @@ thread_local! {
 struct ReadArena(BytesMut);
 
 impl ReadArena {
-    /// This thread's arena (a fresh one when too little is left); it goes
-    /// back when dropped.
-    fn take() -> ReadArena {
+    /// This thread's arena for a read of up to `want` bytes (a fresh one
+    /// when too little is left); it goes back when dropped.
+    fn take(want: usize) -> ReadArena {
         match ARENA.with(Cell::take) {
-            Some(rest) if rest.len() >= MIN_READ => ReadArena(rest),
+            Some(rest) if rest.len() >= MIN_READ.max(want / 4) => ReadArena(rest),
             _ => ReadArena::fresh(),
         }
     }
@@ -472,9 +484,9 @@ impl ReadArena {
         ReadArena(arena)
     }
 
-    /// Where the next read goes.
-    fn room(&mut self) -> &mut [u8] {
-        let n = self.0.len().min(READ_SIZE);
+    /// Where the next read (of up to `want` bytes) goes.
+    fn room(&mut self, want: usize) -> &mut [u8] {
+        let n = self.0.len().min(want);
         &mut self.0[..n]
     }
 

@@ -90,6 +90,19 @@ impl<H: Handler> Serial<H> {
         }
     }
 
+    /// Most bytes the next read should take: up to `body_read` while a request
+    /// body streams in and its buffer has that much room (fewer reads, events
+    /// and body pieces per request), else `read`.
+    pub(super) fn read_size<R>(&self, conn: &Conn<R>, read: usize, body_read: usize) -> usize {
+        match &self.exchange {
+            Some(ex) if !ex.request_done => match &ex.body {
+                Some(body) => body.room(conn.config.body_buffer).clamp(read, body_read),
+                None => body_read,
+            },
+            _ => read,
+        }
+    }
+
     /// `n` bytes were read: a new head's header-read clock starts with its first byte.
     pub(super) fn on_read<R: Runtime>(&mut self, conn: &Conn<R>, n: usize) {
         if n > 0 && self.exchange.is_none() && self.head_since.is_none() {

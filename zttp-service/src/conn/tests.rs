@@ -340,6 +340,16 @@ fn unread_body_is_not_read_past_the_body_buffer_while_the_handler_works() {
 }
 
 #[test]
+fn a_large_request_body_is_read_in_large_pieces() {
+    let mut c = Conn::start(config(), body_len);
+    c.send(post("/", &vec![b'x'; 256 * 1024]));
+    assert!(c.output().ends_with("\r\n\r\n262144"));
+    // 16 KiB reads (the size a head is read in) would take 17.
+    let reads = c.pipe.reads();
+    assert!(reads <= 6, "{reads} reads for a 256 KiB body");
+}
+
+#[test]
 fn body_over_max_body_size_gets_413() {
     let mut c = Conn::start(config().max_body_size(Some(10)), body_len);
     c.send(post("/", &[b'x'; 11]));

@@ -122,6 +122,8 @@ struct PipeState {
     room: Option<usize>,
     /// Bytes the server read, in total.
     read_total: usize,
+    /// Reads that returned bytes.
+    reads: usize,
     read_waker: Option<Waker>,
     write_waker: Option<Waker>,
 }
@@ -202,6 +204,11 @@ impl Pipe {
     pub(crate) fn read_total(&self) -> usize {
         self.with(|p| p.read_total)
     }
+
+    /// Reads of the server that returned bytes.
+    pub(crate) fn reads(&self) -> usize {
+        self.with(|p| p.reads)
+    }
 }
 
 /// The server's end of a [`Pipe`].
@@ -229,6 +236,7 @@ impl AsyncRead for ServerIo {
             *slot = byte;
         }
         p.read_total += n;
+        p.reads += 1;
         Poll::Ready(Ok(n))
     }
 }
