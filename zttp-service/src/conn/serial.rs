@@ -147,6 +147,10 @@ impl<H: Handler> Serial<H> {
     // ---- events ----
 
     fn process_events<R: Runtime>(&mut self, conn: &mut Conn<R>, cx: &mut Context<'_>) -> bool {
+        if conn.need_data {
+            // The core said it needs bytes and none came since: no event to take.
+            return false;
+        }
         let mut progress = false;
         while conn.core.remote_error().is_none() && !conn.winding_up() {
             if let Some(ex) = &self.exchange {
