@@ -66,6 +66,42 @@ pub(crate) fn abort_connection(fd: std::os::unix::io::RawFd, peer: Option<std::n
     }
 }
 
+/// Sleeps until one of `fds` is readable or `timeout_ms` passes (-1: no limit); returns
+/// which fds are readable (or failed). An interrupted sleep reports none.
+pub(crate) fn poll_readable<const N: usize>(
+    fds: [std::os::unix::io::RawFd; N],
+    timeout_ms: i32,
+) -> io::Result<[bool; N]> {
+    let mut items = fds.map(|fd| libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    poll_items(&mut items, timeout_ms)?;
+    Ok(items.map(|item| item.revents != 0))
+}
+
+/// `poll(2)` on `items`; an interrupted call leaves every `revents` 0.
+#[allow(unsafe_code)]
+fn poll_items(items: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<()> {
+    for item in items.iter_mut() {
+        item.revents = 0;
+    }
+    // SAFETY: `items` is a live slice of exactly `len` initialised `pollfd`s, borrowed mutably
+    // for the whole call; `poll` writes only their `revents` fields.
+    let rc = unsafe { libc::poll(items.as_mut_ptr(), items.len() as libc::nfds_t, timeout_ms) };
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+        for item in items.iter_mut() {
+            item.revents = 0;
+        }
+    }
+    Ok(())
+}
+
 /// Descriptors to sleep on for `POLLIN`, kept between sleeps so a sleep allocates nothing.
 ///
 /// `zmq::poll` on plain fds makes two `poll(2)` calls per sleep (a zero-timeout pass first);
@@ -86,27 +122,8 @@ impl PollSet {
 
     /// Sleeps until a descriptor is readable or `timeout_ms` passes (-1: no limit). An
     /// interrupted sleep reports none readable.
-    #[allow(unsafe_code)]
     pub(crate) fn wait(&mut self, timeout_ms: i32) -> io::Result<()> {
-        for item in &mut self.0 {
-            item.revents = 0;
-        }
-        // SAFETY: `self.0` is a live vector of exactly `len` initialised `pollfd`s, borrowed
-        // mutably for the whole call; `poll` writes only their `revents` fields.
-        let rc = unsafe {
-            libc::poll(
-                self.0.as_mut_ptr(),
-                self.0.len() as libc::nfds_t,
-                timeout_ms,
-            )
-        };
-        if rc < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
-            }
-        }
-        Ok(())
+        poll_items(&mut self.0, timeout_ms)
     }
 
     /// Whether the `i`th descriptor was readable (or failed) at the last [`wait`](Self::wait).

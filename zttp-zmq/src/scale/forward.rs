@@ -15,15 +15,15 @@ use zttp_service::{Body, PeerAddr, Request, Response};
 
 use super::exchange::{Exchange, Outbox};
 use super::gateway::{Owner, Shared};
-use super::protocol::{self as proto, Frames, ACK_EVERY};
+use super::protocol::{self as proto, ACK_EVERY};
 
 /// Body chunks larger than this are split (the protocol keeps chunks ≤ 64 KiB).
 const MAX_CHUNK: usize = 64 << 10;
 
 /// Work for the gateway's IO thread.
 pub(crate) enum Command {
-    /// A new request: its exchange and its `HEAD` message.
-    Start(Arc<Exchange>, Frames),
+    /// A new request: its exchange and the head frame of its `HEAD` message.
+    Start(Arc<Exchange>, Bytes),
     /// A chunk of the request body.
     Body(u64, Bytes),
     /// The request body is complete.
@@ -83,7 +83,7 @@ pub(crate) async fn forward(owner: Arc<Owner>, request: Request) -> Response {
     }
     let exchange = Arc::new(Exchange::new(id, !wants_continue));
     let client = parts.extensions.get::<PeerAddr>().map(|p| p.0.ip());
-    let head = proto::request_head(id, &parts, flags, client);
+    let head = proto::request_head_frame(&parts, flags, client);
     shared.outbox.push(Command::Start(exchange.clone(), head));
     let guard = CancelOnDrop {
         owner,

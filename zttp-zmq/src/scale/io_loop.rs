@@ -207,8 +207,7 @@ impl GatewayIo {
 
     fn command(&mut self, command: Command, now: Instant) {
         match command {
-            Command::Start(exchange, mut frames) => {
-                let head = frames.pop().unwrap_or_default();
+            Command::Start(exchange, head) => {
                 let id = exchange.id;
                 let mut submitted = self.pool.job_submit(id, now);
                 if submitted.is_err() {

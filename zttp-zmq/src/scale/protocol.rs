@@ -252,16 +252,25 @@ fn put_ip(buf: &mut BytesMut, ip: IpAddr) {
     }
 }
 
-/// Builds the normalised `HEAD` of a request (see the protocol's "request normalisation"):
-/// origin-form target, `host`, no hop-by-hop fields, and with the client's address appended
-/// to `x-forwarded-for` and `forwarded`. Field names keep the case the client sent when the
-/// request carries a [`RawRequest`] (the front's `ServerConfig::raw_request`).
+/// The whole `HEAD` message of [`request_head_frame`] (for tests and the fuzz target).
 pub(crate) fn request_head(
     id: u64,
     parts: &http::request::Parts,
     flags: u8,
     client: Option<IpAddr>,
 ) -> Frames {
+    vec![control(HEAD, id), request_head_frame(parts, flags, client)]
+}
+
+/// The head frame of a request's `HEAD` message (what follows its control frame) (see the protocol's "request normalisation"):
+/// origin-form target, `host`, no hop-by-hop fields, and with the client's address appended
+/// to `x-forwarded-for` and `forwarded`. Field names keep the case the client sent when the
+/// request carries a [`RawRequest`] (the front's `ServerConfig::raw_request`).
+pub(crate) fn request_head_frame(
+    parts: &http::request::Parts,
+    flags: u8,
+    client: Option<IpAddr>,
+) -> Bytes {
     let raw = parts.extensions.get::<RawRequest>();
     let target = origin_target(parts);
     let version = version_name(parts.version);
@@ -333,7 +342,7 @@ pub(crate) fn request_head(
             buf.extend_from_slice(b"\r\n");
         }
     }
-    vec![control(HEAD, id), buf.freeze()]
+    buf.freeze()
 }
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");

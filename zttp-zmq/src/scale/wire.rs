@@ -113,20 +113,25 @@ pub(crate) fn poll_millis(deadline: Instant, now: Instant) -> i64 {
     ms.min(i64::MAX as u128) as i64
 }
 
-/// Sleeps in `zmq::poll` on `socket` and the wake-up descriptor, at most until `deadline`.
-/// True when the wake-up descriptor is readable.
+/// Sleeps on `socket` and the wake-up descriptor, at most until `deadline`. True when the
+/// wake-up descriptor is readable.
+///
+/// Checks `ZMQ_EVENTS` first (which also arms libzmq's edge-triggered `ZMQ_FD`, whatever
+/// the socket calls before it consumed) and returns at once when a message waits; else
+/// sleeps in one `poll(2)` on `ZMQ_FD` and the wake-up. `zmq::poll` would make two more
+/// system calls per sleep (a zero-timeout pass and a second events check).
 pub(crate) fn wait(socket: &zmq::Socket, wake_fd: i32, deadline: Instant) -> io::Result<bool> {
-    let ms = poll_millis(deadline, Instant::now());
-    let mut items = [
-        socket.as_poll_item(zmq::POLLIN),
-        zmq::PollItem::from_fd(wake_fd, zmq::POLLIN),
-    ];
-    match zmq::poll(&mut items, ms) {
-        Ok(_) => Ok(items[1].is_readable()),
+    match socket.get_events() {
+        Ok(events) if events.contains(zmq::POLLIN) => return Ok(false),
+        Ok(_) => {}
         // Interrupted: look at everything, as if signalled.
-        Err(zmq::Error::EINTR) => Ok(true),
-        Err(e) => Err(e.into()),
+        Err(zmq::Error::EINTR) => return Ok(true),
+        Err(e) => return Err(e.into()),
     }
+    let ms = poll_millis(deadline, Instant::now());
+    let ms = i32::try_from(ms).unwrap_or(i32::MAX);
+    let [_, woken] = crate::sys::poll_readable([socket.get_fd()?, wake_fd], ms)?;
+    Ok(woken)
 }
 
 #[cfg(test)]
