@@ -478,15 +478,17 @@ impl H1Connection {
         if self.error.is_some() && !self.may_answer_error(&event) {
             return Err(LocalProtocolError::ConnectionClosed);
         }
-        match (event, self.role) {
-            (Event::Request(req), Role::Client) => self.send_request(req),
-            (Event::Response(resp), Role::Server) => self.send_response(resp),
-            (Event::InformationalResponse(resp), Role::Server) => self.send_informational(resp),
-            (Event::Data(d), _) => match &mut self.send {
+        // Matched in place: a tuple with the role would move the (large) event.
+        let (client, server) = (self.role == Role::Client, self.role == Role::Server);
+        match event {
+            Event::Request(req) if client => self.send_request(req),
+            Event::Response(resp) if server => self.send_response(resp),
+            Event::InformationalResponse(resp) if server => self.send_informational(resp),
+            Event::Data(d) => match &mut self.send {
                 SendState::Body(enc) => enc.data(d.data, &mut self.out),
                 _ => Err(LocalProtocolError::UnexpectedEvent),
             },
-            (Event::EndOfMessage(end), _) => match &self.send {
+            Event::EndOfMessage(end) => match &self.send {
                 SendState::Body(enc) => {
                     enc.end(&end.trailers, &mut self.out)?;
                     self.send = SendState::Done;
@@ -494,7 +496,7 @@ impl H1Connection {
                 }
                 _ => Err(LocalProtocolError::UnexpectedEvent),
             },
-            (Event::Request(_) | Event::Response(_) | Event::InformationalResponse(_), _) => {
+            Event::Request(_) | Event::Response(_) | Event::InformationalResponse(_) => {
                 Err(LocalProtocolError::WrongRole)
             }
             _ => Err(LocalProtocolError::UnexpectedEvent),
