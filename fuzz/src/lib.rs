@@ -18,6 +18,8 @@ pub mod h1_server;
 pub mod h2_client;
 #[path = "targets/h2_server.rs"]
 pub mod h2_server;
+#[path = "targets/h2_timers.rs"]
+pub mod h2_timers;
 #[path = "targets/hpack_decoder.rs"]
 pub mod hpack_decoder;
 #[path = "targets/hpack_roundtrip.rs"]

@@ -56,6 +56,7 @@ replays! {
     h1_client_corpus_replays_cleanly: h1_client,
     h2_server_corpus_replays_cleanly: h2_server,
     h2_client_corpus_replays_cleanly: h2_client,
+    h2_timers_corpus_replays_cleanly: h2_timers,
     hpack_decoder_corpus_replays_cleanly: hpack_decoder,
     hpack_roundtrip_corpus_replays_cleanly: hpack_roundtrip,
     connection_ops_corpus_replays_cleanly: connection_ops,
