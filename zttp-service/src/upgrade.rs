@@ -174,6 +174,10 @@ impl Future for OnUpgrade {
 
 /// Takes the upgrade handle out of a request that asked for one.
 ///
+/// An HTTP/1.1 request that carries content (a `Content-Length` above zero or
+/// a `Transfer-Encoding`) cannot be upgraded: the handle it gets says it was
+/// not requested, so such a request is answered as plain HTTP.
+///
 /// The handler answers `101 Switching Protocols` (or `2xx` to CONNECT) and, in
 /// a task of its own, awaits the returned future for the raw connection:
 ///

@@ -170,7 +170,18 @@ fn expected(seen: &Seen) -> Result<(), u16> {
     if keys.len() != 1 || base64_len(keys[0].as_bytes().trim_ascii()) != Some(16) {
         return Err(400);
     }
-    version_13(headers)
+    version_13(headers)?;
+    // A request with content cannot be upgraded (it must be read whole before
+    // a switch, and the handshake gives it no meaning): refused with 400.
+    let content = headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get_all(header::CONTENT_LENGTH)
+            .iter()
+            .any(|v| v.as_bytes().iter().any(|&b| (b'1'..=b'9').contains(&b)));
+    match content {
+        true => Err(400),
+        false => Ok(()),
+    }
 }
 
 /// `Sec-WebSocket-Version: 13`, exactly one field; else `426`.

@@ -110,7 +110,11 @@ impl Exchange {
             }
         }
         let connect = !http2 && &request.method[..] == b"CONNECT";
-        let wants_upgrade = connect || core.upgrade().is_some();
+        // A request with content is not upgraded: its content must be read
+        // whole before the switch (the core refuses `101` until then), and
+        // no upgrade protocol gives it a meaning; the handler sees a request
+        // that cannot be upgraded and answers it as HTTP.
+        let wants_upgrade = connect || (core.upgrade().is_some() && !has_body);
         let mut exchange = Exchange {
             stream_id: request.stream_id,
             span,

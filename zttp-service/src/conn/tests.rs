@@ -630,6 +630,36 @@ fn upgrade_hands_the_io_and_read_ahead_to_the_handler() {
     assert_eq!(received.load(Ordering::SeqCst), 5);
 }
 
+/// Found by the websocket_handshake fuzz target: a handler answered `101` to
+/// an upgrade request whose content had not all arrived, the core refused the
+/// head (it switches only after the whole request), and the client got `500`.
+/// A request with content is not upgradable: the handler learns it and
+/// answers as HTTP, and the connection goes on.
+#[test]
+fn a_request_with_content_is_not_upgradable() {
+    let mut c = Conn::start(config(), move |_rt: VirtualRuntime| {
+        move |mut req: Request| {
+            let requested = crate::upgrade::on(&mut req).is_requested();
+            async move {
+                let response = match requested {
+                    true => http::Response::builder()
+                        .status(101)
+                        .header("upgrade", "echo")
+                        .header("connection", "upgrade"),
+                    false => http::Response::builder().status(400),
+                };
+                response.body(Body::empty()).unwrap()
+            }
+        }
+    });
+    let head = "GET / HTTP/1.1\r\nHost: t\r\nConnection: upgrade\r\nUpgrade: echo\r\n";
+    c.send(format!("{head}Content-Length: 5\r\n\r\nhe"));
+    assert!(c.output().starts_with("HTTP/1.1 400 "));
+    c.send("llo");
+    c.send(format!("{head}\r\n"));
+    assert!(c.output().starts_with("HTTP/1.1 101 "));
+}
+
 // ---- fairness ----
 
 #[test]
