@@ -6,7 +6,9 @@
 //! settle another ALPN or answer in another protocol than it chose. The fuzzers run
 //! with `cargo fuzz` (`fuzz/README.md`).
 
-use std::path::Path;
+#[path = "../../fuzz/src/replay.rs"]
+mod replay;
+use replay::replay;
 
 #[allow(dead_code, clippy::all)]
 #[path = "../../fuzz/src/targets/service_loop.rs"]
@@ -72,27 +74,4 @@ fn tls_loop_answers_a_get_in_the_protocol_alpn_chose() {
     assert!(kinds.contains(&(1, 1)), "HEADERS on stream 1: {kinds:?}");
     assert!(kinds.contains(&(0, 1)), "DATA on stream 1: {kinds:?}");
     assert!(tls_loop::exchange(&[3, 0, 0, 0x16, 3, 1, 0, 1, 0]).is_none());
-}
-
-/// Runs every committed input of `target` through `run`.
-fn replay(target: &str, run: fn(&[u8])) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/corpus-min")
-        .join(target);
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .collect();
-    files.sort();
-    assert!(files.len() >= 10, "only {} corpus files", files.len());
-    for file in &files {
-        let data = std::fs::read(file).unwrap();
-        if std::panic::catch_unwind(|| run(&data)).is_err() {
-            panic!(
-                "{} fails (cargo fuzz run {target} on it to see why)",
-                file.display()
-            );
-        }
-    }
-    println!("{target}: {} inputs replayed", files.len());
 }
