@@ -3,38 +3,21 @@
 //! POST through curl (HTTP/1.1, and h2c with prior knowledge where the server
 //! speaks it) against every `--server`.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
+use std::process::{Command, Stdio};
 
 use zttp_peers::Peer;
 
-/// Kills the server when the test ends, however it ends.
-struct Server(Child);
+mod support;
+use support::{start_listening, Process};
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(server: &str) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bench_server"))
-        .args(["--server", server, "--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start bench_server");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{server} printed {line:?}"))
-        .to_owned();
-    (Server(child), addr)
+fn start(server: &str) -> (Process, String) {
+    start_listening(
+        Command::new(env!("CARGO_BIN_EXE_bench_server"))
+            .args(["--server", server, "--addr", "127.0.0.1:0"])
+            .stderr(Stdio::null()),
+        server,
+    )
 }
 
 /// curl with `args`, bounded in time: the body, then the status code.

@@ -10,6 +10,9 @@ const ECHO: &str = env!("CARGO_BIN_EXE_echo");
 const HELLO: &str = env!("CARGO_BIN_EXE_hello");
 const FIRST_STEPS: &str = env!("CARGO_BIN_EXE_first_steps");
 
+mod support;
+use support::{start_listening, Process};
+
 /// Sends SIGINT (Ctrl-C) to `child`.
 fn interrupt(child: &std::process::Child) {
     let sent = Command::new("kill")
@@ -19,25 +22,12 @@ fn interrupt(child: &std::process::Child) {
     assert!(sent.success());
 }
 
-/// Spawns a server program (stdout and stderr piped) and reads its first
-/// line, `listening on ADDR`; returns the child and `ADDR` (without a
-/// `tcp://` scheme).
-fn start_server(command: &mut Command) -> (std::process::Child, String) {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{command:?}: {line:?}"));
-    let addr = addr.strip_prefix("tcp://").unwrap_or(addr).to_owned();
-    (child, addr)
+/// Starts a server program with stderr piped; returns it and the address of
+/// its `listening on ADDR` line (without a `tcp://` scheme).
+fn start_server(command: &mut Command) -> (Process, String) {
+    let (process, addr) = start_listening(command.stderr(Stdio::piped()), "the server");
+    let addr = addr.strip_prefix("tcp://").unwrap_or(&addr).to_owned();
+    (process, addr)
 }
 
 #[test]
@@ -114,7 +104,7 @@ fn sigint_lets_the_request_in_flight_finish_then_exits_0() {
         conn.write_all(b"GET /sleep/1500 HTTP/1.1\r\nHost: t\r\n\r\n")
             .unwrap();
         std::thread::sleep(Duration::from_millis(300)); // the request is in the handler
-        interrupt(&child);
+        interrupt(&child.0);
 
         let mut answer = Vec::new();
         let _ = conn.read_to_end(&mut answer);
@@ -125,10 +115,11 @@ fn sigint_lets_the_request_in_flight_finish_then_exits_0() {
         );
         assert!(answer.ends_with("slept"), "{runtime}: {answer}");
 
-        let code = exit_code_within(&mut child, Duration::from_secs(20));
+        let code = exit_code_within(&mut child.0, Duration::from_secs(20));
         assert_eq!(code, Some(0), "{runtime}");
         let mut err = String::new();
         child
+            .0
             .stderr
             .take()
             .unwrap()
@@ -164,11 +155,12 @@ fn rust_log_info_shows_the_access_log() {
         let answer = String::from_utf8_lossy(&answer);
         assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
         assert!(answer.contains("HTTP/1.1 204 "), "{answer}");
-        interrupt(&child);
-        let status = child.wait().unwrap();
+        interrupt(&child.0);
+        let status = child.0.wait().unwrap();
         assert_eq!(status.code(), Some(0));
         let mut err = String::new();
         child
+            .0
             .stderr
             .take()
             .unwrap()
@@ -218,7 +210,7 @@ fn zmq_programs_answer_help_and_refuse_bad_flags() {
 
 /// Starts the ZeroMQ program `bin` on a free port.
 #[cfg(feature = "zmq")]
-fn start_zmq_program(bin: &str) -> (std::process::Child, String) {
+fn start_zmq_program(bin: &str) -> (Process, String) {
     start_server(Command::new(bin).args(["--addr", "tcp://127.0.0.1:0"]))
 }
 
@@ -251,7 +243,7 @@ fn sigint_stops_the_zmq_programs_gracefully() {
     conn.write_all(b"POST /fruit HTTP/1.1\r\nHost: t\r\nContent-Length: 17\r\n\r\nApples to")
         .unwrap();
     std::thread::sleep(Duration::from_millis(300)); // the handler is reading the body
-    interrupt(&child);
+    interrupt(&child.0);
     std::thread::sleep(Duration::from_millis(100));
     conn.write_all(b" Oranges").unwrap();
     let mut answer = Vec::new();
@@ -259,11 +251,12 @@ fn sigint_stops_the_zmq_programs_gracefully() {
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
     assert_eq!(
-        exit_code_within(&mut child, Duration::from_secs(20)),
+        exit_code_within(&mut child.0, Duration::from_secs(20)),
         Some(0)
     );
     let mut err = String::new();
     child
+        .0
         .stderr
         .take()
         .unwrap()
@@ -303,9 +296,9 @@ fn sigint_stops_the_zmq_programs_gracefully() {
     );
 
     let (mut bare, _) = start_zmq_program(env!("CARGO_BIN_EXE_zmq_bare"));
-    interrupt(&bare);
+    interrupt(&bare.0);
     assert_eq!(
-        exit_code_within(&mut bare, Duration::from_secs(20)),
+        exit_code_within(&mut bare.0, Duration::from_secs(20)),
         Some(0)
     );
 }

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -17,48 +17,8 @@ use zttp_peers::Peer;
 type Client =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// A child process killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `command` and returns it with what follows `listening on ` in its first line.
-fn start_listening(command: Command, what: &str) -> (Process, String) {
-    let (mut process, addr) = start_with_stderr(command, what);
-    process.0.stderr.take();
-    (process, addr)
-}
-
-/// Like [`start_listening`], keeping the child's stderr piped.
-fn start_with_stderr(mut command: Command, what: &str) -> (Process, String) {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    let stdout = child.stdout.take().unwrap();
-    let process = Process(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(20))
-        .unwrap_or_else(|_| panic!("{what} printed no `listening on` line within 20 s"));
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{what} printed {line:?}, not `listening on ADDR`"))
-        .to_owned();
-    (process, addr)
-}
+mod support;
+use support::{start_listening, Process};
 
 /// The gateway, with these extra flags; once it listens and has connected to
 /// every `--engine` (it says so on stderr).
@@ -68,9 +28,13 @@ fn gateway(flags: &[&str]) -> (Process, SocketAddr) {
 
 /// The gateway, waiting for its engine connections or not.
 fn start_gateway(flags: &[&str], wait_for_engines: bool) -> (Process, SocketAddr) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_dice"));
-    command.args(["--addr", "127.0.0.1:0"]).args(flags);
-    let (mut process, addr) = start_with_stderr(command, "dice");
+    let (mut process, addr) = start_listening(
+        Command::new(env!("CARGO_BIN_EXE_dice"))
+            .args(["--addr", "127.0.0.1:0"])
+            .args(flags)
+            .stderr(Stdio::piped()),
+        "dice",
+    );
     let stderr = process.0.stderr.take().unwrap();
     let mut engines: Vec<String> = flags
         .windows(2)
@@ -103,7 +67,7 @@ fn python_engine(delay: f64) -> (Process, String) {
     command
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/dice/engine.py"))
         .args(["--bind", "tcp://127.0.0.1:0", "--delay", &delay.to_string()]);
-    start_listening(command, "engine.py")
+    start_listening(command.stderr(Stdio::null()), "engine.py")
 }
 
 /// Runs a client future on a fresh runtime, bounded to 30 s.

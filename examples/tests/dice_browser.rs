@@ -13,6 +13,7 @@ use fantoccini::{Client, Locator};
 use zttp_peers::Peer;
 
 mod browser;
+mod support;
 use browser::{browser, chromedriver, installed, Process, TempDir};
 
 fn gateway() -> (Process, SocketAddr) {

@@ -2,49 +2,27 @@
 //! boxes: their binaries, curl over TLS with each ALPN protocol. Loopback
 //! only, every wait bounded, every process killed on drop.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
 use zttp_peers::Peer;
 
-/// A child process killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+mod support;
+use support::{start_listening, Process};
 
 /// Starts an example with `flags` and returns it with the port of its
 /// `listening on 127.0.0.1:PORT` line (the line must be exactly that).
 fn start(binary: &str, flags: &[&str]) -> (Process, u16) {
-    let mut child = Command::new(binary)
-        .args(["--addr", "127.0.0.1:0"])
-        .args(flags)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
-    let stdout = child.stdout.take().unwrap();
-    let process = Process(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(20))
-        .unwrap_or_else(|_| panic!("{binary} printed no `listening on` line within 20 s"));
-    let port = line
-        .strip_prefix("listening on 127.0.0.1:")
-        .and_then(|rest| rest.strip_suffix('\n'))
+    let (process, addr) = start_listening(
+        Command::new(binary)
+            .args(["--addr", "127.0.0.1:0"])
+            .args(flags)
+            .stderr(Stdio::inherit()),
+        binary,
+    );
+    let port = addr
+        .strip_prefix("127.0.0.1:")
         .and_then(|port| port.parse().ok())
-        .unwrap_or_else(|| panic!("{binary} printed {line:?}, not `listening on ADDR`"));
+        .unwrap_or_else(|| panic!("{binary} listens on {addr:?}, not 127.0.0.1:PORT"));
     (process, port)
 }
 

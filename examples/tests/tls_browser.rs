@@ -8,6 +8,7 @@ use std::time::Duration;
 use zttp_peers::Peer;
 
 mod browser;
+mod support;
 use browser::{browser_with, chromedriver, installed, Process, TempDir};
 
 /// `echo --tls` on a free port.

@@ -6,22 +6,14 @@
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder};
 use serde_json::json;
 use zttp_peers::Peer;
 
-/// A child process killed when dropped.
-pub struct Process(pub Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+pub use crate::support::Process;
 
 /// A directory removed when dropped.
 pub struct TempDir(pub PathBuf);
@@ -29,28 +21,11 @@ pub struct TempDir(pub PathBuf);
 /// Starts a server program with `args` and waits (at most 20 s) for its
 /// `listening on ADDR` line; the process is killed when dropped.
 pub fn start_server(program: &str, args: &[&str]) -> (Process, std::net::SocketAddr) {
-    use std::io::{BufRead, BufReader};
-    let mut child = Command::new(program)
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("start {program}: {e}"));
-    let stdout = child.stdout.take().unwrap();
-    let process = Process(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(20))
-        .unwrap_or_else(|_| panic!("{program} announces its address"));
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .and_then(|addr| addr.parse().ok())
-        .unwrap_or_else(|| panic!("{program}: `listening on ADDR`, not {line:?}"));
+    let (process, addr) =
+        crate::support::start_listening(Command::new(program).args(args), program);
+    let addr = addr
+        .parse()
+        .unwrap_or_else(|_| panic!("{program}: `listening on ADDR`, not {addr:?}"));
     (process, addr)
 }
 
