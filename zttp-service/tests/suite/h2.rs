@@ -205,9 +205,10 @@ pub fn python_h2_streams_run_concurrently_and_survive_resets(start: Start) {
     expect(r#""panic": {"status": 500, "body": "", "len": 0, "reset": null}"#);
     expect(r#""cancel": {"status": null, "body": "", "len": 0, "reset": -1}"#);
     expect(r#""after": {"status": 200, "body": "/path/after""#);
+    // Far below the cancelled request's 30 s, with room for a loaded machine.
     assert!(
-        began.elapsed() < Duration::from_secs(4),
-        "the cancelled /sleep/5000 does not hold the others up"
+        began.elapsed() < Duration::from_secs(20),
+        "the cancelled /sleep/30000 does not hold the others up"
     );
     server.stop().unwrap();
 }
