@@ -365,9 +365,55 @@ impl Connection {
     where
         I: IntoIterator<Item = (&'a [u8], &'a [u8])> + Clone,
     {
+        self.send_response_head_with(stream_id, status, fields, false)
+    }
+
+    /// [`send_response_head`](Self::send_response_head) for fields whose
+    /// bytes the caller has already checked, so a final HTTP/1.1 head is
+    /// written without checking them again (its framing fields are still
+    /// read). The caller promises that every name is a token (RFC 9110
+    /// §5.6.2) and every value holds only field-value bytes: VCHAR,
+    /// obs-text, SP and HTAB, so no CR, LF, NUL or other control (§5.5).
+    /// The `http` crate's `HeaderName` and `HeaderValue` guarantee exactly
+    /// that (a `HeaderValue` may, like a value the checked path accepts,
+    /// begin or end with whitespace).
+    ///
+    /// A broken promise is not memory-unsafe, but in a release build the
+    /// bytes go out as given (a CR LF in a value would split the head);
+    /// debug builds check anyway and refuse such a field with
+    /// [`LocalProtocolError::InvalidHeader`]. Informational heads and
+    /// HTTP/2 are checked as by `send_response_head`.
+    pub fn send_response_head_prechecked<'a, I>(
+        &mut self,
+        stream_id: StreamId,
+        status: u16,
+        fields: I,
+    ) -> Result<(), LocalProtocolError>
+    where
+        I: IntoIterator<Item = (&'a [u8], &'a [u8])> + Clone,
+    {
+        self.send_response_head_with(stream_id, status, fields, true)
+    }
+
+    fn send_response_head_with<'a, I>(
+        &mut self,
+        stream_id: StreamId,
+        status: u16,
+        fields: I,
+        prechecked: bool,
+    ) -> Result<(), LocalProtocolError>
+    where
+        I: IntoIterator<Item = (&'a [u8], &'a [u8])> + Clone,
+    {
         match &mut self.inner {
             Inner::H1(c) if status >= 200 => {
-                c.send_response_head(status, reason_phrase(status).as_bytes(), fields.into_iter())
+                // The standard reason phrase needs no check.
+                let vouched = h1::Vouched {
+                    reason: true,
+                    fields: prechecked,
+                };
+                let reason = reason_phrase(status).as_bytes();
+                c.send_response_head(status, reason, fields.into_iter(), vouched)
             }
             Inner::H2(c) => c.send_response_head(stream_id.0, status, fields),
             _ => self.send(response_of(stream_id, status, fields)),

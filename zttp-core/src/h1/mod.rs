@@ -627,7 +627,13 @@ impl H1Connection {
     }
 
     fn send_response(&mut self, resp: Response) -> Result<(), LocalProtocolError> {
-        self.write_response_head(resp.status_code, &resp.reason, resp.headers.pairs())
+        let vouched = Vouched::default();
+        self.write_response_head(
+            resp.status_code,
+            &resp.reason,
+            resp.headers.pairs(),
+            vouched,
+        )
     }
 
     /// Server: sends a final response head whose fields are borrowed.
@@ -636,6 +642,7 @@ impl H1Connection {
         status: u16,
         reason: &[u8],
         fields: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+        vouched: Vouched,
     ) -> Result<(), LocalProtocolError> {
         if self.role != Role::Server {
             return Err(LocalProtocolError::WrongRole);
@@ -643,7 +650,7 @@ impl H1Connection {
         if self.error.is_some() && !self.may_answer_error_with_head() {
             return Err(LocalProtocolError::ConnectionClosed);
         }
-        self.write_response_head(status, reason, fields)
+        self.write_response_head(status, reason, fields, vouched)
     }
 
     /// Checks, frames and writes a final response head in one pass over its
@@ -653,6 +660,7 @@ impl H1Connection {
         status: u16,
         reason: &[u8],
         fields: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+        vouched: Vouched,
     ) -> Result<(), LocalProtocolError> {
         if !(200..=999).contains(&status) {
             return Err(LocalProtocolError::InvalidStatus);
@@ -673,7 +681,10 @@ impl H1Connection {
         let start = self.out.mark();
         write_status_line(status, reason, &mut self.out);
         let fields_start = self.out.mark();
-        let framing = write_checked_fields(fields, &mut self.out).and_then(|seen| {
+        let check_fields = !vouched.fields || cfg!(debug_assertions);
+        let check_reason = !vouched.reason || cfg!(debug_assertions);
+        let written = write_checked_fields(fields, &mut self.out, check_fields);
+        let framing = written.and_then(|seen| {
             let framing = Declared::from_fields(
                 &seen.transfer_codings,
                 &seen.content_length,
@@ -682,7 +693,7 @@ impl H1Connection {
                 &Leniency::default(),
             )
             .map_err(|_| LocalProtocolError::InvalidHeader)?;
-            match is_field_value(reason) {
+            match !check_reason || is_field_value(reason) {
                 true => Ok((framing, seen)),
                 false => Err(LocalProtocolError::InvalidStatus),
             }
@@ -763,6 +774,16 @@ impl H1Connection {
 }
 
 /// The kind of first line this role reads.
+/// What the caller of a head write has already checked, so the connection
+/// need not check it again (debug builds check anyway).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Vouched {
+    /// The reason phrase holds only field-value bytes.
+    pub(crate) reason: bool,
+    /// Every field name is a token and every value holds only field-value bytes.
+    pub(crate) fields: bool,
+}
+
 fn start_line(role: Role) -> StartLine {
     match role {
         Role::Server => StartLine::Request,

@@ -675,6 +675,50 @@ fn a_refused_response_head_queues_nothing_and_a_good_one_may_follow() {
 }
 
 #[test]
+fn a_prechecked_head_is_written_as_the_checked_one_with_the_same_framing() {
+    let request = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    let cases: [&[(&[u8], &[u8])]; 4] = [
+        &[(b"content-type", b"text/plain"), (b"content-length", b"2")],
+        &[(b"x-padded", b" a b\t"), (b"transfer-encoding", b"chunked")],
+        &[(b"connection", b"close"), (b"x-obs", b"\x80\xff")],
+        &[],
+    ];
+    for fields in cases {
+        let mut checked = responding_to(request);
+        let mut prechecked = responding_to(request);
+        checked
+            .send_response_head(StreamId::ZERO, 200, fields.iter().copied())
+            .unwrap();
+        prechecked
+            .send_response_head_prechecked(StreamId::ZERO, 200, fields.iter().copied())
+            .unwrap();
+        for conn in [&mut checked, &mut prechecked] {
+            let _ = conn.send(Data {
+                stream_id: StreamId::ZERO,
+                data: "hi".into(),
+            });
+            conn.send(EndOfMessage::default()).unwrap();
+        }
+        assert_eq!(checked.data_to_send(), prechecked.data_to_send());
+        assert_eq!(checked.should_close(), prechecked.should_close());
+    }
+}
+
+#[test]
+#[cfg(debug_assertions)]
+fn a_broken_precheck_promise_is_refused_in_debug_builds() {
+    let bad: [(&[u8], &[u8]); 3] = [(b"x-a", b"1\r\nx-injected: 1"), (b"x a", b"1"), (b"", b"1")];
+    for field in bad {
+        let mut conn = responding_to(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(
+            conn.send_response_head_prechecked(StreamId::ZERO, 200, [field]),
+            Err(LocalProtocolError::InvalidHeader)
+        );
+        assert!(conn.data_to_send().is_empty());
+    }
+}
+
+#[test]
 fn chunked_is_dropped_for_an_http10_peer_and_the_body_sent_raw() {
     let mut conn = responding_to(b"GET / HTTP/1.0\r\n\r\n");
     let response = Response::new(200)

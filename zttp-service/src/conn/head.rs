@@ -100,7 +100,10 @@ pub(super) fn send(
         content_length,
         close,
     };
-    core.send_response_head(ex.stream_id, status, fields)?;
+    // `http`'s names are tokens and its values hold only field-value bytes
+    // (no CR, LF, NUL or other control but HTAB), the check the core would
+    // make again; the fields added here are written by the loop itself.
+    core.send_response_head_prechecked(ex.stream_id, status, fields)?;
     Ok(if upgrading {
         AfterHead::Upgrade
     } else if bodyless || body.is_end_stream() {
