@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A zttp gateway worker in Python (pyzmq): the reference implementation of the gateway <->
-worker protocol, version 2, written from zttp-zmq's protocol document (docs.rs:
+worker protocol, version 3, written from zttp-zmq's protocol document (docs.rs:
 zttp_zmq::protocol, source zttp-zmq/src/scale/PROTOCOL.md).
 
     python3 examples/zmq_worker.py --connect tcp://127.0.0.1:5556 [--capacity 16] [--name py]
@@ -30,7 +30,7 @@ import zmq.asyncio
 HEAD, BODY, END, ABORT, ACK, READY, PING = 1, 2, 3, 4, 5, 6, 7
 HELLO, WELCOME, REFUSE, UNKNOWN, CONTINUE, RESPONSE = 8, 9, 10, 11, 12, 13
 
-VERSION = 2
+VERSION = 3
 WINDOW = 256 * 1024
 ACK_EVERY = 64 * 1024
 FLAG_CONTINUE = 1
@@ -39,14 +39,17 @@ HELLO_EVERY = 1.0  # seconds between HELLOs until WELCOME
 
 
 def control(kind, exchange_id):
-    """The 9-byte control frame: kind (u8), id (u64 big-endian)."""
+    """The 9-byte control header: kind (u8), id (u64 big-endian)."""
     return struct.pack(">BQ", kind, exchange_id)
 
 
 def parse_control(frame):
-    if len(frame) != 9:
+    """A message's first frame: (kind, id, payload). HEAD and RESPONSE carry their payload in
+    this frame after the control header; for other kinds it is empty."""
+    if len(frame) < 9:
         return None
-    return struct.unpack(">BQ", frame)
+    kind, exchange_id = struct.unpack(">BQ", frame[:9])
+    return kind, exchange_id, frame[9:]
 
 
 def parse_request_head(head):
@@ -190,7 +193,7 @@ class Worker:
         parsed = parse_control(frames[0]) if frames else None
         if parsed is None:
             return
-        kind, exchange_id = parsed
+        kind, exchange_id, payload = parsed
         rest = frames[1:]
         if kind == WELCOME:
             _version, interval_ms, timeout_ms = struct.unpack(">HII", b"".join(rest[:3]))
@@ -201,7 +204,7 @@ class Worker:
             self.cancel_all()
             self.hello()
         elif kind == HEAD:
-            parsed = parse_request_head(rest[0]) if len(rest) == 1 else None
+            parsed = parse_request_head(payload) if not rest else None
             if parsed is None:
                 self.send([control(ABORT, exchange_id)])
                 return
@@ -230,8 +233,9 @@ class Worker:
             print(f"handler failed: {e!r}", file=sys.stderr, flush=True)
             self.send([control(ABORT, request.id)])
         else:
-            head = struct.pack(">H", status) + b"".join(n + b": " + v + b"\r\n" for n, v in headers)
-            self.send([control(RESPONSE, request.id), head, body])
+            fields = b"".join(n + b": " + v + b"\r\n" for n, v in headers)
+            # One frame: control header, status, length of the field lines, fields, body.
+            self.send([control(RESPONSE, request.id) + struct.pack(">HI", status, len(fields)) + fields + body])
         finally:
             self.exchanges.pop(request.id, None)
 

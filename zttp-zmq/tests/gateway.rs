@@ -573,8 +573,8 @@ async fn worker_speaking_another_version_is_refused_with_a_reason() {
         .send_multipart(
             [
                 hello,
-                // Version 1 (heads in many frames) is no longer spoken.
-                1u16.to_be_bytes().to_vec(),
+                // Version 2 (control header and head in separate frames) is no longer spoken.
+                2u16.to_be_bytes().to_vec(),
                 1000u32.to_be_bytes().to_vec(),
             ],
             0,
@@ -583,9 +583,9 @@ async fn worker_speaking_another_version_is_refused_with_a_reason() {
     let reply = rogue.recv_multipart(0).unwrap();
     assert_eq!(reply[0][0], 10, "REFUSE");
     let reason = String::from_utf8_lossy(&reply[1]).into_owned();
-    assert_eq!(zttp_zmq::protocol::VERSION, 2);
+    assert_eq!(zttp_zmq::protocol::VERSION, 3);
     assert!(
-        reason.contains("version 1 is not supported") && reason.contains("version 2"),
+        reason.contains("version 2 is not supported") && reason.contains("version 3"),
         "{reason}"
     );
     // A READY without HELLO (an unversioned worker) is told to join first, and gets nothing.

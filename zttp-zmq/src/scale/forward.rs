@@ -22,7 +22,7 @@ const MAX_CHUNK: usize = 64 << 10;
 
 /// Work for the gateway's IO thread.
 pub(crate) enum Command {
-    /// A new request: its exchange and the head frame of its `HEAD` message.
+    /// A new request: its exchange and its `HEAD` message (one frame).
     Start(Arc<Exchange>, Bytes),
     /// A chunk of the request body.
     Body(u64, Bytes),
@@ -83,7 +83,7 @@ pub(crate) async fn forward(owner: Arc<Owner>, request: Request) -> Response {
     }
     let exchange = Arc::new(Exchange::new(id, !wants_continue));
     let client = parts.extensions.get::<PeerAddr>().map(|p| p.0.ip());
-    let head = proto::request_head_frame(&parts, flags, client);
+    let head = proto::request_head_frame(id, &parts, flags, client);
     shared.outbox.push(Command::Start(exchange.clone(), head));
     let guard = CancelOnDrop {
         owner,

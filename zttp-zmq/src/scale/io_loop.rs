@@ -31,7 +31,7 @@ type WorkerId = Bytes;
 /// The IO thread's view of one exchange.
 struct Entry {
     exchange: Arc<Exchange>,
-    /// The request's `HEAD`, kept until answered in case it must be re-dispatched.
+    /// The request's `HEAD` message, kept until answered in case it must be re-dispatched.
     head: Bytes,
     answered: bool,
     /// Request-body chunks not yet sent (no worker yet), or all sent so far (for a replay).
@@ -299,10 +299,10 @@ impl GatewayIo {
     }
 
     fn message(&mut self, frames: &[Bytes], now: Instant) {
-        let [identity, control, rest @ ..] = frames else {
+        let [identity, first, rest @ ..] = frames else {
             return;
         };
-        let Some((kind, id)) = proto::parse_control(control) else {
+        let Some((kind, id)) = proto::parse_control(first) else {
             return;
         };
         if kind == proto::HELLO {
@@ -339,7 +339,7 @@ impl GatewayIo {
             return;
         };
         match kind {
-            proto::HEAD => match proto::parse_response_head(rest) {
+            proto::HEAD => match proto::parse_response_head(&proto::payload(first)) {
                 Some(head) => {
                     let complete = head.body_len == Some(0);
                     entry.answered = true;
@@ -355,7 +355,7 @@ impl GatewayIo {
                 }
                 None => self.malformed(identity, id),
             },
-            proto::RESPONSE => match proto::parse_full_response(rest) {
+            proto::RESPONSE => match proto::parse_full_response(&proto::payload(first)) {
                 Some((head, body)) => {
                     entry.exchange.complete(head, body);
                     self.finish(id);
@@ -528,8 +528,8 @@ impl GatewayIo {
             let end = entry.body_ended && !entry.no_body;
             let sent: usize = held.iter().map(Bytes::len).sum();
             self.pool.job_body_sent(id, sent as u64, now);
-            // Without body the request is this one message: no `Vec` per request.
-            self.send_parts(&w, &[&proto::control_bytes(proto::HEAD, id)[..], &head]);
+            // Without body the request is this one frame: no `Vec` per request.
+            self.send_parts(&w, &[&head]);
             for chunk in held {
                 self.send_parts(&w, &[&proto::control_bytes(proto::BODY, id)[..], &chunk]);
             }

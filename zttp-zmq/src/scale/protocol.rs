@@ -20,9 +20,12 @@ pub(crate) const FLAG_NO_BODY: u8 = 2;
 /// One protocol message as frames (the ROUTER identity frame is not part of it).
 pub(crate) type Frames = Vec<Bytes>;
 
-/// The 9-byte control frame, on the stack.
-pub(crate) fn control_bytes(kind: u8, id: u64) -> [u8; 9] {
-    let mut b = [0u8; 9];
+/// Length of the control header that starts every message's first frame.
+pub(crate) const CONTROL_LEN: usize = 9;
+
+/// The 9-byte control header, on the stack.
+pub(crate) fn control_bytes(kind: u8, id: u64) -> [u8; CONTROL_LEN] {
+    let mut b = [0u8; CONTROL_LEN];
     b[0] = kind;
     b[1..].copy_from_slice(&id.to_be_bytes());
     b
@@ -32,12 +35,23 @@ pub(crate) fn control(kind: u8, id: u64) -> Bytes {
     Bytes::copy_from_slice(&control_bytes(kind, id))
 }
 
-/// Splits a control frame into kind and id.
+/// The kind and id of a message's first frame (its control header; a `HEAD` or `RESPONSE`
+/// carries its payload after it in the same frame).
 pub(crate) fn parse_control(frame: &[u8]) -> Option<(u8, u64)> {
-    if frame.len() != 9 {
-        return None;
-    }
-    Some((frame[0], u64::from_be_bytes(frame[1..9].try_into().ok()?)))
+    let header = frame.get(..CONTROL_LEN)?;
+    Some((header[0], u64::from_be_bytes(header[1..].try_into().ok()?)))
+}
+
+/// What follows the control header in a message's first frame (no copy).
+pub(crate) fn payload(frame: &Bytes) -> Bytes {
+    frame.slice(CONTROL_LEN.min(frame.len())..)
+}
+
+/// A one-frame message split after its control header, as `[control, payload]` (the
+/// layout the fuzz entry points and tests read).
+pub(crate) fn split_control(frame: Bytes) -> Frames {
+    let at = CONTROL_LEN.min(frame.len());
+    vec![frame.slice(..at), frame.slice(at..)]
 }
 
 pub(crate) fn simple(kind: u8, id: u64) -> Frames {
@@ -252,21 +266,24 @@ fn put_ip(buf: &mut BytesMut, ip: IpAddr) {
     }
 }
 
-/// The whole `HEAD` message of [`request_head_frame`] (for tests and the fuzz target).
+/// The `HEAD` message of [`request_head_frame`] split after its control header (for tests
+/// and the fuzz target).
 pub(crate) fn request_head(
     id: u64,
     parts: &http::request::Parts,
     flags: u8,
     client: Option<IpAddr>,
 ) -> Frames {
-    vec![control(HEAD, id), request_head_frame(parts, flags, client)]
+    split_control(request_head_frame(id, parts, flags, client))
 }
 
-/// The head frame of a request's `HEAD` message (what follows its control frame) (see the protocol's "request normalisation"):
-/// origin-form target, `host`, no hop-by-hop fields, and with the client's address appended
-/// to `x-forwarded-for` and `forwarded`. Field names keep the case the client sent when the
-/// request carries a [`RawRequest`] (the front's `ServerConfig::raw_request`).
+/// A request's whole `HEAD` message, one frame: the control header, then the head (see the
+/// protocol's "request normalisation"): origin-form target, `host`, no hop-by-hop fields,
+/// and with the client's address appended to `x-forwarded-for` and `forwarded`. Field names
+/// keep the case the client sent when the request carries a [`RawRequest`] (the front's
+/// `ServerConfig::raw_request`).
 pub(crate) fn request_head_frame(
+    id: u64,
     parts: &http::request::Parts,
     flags: u8,
     client: Option<IpAddr>,
@@ -275,8 +292,15 @@ pub(crate) fn request_head_frame(
     let target = origin_target(parts);
     let version = version_name(parts.version);
     let mut buf = BytesMut::with_capacity(
-        1 + parts.method.as_str().len() + target.len() + 12 + fields_len(&parts.headers) + 160,
+        CONTROL_LEN
+            + 1
+            + parts.method.as_str().len()
+            + target.len()
+            + 12
+            + fields_len(&parts.headers)
+            + 160,
     );
+    buf.extend_from_slice(&control_bytes(HEAD, id));
     buf.extend_from_slice(&[flags]);
     buf.extend_from_slice(parts.method.as_str().as_bytes());
     buf.extend_from_slice(b" ");
@@ -347,17 +371,17 @@ pub(crate) fn request_head_frame(
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
-/// The flags byte of a request head frame (the second frame of [`request_head`]).
-pub(crate) fn request_flags(head: &[u8]) -> u8 {
-    head.first().copied().unwrap_or(0)
+/// The flags byte of a request `HEAD` message ([`request_head_frame`]).
+pub(crate) fn request_flags(message: &[u8]) -> u8 {
+    message.get(CONTROL_LEN).copied().unwrap_or(0)
 }
 
-/// Clears a flag in a request head frame (for a re-dispatch).
-pub(crate) fn clear_request_flag(head: &mut Bytes, flag: u8) {
-    if !head.is_empty() {
-        let mut copy = BytesMut::from(&head[..]);
-        copy[0] &= !flag;
-        *head = copy.freeze();
+/// Clears a flag in a request `HEAD` message (for a re-dispatch).
+pub(crate) fn clear_request_flag(message: &mut Bytes, flag: u8) {
+    if message.len() > CONTROL_LEN {
+        let mut copy = BytesMut::from(&message[..]);
+        copy[CONTROL_LEN] &= !flag;
+        *message = copy.freeze();
     }
 }
 
@@ -367,13 +391,10 @@ pub(crate) struct RequestHead {
     pub(crate) flags: u8,
 }
 
-/// Rebuilds a request head from the frames after the control frame: flags, request line,
-/// field lines. With `raw`, the head as sent (header names in the client's case) also goes
-/// into a [`RawRequest`] extension.
-pub(crate) fn parse_request_head(frames: &[Bytes], raw: bool) -> Option<RequestHead> {
-    let [head] = frames else {
-        return None;
-    };
+/// Rebuilds a request head from a `HEAD` message's payload (after the control header):
+/// flags, request line, field lines. With `raw`, the head as sent (header names in the
+/// client's case) also goes into a [`RawRequest`] extension.
+pub(crate) fn parse_request_head(head: &Bytes, raw: bool) -> Option<RequestHead> {
     let flags = *head.first()?;
     let end = line_end(head, 1)?;
     let line = &head[1..end];
@@ -404,25 +425,45 @@ pub(crate) fn parse_request_head(frames: &[Bytes], raw: bool) -> Option<RequestH
 }
 
 /// `HEAD` of a response whose body follows in `BODY` messages and `END` (or nothing when
-/// `body_len` is `Some(0)`): status, body length, field lines.
+/// `body_len` is `Some(0)`), one frame: control header, status, body length, field lines.
 pub(crate) fn response_head(
     id: u64,
     parts: &http::response::Parts,
     body_len: Option<u64>,
-) -> Frames {
-    let mut head = BytesMut::with_capacity(10 + fields_len(&parts.headers));
+) -> Bytes {
+    let mut head = BytesMut::with_capacity(CONTROL_LEN + 10 + fields_len(&parts.headers));
+    head.extend_from_slice(&control_bytes(HEAD, id));
     head.extend_from_slice(&parts.status.as_u16().to_be_bytes());
     head.extend_from_slice(&body_len.unwrap_or(u64::MAX).to_be_bytes());
     put_fields(&mut head, &parts.headers);
-    vec![control(HEAD, id), head.freeze()]
+    head.freeze()
 }
 
-/// `RESPONSE`: a complete response in one message: status and field lines, then the body.
-pub(crate) fn full_response(id: u64, parts: &http::response::Parts, body: Bytes) -> Frames {
-    let mut head = BytesMut::with_capacity(2 + fields_len(&parts.headers));
+/// `RESPONSE`: a complete response in one frame: control header, status, length of the
+/// field lines (u32), the field lines, then the body.
+pub(crate) fn full_response(id: u64, parts: &http::response::Parts, body: &[u8]) -> Bytes {
+    let mut message = full_response_head(id, parts, body.len());
+    message.extend_from_slice(body);
+    message.freeze()
+}
+
+/// A [`full_response`] up to its body, with room for `body_len` bytes of it: the body is
+/// appended as it is produced.
+pub(crate) fn full_response_head(
+    id: u64,
+    parts: &http::response::Parts,
+    body_len: usize,
+) -> BytesMut {
+    let fields = fields_len(&parts.headers);
+    let mut head = BytesMut::with_capacity(CONTROL_LEN + 6 + fields + body_len);
+    head.extend_from_slice(&control_bytes(RESPONSE, id));
     head.extend_from_slice(&parts.status.as_u16().to_be_bytes());
+    head.extend_from_slice(&[0; 4]);
+    let start = head.len();
     put_fields(&mut head, &parts.headers);
-    vec![control(RESPONSE, id), head.freeze(), body]
+    let written = u32::try_from(head.len() - start).unwrap_or(u32::MAX);
+    head[start - 4..start].copy_from_slice(&written.to_be_bytes());
+    head
 }
 
 /// A response head as received: status, headers and the body length if the worker knew it.
@@ -437,10 +478,8 @@ fn parse_status(frame: &[u8]) -> Option<StatusCode> {
     StatusCode::from_u16(parse_u16(frame.get(..2)?)?).ok()
 }
 
-pub(crate) fn parse_response_head(frames: &[Bytes]) -> Option<ResponseHead> {
-    let [head] = frames else {
-        return None;
-    };
+/// A response `HEAD` message's payload (after the control header), parsed.
+pub(crate) fn parse_response_head(head: &Bytes) -> Option<ResponseHead> {
     let len = parse_u64(head.get(2..10)?)?;
     Some(ResponseHead {
         status: parse_status(head)?,
@@ -449,18 +488,23 @@ pub(crate) fn parse_response_head(frames: &[Bytes]) -> Option<ResponseHead> {
     })
 }
 
-/// A `RESPONSE` message, parsed: the head (with its length) and the whole body.
-pub(crate) fn parse_full_response(frames: &[Bytes]) -> Option<(ResponseHead, Bytes)> {
-    let [head, body] = frames else {
+/// A `RESPONSE` message's payload (after the control header), parsed: the head (with its
+/// length) and the whole body (a slice of the payload, no copy).
+pub(crate) fn parse_full_response(payload: &Bytes) -> Option<(ResponseHead, Bytes)> {
+    let fields_len = usize::try_from(parse_u32(payload.get(2..6)?)?).ok()?;
+    let fields_end = 6usize.checked_add(fields_len)?;
+    let fields = payload.slice(..fields_end.min(payload.len()));
+    if fields.len() != fields_end {
         return None;
-    };
+    }
+    let body = payload.slice(fields_end..);
     Some((
         ResponseHead {
-            status: parse_status(head)?,
-            headers: parse_fields(head, 2, None)?,
+            status: parse_status(payload)?,
+            headers: parse_fields(&fields, 6, None)?,
             body_len: Some(body.len() as u64),
         },
-        body.clone(),
+        body,
     ))
 }
 
@@ -487,7 +531,7 @@ mod tests {
         );
         let frames = request_head(42, &parts, FLAG_CONTINUE, None);
         assert_eq!(parse_control(&frames[0]), Some((HEAD, 42)));
-        let back = parse_request_head(&frames[1..], false).unwrap();
+        let back = parse_request_head(&frames[1], false).unwrap();
         assert_eq!(back.flags, FLAG_CONTINUE);
         assert_eq!(back.parts.method, Method::PUT);
         assert_eq!(back.parts.uri, "/a/b?c=d");
@@ -505,7 +549,7 @@ mod tests {
                 .body(())
                 .unwrap(),
         );
-        let back = parse_request_head(&request_head(1, &parts, 0, None)[1..], false).unwrap();
+        let back = parse_request_head(&request_head(1, &parts, 0, None)[1], false).unwrap();
         assert_eq!(back.parts.uri, "/p?q=1");
         assert_eq!(back.parts.headers["host"], "example.org:8443");
         assert_eq!(back.parts.version, Version::HTTP_2);
@@ -528,7 +572,7 @@ mod tests {
                 .unwrap(),
         );
         let frames = request_head(1, &parts, 0, Some("192.0.2.1".parse().unwrap()));
-        let back = parse_request_head(&frames[1..], false).unwrap();
+        let back = parse_request_head(&frames[1], false).unwrap();
         let names: Vec<_> = back.parts.headers.keys().map(|k| k.as_str()).collect();
         assert_eq!(names, ["host", "accept", "x-forwarded-for", "forwarded"]);
         assert_eq!(back.parts.headers["x-forwarded-for"], "192.0.2.1");
@@ -546,7 +590,7 @@ mod tests {
                 .unwrap(),
         );
         let frames = request_head(1, &parts, 0, Some("2001:db8::1".parse().unwrap()));
-        let back = parse_request_head(&frames[1..], false).unwrap();
+        let back = parse_request_head(&frames[1], false).unwrap();
         assert_eq!(
             back.parts.headers["x-forwarded-for"],
             "203.0.113.7, 2001:db8::1"
@@ -566,17 +610,33 @@ mod tests {
             .unwrap()
             .into_parts();
         for len in [Some(12), None] {
-            let frames = response_head(7, &parts, len);
-            let head = parse_response_head(&frames[1..]).unwrap();
+            let frame = response_head(7, &parts, len);
+            assert_eq!(parse_control(&frame), Some((HEAD, 7)));
+            let head = parse_response_head(&payload(&frame)).unwrap();
             assert_eq!(head.status, StatusCode::CREATED);
             assert_eq!(head.headers["a"], "b");
             assert_eq!(head.body_len, len);
         }
-        let frames = full_response(7, &parts, Bytes::from_static(b"hello"));
-        assert_eq!(parse_control(&frames[0]), Some((RESPONSE, 7)));
-        let (head, body) = parse_full_response(&frames[1..]).unwrap();
+        let frame = full_response(7, &parts, b"hello");
+        assert_eq!(
+            &frame[..],
+            b"\x0d\0\0\0\0\0\0\0\x07\0\xc9\0\0\0\x06a: b\r\nhello"
+        );
+        assert_eq!(parse_control(&frame), Some((RESPONSE, 7)));
+        let (head, body) = parse_full_response(&payload(&frame)).unwrap();
         assert_eq!((head.status, head.body_len), (StatusCode::CREATED, Some(5)));
+        assert_eq!(head.headers["a"], "b");
         assert_eq!(body, "hello");
+        // Field lines longer than the frame, or a body cut into the field lines.
+        for bad in [
+            &b"\0\xc9\0\0\0\x09a: b\r\n"[..],
+            b"\0\xc9\0\0\0\x04a: b\r\n",
+        ] {
+            assert!(
+                parse_full_response(&Bytes::from_static(bad)).is_none(),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
@@ -594,7 +654,7 @@ mod tests {
             &frames[1][..],
             b"\x02GET / HTTP/1.1\r\nx-empty: \r\nx-colon: a: b:c\r\n"
         );
-        let back = parse_request_head(&frames[1..], false).unwrap();
+        let back = parse_request_head(&frames[1], false).unwrap();
         assert_eq!(back.flags, FLAG_NO_BODY);
         assert_eq!(back.parts.headers["x-empty"], "");
         assert_eq!(back.parts.headers["x-colon"], "a: b:c");
@@ -625,10 +685,12 @@ mod tests {
             b"\x00GET /\r\n",
         ];
         for head in bad {
-            let frames = [Bytes::from_static(head)];
-            assert!(parse_request_head(&frames, false).is_none(), "{head:?}");
+            assert!(
+                parse_request_head(&Bytes::from_static(head), false).is_none(),
+                "{head:?}"
+            );
         }
-        let status_only = [Bytes::from_static(b"\x00\xc8")];
+        let status_only = Bytes::from_static(b"\x00\xc8");
         assert!(parse_response_head(&status_only).is_none());
     }
 
@@ -645,8 +707,8 @@ mod tests {
     #[test]
     fn rejects_malformed_control_frames() {
         assert_eq!(parse_control(b"short"), None);
-        assert_eq!(parse_control(&[1; 10]), None);
-        assert!(parse_request_head(&[Bytes::from_static(b"GET")], false).is_none());
-        assert!(parse_response_head(&[Bytes::from_static(b"x")]).is_none());
+        assert_eq!(parse_control(&[1; 9]), Some((1, 0x0101_0101_0101_0101)));
+        assert!(parse_request_head(&Bytes::from_static(b"GET"), false).is_none());
+        assert!(parse_response_head(&Bytes::from_static(b"x")).is_none());
     }
 }

@@ -3,7 +3,7 @@
 //! The constants below are the numbers of this specification.
 
 /// The protocol version this crate speaks (sent in `HELLO` and `WELCOME`).
-pub const VERSION: u16 = 2;
+pub const VERSION: u16 = 3;
 
 /// Message kind: a request head (gateway → worker) or a response head (worker → gateway).
 pub const HEAD: u8 = 1;

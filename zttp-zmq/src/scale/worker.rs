@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::stream::FuturesUnordered;
 use futures::task::{waker_ref, ArcWake};
 use futures::{FutureExt, Stream, StreamExt};
@@ -425,7 +425,10 @@ impl<H: Handler> WorkerIo<H> {
     }
 
     fn message(&mut self, frames: &[Bytes]) -> io::Result<()> {
-        let Some((kind, id)) = frames.first().and_then(|f| proto::parse_control(f)) else {
+        let Some(first) = frames.first() else {
+            return Ok(());
+        };
+        let Some((kind, id)) = proto::parse_control(first) else {
             return Ok(());
         };
         let rest = &frames[1..];
@@ -455,7 +458,8 @@ impl<H: Handler> WorkerIo<H> {
                 self.hello()?;
             }
             proto::HEAD => {
-                let Some(head) = proto::parse_request_head(rest, self.raw_request) else {
+                let head = proto::parse_request_head(&proto::payload(first), self.raw_request);
+                let Some(head) = head else {
                     self.send(proto::simple(proto::ABORT, id))?;
                     return Ok(());
                 };
@@ -552,32 +556,22 @@ async fn send_response(
     let (parts, mut body) = response.into_parts();
     let hint = body.size_hint().exact();
     if let Some(len) = hint.filter(|&n| n <= WINDOW) {
-        // Small and of known length: collect it and send one `RESPONSE`.
-        let mut whole = BytesMut::with_capacity(len as usize);
-        let mut single: Option<Bytes> = None;
+        // Small and of known length: collected right into one `RESPONSE` frame.
+        let mut message = proto::full_response_head(id, &parts, len as usize);
         loop {
             match poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
                 None => break,
                 Some(Ok(frame)) => {
-                    let Ok(chunk) = frame.into_data() else {
-                        continue;
-                    };
-                    if single.is_none() && whole.is_empty() {
-                        single = Some(chunk);
-                    } else {
-                        if let Some(first) = single.take() {
-                            whole.extend_from_slice(&first);
-                        }
-                        whole.extend_from_slice(&chunk);
+                    if let Ok(chunk) = frame.into_data() {
+                        message.extend_from_slice(&chunk);
                     }
                 }
                 Some(Err(_)) => return Some(proto::simple(proto::ABORT, id)),
             }
         }
-        let body = single.unwrap_or_else(|| whole.freeze());
-        return Some(proto::full_response(id, &parts, body));
+        return Some(vec![message.freeze()]);
     }
-    shared.push(Reply::Send(proto::response_head(id, &parts, hint)));
+    shared.push(Reply::Send(vec![proto::response_head(id, &parts, hint)]));
     loop {
         let frame = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
         match frame {
