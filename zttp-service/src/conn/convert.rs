@@ -15,7 +15,7 @@ pub(super) struct Unrepresentable;
 /// Builds the handler's request from the core's; with `raw`, the head as
 /// received goes into a [`RawRequest`] extension.
 pub(super) fn request(
-    req: zttp_core::Request,
+    mut req: zttp_core::Request,
     body: Body,
     raw: bool,
 ) -> Result<http::Request<Body>, Unrepresentable> {
@@ -32,12 +32,23 @@ pub(super) fn request(
         (_, Some(authority)) if tunnel_only => {
             Uri::try_from(authority.as_ref()).map_err(|_| Unrepresentable)?
         }
-        _ => Uri::from_maybe_shared(req.target.clone()).map_err(|_| Unrepresentable)?,
+        _ => {
+            let target = match raw {
+                true => req.target.clone(),
+                false => std::mem::take(&mut req.target),
+            };
+            Uri::from_maybe_shared(target).map_err(|_| Unrepresentable)?
+        }
     };
     let mut headers = HeaderMap::with_capacity(req.headers.len());
-    for (name, value) in &req.headers {
-        let name = HeaderName::from_bytes(name).map_err(|_| Unrepresentable)?;
-        let value = HeaderValue::from_maybe_shared(value.clone()).map_err(|_| Unrepresentable)?;
+    // The fields move over unless the raw head keeps them.
+    let fields = match raw {
+        true => req.headers.clone(),
+        false => std::mem::take(&mut req.headers),
+    };
+    for (name, value) in fields.into_vec() {
+        let name = header_name(&name).ok_or(Unrepresentable)?;
+        let value = HeaderValue::from_maybe_shared(value).map_err(|_| Unrepresentable)?;
         headers.append(name, value);
     }
     let mut request = http::Request::new(body);
@@ -63,6 +74,108 @@ pub(super) fn request(
         });
     }
     Ok(request)
+}
+
+/// A common field name, and its bytes as words for a case-insensitive compare.
+struct KnownName {
+    name: HeaderName,
+    /// The lowercase name, little-endian, zero-padded to 24 bytes.
+    lower: [u64; 3],
+    /// 0x20 at each letter of the name: OR-ing it into a received byte
+    /// folds exactly `A`–`Z` onto `a`–`z` there, and nothing elsewhere.
+    letters: [u64; 3],
+}
+
+impl KnownName {
+    const fn new(name: HeaderName, lower: &[u8]) -> KnownName {
+        let (mut words, mut letters) = ([0u64; 3], [0u64; 3]);
+        let mut i = 0;
+        while i < lower.len() {
+            words[i / 8] |= (lower[i] as u64) << (i % 8 * 8);
+            if lower[i].is_ascii_lowercase() {
+                letters[i / 8] |= 0x20 << (i % 8 * 8);
+            }
+            i += 1;
+        }
+        KnownName {
+            name,
+            lower: words,
+            letters,
+        }
+    }
+}
+
+macro_rules! known_names {
+    ($($name:ident = $text:literal),* $(,)?) => {
+        [$(KnownName::new(header::$name, $text)),*]
+    };
+}
+
+/// Names of request fields common enough to be found by length and one
+/// case-insensitive word compare, before `HeaderName::from_bytes` (which
+/// copies the name into a lowercase scratch buffer and then matches it).
+/// Ordered by length, as [`header_name`] picks its candidates.
+static COMMON_NAMES: [KnownName; 24] = known_names![
+    TE = b"te",
+    DNT = b"dnt",
+    HOST = b"host",
+    DATE = b"date",
+    RANGE = b"range",
+    ACCEPT = b"accept",
+    COOKIE = b"cookie",
+    ORIGIN = b"origin",
+    EXPECT = b"expect",
+    PRAGMA = b"pragma",
+    REFERER = b"referer",
+    UPGRADE = b"upgrade",
+    IF_RANGE = b"if-range",
+    USER_AGENT = b"user-agent",
+    CONNECTION = b"connection",
+    CONTENT_TYPE = b"content-type",
+    AUTHORIZATION = b"authorization",
+    CACHE_CONTROL = b"cache-control",
+    IF_NONE_MATCH = b"if-none-match",
+    CONTENT_LENGTH = b"content-length",
+    ACCEPT_ENCODING = b"accept-encoding",
+    ACCEPT_LANGUAGE = b"accept-language",
+    IF_MODIFIED_SINCE = b"if-modified-since",
+    TRANSFER_ENCODING = b"transfer-encoding",
+];
+
+/// A received field name as `http`'s `HeaderName` (`None`: not a valid
+/// name). Common names come from [`COMMON_NAMES`], compared with the
+/// candidates of the same length ignoring ASCII case; any other name is parsed.
+fn header_name(name: &[u8]) -> Option<HeaderName> {
+    let candidates = match name.len() {
+        2 => 0..1,
+        3 => 1..2,
+        4 => 2..4,
+        5 => 4..5,
+        6 => 5..10,
+        7 => 10..12,
+        8 => 12..13,
+        10 => 13..15,
+        12 => 15..16,
+        13 => 16..19,
+        14 => 19..20,
+        15 => 20..22,
+        17 => 22..24,
+        _ => return HeaderName::from_bytes(name).ok(),
+    };
+    let mut padded = [0u8; 24];
+    padded[..name.len()].copy_from_slice(name);
+    let word = |i: usize| {
+        let bytes: [u8; 8] = padded[i * 8..i * 8 + 8].try_into().unwrap_or_default();
+        u64::from_le_bytes(bytes)
+    };
+    let words = [word(0), word(1), word(2)];
+    let known = COMMON_NAMES[candidates]
+        .iter()
+        .find(|known| (0..3).all(|i| words[i] | known.letters[i] == known.lower[i]));
+    match known {
+        Some(known) => Some(known.name.clone()),
+        None => HeaderName::from_bytes(name).ok(),
+    }
 }
 
 /// Trailer fields as a `HeaderMap` (`None` when there are none or they do not parse).
@@ -160,6 +273,71 @@ mod tests {
         let raw = req.extensions().get::<RawRequest>().unwrap();
         assert_eq!(raw.headers.iter().next().unwrap().0, "X-Mixed-Case");
         assert_eq!(raw.target, "/a?b=c");
+    }
+
+    #[test]
+    fn common_names_are_found_as_http_parses_them() {
+        for (i, known) in COMMON_NAMES.iter().enumerate() {
+            let text = known.name.as_str();
+            assert_eq!(
+                known.lower,
+                KnownName::new(header::HOST, text.as_bytes()).lower
+            );
+            if let Some(next) = COMMON_NAMES.get(i + 1) {
+                assert!(text.len() <= next.name.as_str().len(), "ordered by length");
+            }
+            let known = &known.name;
+            let lower = known.as_str().as_bytes().to_vec();
+            let upper = lower.to_ascii_uppercase();
+            let mut title = lower.clone();
+            title[0] = title[0].to_ascii_uppercase();
+            for name in [lower, upper, title] {
+                assert_eq!(header_name(&name).as_ref(), Some(known));
+                assert_eq!(header_name(&name), HeaderName::from_bytes(&name).ok());
+            }
+        }
+    }
+
+    #[test]
+    fn every_byte_in_every_position_of_a_common_name_is_read_as_http_reads_it() {
+        for known in &COMMON_NAMES {
+            let text = known.name.as_str().as_bytes();
+            for i in 0..text.len() {
+                for b in 0..=255u8 {
+                    let mut name = text.to_vec();
+                    name[i] = b;
+                    assert_eq!(
+                        header_name(&name),
+                        HeaderName::from_bytes(&name).ok(),
+                        "{name:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn other_names_are_parsed_as_http_parses_them() {
+        let names: [&[u8]; 11] = [
+            b"X-Custom",
+            b"user_agent",
+            b"USER-AGENT",
+            b"hosts",
+            b"hos",
+            b"user-agenT",
+            b"accept-charset",
+            b"x-user-agent",
+            b"",
+            b"bad name",
+            b"caf\xc3\xa9",
+        ];
+        for name in names {
+            assert_eq!(
+                header_name(name),
+                HeaderName::from_bytes(name).ok(),
+                "{name:?}"
+            );
+        }
     }
 
     #[test]
