@@ -164,7 +164,7 @@ fn put_fields(buf: &mut BytesMut, headers: &HeaderMap) {
 
 /// The end of the line starting at `from` (the index of its CR), if it ends with CRLF.
 fn line_end(frame: &[u8], from: usize) -> Option<usize> {
-    let lf = from + frame.get(from..)?.iter().position(|&b| b == b'\n')?;
+    let lf = from + memchr::memchr(b'\n', frame.get(from..)?)?;
     (lf > from && frame[lf - 1] == b'\r').then_some(lf - 1)
 }
 
@@ -176,12 +176,12 @@ fn parse_fields(
     mut from: usize,
     mut raw: Option<&mut zttp_core::Headers>,
 ) -> Option<HeaderMap> {
-    let lines = frame.get(from..)?.iter().filter(|&&b| b == b'\n').count();
+    let lines = memchr::memchr_iter(b'\n', frame.get(from..)?).count();
     let mut map = HeaderMap::with_capacity(lines);
     while from < frame.len() {
         let end = line_end(frame, from)?;
         let line = &frame[from..end];
-        let colon = line.iter().position(|&b| b == b':')?;
+        let colon = memchr::memchr(b':', line)?;
         if line.get(colon + 1) != Some(&b' ') {
             return None;
         }
