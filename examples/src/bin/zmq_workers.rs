@@ -84,16 +84,19 @@ fn parse() -> Flags {
 }
 
 fn hello(name: String) -> impl Handler {
+    const X_WORKER: http::HeaderName = http::HeaderName::from_static("x-worker");
+    // Made once: a clone per request is a reference count, not a copy.
+    let worker = http::HeaderValue::from_str(&name).ok();
     move |_req: Request| {
-        let name = name.clone();
+        let worker = worker.clone();
         async move {
             let mut response = http::Response::new(Body::from("Hello World!"));
             response.headers_mut().insert(
                 http::header::CONTENT_TYPE,
                 http::HeaderValue::from_static("text/plain"),
             );
-            if let Ok(v) = http::HeaderValue::from_str(&name) {
-                response.headers_mut().insert("x-worker", v);
+            if let Some(v) = worker {
+                response.headers_mut().insert(X_WORKER, v);
             }
             response
         }
