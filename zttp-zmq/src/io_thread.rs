@@ -2,7 +2,10 @@
 //!
 //! One loop, in this order: run the tasks of the IO-thread executor that were woken, send for
 //! the peers tasks queued (new frames or a close), receive a batch of `[id, frame]` messages
-//! and route them, then retry peers whose last send met `EAGAIN`. The receive that meets
+//! and route them, then retry peers whose last send met `EAGAIN`. A batch ends early when a
+//! request woke its task, so that the answer is sent before the next receive and one
+//! receive per turn meets `EAGAIN` (each costs libzmq a command check: two system calls),
+//! not one before the tasks run and another after their sends. The receive that meets
 //! `EAGAIN` (or, after retries or an interrupted receive, `ZMQ_EVENTS`) is the last socket
 //! call before sleeping (libzmq's `ZMQ_FD` is edge-triggered: any socket call may consume
 //! the edge, so the last call must be the check). Sleep in `poll(2)` on `ZMQ_FD` and the wake
@@ -43,7 +46,7 @@ use futures::channel::mpsc::UnboundedSender;
 use futures::channel::oneshot;
 use tracing::{debug, warn};
 
-use crate::peer::{IoShared, Outgoing, Peer, PeerStream, ReadEnd, RoutingId};
+use crate::peer::{IoShared, Outgoing, Peer, PeerStream, ReadEnd, RoutingId, INBOUND_FRAME_CHARGE};
 
 /// Messages received per loop turn before sends get another chance.
 const RECV_BATCH: usize = 256;
@@ -164,10 +167,25 @@ enum Received {
     Drained,
     /// `recv` was interrupted: whether more is waiting is unknown.
     Interrupted,
-    /// [`RECV_BATCH`] messages were taken; more may be waiting.
-    Full,
+    /// The batch ended before `EAGAIN` ([`RECV_BATCH`] messages taken, or a request woke its
+    /// task, see [`Routed::Woke`]); more may be waiting.
+    Unfinished,
     /// A peer's (or the socket's) inbound budget is spent: receiving paused.
     Paused,
+}
+
+/// What routing one received message asks of the receive batch.
+enum Routed {
+    /// Go on receiving.
+    More,
+    /// A frame shorter than one libzmq read (a request, not the middle of an upload) woke
+    /// its reader: end the batch, so that the task answers and the answer is sent before
+    /// the next receive. That receive is then the only one of the turn that meets `EAGAIN`
+    /// (each such receive costs libzmq's command check, two system calls), instead of one
+    /// before the tasks run and one after their sends.
+    Woke,
+    /// A peer (or the socket) is over its inbound budget: pause receiving.
+    Pause,
 }
 
 enum Flush {
@@ -332,7 +350,7 @@ impl StreamIo {
                 self.receive_batch()?
             };
             let attached_again = self.drive_attached();
-            if !self.blocked.is_empty() && !matches!(received, Received::Full) {
+            if !self.blocked.is_empty() && !matches!(received, Received::Unfinished) {
                 // The commands the receive processed may have reopened blocked peers' pipes
                 // (libzmq's `activate_write`, which also made `ZMQ_FD` fire).
                 let progressed = self.retry_blocked();
@@ -372,7 +390,7 @@ impl StreamIo {
                         continue;
                     }
                 }
-                Received::Full => continue,
+                Received::Unfinished => continue,
                 // Messages wait in libzmq; `ZMQ_FD` will not fire for them, so wake up on
                 // reads (the wake pipe) or when the stall limit is due.
                 Received::Paused => {}
@@ -593,43 +611,54 @@ impl StreamIo {
                 // STREAM messages are exactly [id, frame]; skip anything longer.
                 self.socket.recv(&mut self.data_msg, 0)?;
             }
-            if self.route() {
-                return Ok(Received::Paused);
+            match self.route() {
+                Routed::More => {}
+                Routed::Woke => return Ok(Received::Unfinished),
+                Routed::Pause => return Ok(Received::Paused),
             }
         }
-        Ok(Received::Full)
+        Ok(Received::Unfinished)
     }
 
-    /// Handles one received `[id, frame]`; true when receiving must pause.
-    fn route(&mut self) -> bool {
+    /// Handles one received `[id, frame]`.
+    fn route(&mut self) -> Routed {
         let id: &[u8] = &self.id_msg;
+        let len = self.data_msg.len();
         if let Some(entry) = self.peers.get(id) {
             let peer = entry.peer.clone();
-            if self.data_msg.is_empty() {
+            if len == 0 {
                 // Disconnect notification (also mid-request).
                 debug!(peer = ?peer.addr, "zmq peer disconnected");
                 self.forget(&peer.id);
                 peer.finish(ReadEnd::Eof, Some(io::ErrorKind::ConnectionReset));
-                return false;
+                return Routed::More;
             }
             // The frame goes to the stream as libzmq received it; a fresh message takes its place.
             let frame = mem::replace(&mut self.data_msg, zmq::Message::new());
-            let waiting = peer.push_inbound(frame);
-            return self.over_budget(Some(peer), waiting);
+            let (waiting, woke) = peer.push_inbound(frame, len);
+            if self.over_budget(Some(peer), waiting) {
+                return Routed::Pause;
+            }
+            return if woke && len < INBOUND_FRAME_CHARGE {
+                Routed::Woke
+            } else {
+                Routed::More
+            };
         }
         if self.closed_set.contains(id) {
             // Data or a disconnect for a peer we already let go: nobody wants it.
-            return false;
+            return Routed::More;
         }
         // Connect notification `[id, ""]`, or data from a peer whose notification we never saw.
         let id = Bytes::copy_from_slice(id);
         let (addr, fd) = peer_address(&mut self.data_msg);
         let peer = Peer::new(id, addr, fd, self.io.clone());
         debug!(peer = ?addr, "zmq peer connected");
-        let waiting = if self.data_msg.is_empty() {
+        let waiting = if len == 0 {
             0
         } else {
-            peer.push_inbound(mem::replace(&mut self.data_msg, zmq::Message::new()))
+            peer.push_inbound(mem::replace(&mut self.data_msg, zmq::Message::new()), len)
+                .0
         };
         self.peers.insert(
             peer.id.clone(),
@@ -641,7 +670,11 @@ impl StreamIo {
         );
         // If nobody accepts any more, the returned stream is dropped, which schedules its close.
         let _ = self.incoming.unbounded_send(PeerStream::new(peer.clone()));
-        self.over_budget(Some(peer), waiting)
+        if self.over_budget(Some(peer), waiting) {
+            Routed::Pause
+        } else {
+            Routed::More
+        }
     }
 
     /// Pauses receiving if `peer` (with `waiting` unread bytes) or the socket is over budget.

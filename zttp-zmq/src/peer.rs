@@ -310,14 +310,15 @@ impl Peer {
         })
     }
 
-    /// IO thread: the peer sent `frame` (not empty). Returns how far the peer now is ahead
-    /// of its reader (0 when the stream is gone and the frame was discarded).
-    pub(crate) fn push_inbound(&self, frame: zmq::Message) -> usize {
-        let charged = charge(frame.len());
+    /// IO thread: the peer sent `frame` (not empty, `len` bytes). Returns how far the peer
+    /// now is ahead of its reader (0 when the stream is gone and the frame was discarded),
+    /// and whether a reader waiting for bytes was woken.
+    pub(crate) fn push_inbound(&self, frame: zmq::Message, len: usize) -> (usize, bool) {
+        let charged = charge(len);
         let mut st = lock(&self.inbound);
         if st.reader_gone || st.end.is_some() {
             drop(st);
-            return 0;
+            return (0, false);
         }
         st.frames.push_back(frame);
         st.charged += charged;
@@ -325,10 +326,11 @@ impl Peer {
         let waker = st.waker.take();
         drop(st);
         self.io.inbound_total.fetch_add(charged, Ordering::Relaxed);
+        let woke = waker.is_some();
         if let Some(w) = waker {
             w.wake();
         }
-        level
+        (level, woke)
     }
 
     /// How far the peer is ahead of its reader (bytes as charged against the budgets).
