@@ -66,19 +66,28 @@ impl ContentLength {
         if let Some(e) = self.error {
             return Err(e);
         }
+        // The common case, one plain number, without splitting the list.
+        if let Some(n) = parse_decimal(value) {
+            return self.declare(n);
+        }
         for member in value.split(|&b| b == b',') {
-            let n = match parse_decimal(trim_ows(member)) {
-                Some(n) => n,
+            match parse_decimal(trim_ows(member)) {
+                Some(n) => self.declare(n)?,
                 None => return self.fail(RemoteErrorKind::InvalidContentLength),
-            };
-            match self.length {
-                Some(prev) if prev != n => {
-                    return self.fail(RemoteErrorKind::ConflictingContentLength)
-                }
-                _ => self.length = Some(n),
             }
         }
         Ok(())
+    }
+
+    /// One member of the list declared `n`.
+    fn declare(&mut self, n: u64) -> Result<(), RemoteErrorKind> {
+        match self.length {
+            Some(prev) if prev != n => self.fail(RemoteErrorKind::ConflictingContentLength),
+            _ => {
+                self.length = Some(n);
+                Ok(())
+            }
+        }
     }
 
     fn fail(&mut self, e: RemoteErrorKind) -> Result<(), RemoteErrorKind> {
@@ -139,6 +148,15 @@ mod tests {
         );
         assert_eq!(
             parse(&["5,6"]),
+            Err(RemoteErrorKind::ConflictingContentLength)
+        );
+        assert_eq!(parse(&["5", "5 ,5"]), Ok(Some(5)));
+        assert_eq!(
+            parse(&["5", "5, 6"]),
+            Err(RemoteErrorKind::ConflictingContentLength)
+        );
+        assert_eq!(
+            parse(&["6, 6", "5"]),
             Err(RemoteErrorKind::ConflictingContentLength)
         );
     }

@@ -121,27 +121,17 @@ pub(crate) fn write_fields<'a>(
     out.commit(n);
 }
 
-/// Bytes of a head line assembled on the stack, so it reaches the buffer in
-/// one copy instead of four (each `put_slice` is a call and a `memcpy`).
+/// Bytes of a status line assembled on the stack, so it reaches the buffer
+/// in one copy.
 const LINE: usize = 128;
 
 fn put_field(buf: &mut BytesMut, name: &[u8], value: &[u8]) {
-    let len = name.len() + value.len() + 4;
-    if len > LINE {
-        buf.reserve(len);
-        buf.put_slice(name);
-        buf.put_slice(b": ");
-        buf.put_slice(value);
-        buf.put_slice(b"\r\n");
-        return;
-    }
-    let mut line = [0u8; LINE];
-    let (n, v) = (name.len(), value.len());
-    line[..n].copy_from_slice(name);
-    line[n..n + 2].copy_from_slice(b": ");
-    line[n + 2..n + 2 + v].copy_from_slice(value);
-    line[n + 2 + v..len].copy_from_slice(b"\r\n");
-    buf.extend_from_slice(&line[..len]);
+    // One capacity check up front; the four appends then only copy.
+    buf.reserve(name.len() + value.len() + 4);
+    buf.extend_from_slice(name);
+    buf.extend_from_slice(b": ");
+    buf.extend_from_slice(value);
+    buf.extend_from_slice(b"\r\n");
 }
 
 /// Writes `HTTP/1.1 code reason\r\n`; the caller checked the code is three digits.
