@@ -405,6 +405,35 @@ enum End {
     Failed(Option<BodyError>),
 }
 
+impl Shared {
+    /// Wakes the connection task, unless `reader` (the task reading the
+    /// body) is the connection task itself: a handler polled inline, or a
+    /// request body streamed back as the response. That task is running
+    /// now and looks at the body again before it waits; waking it would
+    /// only schedule it once more (or wake itself forever).
+    fn wake_connection(&mut self, reader: &Waker) {
+        if let Some(w) = self.connection.take() {
+            if w.will_wake(reader) {
+                self.connection = Some(w);
+            } else {
+                w.wake();
+            }
+        }
+    }
+
+    /// Wakes the reader, unless it waits in `task`: the caller's own task,
+    /// which polls it next.
+    fn wake_reader(&mut self, task: &Waker) {
+        if let Some(w) = self.reader.take() {
+            if w.will_wake(task) {
+                self.reader = Some(w);
+            } else {
+                w.wake();
+            }
+        }
+    }
+}
+
 fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
     shared.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -433,16 +462,12 @@ impl Incoming {
         let mut s = lock(&self.shared);
         if !s.wanted {
             s.wanted = true;
-            if let Some(w) = s.connection.take() {
-                w.wake();
-            }
+            s.wake_connection(cx.waker());
         }
         if let Some(chunk) = s.chunks.pop_front() {
             s.buffered -= chunk.len();
             s.consumed += chunk.len();
-            if let Some(w) = s.connection.take() {
-                w.wake();
-            }
+            s.wake_connection(cx.waker());
             if let Some(r) = &mut self.remaining {
                 *r = r.saturating_sub(chunk.len() as u64);
             }
@@ -454,16 +479,8 @@ impl Incoming {
                     Some(w) if w.will_wake(cx.waker()) => {}
                     _ => s.reader = Some(cx.waker().clone()),
                 }
-                // Nudge the connection to read on; unless the connection task
-                // is the reader itself (a request body streamed back as the
-                // response), which would only wake itself forever.
-                if let Some(w) = s.connection.take() {
-                    if w.will_wake(cx.waker()) {
-                        s.connection = Some(w);
-                    } else {
-                        w.wake();
-                    }
-                }
+                // Nudge the connection to read on.
+                s.wake_connection(cx.waker());
                 Poll::Pending
             }
             End::Finished(trailers) => {
@@ -512,37 +529,35 @@ impl Drop for Incoming {
 
 impl BodySender {
     /// Hands a piece of body to the reader. Returns false (and drops the bytes)
-    /// when the reader is gone.
-    pub(crate) fn push(&self, data: Bytes) -> bool {
+    /// when the reader is gone. A reader waiting in `task` (the caller's own
+    /// task, which polls it next) is not woken.
+    pub(crate) fn push(&self, data: Bytes, task: &Waker) -> bool {
         let mut s = lock(&self.shared);
         if s.dropped {
             return false;
         }
         s.buffered += data.len();
         s.chunks.push_back(data);
-        if let Some(w) = s.reader.take() {
-            w.wake();
-        }
+        s.wake_reader(task);
         true
     }
 
-    /// The body ended, with these trailers.
-    pub(crate) fn finish(&self, trailers: Option<HeaderMap>) {
-        self.end(End::Finished(trailers));
+    /// The body ended, with these trailers; a reader waiting in `task` is
+    /// not woken (as for [`push`](Self::push)).
+    pub(crate) fn finish(&self, trailers: Option<HeaderMap>, task: &Waker) {
+        self.end(End::Finished(trailers), task);
     }
 
     /// The body cannot complete.
     pub(crate) fn fail(&self, error: BodyError) {
-        self.end(End::Failed(Some(error)));
+        self.end(End::Failed(Some(error)), Waker::noop());
     }
 
-    fn end(&self, end: End) {
+    fn end(&self, end: End, task: &Waker) {
         let mut s = lock(&self.shared);
         if matches!(s.end, End::Open) {
             s.end = end;
-            if let Some(w) = s.reader.take() {
-                w.wake();
-            }
+            s.wake_reader(task);
         }
     }
 
@@ -612,7 +627,7 @@ impl Consumption {
 impl Drop for BodySender {
     fn drop(&mut self) {
         // A sender dropped before the end means the connection went away.
-        self.end(End::Failed(Some(BodyError::incomplete())));
+        self.end(End::Failed(Some(BodyError::incomplete())), Waker::noop());
     }
 }
 
@@ -627,11 +642,11 @@ mod tests {
     fn incoming_body_yields_data_then_trailers() {
         let (incoming, tx) = channel(None);
         let body = Body::incoming(incoming);
-        assert!(tx.push(Bytes::from_static(b"hel")));
-        assert!(tx.push(Bytes::from_static(b"lo")));
+        assert!(tx.push(Bytes::from_static(b"hel"), Waker::noop()));
+        assert!(tx.push(Bytes::from_static(b"lo"), Waker::noop()));
         let mut trailers = HeaderMap::new();
         trailers.insert("x-sum", "1".parse().unwrap());
-        tx.finish(Some(trailers));
+        tx.finish(Some(trailers), Waker::noop());
         let collected = block_on(body.collect()).unwrap();
         assert_eq!(collected.trailers().unwrap()["x-sum"], "1");
         assert_eq!(collected.to_bytes(), "hello");
@@ -644,7 +659,7 @@ mod tests {
         let waker = futures::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
         assert!(!tx.poll_wanted(&mut cx));
-        assert!(tx.push(Bytes::from_static(b"abcd")));
+        assert!(tx.push(Bytes::from_static(b"abcd"), Waker::noop()));
         assert!(!tx.poll_room(4, &mut cx));
         assert!(matches!(
             Pin::new(&mut body).poll_frame(&mut cx),
@@ -654,7 +669,7 @@ mod tests {
         assert!(tx.poll_room(4, &mut cx));
         drop(body);
         assert!(tx.is_dropped());
-        assert!(!tx.push(Bytes::from_static(b"x")));
+        assert!(!tx.push(Bytes::from_static(b"x"), Waker::noop()));
     }
 
     #[test]
@@ -664,8 +679,8 @@ mod tests {
         let mut body = Body::incoming(incoming);
         let waker = futures::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
-        assert!(tx.push(Bytes::from_static(b"abc")));
-        assert!(tx.push(Bytes::from_static(b"defgh")));
+        assert!(tx.push(Bytes::from_static(b"abc"), Waker::noop()));
+        assert!(tx.push(Bytes::from_static(b"defgh"), Waker::noop()));
         assert_eq!(consumption.poll_take(&mut cx), 0);
         assert!(matches!(
             Pin::new(&mut body).poll_frame(&mut cx),

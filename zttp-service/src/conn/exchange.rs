@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use futures::channel::oneshot;
@@ -182,11 +182,12 @@ impl Exchange {
         true
     }
 
-    /// Ends the request side: the body gets its end and trailers.
-    pub(super) fn request_ended(&mut self, trailers: zttp_core::Headers) {
+    /// Ends the request side: the body gets its end and trailers (a reader
+    /// waiting in `task`, the caller's own, is not woken: it is polled next).
+    pub(super) fn request_ended(&mut self, trailers: zttp_core::Headers, task: &Waker) {
         self.request_done = true;
         if let Some(body) = self.body.take() {
-            body.finish(convert::trailers(trailers));
+            body.finish(convert::trailers(trailers), task);
         }
     }
 

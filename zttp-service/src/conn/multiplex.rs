@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::AssertUnwindSafe;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use futures::channel::mpsc;
@@ -174,7 +174,7 @@ impl<H: Handler> Multiplex<H> {
                 Ok(Event::Data(data)) => self.on_data(conn, data),
                 Ok(Event::EndOfMessage(end)) => {
                     if let Some(ex) = self.exchanges.get_mut(&end.stream_id) {
-                        ex.request_ended(end.trailers);
+                        ex.request_ended(end.trailers, Waker::noop());
                     }
                 }
                 Ok(Event::NeedData) => {
@@ -305,7 +305,7 @@ impl<H: Handler> Multiplex<H> {
         }
         let delivered = match (&ex.body, &ex.response) {
             (Some(body), ResponseState::Waiting | ResponseState::Streaming(_)) => {
-                body.push(data.data)
+                body.push(data.data, Waker::noop())
             }
             _ => false,
         };

@@ -69,6 +69,13 @@ impl<H: Handler> Dispatcher<H> {
         }
     }
 
+    /// The task was polled (woken).
+    fn on_poll(&mut self) {
+        if let Dispatcher::Serial(d) = self {
+            d.on_poll();
+        }
+    }
+
     fn wants_read<R>(&self, conn: &Conn<R>, cx: &mut Context<'_>) -> bool {
         match self {
             Dispatcher::Serial(d) => d.wants_read(conn, cx),
@@ -182,6 +189,7 @@ where
     /// A turn: let the dispatcher work, write what it queued, then read (or
     /// wait for the timer). Every `continue` below is a new turn.
     pub(super) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Exit>> {
+        self.dispatcher.on_poll();
         for _ in 0..MAX_TURNS {
             match self.shutdown.poll_phase(cx) {
                 Phase::Running => {}

@@ -8,10 +8,11 @@
 //! the body; a body the handler left unread is drained (up to `max_drain`)
 //! so the connection can be reused, or the connection closes.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use futures::FutureExt;
@@ -39,6 +40,14 @@ pub(super) struct Serial<H: Handler> {
     head_since: Option<Instant>,
     /// Informational responses handlers queued.
     interim: Interim,
+    /// Poll the handler: it is new, its request body moved, or the task was
+    /// woken (perhaps for the handler). Otherwise it is not polled: nothing
+    /// it waits on happened.
+    handler_due: bool,
+    /// The request body was found full: a handler polled since may have
+    /// made room (it does not wake its own task for that), so the loop
+    /// looks again.
+    body_full: Cell<bool>,
 }
 
 impl<H: Handler> Serial<H> {
@@ -49,7 +58,14 @@ impl<H: Handler> Serial<H> {
             future: Box::pin(None),
             head_since: None,
             interim: Interim::default(),
+            handler_due: false,
+            body_full: Cell::new(false),
         }
+    }
+
+    /// The task was polled: whatever woke it may have been for the handler.
+    pub(super) fn on_poll(&mut self) {
+        self.handler_due = true;
     }
 
     /// True while no exchange is in progress (the protocol may still change).
@@ -83,10 +99,11 @@ impl<H: Handler> Serial<H> {
             Some(ex) if ex.request_done => false,
             Some(ex) if matches!(ex.response, ResponseState::Done) => true,
             Some(ex) if ex.expect_continue && !ex.continue_sent => false,
-            Some(ex) => ex
-                .body
-                .as_ref()
-                .is_none_or(|b| b.poll_room(conn.config.body_buffer, cx)),
+            Some(ex) => ex.body.as_ref().is_none_or(|b| {
+                let room = b.poll_room(conn.config.body_buffer, cx);
+                self.body_full.set(!room);
+                room
+            }),
         }
     }
 
@@ -164,15 +181,17 @@ impl<H: Handler> Serial<H> {
                     _ => true,
                 };
                 if !has_room {
+                    self.body_full.set(true);
                     break;
                 }
             }
             match conn.core.next_event() {
                 Ok(Event::Request(request)) => self.start(conn, request),
-                Ok(Event::Data(data)) => self.on_data(conn, data),
+                Ok(Event::Data(data)) => self.on_data(conn, data, cx.waker()),
                 Ok(Event::EndOfMessage(end)) => {
                     if let Some(ex) = &mut self.exchange {
-                        ex.request_ended(end.trailers);
+                        ex.request_ended(end.trailers, cx.waker());
+                        self.handler_due = true;
                     }
                 }
                 Ok(Event::NeedData) => {
@@ -222,6 +241,7 @@ impl<H: Handler> Serial<H> {
                 request.extensions_mut().insert(interim);
                 let future = AssertUnwindSafe(self.handler.call(request)).catch_unwind();
                 self.future.set(Some(future));
+                self.handler_due = true;
             }
             Err(_) => {
                 debug!("request head cannot be represented; answering 400");
@@ -231,17 +251,18 @@ impl<H: Handler> Serial<H> {
         }
     }
 
-    fn on_data<R>(&mut self, conn: &mut Conn<R>, data: Data) {
+    fn on_data<R>(&mut self, conn: &mut Conn<R>, data: Data, task: &Waker) {
         let Some(ex) = &mut self.exchange else {
             return;
         };
         let len = data.data.len();
         let delivered = match (&ex.body, &ex.response) {
             (Some(body), ResponseState::Waiting | ResponseState::Streaming(_)) => {
-                body.push(data.data)
+                body.push(data.data, task)
             }
             _ => false,
         };
+        self.handler_due |= delivered;
         if !delivered {
             ex.discarded += len as u64;
             if ex.discarded > conn.config.max_drain {
@@ -263,6 +284,7 @@ impl<H: Handler> Serial<H> {
                 // The handler sees the error in its body and answers (or we do).
                 if let Some(body) = ex.body.take() {
                     body.fail(BodyError::remote(e));
+                    self.handler_due = true;
                 }
             }
             // A broken head: no handler will answer it.
@@ -274,6 +296,7 @@ impl<H: Handler> Serial<H> {
     // ---- the handler and its response ----
 
     fn poll_handler<R: Runtime>(&mut self, conn: &mut Conn<R>, cx: &mut Context<'_>) -> bool {
+        let due = std::mem::take(&mut self.handler_due);
         let Some(future) = self.future.as_mut().as_pin_mut() else {
             return false;
         };
@@ -281,9 +304,11 @@ impl<H: Handler> Serial<H> {
             self.future.set(None);
             return false;
         };
-        let polled = {
+        let polled = if due {
             let _entered = ex.span.enter();
             future.poll(cx)
+        } else {
+            Poll::Pending
         };
         // What the handler queued goes out before its final response.
         let (current, waiting) = (conn.requests, matches!(ex.response, ResponseState::Waiting));
@@ -291,7 +316,8 @@ impl<H: Handler> Serial<H> {
             (key == current && waiting).then_some(StreamId::ZERO)
         });
         let Poll::Ready(outcome) = polled else {
-            return ex.send_continue_if_wanted(&mut conn.core, cx) | interim_sent;
+            let room_made = due && self.body_full.take();
+            return ex.send_continue_if_wanted(&mut conn.core, cx) | interim_sent | room_made;
         };
         self.future.set(None);
         let response = ex.outcome_response(outcome);

@@ -350,6 +350,27 @@ fn a_large_request_body_is_read_in_large_pieces() {
 }
 
 #[test]
+fn the_handler_is_polled_when_its_body_moved_not_on_every_turn() {
+    let polls = Arc::new(AtomicUsize::new(0));
+    let counted = polls.clone();
+    let mut c = Conn::start(config(), move |_| {
+        move |req: Request| {
+            let polls = counted.clone();
+            let mut body = Box::pin(req.into_body().to_bytes());
+            std::future::poll_fn(move |cx| {
+                polls.fetch_add(1, Ordering::SeqCst);
+                std::future::Future::poll(body.as_mut(), cx).map(|b| b.unwrap().len().to_string())
+            })
+        }
+    });
+    c.send(post("/", &vec![b'x'; 256 * 1024]));
+    assert!(c.output().ends_with("\r\n\r\n262144"));
+    // Once when it starts, then once per read that brought body bytes.
+    let (polls, reads) = (polls.load(Ordering::SeqCst), c.pipe.reads());
+    assert!(polls <= reads + 1, "{polls} polls for {reads} reads");
+}
+
+#[test]
 fn body_over_max_body_size_gets_413() {
     let mut c = Conn::start(config().max_body_size(Some(10)), body_len);
     c.send(post("/", &[b'x'; 11]));
