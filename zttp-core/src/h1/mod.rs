@@ -208,18 +208,17 @@ impl H1Connection {
         if let Some(e) = self.error {
             return Err(e);
         }
-        match self.read_event() {
-            Ok(ev) => Ok(ev),
-            Err(kind) => {
-                let e = RemoteProtocolError::new(kind);
-                self.error = Some(e);
-                self.keep_alive = false;
-                Err(e)
-            }
+        // The event is returned as read (no conversion), so it is built in
+        // the caller's slot instead of being copied out of a temporary.
+        let event = self.read_event();
+        if let Err(e) = event {
+            self.error = Some(e);
+            self.keep_alive = false;
         }
+        event
     }
 
-    fn read_event(&mut self) -> Result<Event, RemoteErrorKind> {
+    fn read_event(&mut self) -> Result<Event, RemoteProtocolError> {
         match &mut self.recv {
             RecvState::Idle => self.read_head(),
             RecvState::Body(decoder) => {
@@ -246,7 +245,7 @@ impl H1Connection {
         }
     }
 
-    fn read_head(&mut self) -> Result<Event, RemoteErrorKind> {
+    fn read_head(&mut self) -> Result<Event, RemoteProtocolError> {
         if self.role == Role::Client && matches!(self.send, SendState::Idle) && self.buf.is_empty()
         {
             // No request in flight and nothing received.
@@ -281,7 +280,8 @@ impl H1Connection {
                 (false, true) => Err(self
                     .scanner
                     .error_at_eof(&self.buf)
-                    .unwrap_or(RemoteErrorKind::IncompleteMessage)),
+                    .unwrap_or(RemoteErrorKind::IncompleteMessage)
+                    .into()),
             };
         };
         let layout = std::mem::take(&mut self.scanner.layout);
@@ -303,7 +303,7 @@ impl H1Connection {
         section_fields(head, layout, true, &self.leniency, self.limits.max_headers)
     }
 
-    fn closed(&mut self) -> Result<Event, RemoteErrorKind> {
+    fn closed(&mut self) -> Result<Event, RemoteProtocolError> {
         self.recv = RecvState::Closed;
         Ok(Event::ConnectionClosed)
     }
@@ -323,7 +323,11 @@ impl H1Connection {
         }
     }
 
-    fn parse_request(&mut self, head: &Bytes, layout: &Layout) -> Result<Event, RemoteErrorKind> {
+    fn parse_request(
+        &mut self,
+        head: &Bytes,
+        layout: &Layout,
+    ) -> Result<Event, RemoteProtocolError> {
         let line = request_line_from_layout(head, layout, &self.limits)?;
         let headers = self.head_fields(head, layout)?;
         let version = line.version;
@@ -348,7 +352,7 @@ impl H1Connection {
         };
         if let (BodyDecoder::Length(n), Some(max)) = (&decoder, self.limits.max_body_size) {
             if *n > max {
-                return Err(RemoteErrorKind::BodyTooLarge);
+                return Err(RemoteErrorKind::BodyTooLarge.into());
             }
         }
         self.note_peer_head(&fields, version, framing);
@@ -388,18 +392,22 @@ impl H1Connection {
         &mut self,
         head: &Bytes,
         layout: &Layout,
-    ) -> Result<Event, RemoteErrorKind> {
+    ) -> Result<Event, RemoteProtocolError> {
         let line = status_line_from_layout(head)?;
         self.head_fields(head, layout)?;
         if !(400..600).contains(&line.status) {
-            return Err(RemoteErrorKind::UnexpectedData);
+            return Err(RemoteErrorKind::UnexpectedData.into());
         }
         self.keep_alive = false;
         self.buf.clear();
         self.closed()
     }
 
-    fn parse_response(&mut self, head: &Bytes, layout: &Layout) -> Result<Event, RemoteErrorKind> {
+    fn parse_response(
+        &mut self,
+        head: &Bytes,
+        layout: &Layout,
+    ) -> Result<Event, RemoteProtocolError> {
         let line = status_line_from_layout(head)?;
         let headers = self.head_fields(head, layout)?;
         let response = |headers, framing| Response {
@@ -413,7 +421,7 @@ impl H1Connection {
         if line.status < 200 {
             if line.status == 101 {
                 if self.cycle.upgrade.is_none() {
-                    return Err(RemoteErrorKind::InvalidStatus);
+                    return Err(RemoteErrorKind::InvalidStatus.into());
                 }
                 self.recv = RecvState::Switched;
                 self.send = SendState::Switched;
