@@ -204,8 +204,23 @@ impl Worker {
 
 enum Reply {
     Send(Frames),
-    /// The task is done with this exchange.
-    Done(u64),
+    /// The task is done with this exchange, after this last message if any.
+    Done(u64, Option<Message>),
+}
+
+/// A message for the gateway: most responses are one frame, which needs no `Vec`.
+enum Message {
+    One(Bytes),
+    Frames(Frames),
+}
+
+impl Message {
+    fn frames(&self) -> &[Bytes] {
+        match self {
+            Message::One(frame) => std::slice::from_ref(frame),
+            Message::Frames(frames) => frames,
+        }
+    }
 }
 
 /// The heartbeat the gateway announced in `WELCOME`.
@@ -278,7 +293,7 @@ struct WorkerIo<H> {
     next_beat: Instant,
     exchanges: IdMap<Arc<Exchange>>,
     /// Replies that met `EAGAIN` (gateway slow or reconnecting), sent in order first.
-    backlog: VecDeque<Frames>,
+    backlog: VecDeque<Message>,
     receiver: wire::Receiver,
     replies: Vec<Reply>,
 }
@@ -300,16 +315,20 @@ impl<H: Handler> WorkerIo<H> {
     }
 
     fn send(&mut self, frames: Frames) -> io::Result<()> {
-        if self.backlog.is_empty() && wire::send(&self.socket, None, &frames)? {
+        self.send_message(Message::Frames(frames))
+    }
+
+    fn send_message(&mut self, message: Message) -> io::Result<()> {
+        if self.backlog.is_empty() && wire::send(&self.socket, None, message.frames())? {
             return Ok(());
         }
-        self.backlog.push_back(frames);
+        self.backlog.push_back(message);
         Ok(())
     }
 
     fn flush_backlog(&mut self) -> io::Result<()> {
-        while let Some(frames) = self.backlog.front() {
-            if !wire::send(&self.socket, None, frames)? {
+        while let Some(message) = self.backlog.front() {
+            if !wire::send(&self.socket, None, message.frames())? {
                 break;
             }
             self.backlog.pop_front();
@@ -329,8 +348,13 @@ impl<H: Handler> WorkerIo<H> {
                         result = self.send(frames);
                     }
                 }
-                Reply::Done(id) => {
+                Reply::Done(id, last) => {
                     self.exchanges.remove(&id);
+                    if let Some(last) = last {
+                        if self.heartbeat.is_some() && result.is_ok() {
+                            result = self.send_message(last);
+                        }
+                    }
                 }
             }
         }
@@ -529,20 +553,17 @@ async fn answer<H: Handler>(
     let response = match futures::future::select(call, aborted).await {
         futures::future::Either::Left((Ok(response), _)) => response,
         futures::future::Either::Left((Err(_panic), _)) => {
-            shared.push(Reply::Send(proto::simple(proto::ABORT, id)));
-            shared.push(Reply::Done(id));
+            let abort = Message::Frames(proto::simple(proto::ABORT, id));
+            shared.push(Reply::Done(id, Some(abort)));
             return;
         }
         futures::future::Either::Right(_) => {
-            shared.push(Reply::Done(id));
+            shared.push(Reply::Done(id, None));
             return;
         }
     };
     let last = send_response(response, &exchange, &shared).await;
-    if let Some(last) = last {
-        shared.push(Reply::Send(last));
-    }
-    shared.push(Reply::Done(id));
+    shared.push(Reply::Done(id, last));
 }
 
 /// Sends a response; returns its last message (sent together with `Done`).
@@ -550,7 +571,7 @@ async fn send_response(
     response: zttp_service::Response,
     exchange: &Exchange,
     shared: &Outbox<Reply>,
-) -> Option<Frames> {
+) -> Option<Message> {
     use http_body::Body as _;
     let id = exchange.id;
     let (parts, mut body) = response.into_parts();
@@ -566,16 +587,16 @@ async fn send_response(
                         message.extend_from_slice(&chunk);
                     }
                 }
-                Some(Err(_)) => return Some(proto::simple(proto::ABORT, id)),
+                Some(Err(_)) => return Some(Message::Frames(proto::simple(proto::ABORT, id))),
             }
         }
-        return Some(vec![message.freeze()]);
+        return Some(Message::One(message.freeze()));
     }
     shared.push(Reply::Send(vec![proto::response_head(id, &parts, hint)]));
     loop {
         let frame = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
         match frame {
-            None => return Some(proto::simple(proto::END, id)),
+            None => return Some(Message::Frames(proto::simple(proto::END, id))),
             Some(Ok(frame)) => {
                 let Ok(mut chunk) = frame.into_data() else {
                     continue;
@@ -589,7 +610,7 @@ async fn send_response(
                     shared.push(Reply::Send(proto::body(id, part)));
                 }
             }
-            Some(Err(_)) => return Some(proto::simple(proto::ABORT, id)),
+            Some(Err(_)) => return Some(Message::Frames(proto::simple(proto::ABORT, id))),
         }
     }
 }
