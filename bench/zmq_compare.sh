@@ -18,6 +18,8 @@
 # usage: bench/zmq_compare.sh [-r ROUNDS] [-d SECS] [--gateway] [NAME='CMD --addr {addr}' ...]
 #   extra servers are measured too ({addr} is replaced by 127.0.0.1:PORT, {wport} by a
 #   second free port, e.g. for workers); a server counts as up once `/` answers 2xx.
+#   Ports: servers use PORT+1, PORT+2, ... (default PORT=19300), one per server and round;
+#   {wport} is WPORT_OFFSET (default 1000) above its server's port.
 # Needs: wrk (Debian package wrk), python3 with pyzmq, a release build of the examples
 # (`cargo build --release -p zttp-examples --features zmq`; set BIN to its directory).
 set -euo pipefail
@@ -27,7 +29,7 @@ while [ $# -gt 0 ]; do
     -r) rounds=$2; shift 2 ;;
     -d) secs=$2; shift 2 ;;
     --gateway) gateway=1; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 2 ;;
+    -h|--help) sed -n "2,17p" "$0"; exit 2 ;;
     *) break ;;
   esac
 done
@@ -73,12 +75,15 @@ cpu_ticks() {
   echo $sum
 }
 port=${PORT:-19300}
+# {wport} is this far above the server's port (keep both ranges free; PORT and WPORT_OFFSET
+# let several benchmarks share a machine).
+wport_offset=${WPORT_OFFSET:-1000}
 for round in $(seq "$rounds"); do
   for name in "${names[@]}"; do
     port=$((port + 1))
     c=${cmd[$name]}
     c=${c//\{addr\}/127.0.0.1:$port}
-    c=${c//\{wport\}/$((port + 1000))}
+    c=${c//\{wport\}/$((port + wport_offset))}
     setsid bash -c "$c" >/dev/null 2>&1 &
     pid=$! sid=$!
     for _ in $(seq 100); do
