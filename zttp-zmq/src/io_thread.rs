@@ -305,6 +305,7 @@ impl StreamIo {
     /// Sends for every peer tasks queued; true when there was one.
     fn flush_ready(&mut self) -> bool {
         let mut any = false;
+        // Empty between calls: taking the thread-local list swaps the two vectors.
         let mut local = mem::take(&mut self.local_ready);
         loop {
             self.io.take_local_ready(&mut local);
@@ -317,9 +318,11 @@ impl StreamIo {
             }
         }
         self.local_ready = local;
-        while let Ok(peer) = self.ready.try_recv() {
-            any = true;
-            self.flush_peer(&peer);
+        if self.io.remote_ready.swap(false, Ordering::SeqCst) {
+            while let Ok(peer) = self.ready.try_recv() {
+                any = true;
+                self.flush_peer(&peer);
+            }
         }
         any
     }
@@ -336,13 +339,17 @@ impl StreamIo {
         let mut safety_net = BLOCKED_SAFETY_NET_MIN;
         let mut timed_out = false;
         let mut woken = Vec::new();
+        // Tasks are polled in the server's tokio context, entered once it is known (the
+        // server sets it after this thread started) and for the rest of the thread's life.
+        let io = self.io.clone();
+        let mut entered = None;
         self.io.wake.set_awake();
         loop {
             self.io.executor.fire_timers(Instant::now());
-            {
-                let _entered = self.io.tokio.get().map(|h| h.enter());
-                self.io.executor.run_woken(&mut woken);
+            if entered.is_none() {
+                entered = io.tokio.get().map(|h| h.enter());
             }
+            self.io.executor.run_woken(&mut woken);
             self.flush_ready();
             let mut received = if self.still_paused() {
                 Received::Paused

@@ -116,6 +116,7 @@ impl PeerListener {
         let io = Arc::new(IoShared {
             wake: WakePipe::new()?,
             ready: ready_tx,
+            remote_ready: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             limits,
             inbound_total: AtomicUsize::new(0),

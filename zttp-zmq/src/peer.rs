@@ -102,6 +102,9 @@ pub(crate) struct IoShared {
     /// Peers with something to send or close, for the IO thread (each queued at most once,
     /// see [`Peer::scheduled`]).
     pub(crate) ready: Sender<Arc<Peer>>,
+    /// Set after a peer was sent on [`ready`](Self::ready): the IO thread looks at the
+    /// channel only then (its peers are mostly queued by its own tasks, without it).
+    pub(crate) remote_ready: AtomicBool,
     /// Set when the accepting side is gone: finish the remaining peers, then exit.
     pub(crate) stopping: AtomicBool,
     pub(crate) limits: PeerLimits,
@@ -153,6 +156,7 @@ impl IoShared {
         }
         // The receiver lives as long as the IO thread, which finishes every peer on exit.
         let _ = self.ready.send(peer.clone());
+        self.remote_ready.store(true, Ordering::SeqCst);
         self.wake.signal();
     }
 
@@ -187,7 +191,11 @@ impl IoShared {
 
     /// IO thread: moves the peers its own tasks queued into `out`.
     pub(crate) fn take_local_ready(&self, out: &mut Vec<Arc<Peer>>) {
-        LOCAL_READY.with_borrow_mut(|ready| out.append(ready));
+        LOCAL_READY.with_borrow_mut(|ready| {
+            if !ready.is_empty() {
+                mem::swap(ready, out);
+            }
+        });
     }
 }
 
