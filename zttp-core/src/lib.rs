@@ -382,7 +382,8 @@ impl Connection {
     /// bytes go out as given (a CR LF in a value would split the head);
     /// debug builds check anyway and refuse such a field with
     /// [`LocalProtocolError::InvalidHeader`]. Informational heads and
-    /// HTTP/2 are checked as by `send_response_head`.
+    /// HTTP/2 reads only what it drops, trims or never indexes (its names
+    /// must still be lowercase, or they take the checked path).
     pub fn send_response_head_prechecked<'a, I>(
         &mut self,
         stream_id: StreamId,
@@ -415,7 +416,7 @@ impl Connection {
                 let reason = reason_phrase(status).as_bytes();
                 c.send_response_head(status, reason, fields.into_iter(), vouched)
             }
-            Inner::H2(c) => c.send_response_head(stream_id.0, status, fields),
+            Inner::H2(c) => c.send_response_head(stream_id.0, status, fields, prechecked),
             _ => self.send(response_of(stream_id, status, fields)),
         }
     }

@@ -224,6 +224,43 @@ pub(crate) fn out_field(
     Ok(Some((start..end, sensitive)))
 }
 
+/// [`out_field`] for a lowercase name the caller vouches is a token and a
+/// value it vouches holds no NUL, CR or LF (`http`'s `HeaderName` and
+/// `HeaderValue`): only what HTTP/2 drops, trims or never indexes is decided.
+pub(crate) fn out_field_vouched(
+    name: &[u8],
+    value: &[u8],
+) -> Option<(std::ops::Range<usize>, bool)> {
+    debug_assert!(!name.iter().any(u8::is_ascii_uppercase));
+    let sensitive = match name.len() {
+        2 if name == b"te" => {
+            let (start, end) = trimmed(value);
+            return value[start..end]
+                .eq_ignore_ascii_case(b"trailers")
+                .then_some((start..end, false));
+        }
+        7 | 10 | 16 | 17 if CONNECTION_SPECIFIC.contains(&name) => return None,
+        13 => name == b"authorization",
+        19 => name == b"proxy-authorization",
+        _ => false,
+    };
+    let (start, end) = trimmed(value);
+    Some((start..end, sensitive))
+}
+
+/// Where `value` is without surrounding spaces and tabs.
+fn trimmed(value: &[u8]) -> (usize, usize) {
+    let ows = |b: &u8| matches!(b, b' ' | b'\t');
+    match (value.first(), value.last()) {
+        (Some(first), Some(last)) if ows(first) || ows(last) => {
+            let start = value.iter().take_while(|b| ows(b)).count();
+            let end = value.len() - value[start..].iter().rev().take_while(|b| ows(b)).count();
+            (start, end)
+        }
+        _ => (0, value.len()),
+    }
+}
+
 /// Appends the regular fields of `headers`, lowercased, with connection-specific
 /// ones stripped (and `te` kept only as `trailers`). `skip` drops more names.
 fn push_regular(
@@ -313,6 +350,50 @@ pub(crate) fn trailer_fields(trailers: &Headers) -> Result<Vec<OutField>, LocalP
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vouched_fields_are_dropped_trimmed_and_kept_as_checked_ones() {
+        let names = [
+            "connection",
+            "keep-alive",
+            "proxy-connection",
+            "transfer-encoding",
+            "upgrade",
+            "te",
+            "tf",
+            "authorization",
+            "proxy-authorization",
+            "content-length",
+            "date",
+            "x-upgrade",
+            "upgradex",
+            "cookie",
+            "a",
+        ];
+        let values = [
+            "",
+            " ",
+            "\t",
+            "trailers",
+            " Trailers\t",
+            "gzip",
+            " a b ",
+            "x\t",
+            "\ty",
+        ];
+        for name in names {
+            for value in values {
+                let (name, value) = (name.as_bytes(), value.as_bytes());
+                assert_eq!(
+                    out_field(name, value),
+                    Ok(out_field_vouched(name, value)),
+                    "{:?}: {:?}",
+                    String::from_utf8_lossy(name),
+                    String::from_utf8_lossy(value)
+                );
+            }
+        }
+    }
 
     fn fields(list: &[(&'static str, &'static str)]) -> Vec<(Bytes, Bytes)> {
         list.iter()

@@ -95,12 +95,17 @@ impl H2Connection {
 
     /// Server: a response head from borrowed fields, checked in one pass and
     /// encoded in a second with no field list built. Names with uppercase
-    /// letters (HPACK wants them lowercase) take the owned path.
+    /// letters (HPACK wants them lowercase) take the owned path. `vouched`:
+    /// the caller vouches for the bytes (see
+    /// [`Connection::send_response_head_prechecked`](crate::Connection::send_response_head_prechecked)),
+    /// so only `content-length` is read in the first pass (debug builds
+    /// check anyway).
     pub(crate) fn send_response_head<'a, I>(
         &mut self,
         id: u32,
         status: u16,
         fields: I,
+        vouched: bool,
     ) -> Result<(), LocalProtocolError>
     where
         I: IntoIterator<Item = (&'a [u8], &'a [u8])> + Clone,
@@ -129,9 +134,19 @@ impl H2Connection {
                     .collect();
                 return self.send(resp.into());
             }
-            if let Some((range, _)) = message::out_field(name, value)? {
+            if vouched {
+                if cfg!(debug_assertions) {
+                    // A broken promise is refused in debug builds.
+                    message::out_field(name, value)?;
+                }
                 if name == b"content-length" {
-                    // The first error sticks; it matters only if a body may follow.
+                    if let Some((range, _)) = message::out_field_vouched(name, value) {
+                        // The first error sticks; it matters only if a body may follow.
+                        let _ = content_length.add(&value[range]);
+                    }
+                }
+            } else if let Some((range, _)) = message::out_field(name, value)? {
+                if name == b"content-length" {
                     let _ = content_length.add(&value[range]);
                 }
             }
@@ -144,13 +159,14 @@ impl H2Connection {
             Err(_) => return Err(LocalProtocolError::InvalidHeader),
         };
         let digits = message::status_digits(status);
-        let regular =
-            fields
-                .into_iter()
-                .filter_map(|(name, value)| match message::out_field(name, value) {
-                    Ok(Some((range, sensitive))) => Some((name, &value[range], sensitive)),
-                    _ => None,
-                });
+        let regular = fields.into_iter().filter_map(move |(name, value)| {
+            let kept = match vouched {
+                // The names are lowercase (checked above).
+                true => message::out_field_vouched(name, value),
+                false => message::out_field(name, value).ok().flatten(),
+            };
+            kept.map(|(range, sensitive)| (name, &value[range], sensitive))
+        });
         let all = std::iter::once((&b":status"[..], &digits[..], false)).chain(regular);
         self.send.write_fields(id, all, false, is_final);
         if is_final {

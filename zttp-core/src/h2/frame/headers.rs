@@ -66,15 +66,13 @@ pub(crate) fn encode_header_block(
     let block_len = dst.len() - start - HEAD_LEN;
     let end_flag = if end_stream { flags::END_STREAM } else { 0 };
     if block_len <= max_frame_size {
-        let mut head = BytesMut::with_capacity(HEAD_LEN);
         Head::new(
             Kind::HEADERS,
             end_flag | flags::END_HEADERS,
             stream_id,
             block_len,
         )
-        .encode(&mut head);
-        dst[start..start + HEAD_LEN].copy_from_slice(&head);
+        .encode_into(&mut dst[start..start + HEAD_LEN]);
         return dst.len() - start;
     }
     let block = dst.split_off(start + HEAD_LEN).freeze();

@@ -117,10 +117,17 @@ impl Head {
 
     /// Appends the nine bytes.
     pub(crate) fn encode(&self, dst: &mut BytesMut) {
-        dst.put_slice(&self.length.to_be_bytes()[1..]);
-        dst.put_u8(self.kind.0);
-        dst.put_u8(self.flags);
-        dst.put_u32(self.stream_id.0);
+        let mut head = [0; HEAD_LEN];
+        self.encode_into(&mut head);
+        dst.put_slice(&head);
+    }
+
+    /// Writes the nine bytes of the head over `dst`.
+    pub(crate) fn encode_into(&self, dst: &mut [u8]) {
+        dst[..3].copy_from_slice(&self.length.to_be_bytes()[1..]);
+        dst[3] = self.kind.0;
+        dst[4] = self.flags;
+        dst[5..HEAD_LEN].copy_from_slice(&self.stream_id.0.to_be_bytes());
     }
 
     /// Sets END_STREAM in the encoded head of a HEADERS or DATA frame.
