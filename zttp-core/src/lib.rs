@@ -527,6 +527,30 @@ impl Connection {
         self.outbound().and_then(Outbound::pop)
     }
 
+    /// The next bytes to write to the peer, borrowed, in order (empty when
+    /// nothing is waiting): a way to write without taking the bytes out.
+    /// After writing `n` of them, call
+    /// [`advance_transmit(n)`](Self::advance_transmit); the rest, and
+    /// anything queued meanwhile, comes next. The same bytes as
+    /// [`poll_transmit`](Self::poll_transmit) yields; use one or the other.
+    /// Like `poll_transmit`, it ends in-place edits of what was queued (an
+    /// HTTP/2 frame's END_STREAM flag is no longer set after the fact).
+    #[must_use]
+    pub fn peek_transmit(&mut self) -> &[u8] {
+        match self.outbound() {
+            Some(out) => out.front(),
+            None => &[],
+        }
+    }
+
+    /// Drops the first `n` bytes of [`peek_transmit`](Self::peek_transmit)
+    /// (at most all of them): they were written.
+    pub fn advance_transmit(&mut self, n: usize) {
+        if let Some(out) = self.outbound() {
+            out.advance(n);
+        }
+    }
+
     /// Everything waiting to be written, as one buffer (empty when nothing is).
     #[must_use]
     pub fn data_to_send(&mut self) -> Bytes {

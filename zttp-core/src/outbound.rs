@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 /// Body chunks at least this large are queued by reference instead of copied.
 const ZERO_COPY_THRESHOLD: usize = 4096;
@@ -80,6 +80,35 @@ impl Outbound {
         Some(chunk)
     }
 
+    /// The oldest waiting bytes, borrowed: the first queued chunk, or the
+    /// small writes gathered after it (empty when nothing waits).
+    pub(crate) fn front(&self) -> &[u8] {
+        match self.chunks.front() {
+            Some(chunk) => chunk,
+            None => &self.tail,
+        }
+    }
+
+    /// Drops the first `n` bytes of [`Outbound::front`] (they were written).
+    /// The tail's buffer is kept, to be reused once it is empty.
+    pub(crate) fn advance(&mut self, n: usize) {
+        match self.chunks.front_mut() {
+            Some(chunk) => {
+                let n = n.min(chunk.len());
+                chunk.advance(n);
+                self.len -= n;
+                if chunk.is_empty() {
+                    self.chunks.pop_front();
+                }
+            }
+            None => {
+                let n = n.min(self.tail.len());
+                self.tail.advance(n);
+                self.len -= n;
+            }
+        }
+    }
+
     /// Everything waiting, as one buffer.
     pub(crate) fn take_all(&mut self) -> Bytes {
         if self.chunks.is_empty() {
@@ -112,5 +141,35 @@ mod tests {
         assert_eq!(out.pop().unwrap(), "tail");
         assert!(out.pop().is_none());
         assert_eq!(out.len(), 0);
+    }
+
+    #[test]
+    fn front_and_advance_write_in_place_in_order() {
+        let mut out = Outbound::default();
+        out.put_slice(b"head");
+        let big = Bytes::from(vec![b'x'; ZERO_COPY_THRESHOLD]);
+        out.put_bytes(big.clone());
+        out.put_slice(b"tail");
+        assert_eq!(out.front(), b"head");
+        out.advance(1);
+        assert_eq!(out.front(), b"ead");
+        out.advance(3);
+        assert_eq!(
+            out.front().as_ptr(),
+            big.as_ptr(),
+            "large chunks are not copied"
+        );
+        out.advance(ZERO_COPY_THRESHOLD - 1);
+        assert_eq!(out.front(), b"x");
+        out.advance(1);
+        assert_eq!(out.front(), b"tail");
+        out.advance(4);
+        assert_eq!((out.front(), out.len()), (&b""[..], 0));
+        // The emptied tail is reused: the next head goes to the same buffer.
+        let before = out.tail_mut().capacity() + 4;
+        out.put_slice(b"next");
+        assert_eq!(out.front(), b"next");
+        assert!(out.tail_mut().capacity() >= before - 4);
+        assert_eq!(out.len(), 4);
     }
 }

@@ -208,9 +208,8 @@ where
                 }
             }
 
-            self.out.take_from(&mut self.conn.core);
-            let queued = self.out.len();
-            let wrote = match self.out.poll_write(&mut self.io, cx) {
+            let queued = self.out.queued(&self.conn.core);
+            let wrote = match self.out.poll_write(&mut self.io, &mut self.conn.core, cx) {
                 Poll::Ready(Ok(wrote)) => {
                     self.write_stalled_since = None;
                     wrote
@@ -218,7 +217,7 @@ where
                 Poll::Ready(Err(e)) if is_disconnect(&e) => return Poll::Ready(Ok(Exit::Closed)),
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => {
-                    self.write_pending(self.out.len() < queued);
+                    self.write_pending(self.out.queued(&self.conn.core) < queued);
                     match self.poll_timeout(cx) {
                         Poll::Ready(Expired::Continue) => continue,
                         Poll::Ready(Expired::Close) => return Poll::Ready(Ok(Exit::Closed)),
@@ -423,7 +422,7 @@ where
         match kind {
             Deadline::WriteStalled => {
                 debug!(
-                    queued = self.out.len(),
+                    queued = self.out.queued(&self.conn.core),
                     "peer stopped reading (write timeout); closing"
                 );
                 Expired::Close
