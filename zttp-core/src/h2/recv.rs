@@ -28,8 +28,16 @@ pub(crate) struct HeaderBlock {
     pub(crate) self_dependent: bool,
     /// Set for PUSH_PROMISE: the promised stream.
     pub(crate) promised: Option<u32>,
-    fragments: BytesMut,
+    fragments: Fragments,
     continuations: u32,
+}
+
+/// A header block's bytes: the first frame's fragment as received (the
+/// usual whole block, no copy), or fragments joined across CONTINUATION.
+#[derive(Debug)]
+enum Fragments {
+    One(Bytes),
+    Joined(BytesMut),
 }
 
 impl HeaderBlock {
@@ -38,15 +46,34 @@ impl HeaderBlock {
         end_stream: bool,
         self_dependent: bool,
         promised: Option<u32>,
-        first: &[u8],
+        first: Bytes,
     ) -> HeaderBlock {
         HeaderBlock {
             stream_id,
             end_stream,
             self_dependent,
             promised,
-            fragments: BytesMut::from(first),
+            fragments: Fragments::One(first),
             continuations: 0,
+        }
+    }
+
+    fn fragments(&self) -> &[u8] {
+        match &self.fragments {
+            Fragments::One(b) => b,
+            Fragments::Joined(b) => b,
+        }
+    }
+
+    fn append(&mut self, fragment: &[u8]) {
+        match &mut self.fragments {
+            Fragments::One(first) => {
+                let mut joined = BytesMut::with_capacity(first.len() + fragment.len());
+                joined.extend_from_slice(first);
+                joined.extend_from_slice(fragment);
+                self.fragments = Fragments::Joined(joined);
+            }
+            Fragments::Joined(b) => b.extend_from_slice(fragment),
         }
     }
 }
@@ -219,7 +246,7 @@ impl RecvHalf {
         if block.continuations > self.max_continuations {
             return Err(ErrorCode::ENHANCE_YOUR_CALM);
         }
-        block.fragments.extend_from_slice(fragment);
+        block.append(fragment);
         self.collect(block, complete)
     }
 
@@ -231,15 +258,18 @@ impl RecvHalf {
         block: HeaderBlock,
         complete: bool,
     ) -> ConnResult<Option<(HeaderBlock, Decoded)>> {
-        if block.fragments.len() > self.max_header_list + HEADER_BLOCK_SLACK {
+        if block.fragments().len() > self.max_header_list + HEADER_BLOCK_SLACK {
             return Err(ErrorCode::ENHANCE_YOUR_CALM);
         }
         if !complete {
             self.pending = Some(block);
             return Ok(None);
         }
-        let decoded = match self.decoder.decode(&block.fragments, self.max_header_list) {
-            Ok(fields) => Decoded::Fields(fields.into_iter().map(|f| (f.name, f.value)).collect()),
+        let decoded = match self
+            .decoder
+            .decode_pairs(block.fragments(), self.max_header_list)
+        {
+            Ok(fields) => Decoded::Fields(fields),
             Err(DecoderError::HeaderListTooLarge) => Decoded::TooLarge,
             Err(_) => return Err(ErrorCode::COMPRESSION_ERROR),
         };

@@ -124,6 +124,25 @@ impl Decoder {
         block: &[u8],
         max_list_size: usize,
     ) -> Result<Vec<HeaderField>, DecoderError> {
+        self.decode_into(block, max_list_size)
+    }
+
+    /// [`decode`](Self::decode) into (name, value) pairs, what the HTTP/2
+    /// layer reads (whether a field was sensitive matters only to an
+    /// intermediary re-encoding it).
+    pub(crate) fn decode_pairs(
+        &mut self,
+        block: &[u8],
+        max_list_size: usize,
+    ) -> Result<Vec<(Bytes, Bytes)>, DecoderError> {
+        self.decode_into(block, max_list_size)
+    }
+
+    fn decode_into<L: FieldList>(
+        &mut self,
+        block: &[u8],
+        max_list_size: usize,
+    ) -> Result<L, DecoderError> {
         let result = self.decode_block(block, max_list_size);
         if self.scratch.capacity() > SCRATCH_KEEP {
             self.scratch = Vec::new();
@@ -131,13 +150,13 @@ impl Decoder {
         result
     }
 
-    fn decode_block(
+    fn decode_block<L: FieldList>(
         &mut self,
         block: &[u8],
         max_list_size: usize,
-    ) -> Result<Vec<HeaderField>, DecoderError> {
+    ) -> Result<L, DecoderError> {
         // Most fields take a few bytes on the wire; grow from there.
-        let mut fields = Vec::with_capacity(block.len().min(16));
+        let mut fields = L::with_capacity(block.len().min(16));
         let mut list_size = 0usize;
         let mut too_large = false;
         let mut at_start = true;
@@ -171,13 +190,9 @@ impl Decoder {
                     list_size = list_size.saturating_add(entry_size(&name, &value));
                     if list_size > max_list_size {
                         too_large = true;
-                        fields = Vec::new();
+                        fields = L::default();
                     } else {
-                        fields.push(HeaderField {
-                            name,
-                            value,
-                            sensitive: false,
-                        });
+                        fields.push_field(name, value, false);
                     }
                 }
                 continue;
@@ -208,7 +223,7 @@ impl Decoder {
                 list_size = list_size.saturating_add(size);
                 if list_size > max_list_size {
                     too_large = true;
-                    fields = Vec::new();
+                    fields = L::default();
                 }
             }
             let store = indexing && self.table.fits(size);
@@ -229,11 +244,7 @@ impl Decoder {
                 self.table.insert(name.clone(), value.clone());
             }
             if !too_large {
-                fields.push(HeaderField {
-                    name,
-                    value,
-                    sensitive,
-                });
+                fields.push_field(name, value, sensitive);
             }
         }
 
@@ -258,6 +269,36 @@ impl Decoder {
                 .map(|e| (e.name.clone(), e.value.clone()))
                 .ok_or(DecoderError::InvalidIndex),
         }
+    }
+}
+
+/// Where a block's fields are collected.
+trait FieldList: Default {
+    fn with_capacity(n: usize) -> Self;
+    fn push_field(&mut self, name: Bytes, value: Bytes, sensitive: bool);
+}
+
+impl FieldList for Vec<HeaderField> {
+    fn with_capacity(n: usize) -> Self {
+        Vec::with_capacity(n)
+    }
+
+    fn push_field(&mut self, name: Bytes, value: Bytes, sensitive: bool) {
+        self.push(HeaderField {
+            name,
+            value,
+            sensitive,
+        });
+    }
+}
+
+impl FieldList for Vec<(Bytes, Bytes)> {
+    fn with_capacity(n: usize) -> Self {
+        Vec::with_capacity(n)
+    }
+
+    fn push_field(&mut self, name: Bytes, value: Bytes, _sensitive: bool) {
+        self.push((name, value));
     }
 }
 

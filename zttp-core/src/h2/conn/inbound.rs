@@ -124,7 +124,7 @@ impl H2Connection {
             frame.end_stream,
             frame.priority.is_some_and(|p| p.is_self_dependent()),
             None,
-            &frame.fragment,
+            frame.fragment,
         );
         match self.recv.start_block(block, frame.end_headers)? {
             Some((block, decoded)) => self.recv_block(block, decoded),
@@ -146,7 +146,7 @@ impl H2Connection {
             false,
             false,
             Some(promised),
-            &frame.fragment,
+            frame.fragment,
         );
         match self.recv.start_block(block, frame.end_headers)? {
             Some((block, decoded)) => self.recv_block(block, decoded),
