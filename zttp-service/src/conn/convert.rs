@@ -13,7 +13,8 @@ use crate::raw::RawRequest;
 pub(super) struct Unrepresentable;
 
 /// Builds the handler's request from the core's; with `raw`, the head as
-/// received goes into a [`RawRequest`] extension.
+/// received goes into a [`RawRequest`] extension. `req` is one the core read
+/// (its HTTP/1.1 field values are not checked again, see `received`).
 pub(super) fn request(
     mut req: zttp_core::Request,
     body: Body,
@@ -46,10 +47,14 @@ pub(super) fn request(
         true => req.headers.clone(),
         false => std::mem::take(&mut req.headers),
     };
+    let http1 = req.http_version != Version::Http2;
     for (name, value) in fields.into_vec() {
         let name = header_name(&name).ok_or(Unrepresentable)?;
-        let value = HeaderValue::from_maybe_shared(value).map_err(|_| Unrepresentable)?;
-        headers.append(name, value);
+        let value = match http1 {
+            true => super::received::http1_field_value(value),
+            false => HeaderValue::from_maybe_shared(value),
+        };
+        headers.append(name, value.map_err(|_| Unrepresentable)?);
     }
     let mut request = http::Request::new(body);
     *request.method_mut() = method;

@@ -45,6 +45,7 @@ mod exchange;
 mod head;
 mod multiplex;
 mod pump;
+mod received;
 mod serial;
 mod write;
 
