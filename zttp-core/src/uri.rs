@@ -140,7 +140,18 @@ pub(crate) fn is_authority_form(target: &[u8]) -> bool {
 /// §3.2.2–§3.2.3). Empty is allowed: a client sends an empty Host when the
 /// target URI has no authority.
 pub(crate) fn is_host(value: &[u8]) -> bool {
-    split_host_port(value).is_some()
+    // The common case in one pass: plain reg-name characters (an IPv4
+    // address is such a run too), then nothing or `:` and digits.
+    let plain = value
+        .iter()
+        .position(|&b| CLASS[b as usize] & REG_NAME == 0)
+        .unwrap_or(value.len());
+    match &value[plain..] {
+        [] => true,
+        [b':', port @ ..] if port.iter().all(u8::is_ascii_digit) => true,
+        // `%`, an IP-literal, or not a host: the full grammar decides.
+        _ => split_host_port(value).is_some(),
+    }
 }
 
 /// Splits `uri-host [ ":" port ]` into the host and the port digits, or
@@ -339,6 +350,36 @@ mod tests {
                 assert_eq!(is_path_and_query(s, lenient), ok, "{s:?} lenient={lenient}");
             }
         }
+    }
+
+    #[test]
+    fn hosts_are_read_as_the_full_grammar_reads_them() {
+        let mut inputs: Vec<Vec<u8>> = Vec::new();
+        for b in 0..=255u8 {
+            for pattern in [
+                &b"_"[..],
+                b"a_",
+                b"127.0.0.1:80_",
+                b"example.com_8080",
+                b"a:_",
+                b"a:1_",
+                b"%4_:1",
+                b"[::_]:1",
+                b"_:",
+                b"a::1",
+            ] {
+                inputs.push(
+                    pattern
+                        .iter()
+                        .map(|&c| if c == b'_' { b } else { c })
+                        .collect(),
+                );
+            }
+        }
+        for s in &inputs {
+            assert_eq!(is_host(s), split_host_port(s).is_some(), "{s:?}");
+        }
+        assert!(is_host(b"") && is_host(b"a:") && is_host(b"[v1.x]:8") && !is_host(b"a:b"));
     }
 
     #[test]
