@@ -256,11 +256,11 @@ impl Connection {
     }
 
     /// Feeds bytes received from the peer, as [`receive_data`](Self::receive_data),
-    /// taking the buffer they were read into. On HTTP/1.1 they become the
-    /// connection's receive buffer without a copy when nothing is buffered
-    /// (a read buffer the caller splits off a larger one it reuses: the heads
-    /// and bodies handed out are then slices of it), and are appended in place
-    /// when they continue the buffered bytes in memory.
+    /// taking the buffer they were read into. On HTTP/1.1 and HTTP/2 they
+    /// become the connection's receive buffer without a copy when nothing is
+    /// buffered (a read buffer the caller splits off a larger one it reuses:
+    /// the heads, frames and bodies handed out are then slices of it), and
+    /// are appended in place when they continue the buffered bytes in memory.
     ///
     /// Bytes still buffered keep `data`'s allocation alive: call
     /// [`shrink_receive_buffer`](Self::shrink_receive_buffer) before waiting
@@ -268,7 +268,8 @@ impl Connection {
     pub fn receive_bytes(&mut self, data: bytes::BytesMut) {
         match &mut self.inner {
             Inner::H1(c) => c.receive_bytes(data),
-            _ => self.receive_data(&data),
+            Inner::H2(c) => c.receive_bytes(data),
+            Inner::Detecting(_) => self.receive_data(&data),
         }
     }
 
@@ -279,8 +280,10 @@ impl Connection {
     /// over with [`receive_bytes`](Self::receive_bytes). Cheap to call when
     /// there is nothing to do.
     pub fn shrink_receive_buffer(&mut self) {
-        if let Inner::H1(c) = &mut self.inner {
-            c.shrink_receive_buffer();
+        match &mut self.inner {
+            Inner::H1(c) => c.shrink_receive_buffer(),
+            Inner::H2(c) => c.shrink_receive_buffer(),
+            Inner::Detecting(_) => {}
         }
     }
 

@@ -89,6 +89,9 @@ pub(crate) enum Decoded {
 #[derive(Debug)]
 pub(crate) struct RecvHalf {
     buf: BytesMut,
+    /// `buf` is an allocation of its own (grown by copying), not a view of
+    /// bytes handed over with [`receive_bytes`](Self::receive_bytes).
+    buf_owned: bool,
     /// Server: the client preface has not been read yet.
     preface_pending: bool,
     /// The peer's first frame (which must be SETTINGS) has not been read yet.
@@ -120,6 +123,7 @@ impl RecvHalf {
         let window = h2.connection_window.max(DEFAULT_WINDOW);
         RecvHalf {
             buf: BytesMut::new(),
+            buf_owned: true,
             preface_pending: server,
             awaiting_settings: true,
             eof: false,
@@ -146,7 +150,49 @@ impl RecvHalf {
         if data.is_empty() {
             self.eof = true;
         } else if !self.eof {
+            self.own_buf();
             self.buf.extend_from_slice(data);
+        }
+    }
+
+    /// Buffers received bytes without copying them when nothing is buffered
+    /// (frames are then slices of `data`), or appends them, in place when
+    /// `data` continues the buffered bytes in memory (a frame split across
+    /// reads into one larger buffer).
+    pub(crate) fn receive_bytes(&mut self, data: BytesMut) {
+        if data.is_empty() {
+            self.eof = true;
+        } else if self.eof {
+            // Nothing is read after the end.
+        } else if self.buf.is_empty() {
+            self.buf = data;
+            self.buf_owned = false;
+        } else if self.buf_owned {
+            self.buf.extend_from_slice(&data);
+        } else {
+            self.buf.unsplit(data);
+        }
+    }
+
+    /// Moves the buffered bytes into an allocation of their own, unless they
+    /// are in one already: appending then copies at amortised O(1), and no
+    /// larger buffer they came in is kept alive.
+    fn own_buf(&mut self) {
+        if !self.buf_owned {
+            self.buf = BytesMut::from(&self.buf[..]);
+            self.buf_owned = true;
+        }
+    }
+
+    /// Lets go of a buffer handed over with `receive_bytes` before the
+    /// connection waits: nothing buffered, nothing kept; a partial frame
+    /// moves into an allocation of its own size.
+    pub(crate) fn shrink(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = BytesMut::new();
+            self.buf_owned = true;
+        } else {
+            self.own_buf();
         }
     }
 
@@ -171,6 +217,7 @@ impl RecvHalf {
     pub(crate) fn stop(&mut self) {
         self.pending = None;
         self.buf = BytesMut::new();
+        self.buf_owned = true;
     }
 
     /// The next whole frame, past the client preface; `None` when more bytes
@@ -195,7 +242,9 @@ impl RecvHalf {
         }
         let total = HEAD_LEN + head.length as usize;
         if self.buf.len() < total {
-            self.buf.reserve(total - self.buf.len());
+            if self.buf_owned {
+                self.buf.reserve(total - self.buf.len());
+            }
             return Ok(None);
         }
         let payload = self.buf.split_to(total).freeze().slice(HEAD_LEN..);

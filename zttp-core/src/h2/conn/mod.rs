@@ -37,6 +37,8 @@ mod outbound;
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use bytes::BytesMut;
+
 use super::flow::DEFAULT_WINDOW;
 use super::recv::RecvHalf;
 use super::send::SendHalf;
@@ -107,6 +109,22 @@ impl H2Connection {
             }
             self.recv.receive(data);
         }
+    }
+
+    /// [`receive_data`](Self::receive_data) taking the buffer the bytes were
+    /// read into: frames (and the DATA handed out) become slices of it.
+    pub(crate) fn receive_bytes(&mut self, data: BytesMut) {
+        if data.is_empty() || self.error.is_none() {
+            if !data.is_empty() {
+                self.timers.heard();
+            }
+            self.recv.receive_bytes(data);
+        }
+    }
+
+    /// See [`Connection::shrink_receive_buffer`](crate::Connection::shrink_receive_buffer).
+    pub(crate) fn shrink_receive_buffer(&mut self) {
+        self.recv.shrink();
     }
 
     /// The time is `now`: anchors the timers started since the last call and
