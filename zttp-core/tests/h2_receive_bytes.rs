@@ -72,6 +72,10 @@ fn serve(wire: &[u8], cuts: &[usize], feed: Feed) -> Vec<Event> {
         let end = end.clamp(at, wire.len());
         let piece = &wire[at..end];
         at = end;
+        if piece.is_empty() {
+            // An empty read is the peer closing: not a cut.
+            continue;
+        }
         match feed {
             Feed::Copied => server.receive_data(piece),
             Feed::Arena { shrink } => {
