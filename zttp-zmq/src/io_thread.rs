@@ -646,7 +646,10 @@ impl StreamIo {
             if self.over_budget(Some(peer), waiting) {
                 return Routed::Pause;
             }
-            return if woke && len < INBOUND_FRAME_CHARGE {
+            // With an attached socket (a gateway), a woken task does not answer inline: it
+            // hands the request to that socket, and the answer comes on a later turn. Ending
+            // the batch then only adds a command check on both sockets per request.
+            return if woke && len < INBOUND_FRAME_CHARGE && self.attached.is_empty() {
                 Routed::Woke
             } else {
                 Routed::More
