@@ -781,7 +781,6 @@ impl H1Connection {
     }
 }
 
-/// The kind of first line this role reads.
 /// What the caller of a head write has already checked, so the connection
 /// need not check it again (debug builds check anyway).
 #[derive(Debug, Clone, Copy, Default)]
@@ -792,6 +791,7 @@ pub(crate) struct Vouched {
     pub(crate) fields: bool,
 }
 
+/// The kind of first line this role reads.
 fn start_line(role: Role) -> StartLine {
     match role {
         Role::Server => StartLine::Request,
