@@ -115,7 +115,7 @@ impl<H: Handler> Multiplex<H> {
             conn.core.handle_timeout(conn.runtime.now());
         }
         let mut progress = self.process_events(conn);
-        progress |= self.poll_handlers(conn, cx);
+        progress |= self.poll_handlers(conn, queued, cx);
         progress |= self.poll_bodies(conn, queued, cx);
         self.acknowledge_consumed(conn, cx);
         progress |= self.end_streams(conn);
@@ -354,7 +354,12 @@ impl<H: Handler> Multiplex<H> {
 
     // ---- handlers and responses ----
 
-    fn poll_handlers<R: Runtime>(&mut self, conn: &mut Conn<R>, cx: &mut Context<'_>) -> bool {
+    fn poll_handlers<R: Runtime>(
+        &mut self,
+        conn: &mut Conn<R>,
+        queued: usize,
+        cx: &mut Context<'_>,
+    ) -> bool {
         let mut progress = false;
         while let Poll::Ready(Some((stream_id, outcome))) = self.streams.poll_next_unpin(cx) {
             let Ok(outcome) = outcome else {
@@ -367,6 +372,7 @@ impl<H: Handler> Multiplex<H> {
                 ex.abort = None;
                 let response = ex.outcome_response(outcome);
                 self.respond(conn, stream_id, response);
+                self.send_first_piece(conn, stream_id, queued, cx);
             }
         }
         while let Poll::Ready(Some((stream_id, outcome))) = self.outcomes.poll_next_unpin(cx) {
@@ -377,6 +383,7 @@ impl<H: Handler> Multiplex<H> {
                 ex.abort = None;
                 let response = ex.outcome_response(outcome);
                 self.respond(conn, stream_id, response);
+                self.send_first_piece(conn, stream_id, queued, cx);
             }
         }
         progress |= self.flush_interim(conn, cx);
@@ -449,6 +456,53 @@ impl<H: Handler> Multiplex<H> {
             warn!(error = %e, "end of response refused");
             let _ = conn.core.reset_stream(stream_id, ErrorCode::INTERNAL_ERROR);
             self.drop_exchange(conn, stream_id);
+        }
+    }
+
+    /// Sends the first piece of a response body that is ready at once (a
+    /// full body, typically), and its end when that follows at once: most
+    /// responses are then complete when their handler returns, without
+    /// waiting for the next round of [`poll_bodies`](Self::poll_bodies).
+    /// One piece only, as each stream gets per round.
+    fn send_first_piece<R: Runtime>(
+        &mut self,
+        conn: &mut Conn<R>,
+        stream_id: StreamId,
+        queued: usize,
+        cx: &mut Context<'_>,
+    ) {
+        let Some(ex) = self.exchanges.get_mut(&stream_id) else {
+            return;
+        };
+        if !ex.is_streaming() || conn.core.pending_send_len() + queued >= WRITE_HIGH_WATER {
+            return;
+        }
+        let window = conn.core.send_window(stream_id);
+        let step = match next_body_step(ex, window, H2_PIECE, cx) {
+            BodyStep::Data(data) if !data.is_empty() => {
+                if let Err(e) = conn.core.send(Data { stream_id, data }) {
+                    warn!(parent: &ex.span, error = %e, "response body refused");
+                    let _ = conn.core.reset_stream(stream_id, ErrorCode::INTERNAL_ERROR);
+                    self.drop_exchange(conn, stream_id);
+                    return;
+                }
+                // Only the end may follow in this step.
+                next_body_step(ex, 0, H2_PIECE, cx)
+            }
+            step => step,
+        };
+        match step {
+            BodyStep::End(trailers) => {
+                ex.response = ResponseState::Done;
+                self.end_response(conn, stream_id, trailers);
+            }
+            BodyStep::Failed => {
+                ex.response = ResponseState::Done;
+                let _ = conn.core.reset_stream(stream_id, ErrorCode::INTERNAL_ERROR);
+                self.drop_exchange(conn, stream_id);
+            }
+            // The rest goes out in the rounds of `poll_bodies`.
+            BodyStep::Data(_) | BodyStep::Blocked => {}
         }
     }
 
