@@ -29,6 +29,10 @@ const VOLATILE: [&[u8]; 7] = [
     b"age",
 ];
 
+/// The static table's first `:status` entry (`200`; 204, 206, 304, 400, 404
+/// and 500 follow).
+const STATUS_FIRST: usize = 8;
+
 /// Encodes the header blocks we send on one connection.
 ///
 /// Indexing policy:
@@ -118,6 +122,16 @@ impl Encoder {
     }
 
     fn encode_field(&mut self, name: &[u8], value: &[u8], sensitive: bool, dst: &mut BytesMut) {
+        // Every response starts with `:status`; the common codes are static
+        // entries 8 to 14, sent as that index (what the general path finds).
+        if name == b":status" && !sensitive {
+            if let Some(i) =
+                (STATUS_FIRST..STATUS_FIRST + 7).find(|&i| STATIC_TABLE[i - 1].1 == value)
+            {
+                dst.put_u8(0x80 | i as u8);
+                return;
+            }
+        }
         let name_hash = hash_name(name);
         let static_match = static_name(name, name_hash);
         // Every name the policy singles out is in the static table.

@@ -304,3 +304,25 @@ proptest! {
         let _ = dec.decode(&wire, 8192);
     }
 }
+
+#[test]
+fn status_codes_of_the_static_table_are_one_byte_and_others_round_trip() {
+    for code in 100..=999u16 {
+        let digits = code.to_string();
+        let mut encoder = encoder(4096, true);
+        let wire = encode(&mut encoder, &[(b":status", digits.as_bytes(), false)]);
+        let static_index = STATIC_TABLE
+            .iter()
+            .position(|(n, v)| *n == b":status" && *v == digits.as_bytes());
+        match static_index {
+            Some(i) => assert_eq!(wire, [0x80 | (i as u8 + 1)], "{code}"),
+            None => assert!(wire.len() > 1, "{code}"),
+        }
+        let decoded = decode(&mut Decoder::new(4096), &wire);
+        assert_eq!(decoded.len(), 1);
+        assert_eq!(
+            (&decoded[0].name[..], &decoded[0].value[..]),
+            (&b":status"[..], digits.as_bytes())
+        );
+    }
+}
