@@ -384,9 +384,10 @@ impl Connection {
     /// A broken promise is not memory-unsafe, but in a release build the
     /// bytes go out as given (a CR LF in a value would split the head);
     /// debug builds check anyway and refuse such a field with
-    /// [`LocalProtocolError::InvalidHeader`]. Informational heads and
-    /// HTTP/2 reads only what it drops, trims or never indexes (its names
-    /// must still be lowercase, or they take the checked path).
+    /// [`LocalProtocolError::InvalidHeader`]. Informational heads are
+    /// checked as before. On HTTP/2 only what the protocol drops, trims or
+    /// never indexes is read; names must still be lowercase, or they take
+    /// the checked path.
     pub fn send_response_head_prechecked<'a, I>(
         &mut self,
         stream_id: StreamId,
