@@ -305,7 +305,8 @@ pub fn thousand_concurrent_keep_alive_connections(start: Start) {
                     let mut len = 0;
                     loop {
                         let mut line = String::new();
-                        stream.read_line(&mut line).await.unwrap();
+                        let read = stream.read_line(&mut line).await.unwrap();
+                        assert!(read > 0, "connection {i} closed in round {round}");
                         if line == "\r\n" {
                             break;
                         }
@@ -320,14 +321,13 @@ pub fn thousand_concurrent_keep_alive_connections(start: Start) {
                 ok
             }));
         }
-        let mut ok = 0;
-        for t in tasks {
-            ok += tokio::time::timeout(Duration::from_secs(60), t)
-                .await
-                .unwrap()
-                .unwrap();
-        }
-        ok
+        // One bound for the whole exchange, generous for a loaded machine (it
+        // takes seconds when the machine is free).
+        let all = futures::future::join_all(tasks);
+        let results = tokio::time::timeout(Duration::from_secs(180), all)
+            .await
+            .expect("1000 connections answered twice within 180 s");
+        results.into_iter().map(Result::unwrap).sum::<usize>()
     });
     assert_eq!(ok, 2 * N);
     server.stop().unwrap();
