@@ -11,13 +11,18 @@ const RESPONSE: &[u8] =
 
 const HELP: &str = "\
 usage: zmq_bare [--addr tcp://127.0.0.1:8080]
-  --addr ENDPOINT    the ZeroMQ endpoint to bind (tcp://HOST:PORT; port 0 picks one)
+  --addr ENDPOINT    the ZeroMQ endpoint to bind (tcp://HOST:PORT, or HOST:PORT; port 0 picks one)
   -h, --help         this help
 Ctrl-C or SIGTERM ends it (exit 0).";
 
 fn main() -> Result<(), zmq::Error> {
     let flags = zttp_examples::Flags::parse(HELP, &["--addr"], &[]);
     let addr = flags.value("--addr").unwrap_or("tcp://127.0.0.1:8080");
+    // A plain HOST:PORT means TCP, as for the other servers (bench/instructions.sh).
+    let addr = match addr.contains("://") {
+        true => addr.to_owned(),
+        false => format!("tcp://{addr}"),
+    };
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, stop.clone()).map_err(|_| zmq::Error::EINVAL)?;
@@ -25,7 +30,7 @@ fn main() -> Result<(), zmq::Error> {
     let context = zmq::Context::new();
     let socket = context.socket(zmq::STREAM)?;
     socket.set_rcvtimeo(200)?;
-    socket.bind(addr)?;
+    socket.bind(&addr)?;
     let bound = socket.get_last_endpoint()?.unwrap_or_default();
     println!("listening on {bound}");
     let _ = std::io::stdout().flush();
