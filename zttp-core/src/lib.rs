@@ -86,6 +86,7 @@ mod h2;
 mod headers;
 pub mod hpack;
 mod outbound;
+mod received;
 mod stream_id;
 mod uri;
 

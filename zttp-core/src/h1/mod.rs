@@ -22,6 +22,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::framing::ContentLength;
 use crate::outbound::Outbound;
+use crate::received::ReceiveBuffer;
 use crate::uri;
 use crate::{
     Config, Data, EndOfMessage, Event, Framing, Headers, Leniency, Limits, LocalProtocolError,
@@ -67,11 +68,7 @@ pub(crate) struct H1Connection {
     role: Role,
     limits: Limits,
     leniency: Leniency,
-    buf: BytesMut,
-    /// `buf` is an allocation of its own (grown by copying), not a view of
-    /// bytes the caller handed over with [`receive_bytes`](Self::receive_bytes).
-    buf_owned: bool,
-    eof: bool,
+    buf: ReceiveBuffer,
     recv: RecvState,
     send: SendState,
     scanner: HeadScanner,
@@ -106,9 +103,7 @@ impl H1Connection {
             role,
             limits: config.limits.clone(),
             leniency: config.leniency.clone(),
-            buf: BytesMut::new(),
-            buf_owned: true,
-            eof: false,
+            buf: ReceiveBuffer::default(),
             recv: RecvState::Idle,
             send: SendState::Idle,
             scanner: match role {
@@ -158,50 +153,19 @@ impl H1Connection {
     // ---- read side ----
 
     pub(crate) fn receive_data(&mut self, data: &[u8]) {
-        if data.is_empty() {
-            self.eof = true;
-        } else if !self.eof {
-            self.own_buf();
-            self.buf.extend_from_slice(data);
-        }
+        self.buf.push_slice(data);
     }
 
     /// Takes received bytes without copying them when nothing is buffered
     /// (heads and bodies are then slices of `data`); otherwise appends them,
     /// in place when `data` continues the buffered bytes in memory.
     pub(crate) fn receive_bytes(&mut self, data: BytesMut) {
-        if data.is_empty() {
-            self.eof = true;
-        } else if self.eof {
-            // Nothing is read after the end.
-        } else if self.buf.is_empty() {
-            self.buf = data;
-            self.buf_owned = false;
-        } else if self.buf_owned {
-            self.buf.extend_from_slice(&data);
-        } else {
-            self.buf.unsplit(data);
-        }
-    }
-
-    /// Moves the buffered bytes into an allocation of their own, unless they
-    /// are in one already: a connection that waits then keeps no larger
-    /// buffer they came in alive, and appending copies at amortised O(1).
-    fn own_buf(&mut self) {
-        if !self.buf_owned {
-            self.buf = BytesMut::from(&self.buf[..]);
-            self.buf_owned = true;
-        }
+        self.buf.push_bytes(data);
     }
 
     /// See [`Connection::shrink_receive_buffer`](crate::Connection::shrink_receive_buffer).
     pub(crate) fn shrink_receive_buffer(&mut self) {
-        if self.buf.is_empty() {
-            self.buf = BytesMut::new();
-            self.buf_owned = true;
-        } else {
-            self.own_buf();
-        }
+        self.buf.shrink();
     }
 
     pub(crate) fn next_event(&mut self) -> Result<Event, RemoteProtocolError> {
@@ -222,7 +186,8 @@ impl H1Connection {
         match &mut self.recv {
             RecvState::Idle => self.read_head(),
             RecvState::Body(decoder) => {
-                match decoder.decode(&mut self.buf, self.eof, &self.limits, &self.leniency)? {
+                let eof = self.buf.is_eof();
+                match decoder.decode(&mut self.buf.bytes, eof, &self.limits, &self.leniency)? {
                     BodyEvent::NeedData => Ok(Event::NeedData),
                     BodyEvent::Data(data) => Ok(Event::Data(Data {
                         stream_id: StreamId::ZERO,
@@ -246,10 +211,12 @@ impl H1Connection {
     }
 
     fn read_head(&mut self) -> Result<Event, RemoteProtocolError> {
-        if self.role == Role::Client && matches!(self.send, SendState::Idle) && self.buf.is_empty()
+        if self.role == Role::Client
+            && matches!(self.send, SendState::Idle)
+            && self.buf.bytes.is_empty()
         {
             // No request in flight and nothing received.
-            return if self.eof {
+            return if self.buf.is_eof() {
                 self.closed()
             } else {
                 Ok(Event::NeedData)
@@ -266,7 +233,7 @@ impl H1Connection {
             Role::Client => (self.limits.max_head_size, RemoteErrorKind::HeadTooLarge),
         };
         let scan = self.scanner.scan(
-            &self.buf,
+            &self.buf.bytes,
             first_line_limit,
             self.limits.max_head_size,
             first_line_error,
@@ -274,18 +241,18 @@ impl H1Connection {
             &self.leniency,
         )?;
         let Scan::Complete(end) = scan else {
-            return match (self.buf.is_empty(), self.eof) {
+            return match (self.buf.bytes.is_empty(), self.buf.is_eof()) {
                 (_, false) => Ok(Event::NeedData),
                 (true, true) => self.closed(),
                 (false, true) => Err(self
                     .scanner
-                    .error_at_eof(&self.buf)
+                    .error_at_eof(&self.buf.bytes)
                     .unwrap_or(RemoteErrorKind::IncompleteMessage)
                     .into()),
             };
         };
         let layout = std::mem::take(&mut self.scanner.layout);
-        let head = self.buf.split_to(end).freeze();
+        let head = self.buf.bytes.split_to(end).freeze();
         let parsed = match self.role {
             Role::Server => self.parse_request(&head, &layout),
             Role::Client if matches!(self.send, SendState::Idle) => {
@@ -313,12 +280,12 @@ impl H1Connection {
     fn skip_blank_lines(&mut self) -> bool {
         let mut skipped = false;
         loop {
-            let n = match &self.buf[..] {
+            let n = match &self.buf.bytes[..] {
                 [b'\r', b'\n', ..] => 2,
                 [b'\n', ..] if self.leniency.bare_lf => 1,
                 _ => return skipped,
             };
-            let _ = self.buf.split_to(n);
+            let _ = self.buf.bytes.split_to(n);
             skipped = true;
         }
     }
@@ -399,7 +366,7 @@ impl H1Connection {
             return Err(RemoteErrorKind::UnexpectedData.into());
         }
         self.keep_alive = false;
-        self.buf.clear();
+        self.buf.bytes.clear();
         self.closed()
     }
 
@@ -774,7 +741,7 @@ impl H1Connection {
 
     pub(crate) fn take_trailing_data(&mut self) -> Bytes {
         if self.switched_protocol() {
-            self.buf.split().freeze()
+            self.buf.bytes.split().freeze()
         } else {
             Bytes::new()
         }

@@ -10,6 +10,7 @@ use bytes::{Bytes, BytesMut};
 use super::flow::{RecvWindow, DEFAULT_WINDOW};
 use super::frame::{flags, Head, Kind, HEAD_LEN};
 use crate::hpack::{Decoder, DecoderError};
+use crate::received::ReceiveBuffer;
 use crate::{Config, ErrorCode, H2_PREFACE};
 
 /// Extra raw header-block bytes allowed above the header-list limit.
@@ -88,15 +89,11 @@ pub(crate) enum Decoded {
 /// The receive side of one HTTP/2 connection.
 #[derive(Debug)]
 pub(crate) struct RecvHalf {
-    buf: BytesMut,
-    /// `buf` is an allocation of its own (grown by copying), not a view of
-    /// bytes handed over with [`receive_bytes`](Self::receive_bytes).
-    buf_owned: bool,
+    buf: ReceiveBuffer,
     /// Server: the client preface has not been read yet.
     preface_pending: bool,
     /// The peer's first frame (which must be SETTINGS) has not been read yet.
     awaiting_settings: bool,
-    eof: bool,
     decoder: Decoder,
     /// A header block still waiting for CONTINUATION frames.
     pending: Option<HeaderBlock>,
@@ -122,11 +119,9 @@ impl RecvHalf {
         let h2 = &config.http2;
         let window = h2.connection_window.max(DEFAULT_WINDOW);
         RecvHalf {
-            buf: BytesMut::new(),
-            buf_owned: true,
+            buf: ReceiveBuffer::default(),
             preface_pending: server,
             awaiting_settings: true,
-            eof: false,
             decoder: Decoder::new(h2.header_table_size as usize),
             pending: None,
             window: RecvWindow::new(window, window),
@@ -147,12 +142,7 @@ impl RecvHalf {
 
     /// Buffers received bytes; an empty slice is the peer closing.
     pub(crate) fn receive(&mut self, data: &[u8]) {
-        if data.is_empty() {
-            self.eof = true;
-        } else if !self.eof {
-            self.own_buf();
-            self.buf.extend_from_slice(data);
-        }
+        self.buf.push_slice(data);
     }
 
     /// Buffers received bytes without copying them when nothing is buffered
@@ -160,94 +150,65 @@ impl RecvHalf {
     /// `data` continues the buffered bytes in memory (a frame split across
     /// reads into one larger buffer).
     pub(crate) fn receive_bytes(&mut self, data: BytesMut) {
-        if data.is_empty() {
-            self.eof = true;
-        } else if self.eof {
-            // Nothing is read after the end.
-        } else if self.buf.is_empty() {
-            self.buf = data;
-            self.buf_owned = false;
-        } else if self.buf_owned {
-            self.buf.extend_from_slice(&data);
-        } else {
-            self.buf.unsplit(data);
-        }
-    }
-
-    /// Moves the buffered bytes into an allocation of their own, unless they
-    /// are in one already: appending then copies at amortised O(1), and no
-    /// larger buffer they came in is kept alive.
-    fn own_buf(&mut self) {
-        if !self.buf_owned {
-            self.buf = BytesMut::from(&self.buf[..]);
-            self.buf_owned = true;
-        }
+        self.buf.push_bytes(data);
     }
 
     /// Lets go of a buffer handed over with `receive_bytes` before the
     /// connection waits: nothing buffered, nothing kept; a partial frame
     /// moves into an allocation of its own size.
     pub(crate) fn shrink(&mut self) {
-        if self.buf.is_empty() {
-            self.buf = BytesMut::new();
-            self.buf_owned = true;
-        } else {
-            self.own_buf();
-        }
+        self.buf.shrink();
     }
 
     /// A whole frame (or the rest of the preface) is buffered, not processed yet.
     pub(crate) fn has_whole_frame(&self) -> bool {
         let buf = if self.preface_pending {
-            match self.buf.get(H2_PREFACE.len()..) {
+            match self.buf.bytes.get(H2_PREFACE.len()..) {
                 Some(rest) => rest,
                 None => return false,
             }
         } else {
-            &self.buf[..]
+            &self.buf.bytes[..]
         };
         Head::parse(buf).is_some_and(|head| buf.len() >= HEAD_LEN + head.length as usize)
     }
 
     pub(crate) fn is_eof(&self) -> bool {
-        self.eof
+        self.buf.is_eof()
     }
 
     /// After a connection error: what was buffered is dropped.
     pub(crate) fn stop(&mut self) {
         self.pending = None;
-        self.buf = BytesMut::new();
-        self.buf_owned = true;
+        self.buf.discard();
     }
 
     /// The next whole frame, past the client preface; `None` when more bytes
     /// are needed.
     pub(crate) fn next_frame(&mut self) -> ConnResult<Option<(Head, Bytes)>> {
         if self.preface_pending {
-            let n = self.buf.len().min(H2_PREFACE.len());
-            if self.buf[..n] != H2_PREFACE[..n] {
+            let n = self.buf.bytes.len().min(H2_PREFACE.len());
+            if self.buf.bytes[..n] != H2_PREFACE[..n] {
                 return Err(ErrorCode::PROTOCOL_ERROR);
             }
             if n < H2_PREFACE.len() {
                 return Ok(None);
             }
-            let _ = self.buf.split_to(H2_PREFACE.len());
+            let _ = self.buf.bytes.split_to(H2_PREFACE.len());
             self.preface_pending = false;
         }
-        let Some(head) = Head::parse(&self.buf) else {
+        let Some(head) = Head::parse(&self.buf.bytes) else {
             return Ok(None);
         };
         if head.length > self.max_frame_size {
             return Err(ErrorCode::FRAME_SIZE_ERROR);
         }
         let total = HEAD_LEN + head.length as usize;
-        if self.buf.len() < total {
-            if self.buf_owned {
-                self.buf.reserve(total - self.buf.len());
-            }
+        if self.buf.bytes.len() < total {
+            self.buf.reserve(total - self.buf.bytes.len());
             return Ok(None);
         }
-        let payload = self.buf.split_to(total).freeze().slice(HEAD_LEN..);
+        let payload = self.buf.bytes.split_to(total).freeze().slice(HEAD_LEN..);
         Ok(Some((head, payload)))
     }
 
