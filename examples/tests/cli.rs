@@ -1,7 +1,7 @@
 //! The server examples' command line and signals: `--help`, bad flags, and a
 //! graceful stop on SIGINT that lets a request in flight finish.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -236,6 +236,8 @@ fn exit_code_within(child: &mut std::process::Child, limit: Duration) -> Option<
 #[cfg(feature = "zmq")]
 #[test]
 fn sigint_stops_the_zmq_programs_gracefully() {
+    use std::io::{BufRead, BufReader};
+
     let (mut child, addr) = start_zmq_program(env!("CARGO_BIN_EXE_zmq_post"));
     let mut conn = TcpStream::connect(&addr).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(20)))
