@@ -210,38 +210,26 @@ pub(crate) fn out_field(
     {
         return Err(LocalProtocolError::InvalidHeader);
     }
-    if is_connection_specific(name) {
-        return Ok(None);
-    }
-    let ows = |b: &&u8| matches!(b, b' ' | b'\t');
-    let start = value.iter().take_while(ows).count();
-    let end = value.len() - value[start..].iter().rev().take_while(ows).count();
-    if name.eq_ignore_ascii_case(b"te") && !value[start..end].eq_ignore_ascii_case(b"trailers") {
-        return Ok(None);
-    }
-    let sensitive = name.eq_ignore_ascii_case(b"authorization")
-        || name.eq_ignore_ascii_case(b"proxy-authorization");
-    Ok(Some((start..end, sensitive)))
+    Ok(out_field_vouched(name, value))
 }
 
-/// [`out_field`] for a lowercase name the caller vouches is a token and a
-/// value it vouches holds no NUL, CR or LF (`http`'s `HeaderName` and
-/// `HeaderValue`): only what HTTP/2 drops, trims or never indexes is decided.
+/// [`out_field`] for a name the caller vouches is a token and a value it
+/// vouches holds no NUL, CR or LF (`http`'s `HeaderName` and `HeaderValue`):
+/// only what HTTP/2 drops, trims or never indexes is decided.
 pub(crate) fn out_field_vouched(
     name: &[u8],
     value: &[u8],
 ) -> Option<(std::ops::Range<usize>, bool)> {
-    debug_assert!(!name.iter().any(u8::is_ascii_uppercase));
     let sensitive = match name.len() {
-        2 if name == b"te" => {
+        2 if name.eq_ignore_ascii_case(b"te") => {
             let (start, end) = trimmed(value);
             return value[start..end]
                 .eq_ignore_ascii_case(b"trailers")
                 .then_some((start..end, false));
         }
-        7 | 10 | 16 | 17 if CONNECTION_SPECIFIC.contains(&name) => return None,
-        13 => name == b"authorization",
-        19 => name == b"proxy-authorization",
+        7 | 10 | 16 | 17 if is_connection_specific(name) => return None,
+        13 => name.eq_ignore_ascii_case(b"authorization"),
+        19 => name.eq_ignore_ascii_case(b"proxy-authorization"),
         _ => false,
     };
     let (start, end) = trimmed(value);
