@@ -1,6 +1,5 @@
 //! The access log: one `info` event per response, target `zttp::access`.
 
-use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -10,21 +9,17 @@ use http::{Method, StatusCode, Uri, Version};
 use http_body::{Body as _, Frame, SizeHint};
 
 use crate::peer::PeerAddr;
-use crate::{Body, BodyError, Handler, Request};
+use crate::{Body, BodyError, Request};
 
-/// A handler that logs each answered request at `info` (target
-/// `zttp::access`) once its response body has been handed to the connection
-/// whole, or was cut short: method, target, status, bytes (of the body, as
-/// sent), duration from the request to the body's end, peer, protocol, and
-/// `complete = false` when the body did not end (the client went away, the
-/// body failed). Costs nothing beyond one check when that level is off.
-#[derive(Clone)]
-pub(crate) struct AccessLog<H> {
-    pub(crate) inner: H,
-    pub(crate) peer: Option<PeerAddr>,
-}
-
-struct Entry {
+/// What the access log records of a request when it starts.
+///
+/// The log has one `info` event per answered request (target
+/// `zttp::access`), written once the response body has been handed to the
+/// connection whole, or was cut short: method, target, status, bytes (of the
+/// body, as sent), duration from the request to the body's end, peer,
+/// protocol, and `complete = false` when the body did not end (the client went
+/// away, the body failed). Costs nothing beyond one check when that level is off.
+pub(crate) struct Entry {
     start: Instant,
     method: Method,
     uri: Uri,
@@ -32,60 +27,29 @@ struct Entry {
     peer: Option<PeerAddr>,
 }
 
-impl<H: Handler> Handler for AccessLog<H> {
-    type Future = AccessLogFuture<H::Future>;
-
-    fn call(&self, request: Request) -> Self::Future {
-        let entry =
-            tracing::enabled!(target: "zttp::access", tracing::Level::INFO).then(|| Entry {
-                start: Instant::now(),
-                method: request.method().clone(),
-                uri: request.uri().clone(),
-                version: request.version(),
-                peer: self.peer,
-            });
-        AccessLogFuture {
-            inner: self.inner.call(request),
-            entry,
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The future of a logged request: the handler's, then the log event.
-    pub(crate) struct AccessLogFuture<F> {
-        #[pin]
-        inner: F,
-        entry: Option<Entry>,
-    }
-}
-
-impl<F> Future for AccessLogFuture<F>
-where
-    F: Future<Output = http::Response<Body>>,
-{
-    type Output = http::Response<Body>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let response = match this.inner.poll(cx) {
-            Poll::Ready(response) => response,
-            Poll::Pending => return Poll::Pending,
-        };
-        Poll::Ready(match this.entry.take() {
-            Some(entry) => {
-                let status = response.status();
-                response.map(|body| {
-                    Body::new(LoggedBody {
-                        inner: body,
-                        pending: Some((entry, status)),
-                        sent: 0,
-                    })
-                })
-            }
-            None => response,
+impl Entry {
+    /// The entry for `request`, or `None` when the access log's level is off.
+    pub(crate) fn capture(request: &Request, peer: Option<PeerAddr>) -> Option<Entry> {
+        tracing::enabled!(target: "zttp::access", tracing::Level::INFO).then(|| Entry {
+            start: Instant::now(),
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            version: request.version(),
+            peer,
         })
     }
+}
+
+/// The handler's `response`, whose body writes `entry`'s event when it ends.
+pub(crate) fn logged(response: http::Response<Body>, entry: Entry) -> http::Response<Body> {
+    let status = response.status();
+    response.map(|body| {
+        Body::new(LoggedBody {
+            inner: body,
+            pending: Some((entry, status)),
+            sent: 0,
+        })
+    })
 }
 
 /// A response body that writes the access-log event when it ends, fails or
@@ -172,7 +136,22 @@ impl Drop for LoggedBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Handler;
     use std::sync::{Arc, Mutex};
+
+    /// `handler`'s answer to `request`, under the access log.
+    fn logged_call(
+        handler: impl Handler,
+        request: Request,
+        peer: Option<PeerAddr>,
+    ) -> http::Response<Body> {
+        let entry = Entry::capture(&request, peer);
+        let response = futures::executor::block_on(handler.call(request));
+        match entry {
+            Some(entry) => logged(response, entry),
+            None => response,
+        }
+    }
 
     #[derive(Clone, Default)]
     struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -209,16 +188,14 @@ mod tests {
 
     #[test]
     fn each_response_logs_one_access_event_when_its_body_ends() {
-        let handler = AccessLog {
-            inner: |_req: Request| async { (http::StatusCode::CREATED, "made") },
-            peer: Some(PeerAddr("127.0.0.1:4242".parse().unwrap())),
-        };
+        let handler = |_req: Request| async { (http::StatusCode::CREATED, "made") };
+        let peer = Some(PeerAddr("127.0.0.1:4242".parse().unwrap()));
         let log = captured_log(|_| {
             let req = http::Request::post("/items?x=1")
                 .version(Version::HTTP_2)
                 .body(Body::empty())
                 .unwrap();
-            let response = futures::executor::block_on(handler.call(req));
+            let response = logged_call(handler, req, peer);
             assert_eq!(response.status(), 201);
             assert_eq!(http_body::Body::size_hint(response.body()).exact(), Some(4));
             let body = futures::executor::block_on(response.into_body().to_bytes());
@@ -242,16 +219,12 @@ mod tests {
 
     #[test]
     fn a_body_cut_short_is_logged_incomplete_with_the_bytes_sent() {
-        let handler = AccessLog {
-            inner: |_req: Request| async {
-                let chunks =
-                    ["abc", "defg", "never sent"].map(|c| Ok::<_, BodyError>(Bytes::from(c)));
-                Body::from_stream(futures::stream::iter(chunks))
-            },
-            peer: None,
+        let handler = |_req: Request| async {
+            let chunks = ["abc", "defg", "never sent"].map(|c| Ok::<_, BodyError>(Bytes::from(c)));
+            Body::from_stream(futures::stream::iter(chunks))
         };
         let log = captured_log(|captured| {
-            let response = futures::executor::block_on(handler.call(Request::new(Body::empty())));
+            let response = logged_call(handler, Request::new(Body::empty()), None);
             let mut body = response.into_body();
             for _ in 0..2 {
                 let frame = futures::executor::block_on(std::future::poll_fn(|cx| {
@@ -269,13 +242,10 @@ mod tests {
 
     #[test]
     fn a_head_answer_is_complete_without_its_body_being_sent() {
-        let handler = AccessLog {
-            inner: |_req: Request| async { "not sent to HEAD" },
-            peer: None,
-        };
+        let handler = |_req: Request| async { "not sent to HEAD" };
         let log = captured_log(|_| {
             let req = http::Request::head("/").body(Body::empty()).unwrap();
-            drop(futures::executor::block_on(handler.call(req)));
+            drop(logged_call(handler, req, None));
         });
         assert!(log.contains("bytes=0"), "{log}");
         assert!(log.contains("complete=true"), "{log}");
@@ -283,11 +253,6 @@ mod tests {
 
     #[test]
     fn nothing_is_captured_when_the_level_is_off() {
-        let handler = AccessLog {
-            inner: |_req: Request| async { "x" },
-            peer: None,
-        };
-        let future = handler.call(Request::new(Body::empty()));
-        assert!(future.entry.is_none());
+        assert!(Entry::capture(&Request::new(Body::empty()), None).is_none());
     }
 }

@@ -1,6 +1,12 @@
-//! Per-request limits around a handler: how long it may take to answer
-//! ([`ServerConfig::handler_timeout`]) and how fast a request body it waits
-//! for must arrive ([`ServerConfig::min_body_rate`]).
+//! What the drive loop does around every handler call ([`Around`]): the
+//! connection's [`PeerAddr`] into the request, the per-request limits (how
+//! long the handler may take to answer, [`ServerConfig::handler_timeout`], and
+//! how fast a request body it waits for must arrive,
+//! [`ServerConfig::min_body_rate`]), and the access log.
+//!
+//! The HTTP/1.1 dispatcher applies them inline around its one handler slot
+//! (no wrapper future to move per request); HTTP/2 streams wrap their
+//! handler futures in [`Watched`].
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,7 +17,9 @@ use bytes::Bytes;
 use http::StatusCode;
 use http_body::{Body as _, Frame, SizeHint};
 
-use crate::{Body, BodyError, Handler, Request, Runtime, ServerConfig};
+use crate::access::{self, Entry};
+use crate::peer::PeerAddr;
+use crate::{Body, BodyError, Request, Runtime, ServerConfig};
 
 /// The least a request body must deliver while its handler waits for it:
 /// `bytes` in every `per` of waiting. Time the handler spends elsewhere (not
@@ -26,80 +34,111 @@ pub struct MinBodyRate {
 
 type Sleep = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
-/// A handler under the configured per-request limits.
-#[derive(Clone)]
-pub(crate) struct Limited<H, R> {
-    inner: H,
-    runtime: R,
-    timeout: Option<Duration>,
-    min_rate: Option<MinBodyRate>,
+/// What every request of one connection gets besides its handler.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Around {
+    /// The peer's address, inserted into each request's extensions.
+    pub(crate) peer: Option<PeerAddr>,
+    /// Log each answered request (target `zttp::access`): [`serve`](crate::serve) does.
+    pub(crate) access_log: bool,
 }
 
-impl<H, R> Limited<H, R> {
-    pub(crate) fn new(inner: H, runtime: R, config: &ServerConfig) -> Self {
-        Limited {
-            inner,
-            runtime,
-            timeout: config.handler_timeout,
-            min_rate: config.min_body_rate.filter(|r| r.bytes > 0),
+impl Around {
+    /// Readies `request` for its handler (its peer address; a body checked
+    /// against the minimum rate) and starts watching the call.
+    pub(crate) fn begin<R: Runtime>(
+        &self,
+        request: &mut Request,
+        runtime: &R,
+        config: &ServerConfig,
+    ) -> Watch {
+        if let Some(peer) = self.peer {
+            request.extensions_mut().insert(peer);
         }
-    }
-}
-
-impl<H: Handler, R: Runtime> Handler for Limited<H, R> {
-    type Future = LimitedFuture<H::Future>;
-
-    fn call(&self, mut request: Request) -> Self::Future {
-        if let Some(rate) = self.min_rate {
-            request = request.map(|body| {
-                if body.is_end_stream() {
-                    return body;
-                }
-                Body::new(RateChecked {
+        if let Some(rate) = config.min_body_rate.filter(|r| r.bytes > 0) {
+            if !request.body().is_end_stream() {
+                let body = std::mem::take(request.body_mut());
+                *request.body_mut() = Body::new(RateChecked {
                     inner: body,
-                    runtime: self.runtime.clone(),
+                    runtime: runtime.clone(),
                     rate,
                     received: 0,
                     waited: Duration::ZERO,
                     waiting_since: None,
                     timer: None,
-                })
-            });
+                });
+            }
         }
-        LimitedFuture {
-            inner: self.inner.call(request),
-            deadline: self.timeout.map(|t| self.runtime.sleep(t)),
+        Watch {
+            entry: self
+                .access_log
+                .then(|| Entry::capture(request, self.peer).map(Box::new))
+                .flatten(),
+            deadline: config.handler_timeout.map(|t| runtime.sleep(t)),
         }
     }
 }
 
-pin_project_lite::pin_project! {
-    /// The handler's future, answering `503` if it has not answered in time.
-    pub(crate) struct LimitedFuture<F> {
-        #[pin]
-        inner: F,
-        deadline: Option<Sleep>,
-    }
+/// One handler call under watch: its deadline and its access-log entry.
+#[derive(Default)]
+pub(crate) struct Watch {
+    deadline: Option<Sleep>,
+    /// Boxed: the access log is off for most requests, and the slot stays small.
+    entry: Option<Box<Entry>>,
 }
 
-impl<F: Future<Output = http::Response<Body>>> Future for LimitedFuture<F> {
-    type Output = http::Response<Body>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        if let Poll::Ready(response) = this.inner.poll(cx) {
-            return Poll::Ready(response);
-        }
-        let Some(deadline) = this.deadline else {
+impl Watch {
+    /// The handler has not answered yet: `503` once the handler timeout passed.
+    pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<http::Response<Body>> {
+        let Some(deadline) = &mut self.deadline else {
             return Poll::Pending;
         };
         if deadline.as_mut().poll(cx).is_pending() {
             return Poll::Pending;
         }
+        self.deadline = None;
+        self.entry = None;
         tracing::debug!("handler did not answer within the handler timeout; 503");
         let mut response = http::Response::new(Body::from("handler timed out\n"));
         *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
         Poll::Ready(response)
+    }
+
+    /// The handler's answer, logged once its body ends (with the access log on).
+    pub(crate) fn answered(&mut self, response: http::Response<Body>) -> http::Response<Body> {
+        self.deadline = None;
+        match self.entry.take() {
+            Some(entry) => access::logged(response, *entry),
+            None => response,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A handler future under its [`Watch`]: `503` if it has not answered in
+    /// time, the access log once it has.
+    pub(crate) struct Watched<F> {
+        #[pin]
+        inner: F,
+        watch: Watch,
+    }
+}
+
+impl<F> Watched<F> {
+    pub(crate) fn new(inner: F, watch: Watch) -> Self {
+        Watched { inner, watch }
+    }
+}
+
+impl<F: Future<Output = http::Response<Body>>> Future for Watched<F> {
+    type Output = http::Response<Body>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        match this.inner.poll(cx) {
+            Poll::Ready(response) => Poll::Ready(this.watch.answered(response)),
+            Poll::Pending => this.watch.poll_expired(cx),
+        }
     }
 }
 

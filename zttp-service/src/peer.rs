@@ -11,7 +11,8 @@ use std::task::{Context, Poll};
 use futures_io::{AsyncRead, AsyncWrite};
 use tracing::Instrument;
 
-use crate::{Handler, Request, Runtime, ServerConfig, Shutdown};
+use crate::limits::Around;
+use crate::{Handler, Runtime, ServerConfig, Shutdown};
 
 /// The remote address of the connection a request arrived on.
 ///
@@ -107,25 +108,6 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Addressed<IO> {
     }
 }
 
-/// A handler that inserts the connection's [`PeerAddr`] into every request
-/// before calling `inner`.
-#[derive(Clone)]
-pub(crate) struct WithPeer<H> {
-    pub(crate) inner: H,
-    pub(crate) peer: Option<PeerAddr>,
-}
-
-impl<H: Handler> Handler for WithPeer<H> {
-    type Future = H::Future;
-
-    fn call(&self, mut request: Request) -> Self::Future {
-        if let Some(peer) = self.peer {
-            request.extensions_mut().insert(peer);
-        }
-        self.inner.call(request)
-    }
-}
-
 /// [`serve_connection`](crate::serve_connection) for a connection whose peer
 /// address is known (e.g. an accepted TCP stream served on its own): every
 /// request carries `peer` as a [`PeerAddr`] extension.
@@ -143,11 +125,11 @@ where
     H: Handler,
 {
     let peer = PeerAddr(peer);
-    let handler = WithPeer {
-        inner: handler,
+    let around = Around {
         peer: Some(peer),
+        access_log: false,
     };
-    crate::serve_connection(io, runtime, handler, config, shutdown)
+    crate::conn::serve_connection_around(io, runtime, handler, config, shutdown, around)
         .instrument(tracing::debug_span!("peer", addr = %peer))
         .await
 }

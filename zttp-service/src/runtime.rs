@@ -15,7 +15,11 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// handler (so one busy handler cannot stall its connection).
     fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>);
 
-    /// A future that completes after `duration`.
+    /// A future that completes after `duration`: not before [`now`](Runtime::now)
+    /// has reached the instant it was created plus `duration`, and it wakes the
+    /// task that polled it last once it does. The drive loop relies on both: it
+    /// does not poll a timer again before that instant while its task's waker
+    /// is unchanged.
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
     /// The current instant on this runtime's clock.

@@ -13,10 +13,11 @@ use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
 use tracing::{debug, info, warn, Instrument};
 
-use crate::access::AccessLog;
-use crate::peer::{Addressed, ConnectionInfo, PeerAddr, WithPeer};
+use crate::conn::serve_connection_around;
+use crate::limits::Around;
+use crate::peer::{Addressed, ConnectionInfo, PeerAddr};
 use crate::shutdown::Phase;
-use crate::{serve_connection, Handler, Runtime, ServerConfig, Shutdown};
+use crate::{Handler, Runtime, ServerConfig, Shutdown};
 
 /// Counts live connections and wakes the accept loop when one ends.
 #[derive(Default)]
@@ -38,7 +39,7 @@ impl Drop for Admitted {
 /// Serves every connection `incoming` yields until `shutdown` triggers, then
 /// shuts down gracefully.
 ///
-/// Each connection runs [`serve_connection`] in a task of its own (spawned on
+/// Each connection runs [`serve_connection`](crate::serve_connection) in a task of its own (spawned on
 /// `runtime`). At most [`ServerConfig::max_connections`] run at once; beyond
 /// that the loop stops taking connections from `incoming` (they wait in the
 /// listen backlog). On shutdown it stops accepting (drops `incoming`), lets
@@ -66,19 +67,17 @@ where
     let start = {
         let (runtime, config, shutdown) = (runtime.clone(), config.clone(), shutdown.clone());
         move |io, peer| {
-            let handler = AccessLog {
-                inner: WithPeer {
-                    inner: handler.clone(),
-                    peer,
-                },
+            let around = Around {
                 peer,
+                access_log: true,
             };
-            serve_connection(
+            serve_connection_around(
                 io,
                 runtime.clone(),
-                handler,
+                handler.clone(),
                 config.clone(),
                 shutdown.clone(),
+                around,
             )
         }
     };
@@ -111,7 +110,7 @@ where
 /// caller: each connection `incoming` yields runs `connection(io, peer)` in a
 /// task of its own (its tracing span records the peer's address), with the
 /// same limit on concurrent connections and the same graceful shutdown.
-/// Adapters use it to put a step before [`serve_connection`], such as a TLS
+/// Adapters use it to put a step before [`serve_connection`](crate::serve_connection), such as a TLS
 /// handshake ([`tls::serve_handshake`](crate::tls::serve_handshake)).
 pub async fn serve_with<S, IO, R, C, F>(
     mut incoming: S,

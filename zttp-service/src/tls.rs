@@ -20,8 +20,8 @@ use futures_io::{AsyncRead, AsyncWrite};
 use tracing::debug;
 use zttp_core::Protocol;
 
-use crate::peer::WithPeer;
-use crate::{serve_connection, Handler, PeerAddr, Request, Runtime, ServerConfig, Shutdown};
+use crate::limits::Around;
+use crate::{Handler, PeerAddr, Request, Runtime, ServerConfig, Shutdown};
 
 /// The ALPN protocol id of HTTP/2 (RFC 9113 §3.2).
 pub const ALPN_H2: &[u8] = b"h2";
@@ -162,17 +162,17 @@ where
         }
     };
     let config = configs.get(&info).clone();
-    let handler = WithPeer {
-        inner: handler,
+    let around = Around {
         peer: peer.map(PeerAddr),
+        access_log: false,
     };
-    serve_tls_connection(io, info, runtime, handler, config, shutdown).await
+    serve_tls(io, info, runtime, handler, config, shutdown, around).await
 }
 
 /// Serves one connection whose TLS handshake is done: in HTTP/2 when ALPN
 /// chose `h2`, else HTTP/1.1 (whatever [`ServerConfig::core`] says), each
 /// request carrying `info` as its [`TlsInfo`] extension. Otherwise the same as
-/// [`serve_connection`].
+/// [`serve_connection`](crate::serve_connection).
 pub async fn serve_tls_connection<IO, R, H>(
     io: IO,
     info: TlsInfo,
@@ -180,6 +180,33 @@ pub async fn serve_tls_connection<IO, R, H>(
     handler: H,
     config: Arc<ServerConfig>,
     shutdown: Shutdown,
+) -> io::Result<()>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    R: Runtime,
+    H: Handler,
+{
+    serve_tls(
+        io,
+        info,
+        runtime,
+        handler,
+        config,
+        shutdown,
+        Around::default(),
+    )
+    .await
+}
+
+/// [`serve_tls_connection`], with what each request gets besides the handler.
+async fn serve_tls<IO, R, H>(
+    io: IO,
+    info: TlsInfo,
+    runtime: R,
+    handler: H,
+    config: Arc<ServerConfig>,
+    shutdown: Shutdown,
+    around: Around,
 ) -> io::Result<()>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -203,7 +230,8 @@ where
         inner: handler,
         info: Arc::new(info),
     };
-    serve_connection(UncleanEof(io), runtime, handler, config, shutdown).await
+    crate::conn::serve_connection_around(UncleanEof(io), runtime, handler, config, shutdown, around)
+        .await
 }
 
 /// A TLS stream whose peer may close without `close_notify`: most HTTP

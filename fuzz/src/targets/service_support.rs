@@ -99,12 +99,15 @@ impl AsyncWrite for MemoryIo {
 type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A single-threaded executor whose every task is polled each turn (wake-ups
-/// are not tracked), on a virtual clock: a sleep ends at its second poll and
-/// moves the clock to its deadline.
+/// are not tracked), on a virtual clock: after a turn in which sleeps waited,
+/// the clock moves to the earliest of their deadlines, so that sleep ends at
+/// its next poll (a sleep never ends before the clock reaches its deadline).
 #[derive(Clone)]
 pub struct Executor {
     tasks: Arc<Mutex<Vec<Task>>>,
     clock: Arc<Mutex<Instant>>,
+    /// The earliest deadline a sleep waited for this turn.
+    next_timer: Arc<Mutex<Option<Instant>>>,
 }
 
 impl Default for Executor {
@@ -112,6 +115,7 @@ impl Default for Executor {
         Executor {
             tasks: Arc::default(),
             clock: Arc::new(Mutex::new(Instant::now())),
+            next_timer: Arc::default(),
         }
     }
 }
@@ -123,6 +127,10 @@ impl Executor {
         let waker = Waker::from(Arc::new(Noop));
         let mut cx = Context::from_waker(&waker);
         tasks.retain_mut(|task| task.as_mut().poll(&mut cx).is_pending());
+        if let Some(at) = self.next_timer.lock().unwrap().take() {
+            let mut now = self.clock.lock().unwrap();
+            *now = (*now).max(at);
+        }
         let mut queue = self.tasks.lock().unwrap();
         tasks.append(&mut queue);
         *queue = tasks;
@@ -136,17 +144,15 @@ impl Runtime for Executor {
     }
 
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
-        let clock = self.clock.clone();
+        let (clock, next_timer) = (self.clock.clone(), self.next_timer.clone());
         let at = self.now() + duration;
-        let mut polled = false;
         Box::pin(std::future::poll_fn(move |_| {
-            if !polled {
-                polled = true;
-                return Poll::Pending;
+            if *clock.lock().unwrap() >= at {
+                return Poll::Ready(());
             }
-            let mut now = clock.lock().unwrap();
-            *now = (*now).max(at);
-            Poll::Ready(())
+            let mut next = next_timer.lock().unwrap();
+            *next = Some(next.map_or(at, |t| t.min(at)));
+            Poll::Pending
         }))
     }
 

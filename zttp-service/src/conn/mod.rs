@@ -63,6 +63,7 @@ use zttp_core::{Connection, EndOfMessage, RemoteErrorKind, RemoteProtocolError, 
 
 use crate::body::{Body, BodyError};
 use crate::date::http_date;
+use crate::limits::Around;
 use crate::upgrade::Upgraded;
 use crate::{Handler, Runtime, ServerConfig, Shutdown};
 use pump::{Exit, Pump};
@@ -90,12 +91,28 @@ where
     R: Runtime,
     H: Handler,
 {
+    serve_connection_around(io, runtime, handler, config, shutdown, Around::default()).await
+}
+
+/// [`serve_connection`], with what each request gets besides the handler.
+pub(crate) async fn serve_connection_around<IO, R, H>(
+    io: IO,
+    runtime: R,
+    handler: H,
+    config: Arc<ServerConfig>,
+    shutdown: Shutdown,
+    around: Around,
+) -> io::Result<()>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    R: Runtime,
+    H: Handler,
+{
     let span = tracing::debug_span!(
         "connection",
         id = CONNECTION_IDS.fetch_add(1, Ordering::Relaxed)
     );
-    let handler = crate::limits::Limited::new(handler, runtime.clone(), &config);
-    let mut pump = Pump::new(io, Conn::new(runtime, config), handler, &shutdown);
+    let mut pump = Pump::new(io, Conn::new(runtime, config, around), handler, &shutdown);
     let exit = poll_fn(|cx| {
         let _entered = span.enter();
         pump.poll(cx)
@@ -161,10 +178,12 @@ pub(super) struct Conn<R> {
     pub(super) requests: u64,
     /// Waiting for a request head since then (idle between requests).
     pub(super) idle_since: Option<Instant>,
+    /// What each request gets besides the handler.
+    pub(super) around: Around,
 }
 
 impl<R: Runtime> Conn<R> {
-    fn new(runtime: R, config: Arc<ServerConfig>) -> Self {
+    fn new(runtime: R, config: Arc<ServerConfig>, around: Around) -> Self {
         let core = Connection::with_config(Role::Server, config.connection_config());
         let now = runtime.now();
         Conn {
@@ -176,6 +195,7 @@ impl<R: Runtime> Conn<R> {
             need_data: true,
             requests: 0,
             idle_since: Some(now),
+            around,
         }
     }
 

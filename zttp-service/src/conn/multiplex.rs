@@ -33,6 +33,7 @@ use super::serial::WRITE_HIGH_WATER;
 use super::{body_too_large, status_response, Conn};
 use crate::body::{Body, BodyError};
 use crate::informational::Interim;
+use crate::limits::Watched;
 use crate::{Handler, Runtime};
 
 /// Most response body bytes one stream sends per round, so streams sharing
@@ -68,7 +69,7 @@ pub(super) struct Multiplex<H: Handler> {
     /// Exchanges in progress by stream id.
     exchanges: Exchanges,
     /// The handlers run in the connection task.
-    streams: FuturesUnordered<StreamHandler<H::Future>>,
+    streams: FuturesUnordered<StreamHandler<Watched<H::Future>>>,
     /// Where spawned handlers send their outcome, and where it arrives.
     outcomes_tx: mpsc::UnboundedSender<(StreamId, Outcome)>,
     outcomes: mpsc::UnboundedReceiver<(StreamId, Outcome)>,
@@ -244,7 +245,9 @@ impl<H: Handler> Multiplex<H> {
                 debug!("request");
                 let interim = self.interim.handle(u64::from(stream_id), request.version());
                 request.extensions_mut().insert(interim);
-                let future = AssertUnwindSafe(self.handler.call(request)).catch_unwind();
+                let watch = conn.around.begin(&mut request, &conn.runtime, &conn.config);
+                let future = AssertUnwindSafe(Watched::new(self.handler.call(request), watch))
+                    .catch_unwind();
                 if !conn.config.spawn_http2_handlers {
                     let (handler, abort) = StreamHandler::new(stream_id, future);
                     exchange.abort = Some(abort);

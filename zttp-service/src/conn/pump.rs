@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -156,6 +156,8 @@ pub(super) struct Pump<IO, R, H: Handler> {
     write_stalled_since: Option<Instant>,
     /// The one connection timer, for the earliest deadline.
     timer: Option<(Instant, Sleep)>,
+    /// The waker the timer last returned `Pending` to.
+    timer_waker: Option<Waker>,
 }
 
 impl<IO, R, H> Pump<IO, R, H>
@@ -177,6 +179,7 @@ where
             out: WriteQueue::default(),
             write_stalled_since: None,
             timer: None,
+            timer_waker: None,
         }
     }
 
@@ -360,8 +363,19 @@ where
 
     // ---- the connection timer ----
 
-    /// The earliest deadline the connection timer must watch, and what it is for.
+    /// The earliest deadline the connection timer must watch, and what it is for
+    /// (the first of equal ones).
     fn next_deadline(&self) -> Option<(Instant, Deadline)> {
+        fn earlier(
+            a: Option<(Instant, Deadline)>,
+            b: Option<(Instant, Deadline)>,
+        ) -> Option<(Instant, Deadline)> {
+            match (a, b) {
+                (Some(a), Some(b)) if b.0 < a.0 => Some(b),
+                (None, b) => b,
+                (a, _) => a,
+            }
+        }
         let head = self
             .dispatcher
             .head_deadline(&self.conn)
@@ -370,22 +384,18 @@ where
             .write_stalled_since
             .zip(self.conn.config.write_timeout)
             .map(|(since, timeout)| (since + timeout, Deadline::WriteStalled));
-        let linger = match self.conn.lifecycle {
-            Lifecycle::Lingering { since, .. } => Some((since + LINGER_TIMEOUT, Deadline::Linger)),
-            _ => None,
-        };
-        let protocol = match self.conn.winding_up() {
-            false => self
-                .conn
-                .core
-                .poll_timeout()
-                .map(|t| (t, Deadline::Protocol)),
-            true => None,
-        };
-        [head, write, linger, protocol]
-            .into_iter()
-            .flatten()
-            .min_by_key(|(at, _)| *at)
+        let mut next = earlier(head, write);
+        match self.conn.lifecycle {
+            Lifecycle::Lingering { since, .. } => {
+                next = earlier(next, Some((since + LINGER_TIMEOUT, Deadline::Linger)));
+            }
+            _ if !self.conn.winding_up() => {
+                let protocol = self.conn.core.poll_timeout();
+                next = earlier(next, protocol.map(|t| (t, Deadline::Protocol)));
+            }
+            _ => {}
+        }
+        next
     }
 
     /// Polls the connection timer: `Ready` when a deadline passed, with what to do next.
@@ -394,6 +404,9 @@ where
     /// because the deadline moved later (every request, every write that makes
     /// progress moves one), it is re-armed for the rest, so a busy connection
     /// creates about one timer per timeout period, not one per request or write.
+    /// A timer already registered with this task's waker is not polled again
+    /// before its instant (a sleep does not end early, see [`Runtime::sleep`]):
+    /// the clock is cheaper to read than a timer is to poll.
     fn poll_timeout(&mut self, cx: &mut Context<'_>) -> Poll<Expired> {
         let Some((deadline, kind)) = self.next_deadline() else {
             return Poll::Pending;
@@ -401,7 +414,17 @@ where
         loop {
             if let Some((at, sleep)) = &mut self.timer {
                 if *at <= deadline {
+                    let registered = self
+                        .timer_waker
+                        .as_ref()
+                        .is_some_and(|w| w.will_wake(cx.waker()));
+                    if registered && self.conn.runtime.now() < *at {
+                        return Poll::Pending;
+                    }
                     if sleep.as_mut().poll(cx).is_pending() {
+                        if !registered {
+                            self.timer_waker = Some(cx.waker().clone());
+                        }
                         return Poll::Pending;
                     }
                     self.timer = None;
@@ -414,6 +437,7 @@ where
             }
             if self.timer.as_ref().is_none_or(|(at, _)| *at > deadline) {
                 self.timer = Some((deadline, self.conn.runtime.sleep(deadline - now)));
+                self.timer_waker = None;
             }
         }
     }

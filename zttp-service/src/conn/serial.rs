@@ -10,21 +10,21 @@
 
 use std::cell::Cell;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use futures::FutureExt;
 use http::StatusCode;
 use tracing::{debug, error, trace, warn};
 use zttp_core::{Data, Event, RemoteProtocolError, StreamId};
 
-use super::exchange::{next_body_step, BodyStep, Exchange, HandlerFuture, ResponseState};
+use super::exchange::{next_body_step, BodyStep, Exchange, ResponseState};
 use super::head::{self, AfterHead};
 use super::{status_response, Conn, Lifecycle};
 use crate::body::{Body, BodyError};
 use crate::informational::Interim;
+use crate::limits::Watch;
 use crate::{Handler, Runtime};
 
 /// Queued output beyond which response bodies are not polled until it drains.
@@ -34,8 +34,11 @@ pub(super) struct Serial<H: Handler> {
     pub(super) handler: H,
     /// The exchange in progress (stream 0).
     exchange: Option<Exchange>,
-    /// Its handler future, polled inline; the slot is reused by every request.
-    future: Pin<Box<Option<HandlerFuture<H::Future>>>>,
+    /// Its handler future, polled inline; the slot is reused by every request
+    /// and the future is built in it (a handler's future can be large).
+    future: Pin<Box<Option<H::Future>>>,
+    /// The handler call's deadline and access-log entry.
+    watch: Watch,
     /// The first bytes of the next request head arrived then.
     head_since: Option<Instant>,
     /// Informational responses handlers queued.
@@ -56,6 +59,7 @@ impl<H: Handler> Serial<H> {
             handler,
             exchange: None,
             future: Box::pin(None),
+            watch: Watch::default(),
             head_since: None,
             interim: Interim::default(),
             handler_due: false,
@@ -239,8 +243,18 @@ impl<H: Handler> Serial<H> {
                 debug!("request");
                 let interim = self.interim.handle(conn.requests, request.version());
                 request.extensions_mut().insert(interim);
-                let future = AssertUnwindSafe(self.handler.call(request)).catch_unwind();
-                self.future.set(Some(future));
+                self.watch = conn.around.begin(&mut request, &conn.runtime, &conn.config);
+                let (handler, slot) = (&self.handler, &mut self.future);
+                let called =
+                    catch_unwind(AssertUnwindSafe(|| slot.set(Some(handler.call(request)))));
+                if let Err(panic) = called {
+                    self.watch = Watch::default();
+                    if let Some(ex) = &self.exchange {
+                        let response = ex.outcome_response(Err(panic));
+                        self.respond(conn, response);
+                    }
+                    return;
+                }
                 self.handler_due = true;
             }
             Err(_) => {
@@ -302,11 +316,16 @@ impl<H: Handler> Serial<H> {
         };
         let Some(ex) = &mut self.exchange else {
             self.future.set(None);
+            self.watch = Watch::default();
             return false;
         };
         let polled = if due {
             let _entered = ex.span.enter();
-            future.poll(cx)
+            match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+                Ok(Poll::Ready(response)) => Poll::Ready(Ok(self.watch.answered(response))),
+                Ok(Poll::Pending) => self.watch.poll_expired(cx).map(Ok),
+                Err(panic) => Poll::Ready(Err(panic)),
+            }
         } else {
             Poll::Pending
         };
@@ -320,6 +339,7 @@ impl<H: Handler> Serial<H> {
             return ex.send_continue_if_wanted(&mut conn.core, cx) | interim_sent | room_made;
         };
         self.future.set(None);
+        self.watch = Watch::default();
         let response = ex.outcome_response(outcome);
         self.respond(conn, response);
         true

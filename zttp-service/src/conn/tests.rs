@@ -485,6 +485,19 @@ fn handler_panic_answers_500_and_the_connection_goes_on() {
     assert!(!c.finished());
 }
 
+#[test]
+fn handler_panic_before_its_future_answers_500_and_the_connection_goes_on() {
+    let mut c = Conn::start(config(), |_| {
+        |req: Request| {
+            assert!(req.uri().path() != "/panic", "handler panicked on purpose");
+            async { "fine" }
+        }
+    });
+    c.send(format!("{}{}", get("/panic"), get("/ok")));
+    assert_eq!(statuses(&c.output()), [500, 200]);
+    assert!(!c.finished());
+}
+
 // ---- writing: stalls and slow readers ----
 
 /// Answers a 1 MB body.
