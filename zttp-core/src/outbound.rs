@@ -101,8 +101,13 @@ impl Outbound {
                     self.chunks.pop_front();
                 }
             }
+            None if n >= self.tail.len() => {
+                // Cleared in place, not advanced: the next writes reuse the
+                // same bytes without the buffer having to move back first.
+                self.len -= self.tail.len();
+                self.tail.clear();
+            }
             None => {
-                let n = n.min(self.tail.len());
                 self.tail.advance(n);
                 self.len -= n;
             }

@@ -1,33 +1,34 @@
 //! The `Date` header value (RFC 9110 §5.6.7 IMF-fixdate), formatted once a second per thread.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
+/// An IMF-fixdate and the instant until which it is current. Copied out
+/// on each use (29 bytes), no reference count to touch.
+type CachedDate = Option<(Instant, [u8; 29])>;
 
 thread_local! {
-    static CACHE: RefCell<Option<(Instant, Bytes)>> = const { RefCell::new(None) };
+    static CACHE: Cell<CachedDate> = const { Cell::new(None) };
 }
 
 /// The current date as an IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
 ///
 /// `now` comes from the runtime's clock; the wall clock is read only when the
 /// cached value is a second old, so a busy server formats it once a second.
-pub(crate) fn http_date(now: Instant) -> Bytes {
+pub(crate) fn http_date(now: Instant) -> [u8; 29] {
     CACHE.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if let Some((valid_until, value)) = &*cache {
-            if now < *valid_until {
-                return value.clone();
+        if let Some((valid_until, value)) = cache.get() {
+            if now < valid_until {
+                return value;
             }
         }
         let since_epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let value = Bytes::copy_from_slice(&format_imf_fixdate(since_epoch.as_secs()));
+        let value = format_imf_fixdate(since_epoch.as_secs());
         let rest_of_second =
             Duration::from_secs(1) - Duration::from_nanos(since_epoch.subsec_nanos().into());
-        *cache = Some((now + rest_of_second, value.clone()));
+        cache.set(Some((now + rest_of_second, value)));
         value
     })
 }
@@ -99,8 +100,13 @@ mod tests {
     fn cached_value_is_reused_within_the_second() {
         let now = Instant::now();
         let a = http_date(now);
-        let b = http_date(now);
-        assert_eq!(a.as_ptr(), b.as_ptr());
-        assert_eq!(a.len(), 29);
+        CACHE.with(|cache| assert_eq!(cache.get().map(|(_, v)| v), Some(a)));
+        assert_eq!(http_date(now), a);
+        // A cache entry still current at `now` is used as it is.
+        let fake = *b"Sun, 06 Nov 1994 08:49:37 GMT";
+        CACHE.with(|cache| cache.set(Some((now + Duration::from_secs(1), fake))));
+        assert_eq!(http_date(now), fake);
+        // One past its second is formatted anew.
+        assert_ne!(http_date(now + Duration::from_secs(2)), fake);
     }
 }

@@ -1,8 +1,8 @@
 //! Serialising heads and bodies on the send side (RFC 9112 §3–§7).
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
-use super::parse::{is_field_value, is_token};
+use super::parse::{is_field_value, is_token, token_is};
 use super::{ContentLength, TransferCodings};
 use crate::outbound::Outbound;
 use crate::{split_list, Headers, LocalProtocolError};
@@ -121,10 +121,7 @@ pub(crate) fn write_fields<'a>(
     out.commit(n);
 }
 
-/// Bytes of a status line assembled on the stack, so it reaches the buffer
-/// in one copy.
-const LINE: usize = 128;
-
+#[inline(always)]
 fn put_field(buf: &mut BytesMut, name: &[u8], value: &[u8]) {
     // One capacity check up front; the four appends then only copy.
     buf.reserve(name.len() + value.len() + 4);
@@ -134,21 +131,21 @@ fn put_field(buf: &mut BytesMut, name: &[u8], value: &[u8]) {
     buf.extend_from_slice(b"\r\n");
 }
 
+/// Room reserved for a response head at its status line, so its fields
+/// usually go out without growing the buffer.
+const HEAD_RESERVE: usize = 256;
+
 /// Writes `HTTP/1.1 code reason\r\n`; the caller checked the code is three digits.
 pub(crate) fn write_status_line(code: u16, reason: &[u8], out: &mut Outbound) {
     let len = 15 + reason.len();
     let buf = out.tail_mut();
-    if len > LINE {
-        buf.reserve(len);
-        put_status_prefix(buf, code);
-        buf.put_slice(reason);
-        buf.put_slice(b"\r\n");
+    buf.reserve(len + HEAD_RESERVE);
+    if code == 200 && reason == b"OK" {
+        buf.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
     } else {
-        let mut line = [0u8; LINE];
-        line[..13].copy_from_slice(&status_prefix(code));
-        line[13..13 + reason.len()].copy_from_slice(reason);
-        line[13 + reason.len()..len].copy_from_slice(b"\r\n");
-        buf.extend_from_slice(&line[..len]);
+        buf.extend_from_slice(&status_prefix(code));
+        buf.extend_from_slice(reason);
+        buf.extend_from_slice(b"\r\n");
     }
     out.commit(len);
 }
@@ -160,10 +157,6 @@ fn status_prefix(code: u16) -> [u8; 13] {
     prefix[10] = b'0' + (code / 10 % 10) as u8;
     prefix[11] = b'0' + (code % 10) as u8;
     prefix
-}
-
-fn put_status_prefix(buf: &mut BytesMut, code: u16) {
-    buf.put_slice(&status_prefix(code));
 }
 
 /// Removes the fields called `name` from those written since `mark` (each
@@ -193,19 +186,17 @@ pub(crate) struct SentFields {
 
 impl SentFields {
     fn note(&mut self, name: &[u8], value: &[u8]) {
-        // The length picks the one name worth comparing.
+        // The length picks the one name worth comparing; `name` is a token.
         match name.len() {
-            10 if name.eq_ignore_ascii_case(b"connection") => {
+            10 if token_is(name, b"connection") => {
                 self.connection = true;
                 self.close |= split_list(value).any(|t| t.eq_ignore_ascii_case(b"close"));
             }
-            14 if name.eq_ignore_ascii_case(b"content-length") => {
+            14 if token_is(name, b"content-length") => {
                 // The first error sticks; framing the head reports it.
                 let _ = self.content_length.add(value);
             }
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
-                self.transfer_codings.add(value)
-            }
+            17 if token_is(name, b"transfer-encoding") => self.transfer_codings.add(value),
             _ => {}
         }
     }
@@ -242,18 +233,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn head_lines_are_written_alike_below_and_above_the_stack_line() {
-        for len in [
-            0,
-            1,
-            100,
-            LINE - 20,
-            LINE - 19,
-            LINE - 15,
-            LINE,
-            LINE + 5,
-            300,
+    fn status_lines_are_the_code_and_the_reason_given() {
+        for (code, reason, line) in [
+            (200, &b"OK"[..], &b"HTTP/1.1 200 OK\r\n"[..]),
+            (200, b"Fine", b"HTTP/1.1 200 Fine\r\n"),
+            (201, b"OK", b"HTTP/1.1 201 OK\r\n"),
+            (599, b"", b"HTTP/1.1 599 \r\n"),
         ] {
+            let mut out = Outbound::default();
+            write_status_line(code, reason, &mut out);
+            assert_eq!(out.len(), line.len());
+            assert_eq!(&out.take_all()[..], line);
+        }
+    }
+
+    #[test]
+    fn head_lines_of_any_length_are_written_whole() {
+        for len in [0, 1, 100, 113, 128, 300, 600] {
             let value = vec![b'v'; len];
             let mut out = Outbound::default();
             write_fields([(&b"x-name"[..], &value[..])], &mut out);

@@ -36,8 +36,8 @@ use encode::{
 #[doc(hidden)]
 pub use parse::RequestHeadParser;
 use parse::{
-    is_field_value, request_line_from_layout, section_fields, status_line_from_layout, HeadScanner,
-    Layout, Scan, StartLine,
+    is_field_value, request_line_from_layout, section_fields, status_line_from_layout, token_is,
+    HeadScanner, Layout, Scan, StartLine,
 };
 
 #[derive(Debug)]
@@ -897,10 +897,11 @@ struct HeadFields<'a> {
 }
 
 impl<'a> HeadFields<'a> {
+    /// Gathers what `headers`, whose names are tokens, say.
     fn of(headers: &'a Headers) -> Self {
         let mut f = HeadFields::default();
         for (name, value) in headers {
-            let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
+            let is = |n: &[u8]| token_is(name, n);
             match name.len() {
                 4 if is(b"host") => {
                     f.hosts += 1;

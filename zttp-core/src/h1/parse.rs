@@ -694,6 +694,34 @@ pub(crate) fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && token_end(s, 0) == s.len()
 }
 
+/// True when the token `name` is `lower` ignoring ASCII case, where `lower`
+/// holds only lowercase letters, digits and `-`. Among token bytes, OR-ing
+/// 0x20 into a byte maps exactly `A`–`Z` onto `a`–`z` and leaves letters,
+/// digits and `-` as they are, so whole words compare at once.
+#[inline]
+pub(crate) fn token_is(name: &[u8], lower: &[u8]) -> bool {
+    const FOLD: u64 = u64::from_ne_bytes([0x20; 8]);
+    let word = |s: &[u8], i: usize| {
+        let bytes: [u8; 8] = s[i..i + 8].try_into().unwrap_or_default();
+        u64::from_le_bytes(bytes)
+    };
+    if name.len() != lower.len() {
+        return false;
+    }
+    if name.len() < 8 {
+        return name.iter().zip(lower).all(|(&a, &b)| a | 0x20 == b);
+    }
+    let mut i = 0;
+    while i + 8 < name.len() {
+        if word(name, i) | FOLD != word(lower, i) {
+            return false;
+        }
+        i += 8;
+    }
+    let last = name.len() - 8;
+    word(name, last) | FOLD == word(lower, last)
+}
+
 /// True when every byte of `s` may appear in a field value (RFC 9110 §5.5).
 pub(crate) fn is_field_value(s: &[u8]) -> bool {
     runs::field_value_end(s, 0) == s.len()
@@ -978,6 +1006,33 @@ mod tests {
             }
         }
         assert!(!is_token(b"") && is_field_value(b""));
+    }
+
+    #[test]
+    fn token_is_compares_as_eq_ignore_ascii_case_for_every_token_byte() {
+        let names: [&[u8]; 6] = [
+            b"te",
+            b"host",
+            b"connection",
+            b"content-length",
+            b"transfer-encoding",
+            b"x-0123456789-y",
+        ];
+        for lower in names {
+            for i in 0..lower.len() {
+                for b in (0..=255u8).filter(|&b| is_tchar(b)) {
+                    let mut name = lower.to_vec();
+                    name[i] = b;
+                    assert_eq!(
+                        token_is(&name, lower),
+                        name.eq_ignore_ascii_case(lower),
+                        "{name:?}"
+                    );
+                }
+            }
+            assert!(token_is(&lower.to_ascii_uppercase(), lower));
+            assert!(!token_is(&lower[1..], lower));
+        }
     }
 
     #[test]

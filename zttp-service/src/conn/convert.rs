@@ -58,13 +58,15 @@ pub(super) fn request(
     }
     let mut request = http::Request::new(body);
     *request.method_mut() = method;
-    *request.uri_mut() = uri;
+    // The defaults replaced here own nothing (an empty map allocates
+    // nothing, the default URI is static), so they are not dropped.
+    std::mem::forget(std::mem::replace(request.uri_mut(), uri));
+    std::mem::forget(std::mem::replace(request.headers_mut(), headers));
     *request.version_mut() = match req.http_version {
         Version::Http10 => HttpVersion::HTTP_10,
         Version::Http11 => HttpVersion::HTTP_11,
         Version::Http2 => HttpVersion::HTTP_2,
     };
-    *request.headers_mut() = headers;
     if let Some(protocol) = &req.protocol {
         request
             .extensions_mut()

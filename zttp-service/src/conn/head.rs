@@ -96,7 +96,7 @@ pub(super) fn send(
     let content_length = content_length.map(|n| digits.format(n));
     let fields = HeadFields {
         headers: &parts.headers,
-        date: date.as_deref(),
+        date: date.as_ref().map(|d| &d[..]),
         content_length,
         close,
     };

@@ -205,7 +205,7 @@ impl<R: Runtime> Conn<R> {
     /// either way the connection ends.
     pub(super) fn answer_error(&mut self, status: u16) {
         let response = zttp_core::Response::new(status)
-            .with_header("date", http_date(self.runtime.now()))
+            .with_header("date", http_date(self.runtime.now()).to_vec())
             .with_header("content-length", "0");
         let sent = self
             .core
