@@ -99,7 +99,8 @@
 //! assert!(output.ends_with("\r\n\r\nhello from /hi"));
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
-// `unsafe` is denied everywhere but one fenced module, `conn::received`.
+// `unsafe` is denied everywhere but two fenced modules, `conn::received`
+// and `conn::arena`.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 

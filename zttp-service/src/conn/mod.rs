@@ -9,6 +9,7 @@
 //!     ├─ serial.rs     HTTP/1.1: one exchange at a time, the handler polled inline,
 //!     │                pipelining order, 100-continue, drain of unread bodies
 //!     └─ multiplex.rs  HTTP/2: concurrent handlers, flow-control credit, resets, GOAWAY
+//!   arena.rs       the memory reads go into, shared per thread, reused once freed
 //!   exchange.rs    one request/response pair and its response body
 //!   head.rs        response heads: the fields the loop adds, sent through the core
 //! ```
@@ -40,6 +41,7 @@
 //! our write side first and discards what the peer still sends for a bounded
 //! time, so its data does not make the kernel reset the answer away.
 
+mod arena;
 mod convert;
 mod exchange;
 mod head;

@@ -1,19 +1,18 @@
 //! The IO pump: reads, one vectored write per turn, one connection timer and
 //! the lingering close, driving the dispatcher the protocol needs.
 
-use std::cell::Cell;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
 use futures::channel::oneshot;
 use futures_io::{AsyncRead, AsyncWrite};
 use tracing::{debug, trace};
 use zttp_core::Protocol;
 
+use super::arena::ReadArena;
 use super::multiplex::Multiplex;
 use super::serial::Serial;
 use super::write::WriteQueue;
@@ -26,11 +25,6 @@ use crate::{Handler, Runtime, Shutdown};
 const READ_SIZE: usize = 16 * 1024;
 /// Most bytes read per call while a request body streams in.
 const BODY_READ_SIZE: usize = 64 * 1024;
-/// Size of a thread's read arena (see [`ReadArena`]), and the least room
-/// left in it for a read to go there rather than to a fresh one (a quarter
-/// of the read's size, when that is more).
-const ARENA_SIZE: usize = 64 * 1024;
-const MIN_READ: usize = 4 * 1024;
 /// Lingering close: longest time spent reading and discarding what the peer
 /// still sends after our final answer, and most bytes thrown away meanwhile.
 const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
@@ -475,61 +469,5 @@ where
         {
             self.write_stalled_since = Some(self.conn.runtime.now());
         }
-    }
-}
-
-thread_local! {
-    /// The unread rest of this thread's read arena.
-    static ARENA: Cell<Option<BytesMut>> = const { Cell::new(None) };
-}
-
-/// The buffer reads go into: the rest of one zeroed allocation per thread,
-/// shared by every connection polled on that thread. What a read returns is
-/// split off and handed to the core (the request's head and body are slices
-/// of it), so no bytes are copied between the socket and the parser and no
-/// connection keeps a read buffer of its own while it waits. A fresh arena
-/// is allocated when less than a read's worth is left; the old one is freed
-/// once the last request that came in it is gone.
-struct ReadArena(BytesMut);
-
-impl ReadArena {
-    /// This thread's arena for a read of up to `want` bytes (a fresh one
-    /// when too little is left); it goes back when dropped.
-    fn take(want: usize) -> ReadArena {
-        match ARENA.with(Cell::take) {
-            Some(rest) if rest.len() >= MIN_READ.max(want / 4) => ReadArena(rest),
-            _ => ReadArena::fresh(),
-        }
-    }
-
-    /// A new arena. Zeroed in blocks of 1 KiB: glibc's `memset` (which
-    /// `calloc` of reused memory runs) switches to `rep stosb` for large
-    /// sizes, which instruction counts (callgrind) see as one instruction
-    /// per byte; the block copies are vector stores either way.
-    fn fresh() -> ReadArena {
-        const ZEROS: [u8; 1024] = [0; 1024];
-        let mut arena = BytesMut::with_capacity(ARENA_SIZE);
-        while arena.len() < ARENA_SIZE {
-            arena.extend_from_slice(&ZEROS);
-        }
-        ReadArena(arena)
-    }
-
-    /// Where the next read (of up to `want` bytes) goes.
-    fn room(&mut self, want: usize) -> &mut [u8] {
-        let n = self.0.len().min(want);
-        &mut self.0[..n]
-    }
-
-    /// The first `n` bytes (just read), leaving the rest to the next read.
-    fn split_to(&mut self, n: usize) -> BytesMut {
-        self.0.split_to(n)
-    }
-}
-
-impl Drop for ReadArena {
-    fn drop(&mut self) {
-        let rest = std::mem::take(&mut self.0);
-        ARENA.with(|arena| arena.set(Some(rest)));
     }
 }
