@@ -185,7 +185,7 @@ fn parse_fields(
         if line.get(colon + 1) != Some(&b' ') {
             return None;
         }
-        let name = HeaderName::from_bytes(&line[..colon]).ok()?;
+        let name = field_name(&line[..colon])?;
         let value = frame.slice(from + colon + 2..end);
         if let Some(raw) = raw.as_deref_mut() {
             raw.push(frame.slice(from..from + colon), value.clone());
@@ -194,6 +194,18 @@ fn parse_fields(
         from = end + 2;
     }
     Some(map)
+}
+
+/// A field name as `HeaderName`. The names the gateway adds itself arrive lowercase and
+/// are matched byte for byte first: `HeaderName::from_bytes` allocates for a name that is
+/// not one of `http`'s standard ones, such as `x-forwarded-for`.
+fn field_name(name: &[u8]) -> Option<HeaderName> {
+    match name {
+        b"x-forwarded-for" => Some(X_FORWARDED_FOR),
+        b"forwarded" => Some(http::header::FORWARDED),
+        b"host" => Some(http::header::HOST),
+        _ => HeaderName::from_bytes(name).ok(),
+    }
 }
 
 /// Hop-by-hop fields: they describe the client's connection, not the request, and never
@@ -291,14 +303,9 @@ pub(crate) fn request_head_frame(
     let raw = parts.extensions.get::<RawRequest>();
     let target = origin_target(parts);
     let version = version_name(parts.version);
+    let seen = FieldsSeen::of(&parts.headers);
     let mut buf = BytesMut::with_capacity(
-        CONTROL_LEN
-            + 1
-            + parts.method.as_str().len()
-            + target.len()
-            + 12
-            + fields_len(&parts.headers)
-            + 160,
+        CONTROL_LEN + 1 + parts.method.as_str().len() + target.len() + 12 + seen.len + 160,
     );
     buf.extend_from_slice(&control_bytes(HEAD, id));
     buf.extend_from_slice(&[flags]);
@@ -313,8 +320,11 @@ pub(crate) fn request_head_frame(
     buf.extend_from_slice(b" ");
     buf.extend_from_slice(version);
     buf.extend_from_slice(b"\r\n");
-    let named = connection_options(&parts.headers);
-    if !parts.headers.contains_key(http::header::HOST) {
+    let named = match seen.connection {
+        true => connection_options(&parts.headers),
+        false => Vec::new(),
+    };
+    if !seen.host {
         if let Some(a) = parts.uri.authority() {
             put_field(&mut buf, b"host", a.as_str().as_bytes());
         }
@@ -344,12 +354,17 @@ pub(crate) fn request_head_frame(
         }
     }
     if let Some(ip) = client {
-        for name in [X_FORWARDED_FOR, http::header::FORWARDED] {
+        for (name, earlier) in [
+            (X_FORWARDED_FOR, seen.forwarded_for),
+            (http::header::FORWARDED, seen.forwarded),
+        ] {
             buf.extend_from_slice(name.as_str().as_bytes());
             buf.extend_from_slice(b": ");
-            for earlier in parts.headers.get_all(&name) {
-                buf.extend_from_slice(earlier.as_bytes());
-                buf.extend_from_slice(b", ");
+            if earlier {
+                for earlier in parts.headers.get_all(&name) {
+                    buf.extend_from_slice(earlier.as_bytes());
+                    buf.extend_from_slice(b", ");
+                }
             }
             match (name == X_FORWARDED_FOR, ip) {
                 (true, _) => put_ip(&mut buf, ip),
@@ -370,6 +385,37 @@ pub(crate) fn request_head_frame(
 }
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// What the normalisation needs to know of a request's fields, found in the one pass that
+/// sizes its head: a hashed look-up per name costs more than walking a handful of fields.
+#[derive(Default)]
+struct FieldsSeen {
+    /// Bytes of the field lines.
+    len: usize,
+    host: bool,
+    connection: bool,
+    forwarded_for: bool,
+    forwarded: bool,
+}
+
+impl FieldsSeen {
+    fn of(headers: &HeaderMap) -> Self {
+        let mut seen = FieldsSeen::default();
+        for (name, value) in headers {
+            seen.len += name.as_str().len() + value.len() + 4;
+            if name == http::header::HOST {
+                seen.host = true;
+            } else if name == http::header::CONNECTION {
+                seen.connection = true;
+            } else if name == http::header::FORWARDED {
+                seen.forwarded = true;
+            } else if name == X_FORWARDED_FOR {
+                seen.forwarded_for = true;
+            }
+        }
+        seen
+    }
+}
 
 /// The flags byte of a request `HEAD` message ([`request_head_frame`]).
 pub(crate) fn request_flags(message: &[u8]) -> u8 {
