@@ -104,12 +104,12 @@ impl Watch {
         Poll::Ready(response)
     }
 
-    /// The handler's answer, logged once its body ends (with the access log on).
-    pub(crate) fn answered(&mut self, response: http::Response<Body>) -> http::Response<Body> {
+    /// The handler answered `response`: it is logged once its body ends (with
+    /// the access log on).
+    pub(crate) fn answered(&mut self, response: &mut http::Response<Body>) {
         self.deadline = None;
-        match self.entry.take() {
-            Some(entry) => access::logged(response, *entry),
-            None => response,
+        if let Some(entry) = self.entry.take() {
+            *response = access::logged(std::mem::take(response), *entry);
         }
     }
 }
@@ -136,7 +136,10 @@ impl<F: Future<Output = http::Response<Body>>> Future for Watched<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         match this.inner.poll(cx) {
-            Poll::Ready(response) => Poll::Ready(this.watch.answered(response)),
+            Poll::Ready(mut response) => {
+                this.watch.answered(&mut response);
+                Poll::Ready(response)
+            }
             Poll::Pending => this.watch.poll_expired(cx),
         }
     }

@@ -67,13 +67,15 @@ pub(super) struct Exchange {
 }
 
 impl Exchange {
-    /// Starts the exchange for a request the core handed out, and builds the
+    /// Starts the exchange for a request the core handed out, in `slot` (built
+    /// in place: an exchange and a request are large), and builds the
     /// handler's request (or says why it cannot be represented).
     pub(super) fn open(
+        slot: &mut Option<Exchange>,
         request: zttp_core::Request,
         core: &Connection,
         config: &ServerConfig,
-    ) -> (Exchange, Result<http::Request<Body>, Unrepresentable>) {
+    ) -> Result<http::Request<Body>, Unrepresentable> {
         let http2 = request.http_version == Version::Http2;
         let span = tracing::debug_span!(
             "request",
@@ -115,7 +117,7 @@ impl Exchange {
         // no upgrade protocol gives it a meaning; the handler sees a request
         // that cannot be upgraded and answers it as HTTP.
         let wants_upgrade = connect || (core.upgrade().is_some() && !has_body);
-        let mut exchange = Exchange {
+        let exchange = slot.insert(Exchange {
             stream_id: request.stream_id,
             span,
             head_request: &request.method[..] == b"HEAD",
@@ -134,16 +136,14 @@ impl Exchange {
             unsent: Bytes::new(),
             discarded: 0,
             abort: None,
-        };
-        let request = convert::request(request, body, config.raw_request).map(|mut request| {
-            if wants_upgrade {
-                let (on_upgrade, tx) = OnUpgrade::pair();
-                request.extensions_mut().insert(on_upgrade);
-                exchange.upgrade = Some(tx);
-            }
-            request
         });
-        (exchange, request)
+        let mut request = convert::request(request, body, config.raw_request);
+        if let (true, Ok(request)) = (wants_upgrade, &mut request) {
+            let (on_upgrade, tx) = OnUpgrade::pair();
+            request.extensions_mut().insert(on_upgrade);
+            exchange.upgrade = Some(tx);
+        }
+        request
     }
 
     /// The response to send for a handler's outcome: a panic becomes `500`.

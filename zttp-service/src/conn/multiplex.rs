@@ -238,7 +238,11 @@ impl<H: Handler> Multiplex<H> {
         conn.requests += 1;
         conn.idle_since = None;
         let stream_id = request.stream_id;
-        let (mut exchange, request) = Exchange::open(request, &conn.core, &conn.config);
+        let mut opened = None;
+        let request = Exchange::open(&mut opened, request, &conn.core, &conn.config);
+        let Some(mut exchange) = opened else {
+            return;
+        };
         let _entered = exchange.span.clone().entered();
         match request {
             Ok(mut request) => {

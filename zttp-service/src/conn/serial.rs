@@ -16,6 +16,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use http::StatusCode;
+use http_body::Body as _;
 use tracing::{debug, error, trace, warn};
 use zttp_core::{Data, Event, RemoteProtocolError, StreamId};
 
@@ -235,9 +236,8 @@ impl<H: Handler> Serial<H> {
         conn.requests += 1;
         conn.idle_since = None;
         self.head_since = None;
-        let (exchange, request) = Exchange::open(request, &conn.core, &conn.config);
-        let _entered = exchange.span.clone().entered();
-        self.exchange = Some(exchange);
+        let request = Exchange::open(&mut self.exchange, request, &conn.core, &conn.config);
+        let _entered = self.exchange.as_ref().map(|ex| ex.span.clone().entered());
         match request {
             Ok(mut request) => {
                 debug!("request");
@@ -319,28 +319,32 @@ impl<H: Handler> Serial<H> {
             self.watch = Watch::default();
             return false;
         };
-        let polled = if due {
+        let mut polled = Ok(Poll::Pending);
+        if due {
             let _entered = ex.span.enter();
-            match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
-                Ok(Poll::Ready(response)) => Poll::Ready(Ok(self.watch.answered(response))),
-                Ok(Poll::Pending) => self.watch.poll_expired(cx).map(Ok),
-                Err(panic) => Poll::Ready(Err(panic)),
+            polled = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
+            if let Ok(Poll::Pending) = polled {
+                polled = Ok(self.watch.poll_expired(cx));
             }
-        } else {
-            Poll::Pending
-        };
+        }
         // What the handler queued goes out before its final response.
         let (current, waiting) = (conn.requests, matches!(ex.response, ResponseState::Waiting));
         let interim_sent = self.interim.flush(&mut conn.core, cx, |key| {
             (key == current && waiting).then_some(StreamId::ZERO)
         });
-        let Poll::Ready(outcome) = polled else {
-            let room_made = due && self.body_full.take();
-            return ex.send_continue_if_wanted(&mut conn.core, cx) | interim_sent | room_made;
+        let response = match polled {
+            Ok(Poll::Pending) => {
+                let room_made = due && self.body_full.take();
+                return ex.send_continue_if_wanted(&mut conn.core, cx) | interim_sent | room_made;
+            }
+            Ok(Poll::Ready(mut response)) => {
+                self.watch.answered(&mut response);
+                response
+            }
+            Err(panic) => ex.outcome_response(Err(panic)),
         };
         self.future.set(None);
         self.watch = Watch::default();
-        let response = ex.outcome_response(outcome);
         self.respond(conn, response);
         true
     }
@@ -428,6 +432,12 @@ impl<H: Handler> Serial<H> {
                         // The response cannot be completed: the framing is broken, close.
                         conn.finish(false);
                         break;
+                    }
+                    let ended = matches!(&ex.response, ResponseState::Streaming(body) if body.is_end_stream());
+                    if ended && ex.unsent.is_empty() {
+                        // Nothing follows, not even trailers: no need to poll the body again.
+                        self.end_response(conn, None);
+                        return true;
                     }
                 }
                 BodyStep::End(trailers) => {
