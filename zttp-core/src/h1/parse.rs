@@ -828,8 +828,14 @@ pub(crate) fn request_line_from_layout(
     if version_end > limits.max_request_line {
         return Err(RemoteErrorKind::RequestLineTooLong);
     }
+    // The common methods need no reference to the head.
+    let method = match &head[..sp1] {
+        b"GET" => Bytes::from_static(b"GET"),
+        b"POST" => Bytes::from_static(b"POST"),
+        _ => head.slice(..sp1),
+    };
     Ok(RequestLine {
-        method: head.slice(..sp1),
+        method,
         target: head.slice(sp1 + 1..sp2),
         version: parse_version(&head[sp2 + 1..version_end])?,
     })
