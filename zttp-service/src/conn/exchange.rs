@@ -137,8 +137,12 @@ impl Exchange {
             discarded: 0,
             abort: None,
         });
+        if !wants_upgrade {
+            // Built straight into the caller's place.
+            return convert::request(request, body, config.raw_request);
+        }
         let mut request = convert::request(request, body, config.raw_request);
-        if let (true, Ok(request)) = (wants_upgrade, &mut request) {
+        if let Ok(request) = &mut request {
             let (on_upgrade, tx) = OnUpgrade::pair();
             request.extensions_mut().insert(on_upgrade);
             exchange.upgrade = Some(tx);

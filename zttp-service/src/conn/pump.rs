@@ -187,8 +187,13 @@ where
     /// wait for the timer). Every `continue` below is a new turn.
     pub(super) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Exit>> {
         self.dispatcher.on_poll();
-        for _ in 0..MAX_TURNS {
-            match self.shutdown.poll_phase(cx) {
+        for turn in 0..MAX_TURNS {
+            // The task's waker is registered once per poll: it does not change within one.
+            let phase = match turn {
+                0 => self.shutdown.poll_phase(cx),
+                _ => self.shutdown.phase(),
+            };
+            match phase {
                 Phase::Running => {}
                 Phase::Graceful => self.dispatcher.drain(&mut self.conn),
                 Phase::Forced => return Poll::Ready(Ok(Exit::Closed)),
