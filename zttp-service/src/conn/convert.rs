@@ -20,7 +20,11 @@ pub(super) fn request(
     body: Body,
     raw: bool,
 ) -> Result<http::Request<Body>, Unrepresentable> {
-    let method = Method::from_bytes(&req.method).map_err(|_| Unrepresentable)?;
+    let method = match &req.method[..] {
+        b"GET" => Method::GET,
+        b"POST" => Method::POST,
+        other => Method::from_bytes(other).map_err(|_| Unrepresentable)?,
+    };
     // An extended CONNECT (RFC 8441) has a :scheme and :path like other requests.
     let tunnel_only = method == Method::CONNECT && req.protocol.is_none();
     let uri = match (&req.scheme, &req.authority) {
@@ -33,6 +37,8 @@ pub(super) fn request(
         (_, Some(authority)) if tunnel_only => {
             Uri::try_from(authority.as_ref()).map_err(|_| Unrepresentable)?
         }
+        // `Uri::default()` is `/`, built without parsing.
+        _ if &req.target[..] == b"/" => Uri::default(),
         _ => {
             let target = match raw {
                 true => req.target.clone(),
@@ -280,6 +286,21 @@ mod tests {
         let raw = req.extensions().get::<RawRequest>().unwrap();
         assert_eq!(raw.headers.iter().next().unwrap().0, "X-Mixed-Case");
         assert_eq!(raw.target, "/a?b=c");
+    }
+
+    #[test]
+    fn common_methods_and_the_root_target_convert_as_http_parses_them() {
+        for (method, target) in [("GET", "/"), ("POST", "/"), ("GET", "/a"), ("PATCH", "/")] {
+            let req = request(
+                zttp_core::Request::new(method, target),
+                Body::empty(),
+                false,
+            )
+            .unwrap();
+            assert_eq!(req.method(), Method::from_bytes(method.as_bytes()).unwrap());
+            assert_eq!(req.uri(), &Uri::from_static(target));
+            assert_eq!(req.uri().path(), target);
+        }
     }
 
     #[test]
