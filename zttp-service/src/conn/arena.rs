@@ -6,31 +6,32 @@
 //! are slices of the arena and nothing is copied between the socket and the
 //! parser; no connection keeps a read buffer of its own while it waits. Each
 //! thread keeps one arena it reads into, shared by every connection polled
-//! on it. When too little of it is left, its rest is *retired* and the thread
-//! takes a retired arena whose pieces have all been dropped — a 64 KiB POST
-//! uses up a whole arena — or, when none is free, a fresh one.
+//! on it. A read always gets the room it asks for: when less is left, the
+//! arena's rest is *retired* and the thread takes a retired arena whose
+//! pieces have all been dropped or, when none is free, a fresh one. So a
+//! thread holds at most `1 + MAX_RETIRED` arenas (1 MiB) beyond those its
+//! unfinished requests still hold pieces of.
 //!
-//! Zeroing a fresh arena costs about 5,000 instructions (a 64 KiB `memset`);
-//! a retired one is already initialised, since every byte was zeroed when it
-//! was made and has only ever been overwritten by reads since. `BytesMut`
-//! cannot say so (`try_reclaim` gives back capacity, not length), so this
-//! module tells it with one `set_len`: the only `unsafe` here, as std's
-//! `BorrowedBuf` does when it reuses memory it initialised before.
+//! Zeroing a fresh arena costs about 5,000 instructions per 64 KiB (a
+//! `memset`); a retired one is already initialised, since every byte was
+//! zeroed when it was made and has only ever been overwritten by reads since.
+//! `BytesMut` cannot say so (`try_reclaim` gives back capacity, not length),
+//! so this module tells it with one `set_len`: the only `unsafe` here, as
+//! std's `BorrowedBuf` does when it reuses memory it initialised before.
 #![allow(unsafe_code)]
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::io;
+use std::task::Poll;
 
 use bytes::BytesMut;
 
-/// Size of an arena.
-const ARENA_SIZE: usize = 64 * 1024;
-/// Least room left in the arena for a read to go there rather than to
-/// another one (a quarter of the read's size, when that is more).
-const MIN_READ: usize = 4 * 1024;
+/// Size of an arena: a few reads of the largest size each.
+const ARENA_SIZE: usize = 256 * 1024;
 /// Most retired arenas a thread keeps waiting for their pieces to be dropped.
 /// Beyond that the oldest is let go (freed with its last piece).
-const MAX_RETIRED: usize = 4;
+const MAX_RETIRED: usize = 3;
 
 thread_local! {
     /// This thread's arenas: the one being read into (its unread rest) and
@@ -40,9 +41,63 @@ thread_local! {
     };
 }
 
+/// Reads with `read` into this thread's arena, into room for up to `want`
+/// bytes, and returns the bytes it read as a piece of the arena.
+pub(super) fn read(
+    want: usize,
+    fill: impl FnOnce(&mut [u8]) -> Poll<io::Result<usize>>,
+) -> Poll<io::Result<BytesMut>> {
+    with_room(want, |buf| {
+        let n = std::task::ready!(fill(&mut buf[..want]))?;
+        Poll::Ready(Ok(buf.split_to(n)))
+    })
+}
+
+/// Reads with `read` into this thread's arena, into room for up to `want`
+/// bytes, and forgets what it read (the arena is read into again).
+pub(super) fn discard(
+    want: usize,
+    fill: impl FnOnce(&mut [u8]) -> Poll<io::Result<usize>>,
+) -> Poll<io::Result<usize>> {
+    with_room(want, |buf| fill(&mut buf[..want]))
+}
+
+/// Runs `f` on the rest of this thread's arena, at least `want` bytes long.
+fn with_room<T>(want: usize, f: impl FnOnce(&mut BytesMut) -> T) -> T {
+    let want = want.min(ARENA_SIZE);
+    POOL.with(|pool| match pool.try_borrow_mut() {
+        Ok(mut pool) => f(&mut pool.arena_for(want).buf),
+        // A read that reads through another connection of this thread (an
+        // IO type of the caller's): it gets an arena of its own.
+        Err(_) => f(&mut Arena::fresh().buf),
+    })
+}
+
 struct Pool {
     current: Option<Arena>,
     retired: VecDeque<Arena>,
+}
+
+impl Pool {
+    /// The arena to read up to `want` bytes into: the current one while that
+    /// much of it is left, else a reclaimed or fresh one. The current one's
+    /// rest is retired.
+    fn arena_for(&mut self, want: usize) -> &mut Arena {
+        if let Some(rest) = self.current.take_if(|arena| arena.buf.len() < want) {
+            if self.retired.len() == MAX_RETIRED {
+                self.retired.pop_front();
+            }
+            self.retired.push_back(rest);
+        }
+        let retired = &mut self.retired;
+        self.current.get_or_insert_with(|| {
+            let reclaimed = retired.iter_mut().position(Arena::reclaim);
+            match reclaimed.and_then(|i| retired.remove(i)) {
+                Some(arena) => arena,
+                None => Arena::fresh(),
+            }
+        })
+    }
 }
 
 /// A handle on part of one arena's allocation, and the extent of the whole
@@ -98,106 +153,69 @@ impl Arena {
     }
 }
 
-/// This thread's arena, lent to one read: where it goes ([`room`](Self::room))
-/// and what it returned ([`split_to`](Self::split_to)). The rest goes back
-/// to the thread when this is dropped.
-pub(super) struct ReadArena(Arena);
-
-impl ReadArena {
-    /// This thread's arena for a read of up to `want` bytes: the current one
-    /// while enough of it is left, else a reclaimed or fresh one.
-    pub(super) fn take(want: usize) -> ReadArena {
-        POOL.with_borrow_mut(|pool| match pool.current.take() {
-            Some(rest) if rest.buf.len() >= MIN_READ.max(want / 4) => ReadArena(rest),
-            rest => {
-                let reclaimed = pool.retired.iter_mut().position(Arena::reclaim);
-                let next = match reclaimed.and_then(|i| pool.retired.remove(i)) {
-                    Some(arena) => arena,
-                    None => Arena::fresh(),
-                };
-                if let Some(rest) = rest {
-                    if pool.retired.len() == MAX_RETIRED {
-                        pool.retired.pop_front();
-                    }
-                    pool.retired.push_back(rest);
-                }
-                ReadArena(next)
-            }
-        })
-    }
-
-    /// Where the next read (of up to `want` bytes) goes.
-    pub(super) fn room(&mut self, want: usize) -> &mut [u8] {
-        let n = self.0.buf.len().min(want);
-        &mut self.0.buf[..n]
-    }
-
-    /// The first `n` bytes (just read), leaving the rest to the next read.
-    pub(super) fn split_to(&mut self, n: usize) -> BytesMut {
-        self.0.buf.split_to(n)
-    }
-}
-
-impl Drop for ReadArena {
-    fn drop(&mut self) {
-        let rest = Arena {
-            buf: std::mem::take(&mut self.0.buf),
-            ..self.0
-        };
-        POOL.with_borrow_mut(|pool| pool.current = Some(rest));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Reads `n` bytes of `byte` into this thread's arena, as a socket would.
-    fn read(n: usize, byte: u8) -> BytesMut {
-        let mut arena = ReadArena::take(n);
-        let room = arena.room(n);
-        assert_eq!(room.len(), n);
-        room.fill(byte);
-        arena.split_to(n)
+    /// Reads `n` bytes of `byte` into this thread's arena, as a socket
+    /// would, after `check` looked at the room the read got.
+    fn fill(n: usize, byte: u8, check: impl FnOnce(&[u8])) -> BytesMut {
+        let read = read(n, |room| {
+            check(room);
+            room[..n].fill(byte);
+            Poll::Ready(Ok(n))
+        });
+        match read {
+            Poll::Ready(Ok(piece)) => piece,
+            _ => unreachable!("the read is ready"),
+        }
+    }
+
+    fn retired() -> usize {
+        POOL.with_borrow(|pool| pool.retired.len())
     }
 
     #[test]
     fn an_arena_whose_pieces_are_dropped_is_read_into_again_without_zeroing() {
         std::thread::spawn(|| {
-            let first = read(62 * 1024, b'a');
+            let first = fill(ARENA_SIZE - 1000, b'a', |room| {
+                assert!(room.iter().all(|&b| b == 0), "a fresh arena is zeroed");
+            });
             let first_at = first.as_ptr();
             drop(first);
-            // Too little left: the next read retires the arena and, with no
-            // free retired arena yet, takes a fresh one.
-            let second = read(16 * 1024, b'b');
-            assert_ne!(second.as_ptr(), first_at);
-            drop(second);
-            // Use the second arena up: the first, free again, comes back
-            // whole, still holding what was read into it.
-            let rest = read(48 * 1024, b'c');
-            let mut arena = ReadArena::take(16 * 1024);
-            let room = arena.room(ARENA_SIZE);
-            assert_eq!(room.as_ptr(), first_at);
-            assert_eq!(room.len(), ARENA_SIZE);
-            assert!(room[..62 * 1024].iter().all(|&b| b == b'a'));
-            assert!(room[62 * 1024..].iter().all(|&b| b == 0));
-            drop((arena, rest));
+            // Too little left for the next read: the arena is retired and,
+            // as nothing holds a piece of it, read into again from its start,
+            // still holding what was read before.
+            let second = fill(64 * 1024, b'b', |room| {
+                assert_eq!(room.as_ptr(), first_at);
+                assert_eq!(room.len(), 64 * 1024);
+                assert!(room.iter().all(|&b| b == b'a'));
+            });
+            assert_eq!(retired(), 0);
+            // Room for a read that is not taken stays for the next one.
+            let third = fill(1000, b'c', |room| {
+                assert_eq!(room.as_ptr(), second.as_ptr().wrapping_add(64 * 1024));
+            });
+            assert_eq!(&third[..], &[b'c'; 1000][..]);
+            assert!(second.iter().all(|&b| b == b'b'));
         })
         .join()
         .unwrap();
     }
 
     #[test]
-    fn an_arena_with_a_piece_still_held_is_not_reused() {
+    fn an_arena_with_a_piece_still_held_is_not_read_into_again() {
         std::thread::spawn(|| {
-            let held = read(62 * 1024, b'a');
-            let (start, end) = (held.as_ptr() as usize, held.as_ptr() as usize + held.len());
-            for i in 0..2 * MAX_RETIRED {
+            let held = fill(ARENA_SIZE - 1000, b'a', |_| {});
+            let held_at = held.as_ptr() as usize..held.as_ptr() as usize + held.len();
+            for i in 0..2 * MAX_RETIRED as u8 {
                 // Each read uses up an arena; the freed ones come back, the
                 // one holding `held` never does.
-                let piece = read(62 * 1024, b'b' + i as u8);
-                let at = piece.as_ptr() as usize;
-                assert!(at + piece.len() <= start || at >= end);
+                let piece = fill(ARENA_SIZE - 1000, b'b' + i, |room| {
+                    let at = room.as_ptr() as usize;
+                    assert!(at + room.len() <= held_at.start || at >= held_at.end);
+                });
+                drop(piece);
             }
             assert!(held.iter().all(|&b| b == b'a'));
         })
@@ -209,11 +227,35 @@ mod tests {
     fn a_thread_keeps_at_most_a_few_retired_arenas() {
         std::thread::spawn(|| {
             let held: Vec<_> = (0..3 * MAX_RETIRED)
-                .map(|_| read(62 * 1024, b'x'))
+                .map(|_| fill(ARENA_SIZE - 1000, b'x', |_| {}))
                 .collect();
-            let retired = POOL.with_borrow(|pool| pool.retired.len());
-            assert_eq!(retired, MAX_RETIRED);
+            assert_eq!(retired(), MAX_RETIRED);
             drop(held);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_read_within_a_read_gets_an_arena_of_its_own() {
+        let outer = fill(100, b'o', |_| {
+            let inner = fill(100, b'i', |room| assert_eq!(room.len(), 100));
+            assert_eq!(&inner[..], &[b'i'; 100][..]);
+        });
+        assert_eq!(&outer[..], &[b'o'; 100][..]);
+    }
+
+    #[test]
+    fn discarded_reads_leave_the_arena_to_the_next_read() {
+        std::thread::spawn(|| {
+            let mut at = None;
+            for _ in 0..3 {
+                let n = discard(1000, |room| {
+                    assert_eq!(*at.get_or_insert(room.as_ptr()), room.as_ptr());
+                    Poll::Ready(Ok(room.len()))
+                });
+                assert!(matches!(n, Poll::Ready(Ok(1000))));
+            }
         })
         .join()
         .unwrap();

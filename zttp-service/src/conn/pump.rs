@@ -7,12 +7,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
 use futures::channel::oneshot;
 use futures_io::{AsyncRead, AsyncWrite};
 use tracing::{debug, trace};
 use zttp_core::Protocol;
 
-use super::arena::ReadArena;
+use super::arena;
 use super::multiplex::Multiplex;
 use super::serial::Serial;
 use super::write::WriteQueue;
@@ -274,25 +275,25 @@ where
     /// the arena (a connection that waits holds no read buffer).
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let want = self.dispatcher.read_size(&self.conn);
-        let mut arena = ReadArena::take(want);
-        let n = match Pin::new(&mut self.io).poll_read(cx, arena.room(want)) {
-            Poll::Ready(Ok(n)) => n,
+        let io = Pin::new(&mut self.io);
+        let read = match arena::read(want, |room| io.poll_read(cx, room)) {
+            Poll::Ready(Ok(read)) => read,
             Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {
                 return Poll::Ready(Ok(()))
             }
-            Poll::Ready(Err(e)) if is_disconnect(&e) => 0,
+            Poll::Ready(Err(e)) if is_disconnect(&e) => BytesMut::new(),
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             Poll::Pending => {
-                drop(arena);
                 self.conn.core.shrink_receive_buffer();
                 return Poll::Pending;
             }
         };
+        let n = read.len();
         trace!(bytes = n, "read");
         if n == 0 {
             self.conn.read_closed = true;
         }
-        self.conn.core.receive_bytes(arena.split_to(n));
+        self.conn.core.receive_bytes(read);
         self.conn.need_data = false;
         self.dispatcher.on_read(&self.conn, n);
         Poll::Ready(Ok(()))
@@ -337,7 +338,8 @@ where
     /// destroy the answer before the peer has read it.
     fn poll_linger(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Exit>> {
         loop {
-            match Pin::new(&mut self.io).poll_read(cx, ReadArena::take(READ_SIZE).room(READ_SIZE)) {
+            let io = Pin::new(&mut self.io);
+            match arena::discard(READ_SIZE, |room| io.poll_read(cx, room)) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Ok(Exit::Closed)),
                 Poll::Ready(Ok(n)) => {
                     if let Lifecycle::Lingering { discarded, .. } = &mut self.conn.lifecycle {
