@@ -219,10 +219,10 @@ fn run(flags: Flags) -> io::Result<()> {
             local_worker(&context, gateway.local_endpoint(), thread_curve.as_ref(), n)?;
         }
         // The raw request carries the client's header-name case on to the workers.
-        // The same context as the gateway's socket: one libzmq IO thread moves the
-        // client's bytes and the workers' messages, so one wake-up often serves both.
-        let limits = zttp_zmq::PeerLimits::default();
-        let server = zttp_zmq::Server::bind_with(&context, &endpoint(&flags.addr), limits)?
+        // A context of its own, so a libzmq IO thread of its own: sharing the gateway's
+        // (one libzmq IO thread for clients and workers) halved context switches with one
+        // worker process but doubled them with two (perf stat, alternating rounds).
+        let server = zttp_zmq::Server::bind(&endpoint(&flags.addr))?
             .config(zttp_service::ServerConfig::default().raw_request(true))
             .shutdown(zttp_examples::shutdown_on_signals()?);
         // One thread drives the STREAM front and the workers' ROUTER socket: forwarding a
