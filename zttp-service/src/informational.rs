@@ -145,15 +145,18 @@ impl Interim {
 
     /// Sends what handlers queued, in order: each to the stream `target`
     /// maps its key to, if that stream still awaits its final response
-    /// (else it is dropped). Registers the task to be woken by the next
-    /// `send`. True if anything went out.
+    /// (else it is dropped). With `cx`, registers the task to be woken by
+    /// the next `send` (without, a later `send` waits for the next flush).
+    /// True if anything went out.
     pub(crate) fn flush(
         &mut self,
         core: &mut Connection,
-        cx: &mut Context<'_>,
+        cx: Option<&mut Context<'_>>,
         mut target: impl FnMut(u64) -> Option<StreamId>,
     ) -> bool {
-        self.shared.waker.register(cx.waker());
+        if let Some(cx) = cx {
+            self.shared.waker.register(cx.waker());
+        }
         if !self.shared.pending.swap(false, Ordering::AcqRel) {
             return false;
         }

@@ -404,7 +404,7 @@ impl<H: Handler> Multiplex<H> {
     /// still waiting for their final response.
     fn flush_interim<R: Runtime>(&mut self, conn: &mut Conn<R>, cx: &mut Context<'_>) -> bool {
         let exchanges = &self.exchanges;
-        self.interim.flush(&mut conn.core, cx, |key| {
+        self.interim.flush(&mut conn.core, Some(cx), |key| {
             let stream_id = StreamId::new(u32::try_from(key).ok()?);
             exchanges
                 .get(&stream_id)

@@ -327,11 +327,16 @@ impl<H: Handler> Serial<H> {
                 polled = Ok(self.watch.poll_expired(cx));
             }
         }
-        // What the handler queued goes out before its final response.
+        // What the handler queued goes out before its final response. A
+        // handler that answered sends no more (what it might is dropped), so
+        // the task need not be woken for it.
         let (current, waiting) = (conn.requests, matches!(ex.response, ResponseState::Waiting));
-        let interim_sent = self.interim.flush(&mut conn.core, cx, |key| {
-            (key == current && waiting).then_some(StreamId::ZERO)
-        });
+        let pending = matches!(polled, Ok(Poll::Pending));
+        let interim_sent = self
+            .interim
+            .flush(&mut conn.core, pending.then_some(&mut *cx), |key| {
+                (key == current && waiting).then_some(StreamId::ZERO)
+            });
         let response = match polled {
             Ok(Poll::Pending) => {
                 let room_made = due && self.body_full.take();
@@ -341,10 +346,13 @@ impl<H: Handler> Serial<H> {
                 self.watch.answered(&mut response);
                 response
             }
-            Err(panic) => ex.outcome_response(Err(panic)),
+            Err(panic) => {
+                self.watch = Watch::default();
+                ex.outcome_response(Err(panic))
+            }
         };
+        // The watch is spent (`answered` and `poll_expired` clear it).
         self.future.set(None);
-        self.watch = Watch::default();
         self.respond(conn, response);
         true
     }
