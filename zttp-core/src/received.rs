@@ -1,7 +1,7 @@
 //! The bytes a connection has received and not processed yet, HTTP/1.1 and
 //! HTTP/2 alike, and whether the peer has closed.
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 /// Received bytes not processed yet. They are either an allocation of their
 /// own, grown by copying, or a view of a buffer the caller handed over with
@@ -85,6 +85,17 @@ impl ReceiveBuffer {
         }
     }
 
+    /// Takes the first `n` buffered bytes. A view that holds exactly them
+    /// (the usual read: one whole head) is taken as it is, without a shared
+    /// clone; an allocation of our own is split, so that it is reused once
+    /// the taken bytes are dropped.
+    pub(crate) fn take_front(&mut self, n: usize) -> Bytes {
+        match !self.owned && n == self.bytes.len() {
+            true => std::mem::take(&mut self.bytes).freeze(),
+            false => self.bytes.split_to(n).freeze(),
+        }
+    }
+
     /// The peer has closed.
     pub(crate) fn is_eof(&self) -> bool {
         self.eof
@@ -98,5 +109,31 @@ impl ReceiveBuffer {
             self.bytes = BytesMut::from(&self.bytes[..]);
             self.owned = true;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn take_front_takes_a_whole_view_as_it_is_and_splits_otherwise() {
+        let mut view = ReceiveBuffer::default();
+        let data = BytesMut::from(&b"GET / HTTP/1.1\r\n\r\nrest"[..]);
+        let start = data.as_ptr();
+        view.push_bytes(data);
+        let head = view.take_front(18);
+        assert_eq!(
+            (&head[..], head.as_ptr()),
+            (&b"GET / HTTP/1.1\r\n\r\n"[..], start)
+        );
+        assert_eq!(&view.take_front(4)[..], b"rest");
+        assert!(view.bytes.is_empty());
+
+        let mut owned = ReceiveBuffer::default();
+        owned.push_slice(b"GET / HTTP/1.1\r\n\r\n");
+        assert_eq!(&owned.take_front(18)[..], b"GET / HTTP/1.1\r\n\r\n");
+        owned.push_slice(b"next");
+        assert_eq!(&owned.bytes[..], b"next");
     }
 }

@@ -252,11 +252,7 @@ impl H1Connection {
             };
         };
         let layout = std::mem::take(&mut self.scanner.layout);
-        let head = match end == self.buf.bytes.len() {
-            // The usual read: exactly one head. Taken whole, no split.
-            true => std::mem::take(&mut self.buf.bytes).freeze(),
-            false => self.buf.bytes.split_to(end).freeze(),
-        };
+        let head = self.buf.take_front(end);
         let parsed = match self.role {
             Role::Server => self.parse_request(&head, &layout),
             Role::Client if matches!(self.send, SendState::Idle) => {
