@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::panic::AssertUnwindSafe;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
@@ -250,8 +250,19 @@ impl<H: Handler> Multiplex<H> {
                 let interim = self.interim.handle(u64::from(stream_id), request.version());
                 request.extensions_mut().insert(interim);
                 let watch = conn.around.begin(&mut request, &conn.runtime, &conn.config);
-                let future = AssertUnwindSafe(Watched::new(self.handler.call(request), watch))
-                    .catch_unwind();
+                // A panic in the call itself (before its future exists) is the
+                // stream's 500, like a panic in the future.
+                let handler = &self.handler;
+                let inner = match catch_unwind(AssertUnwindSafe(|| handler.call(request))) {
+                    Ok(inner) => inner,
+                    Err(panic) => {
+                        let response = exchange.outcome_response(Err(panic));
+                        self.exchanges.insert(stream_id, exchange);
+                        self.respond(conn, stream_id, response);
+                        return;
+                    }
+                };
+                let future = AssertUnwindSafe(Watched::new(inner, watch)).catch_unwind();
                 if !conn.config.spawn_http2_handlers {
                     let (handler, abort) = StreamHandler::new(stream_id, future);
                     exchange.abort = Some(abort);

@@ -55,8 +55,16 @@ fn count_start(key: &str) {
 }
 
 /// The test application; `runtime` serves `/sleep` and the WebSocket task.
+/// `/panic` panics in the handler's future, `/panic-now` in the call that
+/// makes it.
 pub fn app<R: Runtime>(runtime: R) -> impl Handler {
-    move |req: Request| route(runtime.clone(), req)
+    move |req: Request| {
+        assert!(
+            req.uri().path() != "/panic-now",
+            "the handler panicked before its future on purpose"
+        );
+        route(runtime.clone(), req)
+    }
 }
 
 async fn route<R: Runtime>(runtime: R, mut req: Request) -> Response {

@@ -203,6 +203,7 @@ pub fn python_h2_streams_run_concurrently_and_survive_resets(start: Start) {
     ));
     expect(r#""trailers": {"status": 200, "body": "x-sum=6;len=3""#);
     expect(r#""panic": {"status": 500, "body": "", "len": 0, "reset": null}"#);
+    expect(r#""panic_now": {"status": 500, "body": "", "len": 0, "reset": null}"#);
     expect(r#""cancel": {"status": null, "body": "", "len": 0, "reset": -1}"#);
     expect(r#""after": {"status": 200, "body": "/path/after""#);
     // Far below the cancelled request's 30 s, with room for a loaded machine.

@@ -122,6 +122,7 @@ def concurrent():
     sids["up"] = c.request("POST", "/info", body=upload)
     sids["trailers"] = c.request("POST", "/trailers", body=b"abc", trailers=[("x-sum", "6")])
     sids["panic"] = c.request("GET", "/panic")
+    sids["panic_now"] = c.request("GET", "/panic-now")
     sids["cancel"] = c.request("GET", "/sleep/30000")
     # Cancel one request in flight, and one whose body is still open.
     sids["cancel_upload"] = c.request("POST", "/echo", body=b"x" * 10, end=False)

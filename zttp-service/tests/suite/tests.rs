@@ -140,6 +140,8 @@ pub fn handler_panic_answers_500_and_the_connection_keeps_serving(start: Start) 
     let mut conn = RawConn::connect(server.addr);
     assert_eq!(conn.get("/panic").status, 500);
     assert_eq!(conn.get("/").text(), "hello");
+    assert_eq!(conn.get("/panic-now").status, 500);
+    assert_eq!(conn.get("/").text(), "hello");
     assert_eq!(RawConn::connect(server.addr).get("/").status, 200);
     server.stop().unwrap();
 }
