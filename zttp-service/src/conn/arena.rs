@@ -9,8 +9,15 @@
 //! on it. A read always gets the room it asks for: when less is left, the
 //! arena's rest is *retired* and the thread takes a retired arena whose
 //! pieces have all been dropped or, when none is free, a fresh one. So a
-//! thread holds at most `1 + MAX_RETIRED` arenas (1 MiB) beyond those its
-//! unfinished requests still hold pieces of.
+//! thread holds at most `1 + MAX_RETIRED` arenas of each size (1.25 MiB)
+//! beyond those its unfinished requests still hold pieces of.
+//!
+//! A request in progress pins the arena its head arrived in (its header
+//! values are slices of it), however long its handler takes. Reads of up to
+//! [`SMALL_READ`] (request heads, HTTP/2 frames) therefore go to small arenas,
+//! and only the large reads of request bodies to large ones: a long-lived
+//! request pins at most a small arena, even when large uploads pass through
+//! the same thread meanwhile.
 //!
 //! Zeroing a fresh arena costs about 5,000 instructions per 64 KiB (a
 //! `memset`); a retired one is already initialised, since every byte was
@@ -27,17 +34,20 @@ use std::task::Poll;
 
 use bytes::BytesMut;
 
-/// Size of an arena: a few reads of the largest size each.
-const ARENA_SIZE: usize = 256 * 1024;
-/// Most retired arenas a thread keeps waiting for their pieces to be dropped.
-/// Beyond that the oldest is let go (freed with its last piece).
+/// Reads of up to this many bytes go to small arenas, larger ones to large.
+pub(super) const SMALL_READ: usize = 16 * 1024;
+/// Size of a small arena: a few reads of up to [`SMALL_READ`] each.
+const SMALL_ARENA: usize = 64 * 1024;
+/// Size of a large arena: a few reads of the largest size each.
+const LARGE_ARENA: usize = 256 * 1024;
+/// Most retired arenas of each size a thread keeps waiting for their pieces
+/// to be dropped. Beyond that the oldest is let go (freed with its last piece).
 const MAX_RETIRED: usize = 3;
 
 thread_local! {
-    /// This thread's arenas: the one being read into (its unread rest) and
-    /// the retired ones.
+    /// This thread's arenas of each size.
     static POOL: RefCell<Pool> = const {
-        RefCell::new(Pool { current: None, retired: VecDeque::new() })
+        RefCell::new(Pool { small: Shelf::new(SMALL_ARENA), large: Shelf::new(LARGE_ARENA) })
     };
 }
 
@@ -64,21 +74,48 @@ pub(super) fn discard(
 
 /// Runs `f` on the rest of this thread's arena, at least `want` bytes long.
 fn with_room<T>(want: usize, f: impl FnOnce(&mut BytesMut) -> T) -> T {
-    let want = want.min(ARENA_SIZE);
+    let size = if want <= SMALL_READ {
+        SMALL_ARENA
+    } else {
+        LARGE_ARENA
+    };
+    let want = want.min(size);
     POOL.with(|pool| match pool.try_borrow_mut() {
-        Ok(mut pool) => f(&mut pool.arena_for(want).buf),
+        Ok(mut pool) => {
+            let shelf = match size {
+                SMALL_ARENA => &mut pool.small,
+                _ => &mut pool.large,
+            };
+            f(&mut shelf.arena_for(want).buf)
+        }
         // A read that reads through another connection of this thread (an
         // IO type of the caller's): it gets an arena of its own.
-        Err(_) => f(&mut Arena::fresh().buf),
+        Err(_) => f(&mut Arena::fresh(size).buf),
     })
 }
 
 struct Pool {
+    small: Shelf,
+    large: Shelf,
+}
+
+/// A thread's arenas of one size: the one being read into (its unread rest)
+/// and the retired ones.
+struct Shelf {
+    size: usize,
     current: Option<Arena>,
     retired: VecDeque<Arena>,
 }
 
-impl Pool {
+impl Shelf {
+    const fn new(size: usize) -> Shelf {
+        Shelf {
+            size,
+            current: None,
+            retired: VecDeque::new(),
+        }
+    }
+
     /// The arena to read up to `want` bytes into: the current one while that
     /// much of it is left, else a reclaimed or fresh one. The current one's
     /// rest is retired.
@@ -89,12 +126,12 @@ impl Pool {
             }
             self.retired.push_back(rest);
         }
-        let retired = &mut self.retired;
+        let (retired, size) = (&mut self.retired, self.size);
         self.current.get_or_insert_with(|| {
             let reclaimed = retired.iter_mut().position(Arena::reclaim);
             match reclaimed.and_then(|i| retired.remove(i)) {
                 Some(arena) => arena,
-                None => Arena::fresh(),
+                None => Arena::fresh(size),
             }
         })
     }
@@ -110,13 +147,13 @@ struct Arena {
 }
 
 impl Arena {
-    /// A new arena, all of it zeroed. Zeroed in blocks of 1 KiB: glibc's
+    /// A new arena of `size` bytes, all of it zeroed. Zeroed in blocks of 1 KiB: glibc's
     /// `memset` (which `calloc` of reused memory runs) switches to `rep stosb`
     /// for large sizes, which instruction counts (callgrind) see as one
     /// instruction per byte; the block copies are vector stores either way.
-    fn fresh() -> Arena {
+    fn fresh(size: usize) -> Arena {
         const ZEROS: [u8; 1024] = [0; 1024];
-        let mut buf = BytesMut::with_capacity(ARENA_SIZE);
+        let mut buf = BytesMut::with_capacity(size);
         while buf.capacity() - buf.len() >= ZEROS.len() {
             buf.extend_from_slice(&ZEROS);
         }
@@ -172,13 +209,13 @@ mod tests {
     }
 
     fn retired() -> usize {
-        POOL.with_borrow(|pool| pool.retired.len())
+        POOL.with_borrow(|pool| pool.large.retired.len())
     }
 
     #[test]
     fn an_arena_whose_pieces_are_dropped_is_read_into_again_without_zeroing() {
         std::thread::spawn(|| {
-            let first = fill(ARENA_SIZE - 1000, b'a', |room| {
+            let first = fill(LARGE_ARENA - 1000, b'a', |room| {
                 assert!(room.iter().all(|&b| b == 0), "a fresh arena is zeroed");
             });
             let first_at = first.as_ptr();
@@ -193,10 +230,10 @@ mod tests {
             });
             assert_eq!(retired(), 0);
             // Room for a read that is not taken stays for the next one.
-            let third = fill(1000, b'c', |room| {
+            let third = fill(SMALL_READ + 1, b'c', |room| {
                 assert_eq!(room.as_ptr(), second.as_ptr().wrapping_add(64 * 1024));
             });
-            assert_eq!(&third[..], &[b'c'; 1000][..]);
+            assert_eq!(&third[..], &[b'c'; SMALL_READ + 1][..]);
             assert!(second.iter().all(|&b| b == b'b'));
         })
         .join()
@@ -206,12 +243,12 @@ mod tests {
     #[test]
     fn an_arena_with_a_piece_still_held_is_not_read_into_again() {
         std::thread::spawn(|| {
-            let held = fill(ARENA_SIZE - 1000, b'a', |_| {});
+            let held = fill(LARGE_ARENA - 1000, b'a', |_| {});
             let held_at = held.as_ptr() as usize..held.as_ptr() as usize + held.len();
             for i in 0..2 * MAX_RETIRED as u8 {
                 // Each read uses up an arena; the freed ones come back, the
                 // one holding `held` never does.
-                let piece = fill(ARENA_SIZE - 1000, b'b' + i, |room| {
+                let piece = fill(LARGE_ARENA - 1000, b'b' + i, |room| {
                     let at = room.as_ptr() as usize;
                     assert!(at + room.len() <= held_at.start || at >= held_at.end);
                 });
@@ -227,10 +264,36 @@ mod tests {
     fn a_thread_keeps_at_most_a_few_retired_arenas() {
         std::thread::spawn(|| {
             let held: Vec<_> = (0..3 * MAX_RETIRED)
-                .map(|_| fill(ARENA_SIZE - 1000, b'x', |_| {}))
+                .map(|_| fill(LARGE_ARENA - 1000, b'x', |_| {}))
                 .collect();
             assert_eq!(retired(), MAX_RETIRED);
             drop(held);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_head_sized_read_pins_a_small_arena_not_a_large_one() {
+        std::thread::spawn(|| {
+            // A long-lived request's head, then large body reads of other
+            // requests: the head's arena is a small one of its own.
+            let head = fill(500, b'h', |room| assert_eq!(room.len(), 500));
+            let bodies: Vec<_> = (0..8).map(|_| fill(64 * 1024, b'b', |_| {})).collect();
+            let head_at = head.as_ptr() as usize;
+            for body in &bodies {
+                let at = body.as_ptr() as usize;
+                assert!(at + body.len() <= head_at || at >= head_at + SMALL_ARENA);
+            }
+            POOL.with_borrow(|pool| {
+                let small = pool.small.current.as_ref().expect("the head's arena");
+                assert_eq!(small.size, SMALL_ARENA);
+                assert!(small.base <= head_at && head_at < small.base + small.size);
+            });
+            drop(bodies);
+            // The next head goes on in the same small arena.
+            let next = fill(500, b'n', |_| {});
+            assert_eq!(next.as_ptr() as usize, head_at + 500);
         })
         .join()
         .unwrap();

@@ -22,8 +22,9 @@ use crate::shutdown::{Listener, Phase};
 use crate::upgrade::Upgraded;
 use crate::{Handler, Runtime, Shutdown};
 
-/// Most bytes read from the socket per read call.
-const READ_SIZE: usize = 16 * 1024;
+/// Most bytes read from the socket per read call (into a small arena: what
+/// a request in progress pins, see `arena`).
+const READ_SIZE: usize = arena::SMALL_READ;
 /// Most bytes read per call while a request body streams in.
 const BODY_READ_SIZE: usize = 64 * 1024;
 /// Lingering close: longest time spent reading and discarding what the peer
