@@ -25,7 +25,7 @@ use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use http::StatusCode;
 use tracing::{debug, error, trace, warn};
-use zttp_core::{Data, ErrorCode, Event, RemoteProtocolError, StreamId};
+use zttp_core::{Connection, Data, ErrorCode, Event, RemoteProtocolError, StreamId};
 
 use super::exchange::{next_body_step, BodyStep, Exchange, Outcome, ResponseState, StreamHandler};
 use super::head::{self, AfterHead};
@@ -496,31 +496,19 @@ impl<H: Handler> Multiplex<H> {
             return;
         }
         let window = conn.core.send_window(stream_id);
-        let step = match next_body_step(ex, window, H2_PIECE, cx) {
-            BodyStep::Data(data) if !data.is_empty() => {
-                if let Err(e) = conn.core.send(Data { stream_id, data }) {
-                    warn!(parent: &ex.span, error = %e, "response body refused");
-                    let _ = conn.core.reset_stream(stream_id, ErrorCode::INTERNAL_ERROR);
-                    self.drop_exchange(conn, stream_id);
-                    return;
-                }
-                // Only the end may follow in this step.
-                next_body_step(ex, 0, H2_PIECE, cx)
-            }
-            step => step,
-        };
-        match step {
-            BodyStep::End(trailers) => {
-                ex.response = ResponseState::Done;
-                self.end_response(conn, stream_id, trailers);
-            }
-            BodyStep::Failed => {
-                ex.response = ResponseState::Done;
+        let mut sent = send_piece(ex, &mut conn.core, window, cx);
+        if let Sent::Piece = sent {
+            // Only the end may follow in this step.
+            sent = send_piece(ex, &mut conn.core, 0, cx);
+        }
+        match sent {
+            Sent::End(trailers) => self.end_response(conn, stream_id, trailers),
+            Sent::Failed => {
                 let _ = conn.core.reset_stream(stream_id, ErrorCode::INTERNAL_ERROR);
                 self.drop_exchange(conn, stream_id);
             }
             // The rest goes out in the rounds of `poll_bodies`.
-            BodyStep::Data(_) | BodyStep::Blocked => {}
+            Sent::Piece | Sent::Nothing => {}
         }
     }
 
@@ -547,25 +535,15 @@ impl<H: Handler> Multiplex<H> {
                     break;
                 }
                 let window = conn.core.send_window(ex.stream_id);
-                match next_body_step(ex, window, H2_PIECE, cx) {
-                    BodyStep::Blocked => {}
-                    BodyStep::Data(data) if data.is_empty() => moved = true,
-                    BodyStep::Data(data) => {
+                match send_piece(ex, &mut conn.core, window, cx) {
+                    Sent::Nothing => {}
+                    Sent::Piece => moved = true,
+                    Sent::End(trailers) => {
                         moved = true;
-                        let stream_id = ex.stream_id;
-                        if let Err(e) = conn.core.send(Data { stream_id, data }) {
-                            warn!(parent: &ex.span, error = %e, "response body refused");
-                            failed.push(stream_id);
-                        }
-                    }
-                    BodyStep::End(trailers) => {
-                        moved = true;
-                        ex.response = ResponseState::Done;
                         ended.push((ex.stream_id, trailers));
                     }
-                    BodyStep::Failed => {
+                    Sent::Failed => {
                         moved = true;
-                        ex.response = ResponseState::Done;
                         failed.push(ex.stream_id);
                     }
                 }
@@ -678,5 +656,48 @@ fn release_credit<R>(conn: &mut Conn<R>, ex: &Exchange) {
     if ex.unacknowledged > 0 {
         let n = usize::try_from(ex.unacknowledged).unwrap_or(usize::MAX);
         let _ = conn.core.acknowledge_received_data(ex.stream_id, n);
+    }
+}
+
+/// What sending the next piece of a stream's response body did.
+enum Sent {
+    /// Nothing was ready (or no window).
+    Nothing,
+    /// A piece went out (perhaps an empty one).
+    Piece,
+    /// The body ended (with these trailers); the response is done.
+    End(Option<http::HeaderMap>),
+    /// The body failed, or the core refused its piece: the stream is reset.
+    Failed,
+}
+
+/// Sends the next piece of `ex`'s response body, within `window`.
+fn send_piece(
+    ex: &mut Exchange,
+    core: &mut Connection,
+    window: usize,
+    cx: &mut Context<'_>,
+) -> Sent {
+    match next_body_step(ex, window, H2_PIECE, cx) {
+        BodyStep::Blocked => Sent::Nothing,
+        BodyStep::Data(data) if data.is_empty() => Sent::Piece,
+        BodyStep::Data(data) => match core.send(Data {
+            stream_id: ex.stream_id,
+            data,
+        }) {
+            Ok(_) => Sent::Piece,
+            Err(e) => {
+                warn!(parent: &ex.span, error = %e, "response body refused");
+                Sent::Failed
+            }
+        },
+        BodyStep::End(trailers) => {
+            ex.response = ResponseState::Done;
+            Sent::End(trailers)
+        }
+        BodyStep::Failed => {
+            ex.response = ResponseState::Done;
+            Sent::Failed
+        }
     }
 }
