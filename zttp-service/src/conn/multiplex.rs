@@ -672,6 +672,8 @@ enum Sent {
 }
 
 /// Sends the next piece of `ex`'s response body, within `window`.
+// Inlined: as a call, it cost h2c hello ~110 instructions per request (callgrind).
+#[inline(always)]
 fn send_piece(
     ex: &mut Exchange,
     core: &mut Connection,
