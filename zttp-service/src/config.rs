@@ -86,6 +86,14 @@ pub struct ServerConfig {
     /// which a handler answers as it answers any body error. Time the handler
     /// spends not reading does not count. Default `None`.
     pub min_body_rate: Option<crate::MinBodyRate>,
+    /// Give each request an [`Informational`](crate::Informational)
+    /// extension, through which its handler sends `1xx` responses (e.g. `103
+    /// Early Hints`) before the final one, on HTTP/1.1 and HTTP/2 alike.
+    /// Default off: the handle costs an allocation and a shared reference
+    /// count on every request, and most handlers never send one. Turn it on
+    /// when a handler sends informational responses; without it
+    /// `extensions().get::<Informational>()` is `None`.
+    pub informational_responses: bool,
 }
 
 impl Default for ServerConfig {
@@ -109,6 +117,7 @@ impl Default for ServerConfig {
             tls_handshake_timeout: Some(Duration::from_secs(10)),
             handler_timeout: None,
             min_body_rate: None,
+            informational_responses: false,
         }
     }
 }
@@ -156,6 +165,8 @@ impl ServerConfig {
         handler_timeout: Option<Duration>;
         /// Sets [`min_body_rate`](Self::min_body_rate).
         min_body_rate: Option<crate::MinBodyRate>;
+        /// Sets [`informational_responses`](Self::informational_responses).
+        informational_responses: bool;
     }
 
     /// The core configuration a new connection gets (with `max_body_size` applied).

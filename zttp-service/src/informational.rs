@@ -1,5 +1,7 @@
 //! [`Informational`]: a handler sends `1xx` responses (e.g. `103 Early Hints`)
-//! before its final one.
+//! before its final one. Opt-in: requests carry the handle only on a server
+//! whose [`ServerConfig::informational_responses`](crate::ServerConfig::informational_responses)
+//! is on.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,12 +12,17 @@ use futures::task::AtomicWaker;
 use http::{HeaderMap, StatusCode};
 use zttp_core::{Connection, LocalProtocolError, StreamId};
 
-/// Sends informational (`1xx`) responses ahead of the final response. Every
-/// request carries one in its extensions, on HTTP/1.1 and HTTP/2 alike:
+/// Sends informational (`1xx`) responses ahead of the final response. With
+/// [`ServerConfig::informational_responses`](crate::ServerConfig::informational_responses)
+/// on (it is off by default), every request carries one in its extensions, on
+/// HTTP/1.1 and HTTP/2 alike; with it off, there is none:
 ///
 /// ```
 /// use http::{header, HeaderMap, HeaderValue, StatusCode};
-/// use zttp_service::{Informational, Request};
+/// use zttp_service::{Informational, Request, ServerConfig};
+///
+/// // The server that runs `page` opts in.
+/// let config = ServerConfig::default().informational_responses(true);
 ///
 /// async fn page(req: Request) -> &'static str {
 ///     if let Some(interim) = req.extensions().get::<Informational>() {

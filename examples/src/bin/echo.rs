@@ -212,8 +212,11 @@ fn latin1(bytes: &[u8]) -> String {
 
 fn main() {
     let (args, extra) = zttp_examples::Args::parse_with(&["--max-body"]);
-    // The raw head keeps header name case and order, and the target as sent.
-    let mut config = ServerConfig::default().raw_request(true);
+    // The raw head keeps header name case and order, and the target as sent;
+    // `/hints` sends informational responses.
+    let mut config = ServerConfig::default()
+        .raw_request(true)
+        .informational_responses(true);
     for (_, bytes) in extra {
         match bytes.parse::<u64>() {
             Ok(max) => config = config.max_body_size(Some(max)),

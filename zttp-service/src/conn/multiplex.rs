@@ -247,8 +247,10 @@ impl<H: Handler> Multiplex<H> {
         match request {
             Ok(mut request) => {
                 debug!("request");
-                let interim = self.interim.handle(u64::from(stream_id), request.version());
-                request.extensions_mut().insert(interim);
+                if conn.config.informational_responses {
+                    let interim = self.interim.handle(u64::from(stream_id), request.version());
+                    request.extensions_mut().insert(interim);
+                }
                 let watch = conn.around.begin(&mut request, &conn.runtime, &conn.config);
                 // A panic in the call itself (before its future exists) is the
                 // stream's 500, like a panic in the future.

@@ -241,8 +241,10 @@ impl<H: Handler> Serial<H> {
         match request {
             Ok(mut request) => {
                 debug!("request");
-                let interim = self.interim.handle(conn.requests, request.version());
-                request.extensions_mut().insert(interim);
+                if conn.config.informational_responses {
+                    let interim = self.interim.handle(conn.requests, request.version());
+                    request.extensions_mut().insert(interim);
+                }
                 self.watch = conn.around.begin(&mut request, &conn.runtime, &conn.config);
                 let (handler, slot) = (&self.handler, &mut self.future);
                 let called =
@@ -330,13 +332,15 @@ impl<H: Handler> Serial<H> {
         // What the handler queued goes out before its final response. A
         // handler that answered sends no more (what it might is dropped), so
         // the task need not be woken for it.
-        let (current, waiting) = (conn.requests, matches!(ex.response, ResponseState::Waiting));
-        let pending = matches!(polled, Ok(Poll::Pending));
-        let interim_sent = self
-            .interim
-            .flush(&mut conn.core, pending.then_some(&mut *cx), |key| {
-                (key == current && waiting).then_some(StreamId::ZERO)
-            });
+        // Without the setting no handler holds a handle: nothing to flush.
+        let interim_sent = conn.config.informational_responses && {
+            let (current, waiting) = (conn.requests, matches!(ex.response, ResponseState::Waiting));
+            let pending = matches!(polled, Ok(Poll::Pending));
+            self.interim
+                .flush(&mut conn.core, pending.then_some(&mut *cx), |key| {
+                    (key == current && waiting).then_some(StreamId::ZERO)
+                })
+        };
         let response = match polled {
             Ok(Poll::Pending) => {
                 let room_made = due && self.body_full.take();
