@@ -117,10 +117,13 @@ struct AttachedSocket {
     woken: bool,
 }
 
-/// Hashes routing ids. libzmq makes them itself (a counter), so no peer can choose one to
-/// collide: a multiply-and-mix hash is enough, at a fraction of SipHash's cost per message.
+/// Hashes routing ids. On a STREAM socket libzmq makes them itself (a counter), so no peer
+/// can choose one to collide; the gateway's ROUTER keys its workers by them, and a worker
+/// may choose its own, but that map holds one entry per connected worker, so collisions
+/// cost at most a scan of the workers. A multiply-and-mix hash is enough, at a fraction of
+/// SipHash's cost per message.
 #[derive(Default)]
-struct IdHasher(u64);
+pub(crate) struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -143,7 +146,8 @@ impl Hasher for IdHasher {
     }
 }
 
-type IdBuild = BuildHasherDefault<IdHasher>;
+/// Builds [`IdHasher`]s: maps keyed by routing ids.
+pub(crate) type IdBuild = BuildHasherDefault<IdHasher>;
 
 struct Entry {
     peer: Arc<Peer>,
@@ -218,6 +222,10 @@ pub(crate) struct StreamIo {
     /// Other sockets this thread drives ([`Attached`]).
     attached: Vec<AttachedSocket>,
     poll_set: crate::sys::PollSet,
+    /// When the current loop turn started: the time a send in it is recorded at (for
+    /// [`PeerLimits::close_stalled`](crate::PeerLimits::close_stalled), in seconds), one
+    /// clock read per turn rather than per send.
+    turn_started: Instant,
 }
 
 impl StreamIo {
@@ -247,6 +255,7 @@ impl StreamIo {
             data_msg: zmq::Message::new(),
             attached: Vec::new(),
             poll_set: crate::sys::PollSet::default(),
+            turn_started: Instant::now(),
         }
     }
 
@@ -345,7 +354,8 @@ impl StreamIo {
         let mut entered = None;
         self.io.wake.set_awake();
         loop {
-            self.io.executor.fire_timers(Instant::now());
+            self.turn_started = Instant::now();
+            self.io.executor.fire_timers(self.turn_started);
             if entered.is_none() {
                 entered = io.tokio.get().map(|h| h.enter());
             }
@@ -731,7 +741,7 @@ impl StreamIo {
         };
         let (outcome, sent) = flush(&self.socket, peer);
         if sent {
-            entry.last_sent = Instant::now();
+            entry.last_sent = self.turn_started;
         }
         let (read_end, write_error) = match outcome {
             Flush::Idle => {
@@ -798,14 +808,14 @@ fn flush(socket: &zmq::Socket, peer: &Peer) -> (Flush, bool) {
         match socket.send(&peer.id[..], zmq::SNDMORE | zmq::DONTWAIT) {
             Ok(()) => {}
             Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => {
-                if let Outgoing::Frame(frame, _) = outgoing {
-                    peer.unsend(frame);
+                if let Outgoing::Frame(frame, len, _) = outgoing {
+                    peer.unsend(frame, len);
                 }
                 return (Flush::Blocked, sent);
             }
             Err(_) => return (Flush::Gone, sent),
         }
-        let Outgoing::Frame(frame, more) = outgoing else {
+        let Outgoing::Frame(frame, _, more) = outgoing else {
             let _ = socket.send(&[][..], zmq::DONTWAIT);
             return (Flush::Closed, sent);
         };

@@ -98,8 +98,8 @@ pub use runtime::{IoThreadRuntime, TokioRuntime};
 pub use scale::fuzz as __fuzz;
 pub use scale::spec as protocol;
 pub use scale::{
-    worker, CurveKeyPair, Gateway, GatewayConfig, GatewayCurve, GatewayHandler, GatewayStats,
-    Worker, WorkerCurve,
+    worker, CurveKeyPair, Forward, Gateway, GatewayConfig, GatewayCurve, GatewayHandler,
+    GatewayStats, Worker, WorkerCurve,
 };
 pub use server::{serve, Server};
 pub use zttp_service::{

@@ -250,8 +250,9 @@ impl Inbound {
 /// The sending half: frames the stream queued and the IO thread sends.
 #[derive(Debug, Default)]
 pub(crate) struct Outbound {
-    /// Frames of at most [`PeerLimits::frame`] bytes, in order.
-    frames: VecDeque<zmq::Message>,
+    /// Frames of at most [`PeerLimits::frame`] bytes, in order, with their lengths (asking
+    /// libzmq a message's length is a call into it).
+    frames: VecDeque<(zmq::Message, usize)>,
     /// Bytes in `frames`.
     len: usize,
     waker: Option<Waker>,
@@ -266,8 +267,8 @@ pub(crate) struct Outbound {
 
 /// What the IO thread takes from a peer's outbound queue in one step.
 pub(crate) enum Outgoing {
-    /// A data frame to send, and whether more is queued after it (or a close).
-    Frame(zmq::Message, bool),
+    /// A data frame to send, its length, and whether more is queued after it (or a close).
+    Frame(zmq::Message, usize, bool),
     /// Nothing is queued and the stream asked to close: send `[id, ""]`.
     Close,
     /// Nothing to do.
@@ -362,15 +363,15 @@ impl Peer {
     pub(crate) fn next_outgoing(&self) -> Outgoing {
         let mut st = lock(&self.outbound);
         match st.frames.pop_front() {
-            Some(frame) => {
-                st.len -= frame.len();
+            Some((frame, len)) => {
+                st.len -= len;
                 let more = !st.frames.is_empty() || st.close_requested;
                 let waker = st.waker.take();
                 drop(st);
                 if let Some(w) = waker {
                     w.wake();
                 }
-                Outgoing::Frame(frame, more)
+                Outgoing::Frame(frame, len, more)
             }
             None if st.close_requested => Outgoing::Close,
             None => Outgoing::Idle,
@@ -378,11 +379,11 @@ impl Peer {
     }
 
     /// IO thread: libzmq refused `frame` (its pipe to the peer is full); it goes first again.
-    pub(crate) fn unsend(&self, frame: zmq::Message) {
+    pub(crate) fn unsend(&self, frame: zmq::Message, len: usize) {
         let mut st = lock(&self.outbound);
         if !st.finished {
-            st.len += frame.len();
-            st.frames.push_front(frame);
+            st.len += len;
+            st.frames.push_front((frame, len));
         }
     }
 
@@ -513,14 +514,17 @@ impl PeerStream {
         };
         let written = room.min(total);
         if written <= COPY_UNDER_LOCK.min(limits.frame) {
-            st.frames.push_back(frame_from(bufs, 0, written));
+            st.frames.push_back((frame_from(bufs, 0, written), written));
             st.len += written;
         } else {
             // Copy outside the lock; only this stream adds frames, so the room stays.
             drop(st);
             let frames: Vec<_> = (0..written)
                 .step_by(limits.frame)
-                .map(|at| frame_from(bufs, at, (written - at).min(limits.frame)))
+                .map(|at| {
+                    let len = (written - at).min(limits.frame);
+                    (frame_from(bufs, at, len), len)
+                })
                 .collect();
             st = lock(&self.peer.outbound);
             if let Err(e) = Self::writable(&st, limits.outbound) {

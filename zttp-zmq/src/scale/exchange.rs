@@ -120,6 +120,9 @@ pub(crate) enum End {
 #[derive(Default)]
 struct State {
     head: Option<Result<ResponseHead, StatusCode>>,
+    /// The body that came whole with its head (a `RESPONSE`), kept out of `chunks`, whose
+    /// queue would allocate for it on every such response.
+    whole: Option<Bytes>,
     chunks: VecDeque<Bytes>,
     end: Option<End>,
     /// Bytes of our outgoing body the other side still accepts (may go below 0 by one chunk).
@@ -170,7 +173,7 @@ impl Exchange {
             if st.head.is_none() {
                 st.head = Some(Ok(head));
                 if !body.is_empty() {
-                    st.chunks.push_back(body);
+                    st.whole = Some(body);
                 }
                 st.end = Some(End::Complete);
             }
@@ -215,10 +218,15 @@ impl Exchange {
     /// `RESPONSE`), taking it; `None` while it still streams.
     pub(crate) fn take_whole_body(&self) -> Option<Bytes> {
         let mut st = lock(&self.state);
-        if st.end != Some(End::Complete) || st.chunks.len() > 1 {
+        if st.end != Some(End::Complete) {
             return None;
         }
-        Some(st.chunks.pop_front().unwrap_or_default())
+        // `whole` (a `RESPONSE`) and `chunks` (`HEAD`, `BODY`…) never both hold bytes.
+        match st.chunks.len() {
+            0 => Some(st.whole.take().unwrap_or_default()),
+            1 => st.chunks.pop_front(),
+            _ => None,
+        }
     }
 
     pub(crate) fn is_ended(&self) -> bool {
@@ -243,7 +251,7 @@ impl Exchange {
     /// Next incoming body chunk; `None` at the end; `Some(Err)` when aborted.
     pub(crate) fn poll_chunk(&self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, ()>>> {
         let mut st = lock(&self.state);
-        if let Some(chunk) = st.chunks.pop_front() {
+        if let Some(chunk) = st.whole.take().or_else(|| st.chunks.pop_front()) {
             return Poll::Ready(Some(Ok(chunk)));
         }
         match st.end {

@@ -23,7 +23,7 @@ const MAX_CHUNK: usize = 64 << 10;
 /// Work for the gateway's IO thread.
 pub(crate) enum Command {
     /// A new request: its exchange and its `HEAD` message (one frame).
-    Start(Arc<Exchange>, Bytes),
+    Start(Arc<Exchange>, Vec<u8>),
     /// A chunk of the request body.
     Body(u64, Bytes),
     /// The request body is complete.
@@ -66,8 +66,9 @@ fn expects_continue(headers: &http::HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }
 
-/// Forwards one request to a worker and returns its response.
-pub(crate) async fn forward(owner: Arc<Owner>, request: Request) -> Response {
+/// Sends one request's head to the gateway's IO thread (and starts its body); the returned
+/// future resolves to the worker's response.
+pub(crate) fn forward(owner: Arc<Owner>, request: Request) -> Forward {
     use http_body::Body as _;
     let shared = owner.0.clone();
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
@@ -85,51 +86,81 @@ pub(crate) async fn forward(owner: Arc<Owner>, request: Request) -> Response {
     let client = parts.extensions.get::<PeerAddr>().map(|p| p.0.ip());
     let head = proto::request_head_frame(id, &parts, flags, client);
     shared.outbox.push(Command::Start(exchange.clone(), head));
-    let guard = CancelOnDrop {
-        owner,
-        exchange: exchange.clone(),
-    };
-    let mut sending: Option<Forwarding> =
-        has_body.then(|| Box::pin(send_body(shared.clone(), exchange.clone(), body)) as Forwarding);
-    let head = poll_fn(|cx| {
-        poll_forwarding(&mut sending, cx);
-        exchange.poll_head(cx)
-    })
-    .await;
-    let head = match head {
-        Ok(head) => head,
-        Err(status) => return error_response(status),
-    };
-    let mut response = http::Response::new(Body::empty());
-    *response.status_mut() = head.status;
-    *response.headers_mut() = head.headers;
-    // Complete already (a `RESPONSE`; the guard has nothing to cancel): a body of known
-    // length, which the connection frames itself and writes together with the head.
-    let whole = match sending {
-        None => exchange.take_whole_body(),
-        Some(_) => None,
-    };
-    if let Some(len) = head.body_len {
-        let implied = whole.as_ref().is_some_and(|b| b.len() as u64 == len);
-        if !implied
-            && !response.headers().contains_key(header::CONTENT_LENGTH)
-            && !response.headers().contains_key(header::TRANSFER_ENCODING)
-        {
-            response
-                .headers_mut()
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-        }
-    }
-    if let Some(whole) = whole {
-        *response.body_mut() = Body::from(whole);
-        return response;
-    }
-    *response.body_mut() = Body::from_stream(ResponseBody {
-        guard,
+    let sending: Option<Forwarding> =
+        has_body.then(|| Box::pin(send_body(shared, exchange.clone(), body)) as Forwarding);
+    Forward {
+        guard: Some(CancelOnDrop { owner, exchange }),
         sending,
-        unacked: 0,
-    });
-    response
+    }
+}
+
+/// The future of [`GatewayHandler`](super::GatewayHandler)'s `call`: the worker's response to
+/// one request (or the gateway's own `502`/`503`/`504`). Dropping it before the response
+/// is complete cancels the request at the worker.
+pub struct Forward {
+    /// `None` once the response was returned (its body stream took it).
+    guard: Option<CancelOnDrop>,
+    /// The request body still being sent.
+    sending: Option<Forwarding>,
+}
+
+impl std::fmt::Debug for Forward {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Forward").finish_non_exhaustive()
+    }
+}
+
+impl Future for Forward {
+    type Output = Response;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
+        let this = self.get_mut();
+        let Some(guard) = this.guard.take() else {
+            // Polled again after it answered: a caller's bug, not the worker's.
+            return Poll::Ready(error_response(StatusCode::INTERNAL_SERVER_ERROR));
+        };
+        poll_forwarding(&mut this.sending, cx);
+        let head = match guard.exchange.poll_head(cx) {
+            Poll::Pending => {
+                this.guard = Some(guard);
+                return Poll::Pending;
+            }
+            Poll::Ready(Ok(head)) => head,
+            // Dropping the guard cancels at the worker whatever is not over yet.
+            Poll::Ready(Err(status)) => return Poll::Ready(error_response(status)),
+        };
+        let exchange = &guard.exchange;
+        let mut response = http::Response::new(Body::empty());
+        *response.status_mut() = head.status;
+        *response.headers_mut() = head.headers;
+        // Complete already (a `RESPONSE`; the guard has nothing to cancel): a body of known
+        // length, which the connection frames itself and writes together with the head.
+        let whole = match this.sending {
+            None => exchange.take_whole_body(),
+            Some(_) => None,
+        };
+        if let Some(len) = head.body_len {
+            let implied = whole.as_ref().is_some_and(|b| b.len() as u64 == len);
+            if !implied
+                && !response.headers().contains_key(header::CONTENT_LENGTH)
+                && !response.headers().contains_key(header::TRANSFER_ENCODING)
+            {
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            }
+        }
+        if let Some(whole) = whole {
+            *response.body_mut() = Body::from(whole);
+            return Poll::Ready(response);
+        }
+        *response.body_mut() = Body::from_stream(ResponseBody {
+            guard,
+            sending: this.sending.take(),
+            unacked: 0,
+        });
+        Poll::Ready(response)
+    }
 }
 
 fn poll_forwarding(sending: &mut Option<Forwarding>, cx: &mut Context<'_>) {

@@ -1,18 +1,16 @@
 //! The gateway's public face: [`Gateway`], its [`GatewayConfig`], [`GatewayHandler`] and
 //! [`GatewayStats`].
 
-use std::future::Future;
 use std::io;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use zttp_service::{Handler, Request, Response};
+use zttp_service::{Handler, Request};
 
 use super::curve::GatewayCurve;
 use super::exchange::Outbox;
-use super::forward::{forward, Command};
+use super::forward::{forward, Command, Forward};
 use super::io_loop::GatewayIo;
 
 /// Timing and limits of a [`Gateway`].
@@ -283,9 +281,9 @@ impl std::fmt::Debug for GatewayHandler {
 }
 
 impl Handler for GatewayHandler {
-    type Future = Pin<Box<dyn Future<Output = Response> + Send + 'static>>;
+    type Future = Forward;
 
     fn call(&self, request: Request) -> Self::Future {
-        Box::pin(forward(self.owner.clone(), request))
+        forward(self.owner.clone(), request)
     }
 }

@@ -16,7 +16,7 @@ use super::gateway::{GatewayConfig, Shared, StatsCells};
 use super::pool::{Expired, PoolConfig, Rejected, WorkerPool};
 use super::protocol::{self as proto, Frames};
 use super::wire;
-use crate::io_thread::{Attached, Next};
+use crate::io_thread::{Attached, IdBuild, Next};
 use crate::peer::IoShared;
 
 /// Request-body bytes the gateway keeps to replay on another worker if the first one dies.
@@ -32,7 +32,7 @@ type WorkerId = Bytes;
 struct Entry {
     exchange: Arc<Exchange>,
     /// The request's `HEAD` message, kept until answered in case it must be re-dispatched.
-    head: Bytes,
+    head: Vec<u8>,
     answered: bool,
     /// Request-body chunks not yet sent (no worker yet), or all sent so far (for a replay).
     held: Vec<Bytes>,
@@ -54,7 +54,7 @@ pub(crate) struct GatewayIo {
     pool: WorkerPool<WorkerId>,
     exchanges: IdMap<Entry>,
     /// Per worker: messages that met `EAGAIN`, sent in order before anything new.
-    backlogs: HashMap<WorkerId, VecDeque<Frames>>,
+    backlogs: HashMap<WorkerId, VecDeque<Frames>, IdBuild>,
     commands: Vec<Command>,
     receiver: wire::Receiver,
     expired: Vec<Expired<WorkerId>>,
@@ -88,7 +88,7 @@ impl GatewayIo {
             config,
             pool: WorkerPool::new(pool_config, Instant::now()),
             exchanges: IdMap::default(),
-            backlogs: HashMap::new(),
+            backlogs: HashMap::default(),
             commands: Vec::new(),
             receiver: wire::Receiver::new(),
             expired: Vec::new(),
@@ -344,7 +344,7 @@ impl GatewayIo {
                     let complete = head.body_len == Some(0);
                     entry.answered = true;
                     entry.held = Vec::new();
-                    entry.head = Bytes::new();
+                    entry.head = Vec::new();
                     if complete {
                         entry.exchange.complete(head, Bytes::new());
                         self.finish(id);
@@ -519,7 +519,6 @@ impl GatewayIo {
                 self.pool.job_done(id);
                 continue;
             };
-            let head = entry.head.clone();
             let held = if entry.replayable {
                 entry.held.clone()
             } else {
@@ -528,13 +527,27 @@ impl GatewayIo {
             let end = entry.body_ended && !entry.no_body;
             let sent: usize = held.iter().map(Bytes::len).sum();
             self.pool.job_body_sent(id, sent as u64, now);
-            // Without body the request is this one frame: no `Vec` per request.
-            self.send_parts(&w, &[&head]);
+            // The head goes out straight from the entry (which keeps it for a re-dispatch);
+            // without body the request is this one frame.
+            let mut reached = deliver(&self.socket, &mut self.backlogs, &w, &[&entry.head]);
             for chunk in held {
-                self.send_parts(&w, &[&proto::control_bytes(proto::BODY, id)[..], &chunk]);
+                let control = proto::control_bytes(proto::BODY, id);
+                reached = reached.and_then(|()| {
+                    deliver(
+                        &self.socket,
+                        &mut self.backlogs,
+                        &w,
+                        &[&control[..], &chunk],
+                    )
+                });
             }
             if end {
-                self.send_parts(&w, &[&proto::control_bytes(proto::END, id)]);
+                let control = proto::control_bytes(proto::END, id);
+                reached = reached
+                    .and_then(|()| deliver(&self.socket, &mut self.backlogs, &w, &[&control]));
+            }
+            if reached.is_err() {
+                self.unreachable(&w);
             }
         }
         any
@@ -547,28 +560,15 @@ impl GatewayIo {
 
     /// [`send`](Self::send) of borrowed frames, copied only if the message must wait.
     fn send_parts<F: AsRef<[u8]>>(&mut self, worker: &WorkerId, frames: &[F]) {
-        let owned = || -> Frames {
-            let copy = |f: &F| Bytes::copy_from_slice(f.as_ref());
-            frames.iter().map(copy).collect()
-        };
-        if let Some(backlog) = self.backlogs.get_mut(worker) {
-            backlog.push_back(owned());
-            return;
+        if deliver(&self.socket, &mut self.backlogs, worker, frames).is_err() {
+            self.unreachable(worker);
         }
-        match wire::send(&self.socket, Some(worker), frames) {
-            Ok(true) => {}
-            Ok(false) => {
-                let frames = owned();
-                self.backlogs
-                    .entry(worker.clone())
-                    .or_default()
-                    .push_back(frames);
-            }
-            Err(_) => {
-                tracing::warn!("zttp-zmq gateway: worker unreachable");
-                self.worker_lost(worker, Instant::now());
-            }
-        }
+    }
+
+    /// A send found the worker unreachable.
+    fn unreachable(&mut self, worker: &WorkerId) {
+        tracing::warn!("zttp-zmq gateway: worker unreachable");
+        self.worker_lost(worker, Instant::now());
     }
 
     /// Retries blocked messages; true if some remain blocked.
@@ -644,6 +644,35 @@ impl Attached for GatewayIo {
         if let Err(e) = spawned {
             tracing::error!(error = %e, "zttp-zmq gateway: no thread to go on with");
         }
+    }
+}
+
+/// Sends one message to a worker, or queues it (copied) behind the worker's earlier blocked
+/// messages; `Err` when the worker is unreachable.
+fn deliver<F: AsRef<[u8]>>(
+    socket: &zmq::Socket,
+    backlogs: &mut HashMap<WorkerId, VecDeque<Frames>, IdBuild>,
+    worker: &WorkerId,
+    frames: &[F],
+) -> Result<(), ()> {
+    let owned = || -> Frames {
+        let copy = |f: &F| Bytes::copy_from_slice(f.as_ref());
+        frames.iter().map(copy).collect()
+    };
+    if let Some(backlog) = backlogs.get_mut(worker) {
+        backlog.push_back(owned());
+        return Ok(());
+    }
+    match wire::send(socket, Some(worker), frames) {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            backlogs
+                .entry(worker.clone())
+                .or_default()
+                .push_back(owned());
+            Ok(())
+        }
+        Err(_) => Err(()),
     }
 }
 

@@ -22,5 +22,6 @@ mod wire;
 mod worker;
 
 pub use curve::{CurveKeyPair, GatewayCurve, WorkerCurve};
+pub use forward::Forward;
 pub use gateway::{Gateway, GatewayConfig, GatewayHandler, GatewayStats};
 pub use worker::{worker, Worker};

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::exchange::IdMap;
 use super::protocol::{ACK_EVERY, WINDOW};
+use crate::io_thread::IdBuild;
 
 /// The timing and limits the pool enforces.
 #[derive(Debug, Clone, Copy)]
@@ -78,7 +79,8 @@ pub(crate) enum Rejected {
 #[derive(Debug)]
 pub(crate) struct WorkerPool<W> {
     config: PoolConfig,
-    workers: HashMap<W, Slot>,
+    /// Keyed by routing id: hashed cheaply ([`IdBuild`]), as it is looked up per message.
+    workers: HashMap<W, Slot, IdBuild>,
     jobs: IdMap<Job<W>>,
     queue: VecDeque<u64>,
     dispatched: u64,
@@ -91,7 +93,7 @@ impl<W: Clone + Eq + Hash> WorkerPool<W> {
     pub(crate) fn new(config: PoolConfig, now: Instant) -> Self {
         WorkerPool {
             config,
-            workers: HashMap::new(),
+            workers: HashMap::default(),
             jobs: IdMap::default(),
             queue: VecDeque::new(),
             dispatched: 0,

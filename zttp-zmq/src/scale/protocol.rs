@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 use zttp_service::RawRequest;
 
@@ -142,11 +142,11 @@ fn parse_version(b: &[u8]) -> Version {
 }
 
 /// Appends one field line, `name: value` CRLF.
-fn put_field(buf: &mut BytesMut, name: &[u8], value: &[u8]) {
-    buf.extend_from_slice(name);
-    buf.extend_from_slice(b": ");
-    buf.extend_from_slice(value);
-    buf.extend_from_slice(b"\r\n");
+fn put_field(buf: &mut impl BufMut, name: &[u8], value: &[u8]) {
+    buf.put_slice(name);
+    buf.put_slice(b": ");
+    buf.put_slice(value);
+    buf.put_slice(b"\r\n");
 }
 
 fn fields_len(headers: &HeaderMap) -> usize {
@@ -251,7 +251,7 @@ fn origin_target(parts: &http::request::Parts) -> &str {
 
 /// Writes an IPv4 address in dotted decimal without the formatting machinery (it runs for
 /// every request); IPv6 goes through `Display`.
-fn put_ip(buf: &mut BytesMut, ip: IpAddr) {
+fn put_ip(buf: &mut Vec<u8>, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => {
             let mut text = [0u8; 15];
@@ -286,25 +286,26 @@ pub(crate) fn request_head(
     flags: u8,
     client: Option<IpAddr>,
 ) -> Frames {
-    split_control(request_head_frame(id, parts, flags, client))
+    split_control(Bytes::from(request_head_frame(id, parts, flags, client)))
 }
 
 /// A request's whole `HEAD` message, one frame: the control header, then the head (see the
 /// protocol's "request normalisation"): origin-form target, `host`, no hop-by-hop fields,
 /// and with the client's address appended to `x-forwarded-for` and `forwarded`. Field names
 /// keep the case the client sent when the request carries a [`RawRequest`] (the front's
-/// `ServerConfig::raw_request`).
+/// `ServerConfig::raw_request`). A plain `Vec`: the gateway copies it into a libzmq message
+/// at dispatch and keeps it only to re-dispatch, so a shared `Bytes` would only allocate.
 pub(crate) fn request_head_frame(
     id: u64,
     parts: &http::request::Parts,
     flags: u8,
     client: Option<IpAddr>,
-) -> Bytes {
+) -> Vec<u8> {
     let raw = parts.extensions.get::<RawRequest>();
     let target = origin_target(parts);
     let version = version_name(parts.version);
     let seen = FieldsSeen::of(&parts.headers);
-    let mut buf = BytesMut::with_capacity(
+    let mut buf = Vec::with_capacity(
         CONTROL_LEN + 1 + parts.method.as_str().len() + target.len() + 12 + seen.len + 160,
     );
     buf.extend_from_slice(&control_bytes(HEAD, id));
@@ -329,7 +330,7 @@ pub(crate) fn request_head_frame(
             put_field(&mut buf, b"host", a.as_str().as_bytes());
         }
     }
-    let keep = |buf: &mut BytesMut, name: &[u8], value: &[u8]| {
+    let keep = |buf: &mut Vec<u8>, name: &[u8], value: &[u8]| {
         if is_hop_by_hop(name) || named.iter().any(|o| o.eq_ignore_ascii_case(name)) {
             return;
         }
@@ -381,7 +382,7 @@ pub(crate) fn request_head_frame(
             buf.extend_from_slice(b"\r\n");
         }
     }
-    buf.freeze()
+    buf
 }
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -423,11 +424,9 @@ pub(crate) fn request_flags(message: &[u8]) -> u8 {
 }
 
 /// Clears a flag in a request `HEAD` message (for a re-dispatch).
-pub(crate) fn clear_request_flag(message: &mut Bytes, flag: u8) {
-    if message.len() > CONTROL_LEN {
-        let mut copy = BytesMut::from(&message[..]);
-        copy[CONTROL_LEN] &= !flag;
-        *message = copy.freeze();
+pub(crate) fn clear_request_flag(message: &mut [u8], flag: u8) {
+    if let Some(flags) = message.get_mut(CONTROL_LEN) {
+        *flags &= !flag;
     }
 }
 
@@ -715,7 +714,7 @@ mod tests {
             "255.255.255.255",
             "1.100.9.99",
         ] {
-            let mut buf = BytesMut::new();
+            let mut buf = Vec::new();
             put_ip(&mut buf, ip.parse().unwrap());
             assert_eq!(&buf[..], ip.as_bytes());
         }
