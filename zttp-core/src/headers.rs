@@ -92,6 +92,30 @@ impl Headers {
     pub fn into_vec(self) -> Vec<(Bytes, Bytes)> {
         self.fields
     }
+
+    /// Removes and yields every field in order, keeping the list's
+    /// allocation, so the emptied list can go back to its connection
+    /// ([`Connection::recycle_headers`](crate::Connection::recycle_headers)).
+    #[inline]
+    pub fn drain(&mut self) -> impl ExactSizeIterator<Item = (Bytes, Bytes)> + '_ {
+        self.fields.drain(..)
+    }
+
+    /// Room for fields without reallocating.
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.fields.capacity()
+    }
+
+    /// Makes room for `n` more fields.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.fields.reserve(n);
+    }
+
+    /// Removes every field, keeping the allocation.
+    pub(crate) fn clear(&mut self) {
+        self.fields.clear();
+    }
 }
 
 impl std::fmt::Debug for Headers {

@@ -467,6 +467,17 @@ impl Connection {
         }
     }
 
+    /// Hands back a field list taken from an event this connection yielded
+    /// (best emptied with [`Headers::drain`]), so that the next request
+    /// head read fills it instead of allocating a list of its own. Optional:
+    /// a list not handed back is simply dropped. Fields still in it are
+    /// dropped; a list with room for many fields is not kept.
+    pub fn recycle_headers(&mut self, headers: Headers) {
+        if let Inner::H1(c) = &mut self.inner {
+            c.recycle_headers(headers);
+        }
+    }
+
     /// HTTP/1.1, after an upgrade or CONNECT was accepted: the bytes received
     /// after the head, which belong to the new protocol. The connection is
     /// done with HTTP from here on.

@@ -142,10 +142,7 @@ pub(crate) fn is_authority_form(target: &[u8]) -> bool {
 pub(crate) fn is_host(value: &[u8]) -> bool {
     // The common case in one pass: plain reg-name characters (an IPv4
     // address is such a run too), then nothing or `:` and digits.
-    let plain = value
-        .iter()
-        .position(|&b| CLASS[b as usize] & REG_NAME == 0)
-        .unwrap_or(value.len());
+    let plain = crate::h1::runs::class_end(value, 0, &CLASS, REG_NAME);
     match &value[plain..] {
         [] => true,
         [b':', port @ ..] if port.iter().all(u8::is_ascii_digit) => true,

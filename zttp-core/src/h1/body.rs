@@ -238,6 +238,7 @@ impl ChunkedDecoder {
             false,
             leniency,
             limits.max_headers,
+            Headers::new(),
         )?;
         self.state = ChunkState::Done;
         Ok(BodyEvent::End(trailers))

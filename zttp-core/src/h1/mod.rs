@@ -33,6 +33,7 @@ use encode::{
     unwrite_fields, validate_fields, write_checked_fields, write_fields, write_status_line,
     BodyEncoder,
 };
+pub(crate) use parse::runs;
 #[doc(hidden)]
 pub use parse::RequestHeadParser;
 use parse::{
@@ -78,7 +79,13 @@ pub(crate) struct H1Connection {
     /// Per cycle: the request we answer (server) or sent (client).
     cycle: Cycle,
     out: Outbound,
+    /// An empty field list handed back by the user, filled by the next head.
+    spare_fields: Option<Headers>,
 }
+
+/// Field lists with room for more fields than this are not kept for reuse:
+/// a waiting connection holds at most this many empty slots.
+const MAX_SPARE_FIELDS: usize = 32;
 
 /// What one request/response cycle has established so far.
 #[derive(Debug, Default)]
@@ -114,6 +121,7 @@ impl H1Connection {
             keep_alive: true,
             cycle: Cycle::default(),
             out: Outbound::default(),
+            spare_fields: None,
         }
     }
 
@@ -211,11 +219,9 @@ impl H1Connection {
     }
 
     fn read_head(&mut self) -> Result<Event, RemoteProtocolError> {
-        if self.role == Role::Client
-            && matches!(self.send, SendState::Idle)
-            && self.buf.bytes.is_empty()
-        {
-            // No request in flight and nothing received.
+        if self.buf.bytes.is_empty() {
+            // Nothing to scan: the usual call after a cycle ends (or, for a
+            // client, with no request in flight).
             return if self.buf.is_eof() {
                 self.closed()
             } else {
@@ -265,9 +271,28 @@ impl H1Connection {
         parsed
     }
 
-    /// The field lines of a scanned head, after its start line.
-    fn head_fields(&self, head: &Bytes, layout: &Layout) -> Result<Headers, RemoteErrorKind> {
-        section_fields(head, layout, true, &self.leniency, self.limits.max_headers)
+    /// The field lines of a scanned head, after its start line, in the
+    /// spare list when there is one.
+    fn head_fields(&mut self, head: &Bytes, layout: &Layout) -> Result<Headers, RemoteErrorKind> {
+        let list = self.spare_fields.take().unwrap_or_default();
+        section_fields(
+            head,
+            layout,
+            true,
+            &self.leniency,
+            self.limits.max_headers,
+            list,
+        )
+    }
+
+    /// See [`Connection::recycle_headers`](crate::Connection::recycle_headers).
+    pub(crate) fn recycle_headers(&mut self, mut headers: Headers) {
+        if self.spare_fields.is_none() && headers.capacity() <= MAX_SPARE_FIELDS {
+            if !headers.is_empty() {
+                headers.clear();
+            }
+            self.spare_fields = Some(headers);
+        }
     }
 
     fn closed(&mut self) -> Result<Event, RemoteProtocolError> {

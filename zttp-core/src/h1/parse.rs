@@ -9,7 +9,7 @@ use bytes::Bytes;
 use crate::framing::ContentLength;
 use crate::{Headers, Leniency, Limits, RemoteErrorKind, Version};
 
-mod runs;
+pub(crate) mod runs;
 
 /// Where the incremental scan for the end of a head (or trailer section) stands.
 ///
@@ -801,6 +801,16 @@ const fn is_target_char(b: u8) -> bool {
 
 /// `HTTP/1.0`, or `HTTP/1.1` for any other minor version of 1 (RFC 9110 §2.5).
 fn parse_version(v: &[u8]) -> Result<Version, RemoteErrorKind> {
+    // The two usual versions, each compared as one word.
+    const HTTP_11: u64 = u64::from_le_bytes(*b"HTTP/1.1");
+    const HTTP_10: u64 = u64::from_le_bytes(*b"HTTP/1.0");
+    if let Ok(word) = <[u8; 8]>::try_from(v) {
+        match u64::from_le_bytes(word) {
+            HTTP_11 => return Ok(Version::Http11),
+            HTTP_10 => return Ok(Version::Http10),
+            _ => {}
+        }
+    }
     match v {
         b"HTTP/1.1" => Ok(Version::Http11),
         b"HTTP/1.0" => Ok(Version::Http10),
@@ -847,6 +857,7 @@ fn fields_from_layout(
     head: &Bytes,
     layout: &Layout,
     max_fields: usize,
+    mut headers: Headers,
 ) -> Option<Result<Headers, RemoteErrorKind>> {
     if layout.folded {
         return None;
@@ -854,7 +865,7 @@ fn fields_from_layout(
     if layout.fields.len() > max_fields {
         return Some(Err(RemoteErrorKind::TooManyHeaders));
     }
-    let mut headers = Headers::with_capacity(layout.fields.len());
+    headers.reserve(layout.fields.len());
     for line in &layout.fields {
         let (vs, ve) = trim_range(head, line.colon + 1, line.end);
         headers.push(head.slice(line.start..line.colon), head.slice(vs..ve));
@@ -898,14 +909,17 @@ pub(crate) fn status_line_from_layout(head: &Bytes) -> Result<StatusLine, Remote
 /// The field lines of a scanned section (after its start line, if it has
 /// one): sliced where the scanner found them, or read line by line when a
 /// field was folded onto the next line (obs-fold, only with that leniency).
+/// The fields go into `list` (empty), whose allocation is reused when it
+/// has room.
 pub(crate) fn section_fields(
     section: &Bytes,
     layout: &Layout,
     has_start_line: bool,
     leniency: &Leniency,
     max_fields: usize,
+    list: Headers,
 ) -> Result<Headers, RemoteErrorKind> {
-    if let Some(fields) = fields_from_layout(section, layout, max_fields) {
+    if let Some(fields) = fields_from_layout(section, layout, max_fields, list) {
         return fields;
     }
     let mut lines = Lines::new(section, leniency);
@@ -988,7 +1002,7 @@ mod tests {
             Scan::Partial => panic!("incomplete section"),
         }
         let head = Bytes::from_static(src);
-        section_fields(&head, &scanner.layout, false, leniency, 100)
+        section_fields(&head, &scanner.layout, false, leniency, 100, Headers::new())
     }
 
     fn fields(src: &'static [u8]) -> Result<Headers, RemoteErrorKind> {

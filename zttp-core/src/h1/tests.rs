@@ -236,6 +236,56 @@ fn parses_request_with_path_query_and_preserved_header_case() {
 }
 
 #[test]
+fn a_recycled_field_list_holds_the_next_request_heads_fields() {
+    let mut conn = server();
+    let answer = |conn: &mut Connection| {
+        conn.send_response_head(StreamId::ZERO, 204, []).unwrap();
+        conn.send(EndOfMessage::default()).unwrap();
+        let _ = conn.data_to_send();
+        conn.start_next_cycle().unwrap();
+    };
+    let evs = events(
+        &mut conn,
+        b"GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nX-B: 2\r\n\r\n",
+    )
+    .unwrap();
+    let Event::Request(mut req) = evs.into_iter().next().unwrap() else {
+        panic!("no request");
+    };
+    let drained: Vec<_> = req.headers.drain().collect();
+    assert_eq!(drained.len(), 3);
+    assert!(req.headers.is_empty() && req.headers.capacity() >= 3);
+    let buffer = req.headers.capacity();
+    conn.recycle_headers(req.headers);
+    answer(&mut conn);
+    // Fewer fields than the list has room for: filled in place, in order.
+    let evs = events(&mut conn, b"GET / HTTP/1.1\r\nhost: b\r\nX-C: 3\r\n\r\n").unwrap();
+    let req = request(&evs[0]);
+    assert_eq!(req.headers.capacity(), buffer);
+    let fields: Vec<_> = req
+        .headers
+        .iter()
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    assert_eq!(
+        fields,
+        [("host".into(), "b".into()), ("X-C".into(), "3".into())]
+    );
+    // Nothing handed back: the next head gets a list of its own.
+    answer(&mut conn);
+    let evs = events(&mut conn, b"GET / HTTP/1.1\r\nHost: c\r\n\r\n").unwrap();
+    assert_eq!(request(&evs[0]).headers.get(b"host").unwrap(), "c");
+    // A list with room for many fields is not kept; one with fields left is emptied.
+    conn.recycle_headers(Headers::new().with("x", "1"));
+    conn.recycle_headers((0..100).map(|i| (format!("x-{i}"), "v")).collect());
+    answer(&mut conn);
+    let evs = events(&mut conn, b"GET / HTTP/1.1\r\nHost: d\r\n\r\n").unwrap();
+    let req = request(&evs[0]);
+    assert_eq!(req.headers.len(), 1);
+    assert!(req.headers.capacity() < 100);
+}
+
+#[test]
 fn identical_content_lengths_merge() {
     let evs = serve(
         b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\nContent-Length: 3\r\n\r\nabc",

@@ -13,12 +13,14 @@ use crate::raw::RawRequest;
 pub(super) struct Unrepresentable;
 
 /// Builds the handler's request from the core's; with `raw`, the head as
-/// received goes into a [`RawRequest`] extension. `req` is one the core read
-/// (its HTTP/1.1 field values are not checked again, see `received`).
+/// received goes into a [`RawRequest`] extension. `req` is one `core` read
+/// (its HTTP/1.1 field values are not checked again, see `received`); the
+/// emptied field list goes back to `core` for the next head.
 pub(super) fn request(
     mut req: zttp_core::Request,
     body: Body,
     raw: bool,
+    core: &mut zttp_core::Connection,
 ) -> Result<http::Request<Body>, Unrepresentable> {
     let method = match &req.method[..] {
         b"GET" => Method::GET,
@@ -49,12 +51,12 @@ pub(super) fn request(
     };
     let mut headers = HeaderMap::with_capacity(req.headers.len());
     // The fields move over unless the raw head keeps them.
-    let fields = match raw {
+    let mut fields = match raw {
         true => req.headers.clone(),
         false => std::mem::take(&mut req.headers),
     };
     let http1 = req.http_version != Version::Http2;
-    for (name, value) in fields.into_vec() {
+    for (name, value) in fields.drain() {
         let name = header_name(&name).ok_or(Unrepresentable)?;
         let value = match http1 {
             true => super::received::http1_field_value(value),
@@ -62,6 +64,7 @@ pub(super) fn request(
         };
         headers.append(name, value.map_err(|_| Unrepresentable)?);
     }
+    core.recycle_headers(fields);
     let mut request = http::Request::new(body);
     *request.method_mut() = method;
     // The defaults replaced here own nothing (an empty map allocates
@@ -280,7 +283,8 @@ mod tests {
         let core = zttp_core::Request::new("GET", "/a?b=c")
             .with_header("X-Mixed-Case", "1")
             .with_header("x-mixed-case", "2");
-        let req = request(core, Body::empty(), true).unwrap();
+        let mut conn = zttp_core::Connection::new(zttp_core::Role::Server);
+        let req = request(core, Body::empty(), true, &mut conn).unwrap();
         assert_eq!(req.uri().path(), "/a");
         assert_eq!(req.headers().get_all("x-mixed-case").iter().count(), 2);
         let raw = req.extensions().get::<RawRequest>().unwrap();
@@ -295,6 +299,7 @@ mod tests {
                 zttp_core::Request::new(method, target),
                 Body::empty(),
                 false,
+                &mut zttp_core::Connection::new(zttp_core::Role::Server),
             )
             .unwrap();
             assert_eq!(req.method(), Method::from_bytes(method.as_bytes()).unwrap());

@@ -73,7 +73,7 @@ impl Exchange {
     pub(super) fn open(
         slot: &mut Option<Exchange>,
         request: zttp_core::Request,
-        core: &Connection,
+        core: &mut Connection,
         config: &ServerConfig,
     ) -> Result<http::Request<Body>, Unrepresentable> {
         let http2 = request.http_version == Version::Http2;
@@ -139,9 +139,9 @@ impl Exchange {
         });
         if !wants_upgrade {
             // Built straight into the caller's place.
-            return convert::request(request, body, config.raw_request);
+            return convert::request(request, body, config.raw_request, core);
         }
-        let mut request = convert::request(request, body, config.raw_request);
+        let mut request = convert::request(request, body, config.raw_request, core);
         if let Ok(request) = &mut request {
             let (on_upgrade, tx) = OnUpgrade::pair();
             request.extensions_mut().insert(on_upgrade);

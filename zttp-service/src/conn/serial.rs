@@ -236,7 +236,7 @@ impl<H: Handler> Serial<H> {
         conn.requests += 1;
         conn.idle_since = None;
         self.head_since = None;
-        let request = Exchange::open(&mut self.exchange, request, &conn.core, &conn.config);
+        let request = Exchange::open(&mut self.exchange, request, &mut conn.core, &conn.config);
         let _entered = self.exchange.as_ref().map(|ex| ex.span.clone().entered());
         match request {
             Ok(mut request) => {
