@@ -176,8 +176,9 @@ fn parse_fields(
     mut from: usize,
     mut raw: Option<&mut zttp_core::Headers>,
 ) -> Option<HeaderMap> {
-    let lines = memchr::memchr_iter(b'\n', frame.get(from..)?).count();
-    let mut map = HeaderMap::with_capacity(lines);
+    // Sized from the length rather than by counting the lines first (a pass over the head):
+    // a field line is rarely shorter than 24 bytes, and a few spare slots cost nothing.
+    let mut map = HeaderMap::with_capacity((frame.get(from..)?.len() / 24 + 1).min(256));
     while from < frame.len() {
         let end = line_end(frame, from)?;
         let line = &frame[from..end];

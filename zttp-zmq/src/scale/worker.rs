@@ -271,6 +271,17 @@ impl LocalTasks {
         while let Poll::Ready(Some(())) = self.tasks.poll_next_unpin(&mut cx) {}
     }
 
+    /// Starts a task: polls it once at once, and keeps it only if it is not done. A handler
+    /// that answers without waiting (most do) then costs no task slot in the set, and its
+    /// response is sent in this turn.
+    fn start(&mut self, mut task: BoxFuture) {
+        let waker = waker_ref(&self.wake);
+        let mut cx = Context::from_waker(&waker);
+        if task.as_mut().poll(&mut cx).is_pending() {
+            self.tasks.push(task);
+        }
+    }
+
     /// Woken since the last [`poll`](Self::poll): the thread must not sleep.
     fn woken(&self) -> bool {
         self.wake.woken.load(Ordering::Acquire)
@@ -505,9 +516,9 @@ impl<H: Handler> WorkerIo<H> {
                     Tasks::Spawned(spawn) => spawn(Box::pin(task)),
                     // A panic (say, in a response body) must not take the IO thread down;
                     // `answer` already turns a panicking handler into `ABORT`.
-                    Tasks::Local(local) => local
-                        .tasks
-                        .push(Box::pin(AssertUnwindSafe(task).catch_unwind().map(|_| ()))),
+                    Tasks::Local(local) => {
+                        local.start(Box::pin(AssertUnwindSafe(task).catch_unwind().map(|_| ())))
+                    }
                 }
             }
             proto::BODY => {
