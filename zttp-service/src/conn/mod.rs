@@ -51,6 +51,7 @@ mod received;
 mod serial;
 mod write;
 
+use std::cell::Cell;
 use std::future::poll_fn;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -182,6 +183,8 @@ pub(super) struct Conn<R> {
     pub(super) idle_since: Option<Instant>,
     /// What each request gets besides the handler.
     pub(super) around: Around,
+    /// The clock as last read, until time may have passed (see [`Conn::now`]).
+    clock: Cell<Option<Instant>>,
 }
 
 impl<R: Runtime> Conn<R> {
@@ -198,6 +201,23 @@ impl<R: Runtime> Conn<R> {
             requests: 0,
             idle_since: Some(now),
             around,
+            clock: Cell::new(None),
+        }
+    }
+
+    /// The time, for the loop's own stamps and deadlines. The runtime's clock
+    /// is read at most once between two [`tick`](Self::tick)s: the stamps of
+    /// one stretch of the loop's own work (no handler polled in between)
+    /// share one reading, e.g. a response's `Date` and the idle time that
+    /// follows it.
+    pub(super) fn now(&self) -> Instant {
+        match self.clock.get() {
+            Some(now) => now,
+            None => {
+                let now = self.runtime.now();
+                self.clock.set(Some(now));
+                now
+            }
         }
     }
 
@@ -207,7 +227,7 @@ impl<R: Runtime> Conn<R> {
     /// either way the connection ends.
     pub(super) fn answer_error(&mut self, status: u16) {
         let response = zttp_core::Response::new(status)
-            .with_header("date", http_date(self.runtime.now()).to_vec())
+            .with_header("date", http_date(self.now()).to_vec())
             .with_header("content-length", "0");
         let sent = self
             .core
@@ -225,6 +245,12 @@ impl<R: Runtime> Conn<R> {
 }
 
 impl<R> Conn<R> {
+    /// Time may have passed (a new poll of the task, a handler ran): the next
+    /// [`now`](Self::now) reads the clock.
+    pub(super) fn tick(&self) {
+        self.clock.set(None);
+    }
+
     /// Taking new requests.
     pub(super) fn serving(&self) -> bool {
         matches!(self.lifecycle, Lifecycle::Serving)

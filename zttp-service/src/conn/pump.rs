@@ -61,7 +61,12 @@ impl<H: Handler> Dispatcher<H> {
     ) -> bool {
         match self {
             Dispatcher::Serial(d) => d.poll_work(conn, queued, cx),
-            Dispatcher::Multiplex(d) => d.poll_work(conn, queued, cx),
+            Dispatcher::Multiplex(d) => {
+                let progress = d.poll_work(conn, queued, cx);
+                // Its inline handlers may have run.
+                conn.tick();
+                progress
+            }
         }
     }
 
@@ -90,7 +95,7 @@ impl<H: Handler> Dispatcher<H> {
         }
     }
 
-    fn head_deadline<R>(&self, conn: &Conn<R>) -> Option<Instant> {
+    fn head_deadline<R: Runtime>(&mut self, conn: &Conn<R>) -> Option<Instant> {
         match self {
             Dispatcher::Serial(d) => d.head_deadline(conn),
             Dispatcher::Multiplex(d) => d.head_deadline(conn),
@@ -188,6 +193,7 @@ where
     /// A turn: let the dispatcher work, write what it queued, then read (or
     /// wait for the timer). Every `continue` below is a new turn.
     pub(super) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Exit>> {
+        self.conn.tick();
         self.dispatcher.on_poll();
         for turn in 0..MAX_TURNS {
             // The task's waker is registered once per poll: it does not change within one.
@@ -314,7 +320,7 @@ where
                 }
                 debug!("lingering: discarding what the peer still sends");
                 self.conn.lifecycle = Lifecycle::Lingering {
-                    since: self.conn.runtime.now(),
+                    since: self.conn.now(),
                     discarded: 0,
                 };
                 Poll::Ready(Ok(None))
@@ -367,7 +373,7 @@ where
 
     /// The earliest deadline the connection timer must watch, and what it is for
     /// (the first of equal ones).
-    fn next_deadline(&self) -> Option<(Instant, Deadline)> {
+    fn next_deadline(&mut self) -> Option<(Instant, Deadline)> {
         fn earlier(
             a: Option<(Instant, Deadline)>,
             b: Option<(Instant, Deadline)>,
@@ -420,7 +426,7 @@ where
                         .timer_waker
                         .as_ref()
                         .is_some_and(|w| w.will_wake(cx.waker()));
-                    if registered && self.conn.runtime.now() < *at {
+                    if registered && self.conn.now() < *at {
                         return Poll::Pending;
                     }
                     if sleep.as_mut().poll(cx).is_pending() {
@@ -432,7 +438,7 @@ where
                     self.timer = None;
                 }
             }
-            let now = self.conn.runtime.now();
+            let now = self.conn.now();
             if now >= deadline {
                 self.timer = None;
                 return Poll::Ready(self.on_deadline(kind, now));
@@ -475,7 +481,7 @@ where
         if self.conn.config.write_timeout.is_some()
             && (progressed || self.write_stalled_since.is_none())
         {
-            self.write_stalled_since = Some(self.conn.runtime.now());
+            self.write_stalled_since = Some(self.conn.now());
         }
     }
 }

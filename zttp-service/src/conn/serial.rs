@@ -42,6 +42,10 @@ pub(super) struct Serial<H: Handler> {
     watch: Watch,
     /// The first bytes of the next request head arrived then.
     head_since: Option<Instant>,
+    /// The first bytes of the next request head arrived, not stamped yet:
+    /// most heads are whole by the end of the poll that read them, and need
+    /// no clock reading (see `head_deadline`).
+    head_unstamped: bool,
     /// Informational responses handlers queued.
     interim: Interim,
     /// Poll the handler: it is new, its request body moved, or the task was
@@ -62,6 +66,7 @@ impl<H: Handler> Serial<H> {
             future: Box::pin(None),
             watch: Watch::default(),
             head_since: None,
+            head_unstamped: false,
             interim: Interim::default(),
             handler_due: false,
             body_full: Cell::new(false),
@@ -125,18 +130,24 @@ impl<H: Handler> Serial<H> {
         }
     }
 
-    /// `n` bytes were read: a new head's header-read clock starts with its first byte.
-    pub(super) fn on_read<R: Runtime>(&mut self, conn: &Conn<R>, n: usize) {
+    /// `n` bytes were read: a new head's header-read clock starts with its first
+    /// byte (stamped when its deadline is first needed, see `head_deadline`).
+    pub(super) fn on_read<R>(&mut self, _conn: &Conn<R>, n: usize) {
         if n > 0 && self.exchange.is_none() && self.head_since.is_none() {
-            self.head_since = Some(conn.runtime.now());
+            self.head_unstamped = true;
         }
     }
 
     /// The deadline for the next request head: the header-read timeout once its
     /// first bytes arrived (and for a new connection), the keep-alive timeout while idle.
-    pub(super) fn head_deadline<R>(&self, conn: &Conn<R>) -> Option<Instant> {
+    /// A head still incomplete when the loop settles is stamped then: no
+    /// handler ran since its bytes were read, so that is when they arrived.
+    pub(super) fn head_deadline<R: Runtime>(&mut self, conn: &Conn<R>) -> Option<Instant> {
         if self.exchange.is_some() || conn.winding_up() {
             return None;
+        }
+        if std::mem::take(&mut self.head_unstamped) && self.head_since.is_none() {
+            self.head_since = Some(conn.now());
         }
         let config = &conn.config;
         match (self.head_since, conn.idle_since) {
@@ -149,7 +160,7 @@ impl<H: Handler> Serial<H> {
 
     /// The head deadline passed: `408` for a head in progress, else a silent close.
     pub(super) fn on_head_timeout<R: Runtime>(&mut self, conn: &mut Conn<R>) {
-        if self.head_since.is_some() {
+        if self.head_since.is_some() || self.head_unstamped {
             debug!("request head too slow; answering 408");
             conn.answer_error(408);
         } else {
@@ -236,6 +247,7 @@ impl<H: Handler> Serial<H> {
         conn.requests += 1;
         conn.idle_since = None;
         self.head_since = None;
+        self.head_unstamped = false;
         let request = Exchange::open(&mut self.exchange, request, &mut conn.core, &conn.config);
         let _entered = self.exchange.as_ref().map(|ex| ex.span.clone().entered());
         match request {
@@ -325,6 +337,8 @@ impl<H: Handler> Serial<H> {
         if due {
             let _entered = ex.span.enter();
             polled = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
+            // The handler ran: time may have passed.
+            conn.tick();
             if let Ok(Poll::Pending) = polled {
                 polled = Ok(self.watch.poll_expired(cx));
             }
@@ -381,14 +395,8 @@ impl<H: Handler> Serial<H> {
             }
         }
         let closing = !conn.serving();
-        match head::send(
-            &mut conn.core,
-            conn.runtime.now(),
-            ex,
-            &parts,
-            &body,
-            closing,
-        ) {
+        let now = conn.now();
+        match head::send(&mut conn.core, now, ex, &parts, &body, closing) {
             Err(e) => {
                 ex.response = ResponseState::Done;
                 error!(error = %e, status, "response head refused; answering 500");
@@ -500,7 +508,7 @@ impl<H: Handler> Serial<H> {
         }
         match conn.core.start_next_cycle() {
             Ok(()) => {
-                conn.idle_since = Some(conn.runtime.now());
+                conn.idle_since = Some(conn.now());
                 conn.need_data = false;
             }
             Err(e) => {
