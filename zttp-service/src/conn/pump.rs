@@ -70,6 +70,15 @@ impl<H: Handler> Dispatcher<H> {
         }
     }
 
+    /// True when written output may let it move on (a response body held
+    /// back by the high-water mark; HTTP/2's windows and queues).
+    fn waits_for_output(&self) -> bool {
+        match self {
+            Dispatcher::Serial(d) => d.is_streaming(),
+            Dispatcher::Multiplex(_) => true,
+        }
+    }
+
     /// The task was polled (woken).
     fn on_poll(&mut self) {
         if let Dispatcher::Serial(d) = self {
@@ -255,7 +264,10 @@ where
                 }
                 _ => {}
             }
-            if wrote {
+            // The dispatcher settled before the write: only a response body
+            // it held back for the output can move now. Otherwise the next
+            // thing that can happen is a read (or a wake, or the timer).
+            if wrote && self.dispatcher.waits_for_output() {
                 continue;
             }
             if self.dispatcher.wants_read(&self.conn, cx) {

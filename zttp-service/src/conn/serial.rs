@@ -78,6 +78,11 @@ impl<H: Handler> Serial<H> {
         self.handler_due = true;
     }
 
+    /// True while a response body is being sent.
+    pub(super) fn is_streaming(&self) -> bool {
+        self.exchange.as_ref().is_some_and(Exchange::is_streaming)
+    }
+
     /// True while no exchange is in progress (the protocol may still change).
     pub(super) fn is_idle(&self) -> bool {
         self.exchange.is_none()
