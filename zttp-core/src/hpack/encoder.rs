@@ -1,5 +1,6 @@
 //! Header block encoding (RFC 7541 §6) and the indexing policy.
 
+use super::cache::{BlockCache, Reuse};
 use super::huffman;
 use super::index::{hash_field, hash_name, static_name, DynamicIndex};
 use super::integer;
@@ -51,6 +52,10 @@ const STATUS_FIRST: usize = 8;
 /// Each string is Huffman-coded when that is strictly shorter. Names are sent
 /// as given: HTTP/2 requires them lowercase, and that is the caller's job.
 ///
+/// A field repeated at the same position as in the previous block is copied
+/// from that block when its representation is still what encoding would give
+/// (see `cache`): the bytes are the same, only cheaper to produce.
+///
 /// ```
 /// use zttp_core::hpack::{Decoder, Encoder};
 ///
@@ -70,6 +75,24 @@ pub struct Encoder {
     pending_update: Option<(usize, usize)>,
     /// Whether strings may be Huffman-coded (always, outside tests).
     huffman: bool,
+    /// Counts the changes of `table` (entries or maximum size).
+    generation: u64,
+    /// The previous block's representations, by field position.
+    cache: BlockCache,
+    /// Whether `cache` is used (always, outside tests).
+    caching: bool,
+}
+
+/// What the representation of one field depended on, and whether it changed
+/// the dynamic table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Depends {
+    /// The static table only.
+    Static,
+    /// The dynamic table too, which it left unchanged.
+    Table,
+    /// It inserted into the dynamic table.
+    Inserted,
 }
 
 impl Default for Encoder {
@@ -86,6 +109,9 @@ impl Encoder {
             index: DynamicIndex::default(),
             pending_update: None,
             huffman: true,
+            generation: 0,
+            cache: BlockCache::default(),
+            caching: true,
         }
     }
 
@@ -103,6 +129,7 @@ impl Encoder {
         self.pending_update = Some((smallest, size));
         self.table.set_capacity(size);
         self.index.evicted(self.table.len());
+        self.generation += 1;
     }
 
     /// Appends one header block for `fields` (name, value, sensitive) to `dst`.
@@ -116,12 +143,62 @@ impl Encoder {
             }
             integer::encode(size, 5, 0x20, dst);
         }
+        if !self.caching {
+            for (name, value, sensitive) in fields {
+                self.encode_field(name, value, sensitive, dst);
+            }
+            return;
+        }
+        let start = dst.len();
+        // Kept representations not yet copied: consecutive ones are copied at once.
+        let mut run: Option<std::ops::Range<usize>> = None;
+        let mut changed = false;
+        let mut count = 0;
         for (name, value, sensitive) in fields {
-            self.encode_field(name, value, sensitive, dst);
+            let i = count;
+            count += 1;
+            if let Some(kept) = self.cache.hit(i, name, value, sensitive, self.generation) {
+                let pending = match run {
+                    Some(r) if r.end == kept.start => r.start..kept.end,
+                    Some(r) => {
+                        dst.put_slice(self.cache.wire(r));
+                        kept
+                    }
+                    None => kept,
+                };
+                self.cache.reused(i, dst.len() - start + pending.len());
+                run = Some(pending);
+                continue;
+            }
+            if let Some(r) = run.take() {
+                dst.put_slice(self.cache.wire(r));
+            }
+            let generation = self.generation;
+            let reuse = match self.encode_field(name, value, sensitive, dst) {
+                Depends::Static => Reuse::Always,
+                Depends::Table => Reuse::At(generation),
+                Depends::Inserted => Reuse::Never,
+            };
+            self.cache
+                .encoded(i, name, value, sensitive, reuse, dst.len() - start);
+            changed = true;
+        }
+        if let Some(r) = run {
+            dst.put_slice(self.cache.wire(r));
+        }
+        if changed || !self.cache.unchanged(count) {
+            self.cache.finish(count, &dst[start..]);
         }
     }
 
-    fn encode_field(&mut self, name: &[u8], value: &[u8], sensitive: bool, dst: &mut BytesMut) {
+    /// Appends the representation of one field; says what it depended on.
+    fn encode_field(
+        &mut self,
+        name: &[u8],
+        value: &[u8],
+        sensitive: bool,
+        dst: &mut BytesMut,
+    ) -> Depends {
         // Every response starts with `:status`; the common codes are static
         // entries 8 to 14, sent as that index (what the general path finds).
         if name == b":status" && !sensitive {
@@ -129,7 +206,7 @@ impl Encoder {
                 (STATUS_FIRST..STATUS_FIRST + 7).find(|&i| STATIC_TABLE[i - 1].1 == value)
             {
                 dst.put_u8(0x80 | i as u8);
-                return;
+                return Depends::Static;
             }
         }
         let name_hash = hash_name(name);
@@ -149,7 +226,7 @@ impl Encoder {
             if !never_index {
                 if let Some(i) = (first..first + count).find(|&i| STATIC_TABLE[i - 1].1 == value) {
                     integer::encode(i, 7, 0x80, dst);
-                    return;
+                    return Depends::Static;
                 }
             }
             name_match = Some((first, Bytes::from_static(STATIC_TABLE[first - 1].0)));
@@ -159,10 +236,16 @@ impl Encoder {
         if let Some(hash) = field_hash {
             if let Some(i) = self.index.find_field(&self.table, name, value, hash) {
                 integer::encode(STATIC_LEN + 1 + i, 7, 0x80, dst);
-                return;
+                return Depends::Table;
             }
         }
+        // Whether the dynamic table was consulted.
+        let mut depends = match field_hash {
+            Some(_) => Depends::Table,
+            None => Depends::Static,
+        };
         if name_match.is_none() {
+            depends = Depends::Table;
             name_match = self
                 .index
                 .find_name(&self.table, name, name_hash)
@@ -193,7 +276,10 @@ impl Encoder {
             self.table.insert(name, Bytes::copy_from_slice(value));
             self.index.inserted(name_hash, field_hash);
             self.index.evicted(self.table.len());
+            self.generation += 1;
+            depends = Depends::Inserted;
         }
+        depends
     }
 
     fn encode_string(&self, s: &[u8], dst: &mut BytesMut) {

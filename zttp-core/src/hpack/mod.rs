@@ -13,6 +13,8 @@
 //! - `table` — the static table (Appendix A) and the dynamic table (§4) with its
 //!   `32 + name + value` size accounting and oldest-first eviction;
 //! - `index` — the encoder's hashed look-ups into both tables;
+//! - `cache` — the encoder's previous block, reused field by field while the
+//!   dynamic table is as it was;
 //! - `decoder` / `encoder` — the representations of §6.
 //!
 //! A decoding error other than [`DecoderError::HeaderListTooLarge`] is a
@@ -25,6 +27,7 @@
 //!
 //! [`Bytes`]: bytes::Bytes
 
+mod cache;
 mod decoder;
 mod encoder;
 mod huffman;

@@ -9,6 +9,9 @@ fn encoder(table_size: usize, huffman: bool) -> Encoder {
         index: DynamicIndex::default(),
         pending_update: None,
         huffman,
+        generation: 0,
+        cache: BlockCache::default(),
+        caching: true,
     }
 }
 
@@ -324,5 +327,222 @@ fn status_codes_of_the_static_table_are_one_byte_and_others_round_trip() {
             (&decoded[0].name[..], &decoded[0].value[..]),
             (&b":status"[..], digits.as_bytes())
         );
+    }
+}
+
+// ---- the previous block, reused field by field ----
+
+/// Owned `(name, value, sensitive)` fields of one block.
+type Fields = Vec<(Vec<u8>, Vec<u8>, bool)>;
+
+/// A hello-like response head at second `second` with length `len`.
+fn response_head(second: u32, len: &str) -> Fields {
+    let date = format!(
+        "Tue, 01 Dec 2026 22:{:02}:{:02} GMT",
+        second / 60,
+        second % 60
+    );
+    vec![
+        (b":status".to_vec(), b"200".to_vec(), false),
+        (b"content-type".to_vec(), b"text/plain".to_vec(), false),
+        (b"date".to_vec(), date.into_bytes(), false),
+        (b"content-length".to_vec(), len.as_bytes().to_vec(), false),
+    ]
+}
+
+fn encode_owned(encoder: &mut Encoder, fields: &[(Vec<u8>, Vec<u8>, bool)]) -> Vec<u8> {
+    let mut dst = BytesMut::new();
+    encoder.encode(
+        fields.iter().map(|(n, v, s)| (&n[..], &v[..], *s)),
+        &mut dst,
+    );
+    dst.to_vec()
+}
+
+/// Encodes `blocks` (each after an optional table size change) with a
+/// caching and a non-caching encoder: the bytes must be the same, and the
+/// decoder must give back every field. Returns the fields the cache reused.
+fn same_bytes_as_without_cache(blocks: &[(Option<usize>, Fields)]) -> usize {
+    let mut cached = Encoder::new();
+    let mut plain = Encoder::new();
+    plain.caching = false;
+    let mut dec = Decoder::new(4096);
+    for (i, (size, fields)) in blocks.iter().enumerate() {
+        if let Some(size) = *size {
+            cached.set_max_table_size(size);
+            plain.set_max_table_size(size);
+            dec.set_max_table_size(size);
+        }
+        let wire = encode_owned(&mut cached, fields);
+        assert_eq!(wire, encode_owned(&mut plain, fields), "block {i}");
+        let decoded = decode(&mut dec, &wire);
+        assert_eq!(decoded.len(), fields.len(), "block {i}");
+        for (got, (name, value, sensitive)) in decoded.iter().zip(fields) {
+            assert_eq!((&got.name[..], &got.value[..]), (&name[..], &value[..]));
+            assert_eq!(
+                got.sensitive,
+                *sensitive || never_indexed_by_policy(name, value)
+            );
+        }
+    }
+    cached.cache.reused
+}
+
+#[test]
+fn repeated_response_head_is_copied_field_by_field() {
+    let blocks: Vec<_> = (0..4).map(|_| (None, response_head(0, "13"))).collect();
+    // The first block inserts `content-type` and `date`; the second finds
+    // them (a new table generation), the third and fourth reuse all four.
+    assert_eq!(same_bytes_as_without_cache(&blocks), 1 + 1 + 4 + 4);
+}
+
+#[test]
+fn a_new_date_each_second_is_inserted_once_and_then_reused() {
+    let mut blocks = Vec::new();
+    for second in 0..5 {
+        for _ in 0..3 {
+            blocks.push((None, response_head(second, "13")));
+        }
+    }
+    assert!(same_bytes_as_without_cache(&blocks) > 0);
+}
+
+#[test]
+fn a_different_content_length_keeps_the_other_fields_reused() {
+    let lengths = ["13", "2", "65536", "13", "0", "0", "1048576"];
+    let blocks: Vec<_> = lengths
+        .iter()
+        .map(|n| (None, response_head(7, n)))
+        .collect();
+    // The second block finds `content-type` and `date` in the table (a new
+    // generation); from the third on, the three other fields are reused each
+    // time, and the length too when it repeats.
+    assert_eq!(same_bytes_as_without_cache(&blocks), 1 + 3 + 3 + 3 + 4 + 3);
+}
+
+#[test]
+fn a_table_size_change_invalidates_the_kept_table_references() {
+    let head = || response_head(3, "13");
+    let blocks = vec![
+        (None, head()),
+        (None, head()),
+        (None, head()),
+        // The table shrinks to hold `date` at most: `content-type` goes.
+        (Some(80), head()),
+        (None, head()),
+        (Some(0), head()),
+        (None, head()),
+        (Some(4096), head()),
+        (None, head()),
+        (None, head()),
+        // Down and up again before the next block: two updates.
+        (Some(0), vec![]),
+        (Some(4096), head()),
+        (None, head()),
+    ];
+    same_bytes_as_without_cache(&blocks);
+    // And a size change between blocks of the same caching encoder starts the
+    // next block with the update, never with a kept reference.
+    let mut enc = Encoder::new();
+    let fields = response_head(3, "13");
+    encode_owned(&mut enc, &fields);
+    let steady = encode_owned(&mut enc, &fields);
+    assert_eq!(encode_owned(&mut enc, &fields), steady);
+    enc.set_max_table_size(0);
+    let after = encode_owned(&mut enc, &fields);
+    assert_eq!(after[0], 0x20, "size update first");
+    let mut plain = Encoder::new();
+    plain.caching = false;
+    encode_owned(&mut plain, &fields);
+    encode_owned(&mut plain, &fields);
+    encode_owned(&mut plain, &fields);
+    plain.set_max_table_size(0);
+    assert_eq!(after, encode_owned(&mut plain, &fields));
+}
+
+#[test]
+fn sensitivity_and_position_are_part_of_what_is_reused() {
+    let field =
+        |name: &str, value: &str, s: bool| (name.as_bytes().to_vec(), value.as_bytes().to_vec(), s);
+    let a = vec![field("x-token", "abc", false), field("x-other", "1", false)];
+    let b = vec![field("x-token", "abc", true), field("x-other", "1", false)];
+    let c = vec![field("x-other", "1", false), field("x-token", "abc", false)];
+    let d = vec![field("x-token", "ab", false), field("x-other", "c1", false)];
+    let blocks: Vec<_> = [&a, &a, &b, &b, &a, &c, &c, &a, &d, &d, &a]
+        .into_iter()
+        .map(|f| (None, f.clone()))
+        .collect();
+    same_bytes_as_without_cache(&blocks);
+}
+
+#[test]
+fn large_and_many_field_blocks_stay_correct() {
+    let many: Vec<_> = (0..40)
+        .map(|i| (format!("x-f{i}").into_bytes(), vec![b'v'; i * 3], false))
+        .collect();
+    let big = vec![(b"x-big".to_vec(), vec![b'b'; 2000], false)];
+    let blocks: Vec<_> = [&many, &many, &big, &big, &many, &many]
+        .into_iter()
+        .map(|f| (None, f.clone()))
+        .collect();
+    same_bytes_as_without_cache(&blocks);
+}
+
+fn response_like_field() -> impl Strategy<Value = (Vec<u8>, Vec<u8>, bool)> {
+    (
+        prop_oneof![
+            Just(b":status".to_vec()),
+            Just(b"content-type".to_vec()),
+            Just(b"content-length".to_vec()),
+            Just(b"date".to_vec()),
+            Just(b"set-cookie".to_vec()),
+            Just(b"cookie".to_vec()),
+            Just(b"authorization".to_vec()),
+            Just(b"x-a".to_vec()),
+            Just(b"x-b".to_vec()),
+        ],
+        prop_oneof![
+            Just(b"200".to_vec()),
+            Just(b"text/plain".to_vec()),
+            Just(b"13".to_vec()),
+            Just(b"".to_vec()),
+            proptest::collection::vec(b'a'..=b'c', 0..3),
+            proptest::collection::vec(b' '..=b'~', 60..120),
+        ],
+        proptest::bool::weighted(0.1),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Blocks drawn from a few templates, each field sometimes changed, with
+    /// table size changes in between: the caching encoder sends exactly the
+    /// bytes of one that encodes every block afresh.
+    #[test]
+    fn caching_never_changes_the_bytes(
+        templates in proptest::collection::vec(
+            proptest::collection::vec(response_like_field(), 0..8), 1..4),
+        steps in proptest::collection::vec(
+            (
+                any::<prop::sample::Index>(),
+                proptest::option::weighted(0.1, prop_oneof![Just(0usize), Just(64), Just(150), Just(4096), 0usize..5000]),
+                proptest::option::weighted(0.3, (any::<prop::sample::Index>(), response_like_field())),
+            ),
+            1..40,
+        ),
+    ) {
+        let blocks: Vec<_> = steps
+            .into_iter()
+            .map(|(t, size, change)| {
+                let mut fields = templates[t.index(templates.len())].clone();
+                if let (Some((at, field)), false) = (change, fields.is_empty()) {
+                    let i = at.index(fields.len());
+                    fields[i] = field;
+                }
+                (size, fields)
+            })
+            .collect();
+        same_bytes_as_without_cache(&blocks);
     }
 }
