@@ -120,6 +120,18 @@ pub(crate) fn parse_decimal(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() {
         return None;
     }
+    if digits.len() < 20 {
+        // Nineteen digits cannot overflow: no checked arithmetic.
+        let mut n = 0u64;
+        for &d in digits {
+            let digit = d.wrapping_sub(b'0');
+            if digit > 9 {
+                return None;
+            }
+            n = n * 10 + u64::from(digit);
+        }
+        return Some(n);
+    }
     digits.iter().try_fold(0u64, |n, &d| {
         if !d.is_ascii_digit() {
             return None;
@@ -183,5 +195,29 @@ mod tests {
             );
         }
         assert_eq!(parse(&["18446744073709551615"]), Ok(Some(u64::MAX)));
+    }
+
+    #[test]
+    fn decimals_of_every_length_parse_as_std_parses_them() {
+        for len in 1..=21 {
+            let nines = "9".repeat(len);
+            assert_eq!(
+                parse_decimal(nines.as_bytes()),
+                nines.parse().ok(),
+                "{nines}"
+            );
+            for bad in [b'/', b':', b' ', b'a', 0x80] {
+                for at in [0, len / 2, len - 1] {
+                    let mut digits = nines.clone().into_bytes();
+                    digits[at] = bad;
+                    assert_eq!(parse_decimal(&digits), None, "{digits:?}");
+                }
+            }
+        }
+        assert_eq!(parse_decimal(b"0000000000000000000"), Some(0));
+        assert_eq!(
+            parse_decimal(b"1234567890123456789"),
+            Some(1234567890123456789)
+        );
     }
 }

@@ -192,6 +192,7 @@ impl Connection {
     /// True when the connection must be closed once the outgoing bytes are
     /// written: the peer asked (`Connection: close`, HTTP/1.0 without keep-alive),
     /// framing requires it, an error happened, or HTTP/2 finished its GOAWAY.
+    #[inline]
     pub fn should_close(&self) -> bool {
         match &self.inner {
             Inner::Detecting(_) => false,
@@ -220,6 +221,7 @@ impl Connection {
     }
 
     /// The peer error this connection is stuck in, if any.
+    #[inline]
     pub fn remote_error(&self) -> Option<RemoteProtocolError> {
         match &self.inner {
             Inner::Detecting(_) => None,
@@ -309,6 +311,7 @@ impl Connection {
     /// Only the peer can make reading fail: the error is the rule it broke
     /// (with the status to answer, or the HTTP/2 code already sent in
     /// GOAWAY), and every later call returns it again.
+    #[inline]
     pub fn next_event(&mut self) -> Result<Event, RemoteProtocolError> {
         match &mut self.inner {
             Inner::Detecting(_) => Ok(Event::NeedData),
@@ -552,6 +555,7 @@ impl Connection {
     /// Like `poll_transmit`, it ends in-place edits of what was queued (an
     /// HTTP/2 frame's END_STREAM flag is no longer set after the fact).
     #[must_use]
+    #[inline]
     pub fn peek_transmit(&mut self) -> &[u8] {
         match self.outbound() {
             Some(out) => out.front(),
@@ -574,6 +578,7 @@ impl Connection {
     }
 
     /// Number of bytes waiting to be written.
+    #[inline]
     pub fn pending_send_len(&self) -> usize {
         match &self.inner {
             Inner::Detecting(_) => 0,
@@ -582,6 +587,7 @@ impl Connection {
         }
     }
 
+    #[inline]
     fn outbound(&mut self) -> Option<&mut Outbound> {
         match &mut self.inner {
             Inner::Detecting(_) => None,

@@ -66,6 +66,7 @@ impl Outbound {
     }
 
     /// Total bytes waiting.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
@@ -83,6 +84,7 @@ impl Outbound {
 
     /// The oldest waiting bytes, borrowed: the first queued chunk, or the
     /// small writes gathered after it (empty when nothing waits).
+    #[inline]
     pub(crate) fn front(&self) -> &[u8] {
         match self.chunks.front() {
             Some(chunk) => chunk,

@@ -127,6 +127,7 @@ impl H1Connection {
 
     // ---- getters ----
 
+    #[inline]
     pub(crate) fn should_close(&self) -> bool {
         !self.keep_alive || self.error.is_some() || matches!(self.recv, RecvState::Closed)
     }
@@ -139,6 +140,7 @@ impl H1Connection {
         matches!(self.recv, RecvState::Switched)
     }
 
+    #[inline]
     pub(crate) fn remote_error(&self) -> Option<RemoteProtocolError> {
         self.error
     }
@@ -150,10 +152,12 @@ impl H1Connection {
         )
     }
 
+    #[inline]
     pub(crate) fn outbound(&mut self) -> &mut Outbound {
         &mut self.out
     }
 
+    #[inline]
     pub(crate) fn outbound_ref(&self) -> &Outbound {
         &self.out
     }
