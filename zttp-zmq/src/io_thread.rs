@@ -728,8 +728,8 @@ impl StreamIo {
         }
     }
 
-    fn send_close(&self, id: &[u8]) {
-        if self.socket.send(id, zmq::SNDMORE | zmq::DONTWAIT).is_ok() {
+    fn send_close(&mut self, id: &[u8]) {
+        if crate::sys::send_bytes(&mut self.socket, id, zmq::SNDMORE | zmq::DONTWAIT).is_ok() {
             let _ = self.socket.send(&[][..], zmq::DONTWAIT);
         }
     }
@@ -739,7 +739,7 @@ impl StreamIo {
         let Some(entry) = self.peers.get_mut(&peer.id) else {
             return false;
         };
-        let (outcome, sent) = flush(&self.socket, peer);
+        let (outcome, sent) = flush(&mut self.socket, peer);
         if sent {
             entry.last_sent = self.turn_started;
         }
@@ -796,7 +796,7 @@ impl StreamIo {
 
 /// Sends the peer's queued frames as they are (and its close, when asked), never blocking;
 /// also says whether any data frame went out.
-fn flush(socket: &zmq::Socket, peer: &Peer) -> (Flush, bool) {
+fn flush(socket: &mut zmq::Socket, peer: &Peer) -> (Flush, bool) {
     let mut sent = false;
     loop {
         let outgoing = peer.next_outgoing();
@@ -805,7 +805,7 @@ fn flush(socket: &zmq::Socket, peer: &Peer) -> (Flush, bool) {
         }
         // EAGAIN (peer's pipe full, or just closed) and EHOSTUNREACH (unknown id) both
         // surface on the id frame, before anything is committed.
-        match socket.send(&peer.id[..], zmq::SNDMORE | zmq::DONTWAIT) {
+        match crate::sys::send_bytes(socket, &peer.id, zmq::SNDMORE | zmq::DONTWAIT) {
             Ok(()) => {}
             Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => {
                 if let Outgoing::Frame(frame, len, _) = outgoing {

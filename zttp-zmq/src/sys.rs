@@ -16,6 +16,34 @@ pub(crate) fn set_tcp_maxrt(socket: &mut zmq::Socket, ms: i32) -> io::Result<()>
     set_int_option(socket, zmq_sys::ZMQ_TCP_MAXRT, ms)
 }
 
+/// Sends `bytes` as one frame with `zmq_send` (libzmq copies them into a message of its
+/// own): the `zmq` crate would build a `Message` around them first and close it after, two
+/// more calls into libzmq per frame.
+#[allow(unsafe_code)]
+pub(crate) fn send_bytes(
+    socket: &mut zmq::Socket,
+    bytes: &[u8],
+    flags: i32,
+) -> Result<(), zmq::Error> {
+    // SAFETY: `socket.as_mut_ptr()` is the live libzmq socket owned by `socket`, borrowed
+    // mutably for the whole call so no other thread can use or close it meanwhile. `bytes`
+    // is a live slice of exactly the length passed; libzmq only reads it, and copies it
+    // before returning. `zmq_errno` reads the calling thread's `errno`.
+    let rc = unsafe {
+        zmq_sys::zmq_send(
+            socket.as_mut_ptr(),
+            bytes.as_ptr().cast(),
+            bytes.len(),
+            flags as std::os::raw::c_int,
+        )
+    };
+    if rc < 0 {
+        Err(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }))
+    } else {
+        Ok(())
+    }
+}
+
 /// Sets an `int` socket option by number.
 #[allow(unsafe_code)]
 fn set_int_option(socket: &mut zmq::Socket, option: u32, value: i32) -> io::Result<()> {

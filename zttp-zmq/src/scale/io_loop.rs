@@ -312,7 +312,7 @@ impl GatewayIo {
         if !self.pool.worker_heard(identity, now) {
             // It restarted us, or we declared it dead: it must join again.
             let _ = wire::send(
-                &self.socket,
+                &mut self.socket,
                 Some(identity),
                 &proto::simple(proto::UNKNOWN, 0),
             );
@@ -421,7 +421,7 @@ impl GatewayIo {
                 proto::refuse(&reason)
             }
         };
-        let _ = wire::send(&self.socket, Some(identity), &reply);
+        let _ = wire::send(&mut self.socket, Some(identity), &reply);
     }
 
     /// The worker sent a malformed response: `502`, and the exchange is cancelled there.
@@ -529,12 +529,12 @@ impl GatewayIo {
             self.pool.job_body_sent(id, sent as u64, now);
             // The head goes out straight from the entry (which keeps it for a re-dispatch);
             // without body the request is this one frame.
-            let mut reached = deliver(&self.socket, &mut self.backlogs, &w, &[&entry.head]);
+            let mut reached = deliver(&mut self.socket, &mut self.backlogs, &w, &[&entry.head]);
             for chunk in held {
                 let control = proto::control_bytes(proto::BODY, id);
                 reached = reached.and_then(|()| {
                     deliver(
-                        &self.socket,
+                        &mut self.socket,
                         &mut self.backlogs,
                         &w,
                         &[&control[..], &chunk],
@@ -544,7 +544,7 @@ impl GatewayIo {
             if end {
                 let control = proto::control_bytes(proto::END, id);
                 reached = reached
-                    .and_then(|()| deliver(&self.socket, &mut self.backlogs, &w, &[&control]));
+                    .and_then(|()| deliver(&mut self.socket, &mut self.backlogs, &w, &[&control]));
             }
             if reached.is_err() {
                 self.unreachable(&w);
@@ -560,7 +560,7 @@ impl GatewayIo {
 
     /// [`send`](Self::send) of borrowed frames, copied only if the message must wait.
     fn send_parts<F: AsRef<[u8]>>(&mut self, worker: &WorkerId, frames: &[F]) {
-        if deliver(&self.socket, &mut self.backlogs, worker, frames).is_err() {
+        if deliver(&mut self.socket, &mut self.backlogs, worker, frames).is_err() {
             self.unreachable(worker);
         }
     }
@@ -579,7 +579,7 @@ impl GatewayIo {
         let mut lost = Vec::new();
         for (w, backlog) in self.backlogs.iter_mut() {
             while let Some(frames) = backlog.front() {
-                match wire::send(&self.socket, Some(w), frames) {
+                match wire::send(&mut self.socket, Some(w), frames) {
                     Ok(true) => {
                         backlog.pop_front();
                     }
@@ -650,7 +650,7 @@ impl Attached for GatewayIo {
 /// Sends one message to a worker, or queues it (copied) behind the worker's earlier blocked
 /// messages; `Err` when the worker is unreachable.
 fn deliver<F: AsRef<[u8]>>(
-    socket: &zmq::Socket,
+    socket: &mut zmq::Socket,
     backlogs: &mut HashMap<WorkerId, VecDeque<Frames>, IdBuild>,
     worker: &WorkerId,
     frames: &[F],

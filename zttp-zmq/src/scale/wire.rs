@@ -11,13 +11,13 @@ const COPY_BELOW: usize = 4096;
 /// Sends `[identity?, frames...]` without blocking: Ok(false) on `EAGAIN` (nothing sent),
 /// Err when the peer is unreachable (`EHOSTUNREACH` on a ROUTER with `ROUTER_MANDATORY`).
 pub(crate) fn send<F: AsRef<[u8]>>(
-    socket: &zmq::Socket,
+    socket: &mut zmq::Socket,
     identity: Option<&[u8]>,
     frames: &[F],
 ) -> io::Result<bool> {
     let mut first = true;
     if let Some(identity) = identity {
-        match socket.send(identity, zmq::SNDMORE | zmq::DONTWAIT) {
+        match crate::sys::send_bytes(socket, identity, zmq::SNDMORE | zmq::DONTWAIT) {
             Ok(()) => first = false,
             Err(zmq::Error::EAGAIN) => return Ok(false),
             Err(e) => return Err(e.into()),
@@ -26,7 +26,7 @@ pub(crate) fn send<F: AsRef<[u8]>>(
     let last = frames.len().saturating_sub(1);
     for (i, frame) in frames.iter().enumerate() {
         let more = if i < last { zmq::SNDMORE } else { 0 };
-        match socket.send(frame.as_ref(), more | zmq::DONTWAIT) {
+        match crate::sys::send_bytes(socket, frame.as_ref(), more | zmq::DONTWAIT) {
             Ok(()) => first = false,
             Err(zmq::Error::EAGAIN) if first => return Ok(false),
             Err(e) => return Err(e.into()),

@@ -330,7 +330,7 @@ impl<H: Handler> WorkerIo<H> {
     }
 
     fn send_message(&mut self, message: Message) -> io::Result<()> {
-        if self.backlog.is_empty() && wire::send(&self.socket, None, message.frames())? {
+        if self.backlog.is_empty() && wire::send(&mut self.socket, None, message.frames())? {
             return Ok(());
         }
         self.backlog.push_back(message);
@@ -339,7 +339,7 @@ impl<H: Handler> WorkerIo<H> {
 
     fn flush_backlog(&mut self) -> io::Result<()> {
         while let Some(message) = self.backlog.front() {
-            if !wire::send(&self.socket, None, message.frames())? {
+            if !wire::send(&mut self.socket, None, message.frames())? {
                 break;
             }
             self.backlog.pop_front();
@@ -385,7 +385,7 @@ impl<H: Handler> WorkerIo<H> {
         self.heartbeat = None;
         self.next_beat = Instant::now() + HELLO_EVERY;
         let hello = proto::hello(proto::VERSION, self.capacity_now());
-        wire::send(&self.socket, None, &hello).map(|_| ())
+        wire::send(&mut self.socket, None, &hello).map(|_| ())
     }
 
     fn ready(&mut self) -> io::Result<()> {
