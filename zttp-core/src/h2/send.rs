@@ -159,16 +159,18 @@ impl SendHalf {
         end_stream: bool,
         may_end: bool,
     ) {
-        let fields = fields.iter().map(|(n, v, s)| (&n[..], &v[..], *s));
-        self.write_fields(stream_id, fields, end_stream, may_end);
+        let mut fields = fields.iter().map(|(n, v, s)| (&n[..], &v[..], *s));
+        self.write_fields(stream_id, &mut fields, end_stream, may_end);
     }
 
     /// [`write_header_block`](Self::write_header_block) from borrowed
     /// `(lowercase name, value, never-index)` fields, pseudo-fields first.
+    /// The iterator is borrowed, not moved: a response head's iterator is
+    /// large enough that each move is a `memcpy`.
     pub(crate) fn write_fields<'a>(
         &mut self,
         stream_id: u32,
-        fields: impl Iterator<Item = (&'a [u8], &'a [u8], bool)>,
+        fields: &mut impl Iterator<Item = (&'a [u8], &'a [u8], bool)>,
         end_stream: bool,
         may_end: bool,
     ) {

@@ -26,6 +26,31 @@ const MAX_FIELD_LEN: usize = 256;
 /// A block longer than this is not kept.
 const MAX_BLOCK_LEN: usize = 1024;
 
+/// `a == b` for slices of the same length, without a call for the short
+/// names and values of typical response heads.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    #[inline(always)]
+    fn word(s: &[u8], at: usize) -> u64 {
+        u64::from_ne_bytes(s[at..at + 8].try_into().expect("eight bytes"))
+    }
+    #[inline(always)]
+    fn half(s: &[u8], at: usize) -> u32 {
+        u32::from_ne_bytes(s[at..at + 4].try_into().expect("four bytes"))
+    }
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    match n {
+        // Two overlapping words, or two overlapping halves, cover the bytes.
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        0..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        _ => a == b,
+    }
+}
+
 /// When a kept representation may be reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Reuse {
@@ -66,7 +91,7 @@ pub(crate) struct BlockCache {
 impl BlockCache {
     /// The kept representation of field `i` if the field is `(name, value,
     /// sensitive)` and may be reused at table generation `generation`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn hit(
         &self,
         i: usize,
@@ -85,8 +110,8 @@ impl BlockCache {
             && kept.sensitive == sensitive
             && kept.name_len == name.len()
             && kept.key.len() == name.len() + value.len()
-            && kept.key[..kept.name_len] == *name
-            && kept.key[kept.name_len..] == *value;
+            && same_bytes(&kept.key[..kept.name_len], name)
+            && same_bytes(&kept.key[kept.name_len..], value);
         same.then(|| kept.range.clone())
     }
 
@@ -174,5 +199,24 @@ impl BlockCache {
     pub(crate) fn clear(&mut self) {
         self.fields.clear();
         self.wire.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_bytes;
+
+    #[test]
+    fn same_bytes_is_slice_equality_at_every_length() {
+        let a: Vec<u8> = (0..40).collect();
+        for n in 0..40 {
+            assert!(same_bytes(&a[..n], &a[..n]));
+            for i in 0..n {
+                let mut b = a[..n].to_vec();
+                b[i] ^= 0x20;
+                assert!(!same_bytes(&a[..n], &b), "length {n}, byte {i}");
+            }
+            assert!(!same_bytes(&a[..n], &a[..n + 1]));
+        }
     }
 }

@@ -167,8 +167,8 @@ impl H2Connection {
             };
             kept.map(|(range, sensitive)| (name, &value[range], sensitive))
         });
-        let all = std::iter::once((&b":status"[..], &digits[..], false)).chain(regular);
-        self.send.write_fields(id, all, false, is_final);
+        let mut all = std::iter::once((&b":status"[..], &digits[..], false)).chain(regular);
+        self.send.write_fields(id, &mut all, false, is_final);
         if is_final {
             if let Some(s) = self.streams.get_mut(id) {
                 s.send = SendSide::Body(send_body);
