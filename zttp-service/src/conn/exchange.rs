@@ -154,12 +154,15 @@ impl Exchange {
     pub(super) fn outcome_response(&self, outcome: Outcome) -> http::Response<Body> {
         match outcome {
             Ok(response) => response,
-            Err(panic) => {
-                let message = super::panic_message(&panic);
-                error!(parent: &self.span, panic = message, "handler panicked; answering 500");
-                super::status_response(StatusCode::INTERNAL_SERVER_ERROR)
-            }
+            Err(panic) => self.panic_response(&panic),
         }
+    }
+
+    /// The `500` that answers a handler's panic (logged here).
+    pub(super) fn panic_response(&self, panic: &Panic) -> http::Response<Body> {
+        let message = super::panic_message(panic);
+        error!(parent: &self.span, panic = message, "handler panicked; answering 500");
+        super::status_response(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     /// `Expect: 100-continue`: the `100` goes out when the handler first
@@ -271,6 +274,8 @@ pub(super) fn next_body_step(
 
 /// A handler's outcome: the response, or the panic it raised.
 pub(super) type Outcome = std::thread::Result<http::Response<Body>>;
+/// What a panic carries.
+pub(super) type Panic = Box<dyn std::any::Any + Send>;
 pin_project_lite::pin_project! {
     /// An HTTP/2 stream's handler: yields its stream id with the outcome, and
     /// ends early (with `Aborted`) when the stream is reset.

@@ -75,13 +75,38 @@ pub(super) fn send(
     body: &Body,
     closing: bool,
 ) -> Result<AfterHead, LocalProtocolError> {
+    send_head(core, now, ex, parts.status, &parts.headers, body, closing)
+}
+
+/// [`send`] for a whole response, left where it is (it is large).
+pub(super) fn send_response(
+    core: &mut Connection,
+    now: Instant,
+    ex: &Exchange,
+    response: &http::Response<Body>,
+    closing: bool,
+) -> Result<AfterHead, LocalProtocolError> {
+    let (status, headers) = (response.status(), response.headers());
+    send_head(core, now, ex, status, headers, response.body(), closing)
+}
+
+#[inline]
+fn send_head(
+    core: &mut Connection,
+    now: Instant,
+    ex: &Exchange,
+    status: http::StatusCode,
+    headers: &http::HeaderMap,
+    body: &Body,
+    closing: bool,
+) -> Result<AfterHead, LocalProtocolError> {
     let http2 = core.protocol() == zttp_core::Protocol::Http2;
-    let status = parts.status.as_u16();
+    let status = status.as_u16();
     let upgrading = !http2
         && ex.upgrade.is_some()
         && (status == 101 || ex.connect && (200..300).contains(&status));
     let bodyless = ex.head_request || upgrading || matches!(status, 100..=199 | 204 | 304);
-    let present = PresentFields::of(&parts.headers);
+    let present = PresentFields::of(headers);
     let content_length = match body.size_hint().exact() {
         _ if present.framing => None,
         _ if upgrading || matches!(status, 100..=199 | 204 | 304) => None,
@@ -95,7 +120,7 @@ pub(super) fn send(
     let mut digits = Decimal::default();
     let content_length = content_length.map(|n| digits.format(n));
     let fields = HeadFields {
-        headers: &parts.headers,
+        headers,
         date: date.as_ref().map(|d| &d[..]),
         content_length,
         close,

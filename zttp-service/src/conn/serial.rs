@@ -269,8 +269,8 @@ impl<H: Handler> Serial<H> {
                 if let Err(panic) = called {
                     self.watch = Watch::default();
                     if let Some(ex) = &self.exchange {
-                        let response = ex.outcome_response(Err(panic));
-                        self.respond(conn, response);
+                        let mut response = ex.panic_response(&panic);
+                        self.respond(conn, &mut response);
                     }
                     return;
                 }
@@ -279,7 +279,7 @@ impl<H: Handler> Serial<H> {
             Err(_) => {
                 debug!("request head cannot be represented; answering 400");
                 conn.drain(false);
-                self.respond(conn, status_response(StatusCode::BAD_REQUEST));
+                self.respond(conn, &mut status_response(StatusCode::BAD_REQUEST));
             }
         }
     }
@@ -338,13 +338,20 @@ impl<H: Handler> Serial<H> {
             self.watch = Watch::default();
             return false;
         };
-        let mut polled = Ok(Poll::Pending);
-        if due {
-            let _entered = ex.span.enter();
-            polled = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
-            // The handler ran: time may have passed.
-            conn.tick();
-            if let Ok(Poll::Pending) = polled {
+        // The outcome stays where the poll wrote it: the response is large,
+        // and it is answered by reference.
+        let mut polled = match due {
+            true => {
+                let _entered = ex.span.enter();
+                let polled = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
+                // The handler ran: time may have passed.
+                conn.tick();
+                polled
+            }
+            false => Ok(Poll::Pending),
+        };
+        if let Ok(Poll::Pending) = polled {
+            if due {
                 polled = Ok(self.watch.poll_expired(cx));
             }
         }
@@ -360,18 +367,20 @@ impl<H: Handler> Serial<H> {
                     (key == current && waiting).then_some(StreamId::ZERO)
                 })
         };
-        let response = match polled {
+        let mut panicked;
+        let response = match &mut polled {
             Ok(Poll::Pending) => {
                 let room_made = due && self.body_full.take();
                 return ex.send_continue_if_wanted(&mut conn.core, cx) | interim_sent | room_made;
             }
-            Ok(Poll::Ready(mut response)) => {
-                self.watch.answered(&mut response);
+            Ok(Poll::Ready(response)) => {
+                self.watch.answered(response);
                 response
             }
             Err(panic) => {
                 self.watch = Watch::default();
-                ex.outcome_response(Err(panic))
+                panicked = ex.panic_response(panic);
+                &mut panicked
             }
         };
         // The watch is spent (`answered` and `poll_expired` clear it).
@@ -380,14 +389,14 @@ impl<H: Handler> Serial<H> {
         true
     }
 
-    /// Sends the response head, and the whole response when it has no body.
-    fn respond<R: Runtime>(&mut self, conn: &mut Conn<R>, response: http::Response<Body>) {
+    /// Sends the response head, and the whole response when it has no body
+    /// (else its body moves out, to be streamed).
+    fn respond<R: Runtime>(&mut self, conn: &mut Conn<R>, response: &mut http::Response<Body>) {
         let Some(ex) = &mut self.exchange else {
             return;
         };
         let _entered = ex.span.clone().entered();
-        let (parts, body) = response.into_parts();
-        let status = parts.status.as_u16();
+        let status = response.status().as_u16();
         debug!(status, "response");
         if let Some(e) = conn.remote_error() {
             // The core lets a server answer the peer's error once, then close:
@@ -401,7 +410,7 @@ impl<H: Handler> Serial<H> {
         }
         let closing = !conn.serving();
         let now = conn.now();
-        match head::send(&mut conn.core, now, ex, &parts, &body, closing) {
+        match head::send_response(&mut conn.core, now, ex, response, closing) {
             Err(e) => {
                 ex.response = ResponseState::Done;
                 error!(error = %e, status, "response head refused; answering 500");
@@ -419,7 +428,7 @@ impl<H: Handler> Serial<H> {
             }
             Ok(AfterHead::Body) => {
                 ex.upgrade = None;
-                ex.response = ResponseState::Streaming(body);
+                ex.response = ResponseState::Streaming(std::mem::take(response.body_mut()));
             }
         }
     }
