@@ -168,6 +168,8 @@ pub(super) struct Pump<IO, R, H: Handler> {
     timer: Option<(Instant, Sleep)>,
     /// The waker the timer last returned `Pending` to.
     timer_waker: Option<Waker>,
+    /// The waker registered with the shutdown signal while it was running.
+    shutdown_waker: Option<Waker>,
 }
 
 impl<IO, R, H> Pump<IO, R, H>
@@ -190,6 +192,7 @@ where
             write_stalled_since: None,
             timer: None,
             timer_waker: None,
+            shutdown_waker: None,
         }
     }
 
@@ -207,7 +210,7 @@ where
         for turn in 0..MAX_TURNS {
             // The task's waker is registered once per poll: it does not change within one.
             let phase = match turn {
-                0 => self.shutdown.poll_phase(cx),
+                0 => self.poll_shutdown(cx),
                 _ => self.shutdown.phase(),
             };
             match phase {
@@ -287,6 +290,24 @@ where
         trace!("yielding after {MAX_TURNS} turns");
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+
+    /// The shutdown phase, with the task registered to be woken when it
+    /// changes. The signal wakes only on a change of phase: while it still
+    /// runs, a waker registered before is still there, and is not registered
+    /// again when it is the same.
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Phase {
+        if let Some(waker) = &self.shutdown_waker {
+            if waker.will_wake(cx.waker()) {
+                let phase = self.shutdown.phase();
+                if phase == Phase::Running {
+                    return phase;
+                }
+            }
+        }
+        let phase = self.shutdown.poll_phase(cx);
+        self.shutdown_waker = (phase == Phase::Running).then(|| cx.waker().clone());
+        phase
     }
 
     /// Reads into this thread's arena and hands what arrived to the core
