@@ -356,32 +356,34 @@ pub(crate) fn request_head_frame(
         }
     }
     if let Some(ip) = client {
-        for (name, earlier) in [
-            (X_FORWARDED_FOR, seen.forwarded_for),
-            (http::header::FORWARDED, seen.forwarded),
-        ] {
-            buf.extend_from_slice(name.as_str().as_bytes());
-            buf.extend_from_slice(b": ");
-            if earlier {
-                for earlier in parts.headers.get_all(&name) {
-                    buf.extend_from_slice(earlier.as_bytes());
+        let earlier = |buf: &mut Vec<u8>, name: &HeaderName, seen: bool| {
+            if seen {
+                for value in parts.headers.get_all(name) {
+                    buf.extend_from_slice(value.as_bytes());
                     buf.extend_from_slice(b", ");
                 }
             }
-            match (name == X_FORWARDED_FOR, ip) {
-                (true, _) => put_ip(&mut buf, ip),
-                (false, IpAddr::V4(_)) => {
-                    buf.extend_from_slice(b"for=");
-                    put_ip(&mut buf, ip);
-                }
-                (false, IpAddr::V6(_)) => {
-                    buf.extend_from_slice(b"for=\"[");
-                    put_ip(&mut buf, ip);
-                    buf.extend_from_slice(b"]\"");
-                }
+        };
+        buf.extend_from_slice(b"x-forwarded-for: ");
+        earlier(&mut buf, &X_FORWARDED_FOR, seen.forwarded_for);
+        let start = buf.len();
+        put_ip(&mut buf, ip);
+        let text = start..buf.len();
+        buf.extend_from_slice(b"\r\nforwarded: ");
+        earlier(&mut buf, &http::header::FORWARDED, seen.forwarded);
+        // The address as just written for `x-forwarded-for`, copied rather than formatted again.
+        match ip {
+            IpAddr::V4(_) => {
+                buf.extend_from_slice(b"for=");
+                buf.extend_from_within(text);
             }
-            buf.extend_from_slice(b"\r\n");
+            IpAddr::V6(_) => {
+                buf.extend_from_slice(b"for=\"[");
+                buf.extend_from_within(text);
+                buf.extend_from_slice(b"]\"");
+            }
         }
+        buf.extend_from_slice(b"\r\n");
     }
     buf
 }
