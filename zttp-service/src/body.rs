@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -368,7 +369,7 @@ where
 
 /// The receiving half of a request body: what the handler reads.
 pub(crate) struct Incoming {
-    shared: Arc<Mutex<Shared>>,
+    shared: Arc<Channel>,
     /// Bytes still expected when the request declared `Content-Length`.
     remaining: Option<u64>,
     done: bool,
@@ -376,12 +377,55 @@ pub(crate) struct Incoming {
 
 /// The sending half, held by the connection.
 pub(crate) struct BodySender {
-    shared: Arc<Mutex<Shared>>,
+    shared: Arc<Channel>,
+}
+
+/// What both halves share.
+#[derive(Default)]
+struct Channel {
+    state: Mutex<Shared>,
+    /// `Shared::buffered`, written under the lock, read without it by the
+    /// connection: only the connection adds bytes, so a stale value is never
+    /// below the true one and "there is room" needs no lock.
+    unread: AtomicUsize,
+}
+
+/// Pieces of body waiting for the reader, in order. Most bodies have at most
+/// one waiting at a time: it is held inline, with no queue allocated.
+#[derive(Default)]
+struct Chunks {
+    first: Option<Bytes>,
+    rest: VecDeque<Bytes>,
+}
+
+impl Chunks {
+    fn push_back(&mut self, chunk: Bytes) {
+        if self.first.is_none() {
+            self.first = Some(chunk);
+        } else {
+            self.rest.push_back(chunk);
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<Bytes> {
+        let chunk = self.first.take()?;
+        self.first = self.rest.pop_front();
+        Some(chunk)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    fn clear(&mut self) {
+        self.first = None;
+        self.rest.clear();
+    }
 }
 
 #[derive(Default)]
 struct Shared {
-    chunks: VecDeque<Bytes>,
+    chunks: Chunks,
     buffered: usize,
     end: End,
     /// The handler polled the body at least once (it wants it: send `100 Continue`).
@@ -434,13 +478,13 @@ impl Shared {
     }
 }
 
-fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
-    shared.lock().unwrap_or_else(|e| e.into_inner())
+fn lock(shared: &Channel) -> MutexGuard<'_, Shared> {
+    shared.state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A connected pair: the handler's [`Body`] side and the connection's sender.
 pub(crate) fn channel(content_length: Option<u64>) -> (Incoming, BodySender) {
-    let shared = Arc::new(Mutex::new(Shared::default()));
+    let shared = Arc::new(Channel::default());
     (
         Incoming {
             shared: shared.clone(),
@@ -466,6 +510,7 @@ impl Incoming {
         }
         if let Some(chunk) = s.chunks.pop_front() {
             s.buffered -= chunk.len();
+            self.shared.unread.store(s.buffered, Ordering::Relaxed);
             s.consumed += chunk.len();
             s.wake_connection(cx.waker());
             if let Some(r) = &mut self.remaining {
@@ -521,6 +566,7 @@ impl Drop for Incoming {
         s.chunks.clear();
         s.consumed += s.buffered;
         s.buffered = 0;
+        self.shared.unread.store(0, Ordering::Relaxed);
         if let Some(w) = s.connection.take() {
             w.wake();
         }
@@ -537,6 +583,7 @@ impl BodySender {
             return false;
         }
         s.buffered += data.len();
+        self.shared.unread.store(s.buffered, Ordering::Relaxed);
         s.chunks.push_back(data);
         s.wake_reader(task);
         true
@@ -564,6 +611,10 @@ impl BodySender {
     /// True while fewer than `limit` bytes wait unread; otherwise registers the
     /// connection task to be woken when the reader takes some (or drops the body).
     pub(crate) fn poll_room(&self, limit: usize, cx: &mut Context<'_>) -> bool {
+        // A dropped body counts nothing unread.
+        if self.shared.unread.load(Ordering::Relaxed) < limit {
+            return true;
+        }
         let mut s = lock(&self.shared);
         if s.dropped || s.buffered < limit {
             return true;
@@ -574,7 +625,7 @@ impl BodySender {
 
     /// Bytes the reader may still be handed before `limit` unread bytes wait.
     pub(crate) fn room(&self, limit: usize) -> usize {
-        limit.saturating_sub(lock(&self.shared).buffered)
+        limit.saturating_sub(self.shared.unread.load(Ordering::Relaxed))
     }
 
     /// True once the reader polled the body; otherwise registers the connection
@@ -604,7 +655,7 @@ impl BodySender {
 /// How much of a request body its reader has consumed; kept by the connection
 /// after the body ended, until the reader is done with the buffered bytes.
 pub(crate) struct Consumption {
-    shared: Arc<Mutex<Shared>>,
+    shared: Arc<Channel>,
 }
 
 impl Consumption {
@@ -670,6 +721,40 @@ mod tests {
         drop(body);
         assert!(tx.is_dropped());
         assert!(!tx.push(Bytes::from_static(b"x"), Waker::noop()));
+    }
+
+    #[test]
+    fn pieces_queued_before_the_reader_comes_are_read_in_order_and_free_room() {
+        let (incoming, tx) = channel(None);
+        let mut body = Body::incoming(incoming);
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        for piece in ["ab", "cde", "f", "ghij"] {
+            assert!(tx.push(Bytes::from_static(piece.as_bytes()), Waker::noop()));
+        }
+        assert_eq!(tx.room(16), 6);
+        assert!(!tx.poll_room(10, &mut cx));
+        let mut read = Vec::new();
+        for (piece, room) in [("ab", 8), ("cde", 11), ("f", 12)] {
+            let Poll::Ready(Some(Ok(frame))) = Pin::new(&mut body).poll_frame(&mut cx) else {
+                panic!("expected {piece}");
+            };
+            assert_eq!(frame.into_data().unwrap(), piece);
+            assert_eq!(tx.room(16), room);
+            read.push(piece);
+        }
+        assert!(tx.poll_room(10, &mut cx));
+        assert!(tx.push(Bytes::from_static(b"k"), Waker::noop()));
+        tx.finish(None, Waker::noop());
+        let rest = block_on(body.collect()).unwrap().to_bytes();
+        assert_eq!(rest, "ghijk");
+        // Once the reader is gone nothing counts as unread.
+        let (incoming, tx) = channel(None);
+        assert!(tx.push(Bytes::from(vec![0; 100]), Waker::noop()));
+        assert_eq!(tx.room(64), 0);
+        drop(Body::incoming(incoming));
+        assert_eq!(tx.room(64), 64);
+        assert!(tx.poll_room(64, &mut cx));
     }
 
     #[test]
