@@ -180,7 +180,29 @@ impl H1Connection {
         self.buf.shrink();
     }
 
+    /// The answers that need no parsing, inlined into the caller's loop
+    /// (two of the three calls a bodiless request takes: its end, and the
+    /// `NeedData` once it is answered); the rest in [`read_next`](Self::read_next).
+    #[inline]
     pub(crate) fn next_event(&mut self) -> Result<Event, RemoteProtocolError> {
+        if self.error.is_none() {
+            match &self.recv {
+                RecvState::Idle if self.buf.bytes.is_empty() && !self.buf.is_eof() => {
+                    return Ok(Event::NeedData)
+                }
+                RecvState::Body(BodyDecoder::Length(0)) if self.role == Role::Server => {
+                    self.recv = RecvState::Done;
+                    return Ok(Event::EndOfMessage(EndOfMessage::default()));
+                }
+                RecvState::Done => return Ok(Event::Paused),
+                _ => {}
+            }
+        }
+        self.read_next()
+    }
+
+    #[inline(never)]
+    fn read_next(&mut self) -> Result<Event, RemoteProtocolError> {
         if let Some(e) = self.error {
             return Err(e);
         }
