@@ -79,6 +79,15 @@ impl<H: Handler> Dispatcher<H> {
         }
     }
 
+    /// True when `poll_work` would find nothing to do (HTTP/1.1 between
+    /// requests, before the next bytes arrive).
+    fn is_waiting_for_bytes<R>(&self, conn: &Conn<R>) -> bool {
+        match self {
+            Dispatcher::Serial(d) => d.is_waiting_for_bytes(conn),
+            Dispatcher::Multiplex(_) => false,
+        }
+    }
+
     /// The task was polled (woken).
     fn on_poll(&mut self) {
         if let Dispatcher::Serial(d) = self {
@@ -221,7 +230,9 @@ where
             if matches!(self.conn.lifecycle, Lifecycle::Lingering { .. }) {
                 return self.poll_linger(cx);
             }
-            while !self.conn.winding_up() {
+            // A connection woken for its next request skips straight to the read.
+            let idle = self.dispatcher.is_waiting_for_bytes(&self.conn);
+            while !idle && !self.conn.winding_up() {
                 if !self
                     .dispatcher
                     .poll_work(&mut self.conn, self.out.len(), cx)
@@ -231,7 +242,11 @@ where
             }
 
             let queued = self.out.queued(&self.conn.core);
-            let wrote = match self.out.poll_write(&mut self.io, &mut self.conn.core, cx) {
+            let written = match queued == 0 && self.out.is_flushed() {
+                true => Poll::Ready(Ok(false)),
+                false => self.out.poll_write(&mut self.io, &mut self.conn.core, cx),
+            };
+            let wrote = match written {
                 Poll::Ready(Ok(wrote)) => {
                     self.write_stalled_since = None;
                     wrote

@@ -78,6 +78,12 @@ impl<H: Handler> Serial<H> {
         self.handler_due = true;
     }
 
+    /// True when work cannot move: no exchange, no handler, and the core
+    /// needs bytes (a read must come first).
+    pub(super) fn is_waiting_for_bytes<R>(&self, conn: &Conn<R>) -> bool {
+        conn.need_data && self.exchange.is_none() && self.future.is_none()
+    }
+
     /// True while a response body is being sent.
     pub(super) fn is_streaming(&self) -> bool {
         self.exchange.as_ref().is_some_and(Exchange::is_streaming)

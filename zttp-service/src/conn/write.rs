@@ -48,6 +48,11 @@ impl WriteQueue {
         self.len + core.pending_send_len()
     }
 
+    /// Nothing written is waiting for a flush.
+    pub(super) fn is_flushed(&self) -> bool {
+        !self.unflushed
+    }
+
     #[cfg(test)]
     pub(super) fn is_empty(&self) -> bool {
         self.len == 0
