@@ -26,17 +26,39 @@ fn is_connection_specific(name: &[u8]) -> bool {
         .any(|c| c.eq_ignore_ascii_case(name))
 }
 
+/// Per byte: bit 0 set where a received field name may hold it (visible
+/// ASCII but uppercase and `:`), bit 1 where a field value may not (NUL, CR, LF).
+const BYTE_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c > 0x20 && c < 0x7f && !c.is_ascii_uppercase() && c != b':' {
+            table[b] |= NAME_BYTE;
+        }
+        if matches!(c, 0 | b'\r' | b'\n') {
+            table[b] |= NOT_VALUE_BYTE;
+        }
+        b += 1;
+    }
+    table
+};
+const NAME_BYTE: u8 = 1;
+const NOT_VALUE_BYTE: u8 = 2;
+
 /// A received regular field name: lowercase token characters only (§8.2.1).
 fn valid_name(name: &[u8]) -> bool {
     !name.is_empty()
         && name
             .iter()
-            .all(|&b| b > 0x20 && b < 0x7f && !b.is_ascii_uppercase() && b != b':')
+            .all(|&b| BYTE_CLASS[usize::from(b)] & NAME_BYTE != 0)
 }
 
 /// A field value with no NUL, CR or LF, and no leading or trailing whitespace (§8.2.1).
 fn valid_value(value: &[u8]) -> bool {
-    !value.iter().any(|&b| matches!(b, 0 | b'\r' | b'\n'))
+    !value
+        .iter()
+        .any(|&b| BYTE_CLASS[usize::from(b)] & NOT_VALUE_BYTE != 0)
         && !matches!(value.first(), Some(b' ' | b'\t'))
         && !matches!(value.last(), Some(b' ' | b'\t'))
 }
@@ -338,6 +360,16 @@ pub(crate) fn trailer_fields(trailers: &Headers) -> Result<Vec<OutField>, LocalP
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_classes_match_the_rules_for_every_byte() {
+        for b in 0..=255u8 {
+            let name = b > 0x20 && b < 0x7f && !b.is_ascii_uppercase() && b != b':';
+            assert_eq!(valid_name(&[b]), name, "name byte {b:#x}");
+            let value = !matches!(b, 0 | b'\r' | b'\n');
+            assert_eq!(valid_value(&[b'a', b, b'a']), value, "value byte {b:#x}");
+        }
+    }
 
     #[test]
     fn vouched_fields_are_dropped_trimmed_and_kept_as_checked_ones() {
