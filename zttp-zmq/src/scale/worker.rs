@@ -273,13 +273,15 @@ impl LocalTasks {
 
     /// Starts a task: polls it once at once, and keeps it only if it is not done. A handler
     /// that answers without waiting (most do) then costs no task slot in the set, and its
-    /// response is sent in this turn.
-    fn start(&mut self, mut task: BoxFuture) {
+    /// response is sent in this turn. True when the task is kept (not done yet).
+    fn start(&mut self, mut task: BoxFuture) -> bool {
         let waker = waker_ref(&self.wake);
         let mut cx = Context::from_waker(&waker);
-        if task.as_mut().poll(&mut cx).is_pending() {
-            self.tasks.push(task);
+        if task.as_mut().poll(&mut cx).is_ready() {
+            return false;
         }
+        self.tasks.push(task);
+        true
     }
 
     /// Woken since the last [`poll`](Self::poll): the thread must not sleep.
@@ -499,7 +501,6 @@ impl<H: Handler> WorkerIo<H> {
                     return Ok(());
                 };
                 let exchange = Arc::new(Exchange::new(id, true));
-                self.exchanges.insert(id, exchange.clone());
                 let body = if head.flags & proto::FLAG_NO_BODY != 0 {
                     Body::empty()
                 } else {
@@ -511,13 +512,26 @@ impl<H: Handler> WorkerIo<H> {
                     })
                 };
                 let request = http::Request::from_parts(head.parts, body);
-                let task = answer(self.handler.clone(), request, exchange, self.shared.clone());
+                let task = answer(
+                    self.handler.clone(),
+                    request,
+                    exchange.clone(),
+                    self.shared.clone(),
+                );
                 match &mut self.tasks {
-                    Tasks::Spawned(spawn) => spawn(Box::pin(task)),
+                    Tasks::Spawned(spawn) => {
+                        // Known before the task runs (on another thread, at once perhaps).
+                        self.exchanges.insert(id, exchange);
+                        spawn(Box::pin(task));
+                    }
                     // A panic (say, in a response body) must not take the IO thread down;
                     // `answer` already turns a panicking handler into `ABORT`.
                     Tasks::Local(local) => {
-                        local.start(Box::pin(AssertUnwindSafe(task).catch_unwind().map(|_| ())))
+                        let task = Box::pin(AssertUnwindSafe(task).catch_unwind().map(|_| ()));
+                        // A task that answered at once has nothing left to route to it.
+                        if local.start(task) {
+                            self.exchanges.insert(id, exchange);
+                        }
                     }
                 }
             }
