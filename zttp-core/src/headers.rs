@@ -107,9 +107,10 @@ impl Headers {
         self.fields.capacity()
     }
 
-    /// Makes room for `n` more fields.
-    pub(crate) fn reserve(&mut self, n: usize) {
-        self.fields.reserve(n);
+    /// Makes room for `n` more fields, no more (a list kept for reuse holds
+    /// no slack).
+    pub(crate) fn reserve_exact(&mut self, n: usize) {
+        self.fields.reserve_exact(n);
     }
 
     /// Removes every field, keeping the allocation.

@@ -865,7 +865,7 @@ fn fields_from_layout(
     if layout.fields.len() > max_fields {
         return Some(Err(RemoteErrorKind::TooManyHeaders));
     }
-    headers.reserve(layout.fields.len());
+    headers.reserve_exact(layout.fields.len());
     for line in &layout.fields {
         let (vs, ve) = trim_range(head, line.colon + 1, line.end);
         headers.push(head.slice(line.start..line.colon), head.slice(vs..ve));

@@ -275,6 +275,8 @@ fn a_recycled_field_list_holds_the_next_request_heads_fields() {
     answer(&mut conn);
     let evs = events(&mut conn, b"GET / HTTP/1.1\r\nHost: c\r\n\r\n").unwrap();
     assert_eq!(request(&evs[0]).headers.get(b"host").unwrap(), "c");
+    // Room for exactly its fields: a list kept for reuse holds no slack.
+    assert_eq!(request(&evs[0]).headers.capacity(), 1);
     // A list with room for many fields is not kept; one with fields left is emptied.
     conn.recycle_headers(Headers::new().with("x", "1"));
     conn.recycle_headers((0..100).map(|i| (format!("x-{i}"), "v")).collect());
