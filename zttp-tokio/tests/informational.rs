@@ -79,12 +79,7 @@ async fn early_hints_go_out_while_the_handler_is_still_pending() {
     let text = String::from_utf8_lossy(&seen);
     assert!(text.contains("\r\n\r\nHTTP/1.1 200 OK\r\n"), "{text}");
     drop(stream);
-    shutdown.trigger();
-    tokio::time::timeout(Duration::from_secs(10), server)
-        .await
-        .expect("server stops")
-        .unwrap()
-        .unwrap();
+    stop(&shutdown, server).await;
 }
 
 /// Sends a `103` when the request carries the handle, and says whether it did.
@@ -150,11 +145,16 @@ async fn the_handle_is_present_only_when_informational_responses_are_enabled() {
                 assert!(out.ends_with("absent"), "off by default: {out:?}");
             }
         }
-        shutdown.trigger();
-        tokio::time::timeout(Duration::from_secs(10), server)
-            .await
-            .expect("server stops")
-            .unwrap()
-            .unwrap();
+        stop(&shutdown, server).await;
     }
+}
+
+/// Triggers the shutdown and waits (bounded) for the server to stop cleanly.
+async fn stop(shutdown: &Shutdown, server: tokio::task::JoinHandle<std::io::Result<()>>) {
+    shutdown.trigger();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("server stops")
+        .unwrap()
+        .unwrap();
 }

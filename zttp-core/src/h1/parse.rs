@@ -812,8 +812,6 @@ fn parse_version(v: &[u8]) -> Result<Version, RemoteErrorKind> {
         }
     }
     match v {
-        b"HTTP/1.1" => Ok(Version::Http11),
-        b"HTTP/1.0" => Ok(Version::Http10),
         [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if minor.is_ascii_digit() => {
             Ok(Version::Http11)
         }

@@ -108,7 +108,7 @@ impl<H: Handler> Dispatcher<H> {
             if conn.core.protocol() == Protocol::Http2 && d.is_idle() {
                 *self = Dispatcher::Multiplex(Multiplex::new(d.handler.clone()));
             } else {
-                d.on_read(conn, n);
+                d.on_read(n);
             }
         }
     }

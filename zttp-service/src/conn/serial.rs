@@ -143,7 +143,7 @@ impl<H: Handler> Serial<H> {
 
     /// `n` bytes were read: a new head's header-read clock starts with its first
     /// byte (stamped when its deadline is first needed, see `head_deadline`).
-    pub(super) fn on_read<R>(&mut self, _conn: &Conn<R>, n: usize) {
+    pub(super) fn on_read(&mut self, n: usize) {
         if n > 0 && self.exchange.is_none() && self.head_since.is_none() {
             self.head_unstamped = true;
         }
