@@ -239,6 +239,7 @@ impl ChunkedDecoder {
             leniency,
             limits.max_headers,
             Headers::new(),
+            None,
         )?;
         self.state = ChunkState::Done;
         Ok(BodyEvent::End(trailers))

@@ -298,17 +298,24 @@ impl H1Connection {
     }
 
     /// The field lines of a scanned head, after its start line, in the
-    /// spare list when there is one.
-    fn head_fields(&mut self, head: &Bytes, layout: &Layout) -> Result<Headers, RemoteErrorKind> {
+    /// spare list when there is one, and what they say.
+    fn head_fields(
+        &mut self,
+        head: &Bytes,
+        layout: &Layout,
+    ) -> Result<(Headers, HeadFields), RemoteErrorKind> {
         let list = self.spare_fields.take().unwrap_or_default();
-        section_fields(
+        let mut seen = HeadFields::default();
+        let headers = section_fields(
             head,
             layout,
             true,
             &self.leniency,
             self.limits.max_headers,
             list,
-        )
+            Some(&mut seen),
+        )?;
+        Ok((headers, seen))
     }
 
     /// See [`Connection::recycle_headers`](crate::Connection::recycle_headers).
@@ -347,14 +354,13 @@ impl H1Connection {
         layout: &Layout,
     ) -> Result<Event, RemoteProtocolError> {
         let line = request_line_from_layout(head, layout, &self.limits)?;
-        let headers = self.head_fields(head, layout)?;
+        let (headers, fields) = self.head_fields(head, layout)?;
         let version = line.version;
         validate_target(
             &line.method,
             &line.target,
             self.leniency.unescaped_target_chars,
         )?;
-        let fields = HeadFields::of(&headers);
         fields.check_host(version, &self.leniency)?;
         let framing = fields.framing(version, true, &self.leniency)?;
         let decoder = match framing {
@@ -378,7 +384,7 @@ impl H1Connection {
         self.cycle.head_request = is_method(b"HEAD");
         self.cycle.connect_request = is_method(b"CONNECT");
         if fields.connection_upgrade {
-            self.cycle.upgrade = fields.upgrade.cloned();
+            self.cycle.upgrade = fields.upgrade_value(&headers);
         }
         let expect_continue = version == Version::Http11 && fields.expect_continue;
         let framing = decoder.framing();
@@ -427,7 +433,7 @@ impl H1Connection {
         layout: &Layout,
     ) -> Result<Event, RemoteProtocolError> {
         let line = status_line_from_layout(head)?;
-        let headers = self.head_fields(head, layout)?;
+        let (headers, fields) = self.head_fields(head, layout)?;
         let response = |headers, framing| Response {
             stream_id: StreamId::ZERO,
             status_code: line.status,
@@ -449,7 +455,6 @@ impl H1Connection {
                 Framing::Empty,
             )));
         }
-        let fields = HeadFields::of(&headers);
         let framing = fields.framing(line.version, false, &self.leniency)?;
         let no_body = self.cycle.head_request
             || line.status == 204
@@ -478,7 +483,7 @@ impl H1Connection {
     }
 
     /// Records what a received head says about keep-alive.
-    fn note_peer_head(&mut self, fields: &HeadFields<'_>, version: Version, framing: Declared) {
+    fn note_peer_head(&mut self, fields: &HeadFields, version: Version, framing: Declared) {
         self.cycle.peer_version = Some(version);
         let (close, keep) = (fields.connection_close, fields.connection_keep_alive);
         self.cycle.http10_keep_alive = version == Version::Http10 && keep && !close;
@@ -933,55 +938,72 @@ fn validate_target(method: &[u8], target: &[u8], lenient: bool) -> Result<(), Re
 /// What a received (or about to be sent) head's fields say about framing,
 /// Host, keep-alive, upgrade and 100-continue, gathered in one pass.
 #[derive(Default)]
-struct HeadFields<'a> {
+pub(crate) struct HeadFields {
     te: TransferCodings,
-    cl: ContentLength,
+    pub(crate) cl: ContentLength,
     hosts: usize,
-    host: Option<&'a Bytes>,
+    /// The first Host value is `uri-host [ ":" port ]`.
+    host_ok: bool,
     connection_close: bool,
     connection_keep_alive: bool,
     connection_upgrade: bool,
-    /// The first Upgrade value.
-    upgrade: Option<&'a Bytes>,
+    /// The index of the first Upgrade field.
+    upgrade: Option<usize>,
     /// An Expect field lists `100-continue` (RFC 9110 §10.1.1).
     expect_continue: bool,
 }
 
-impl<'a> HeadFields<'a> {
+impl HeadFields {
     /// Gathers what `headers`, whose names are tokens, say.
-    fn of(headers: &'a Headers) -> Self {
+    fn of(headers: &Headers) -> Self {
         let mut f = HeadFields::default();
-        for (name, value) in headers {
-            let is = |n: &[u8]| token_is(name, n);
-            match name.len() {
-                4 if is(b"host") => {
-                    f.hosts += 1;
-                    f.host.get_or_insert(value);
-                }
-                6 if is(b"expect") => {
-                    f.expect_continue |=
-                        crate::split_list(value).any(|e| e.eq_ignore_ascii_case(b"100-continue"));
-                }
-                7 if is(b"upgrade") => {
-                    f.upgrade.get_or_insert(value);
-                }
-                10 if is(b"connection") => {
-                    for token in crate::split_list(value) {
-                        let is = |t: &[u8]| token.eq_ignore_ascii_case(t);
-                        f.connection_close |= is(b"close");
-                        f.connection_keep_alive |= is(b"keep-alive");
-                        f.connection_upgrade |= is(b"upgrade");
-                    }
-                }
-                14 if is(b"content-length") => {
-                    // The first error sticks; `framing` reports it.
-                    let _ = f.cl.add(value);
-                }
-                17 if is(b"transfer-encoding") => f.te.add(value),
-                _ => {}
-            }
+        for (index, (name, value)) in headers.iter().enumerate() {
+            f.note(index, name, value, true);
         }
         f
+    }
+
+    /// Notes field number `index` of its head, a token `name` and its
+    /// trimmed `value`; a Content-Length only with `length` (else the
+    /// caller has read it already).
+    #[inline]
+    pub(crate) fn note(&mut self, index: usize, name: &[u8], value: &[u8], length: bool) {
+        let is = |n: &[u8]| token_is(name, n);
+        match name.len() {
+            4 if is(b"host") => {
+                if self.hosts == 0 {
+                    self.host_ok = uri::is_host(value);
+                }
+                self.hosts += 1;
+            }
+            6 if is(b"expect") => {
+                self.expect_continue |=
+                    crate::split_list(value).any(|e| e.eq_ignore_ascii_case(b"100-continue"));
+            }
+            7 if is(b"upgrade") => {
+                self.upgrade.get_or_insert(index);
+            }
+            10 if is(b"connection") => {
+                for token in crate::split_list(value) {
+                    let is = |t: &[u8]| token.eq_ignore_ascii_case(t);
+                    self.connection_close |= is(b"close");
+                    self.connection_keep_alive |= is(b"keep-alive");
+                    self.connection_upgrade |= is(b"upgrade");
+                }
+            }
+            14 if length && is(b"content-length") => {
+                // The first error sticks; `framing` reports it.
+                let _ = self.cl.add(value);
+            }
+            17 if is(b"transfer-encoding") => self.te.add(value),
+            _ => {}
+        }
+    }
+
+    /// The first Upgrade value of `headers`, the list these fields were noted from.
+    fn upgrade_value(&self, headers: &Headers) -> Option<Bytes> {
+        let (_, value) = headers.iter().nth(self.upgrade?)?;
+        Some(value.clone())
     }
 
     fn framing(
@@ -996,12 +1018,12 @@ impl<'a> HeadFields<'a> {
     /// Exactly one Host on HTTP/1.1 requests, at most one on HTTP/1.0, each
     /// `uri-host [ ":" port ]` (RFC 9112 §3.2, RFC 3986 §3.2.2).
     fn check_host(&self, version: Version, leniency: &Leniency) -> Result<(), RemoteErrorKind> {
-        match (self.hosts, self.host) {
-            (2.., _) => Err(RemoteErrorKind::InvalidHost),
-            (0, _) if version == Version::Http11 && !leniency.missing_host => {
+        match self.hosts {
+            2.. => Err(RemoteErrorKind::InvalidHost),
+            0 if version == Version::Http11 && !leniency.missing_host => {
                 Err(RemoteErrorKind::MissingHost)
             }
-            (_, Some(host)) if !uri::is_host(host) => Err(RemoteErrorKind::InvalidHost),
+            1 if !self.host_ok => Err(RemoteErrorKind::InvalidHost),
             _ => Ok(()),
         }
     }

@@ -6,6 +6,7 @@
 
 use bytes::Bytes;
 
+use super::HeadFields;
 use crate::framing::ContentLength;
 use crate::{Headers, Leniency, Limits, RemoteErrorKind, Version};
 
@@ -34,8 +35,6 @@ pub(crate) struct HeadScanner {
     major: u8,
     /// Offset of the current field line's colon.
     colon: usize,
-    /// The Content-Length fields seen so far in this section.
-    content_length: ContentLength,
     /// Longest method a request line may have (501 beyond it).
     max_method: usize,
     /// A request line past its method went wrong here, with this error; the
@@ -57,6 +56,9 @@ pub(crate) struct Layout {
     fields: Vec<FieldLine>,
     /// A field line continues on the next (obs-fold): parse line by line.
     folded: bool,
+    /// What the section's Content-Length fields declare, read as each line
+    /// came in (complete unless `folded`).
+    pub(crate) content_length: ContentLength,
 }
 
 /// One field line: where it starts, its colon, and its end before CR LF.
@@ -65,6 +67,18 @@ struct FieldLine {
     start: usize,
     colon: usize,
     end: usize,
+}
+
+impl FieldLine {
+    fn name<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        &buf[self.start..self.colon]
+    }
+
+    /// The value, without the whitespace around it.
+    fn value<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        let (start, end) = trim_range(buf, self.colon + 1, self.end);
+        &buf[start..end]
+    }
 }
 
 /// The kind of first line a section starts with.
@@ -282,15 +296,13 @@ impl HeadScanner {
                     let empty = self.state == LineState::LineStart;
                     if self.state == LineState::Value && self.colon > self.line_start {
                         let end = if self.cr { *i - 1 } else { *i };
-                        self.check_field(
-                            &buf[self.line_start..self.colon],
-                            &buf[self.colon + 1..end],
-                        )?;
-                        self.layout.fields.push(FieldLine {
+                        let line = FieldLine {
                             start: self.line_start,
                             colon: self.colon,
                             end,
-                        });
+                        };
+                        self.check_field(buf, line)?;
+                        self.layout.fields.push(line);
                     } else if self.state == LineState::Value {
                         // A continuation line (obs-fold, when allowed).
                         self.layout.folded = true;
@@ -382,19 +394,18 @@ impl HeadScanner {
             let Some((colon, cr)) = plain_field_line(buf, start) else {
                 break;
             };
-            if cr + 2 > limit + 2
-                || (colon - start == b"content-length".len()
-                    && self
-                        .check_field(&buf[start..colon], &buf[colon + 1..cr])
-                        .is_err())
-            {
+            if cr + 2 > limit + 2 {
                 break;
             }
-            self.layout.fields.push(FieldLine {
+            let line = FieldLine {
                 start,
                 colon,
                 end: cr,
-            });
+            };
+            if colon - start == b"content-length".len() && self.check_field(buf, line).is_err() {
+                break;
+            }
+            self.layout.fields.push(line);
             start = cr + 2;
             self.lines += 1;
         }
@@ -448,9 +459,9 @@ impl HeadScanner {
 
     /// Checks the framing fields as soon as their line is in: a Content-Length
     /// must be one number, repeated only identically (RFC 9110 §8.6).
-    fn check_field(&mut self, name: &[u8], value: &[u8]) -> Result<(), RemoteErrorKind> {
-        if name.eq_ignore_ascii_case(b"content-length") {
-            self.content_length.add(value)?;
+    fn check_field(&mut self, buf: &[u8], line: FieldLine) -> Result<(), RemoteErrorKind> {
+        if line.name(buf).eq_ignore_ascii_case(b"content-length") {
+            self.layout.content_length.add(line.value(buf))?;
         }
         Ok(())
     }
@@ -836,26 +847,32 @@ pub(crate) fn request_line_from_layout(
     if version_end > limits.max_request_line {
         return Err(RemoteErrorKind::RequestLineTooLong);
     }
-    // The common methods need no reference to the head.
+    // The common methods and the root target need no reference to the head.
     let method = match &head[..sp1] {
         b"GET" => Bytes::from_static(b"GET"),
         b"POST" => Bytes::from_static(b"POST"),
         _ => head.slice(..sp1),
     };
+    let target = match &head[sp1 + 1..sp2] {
+        b"/" => Bytes::from_static(b"/"),
+        _ => head.slice(sp1 + 1..sp2),
+    };
     Ok(RequestLine {
         method,
-        target: head.slice(sp1 + 1..sp2),
+        target,
         version: parse_version(&head[sp2 + 1..version_end])?,
     })
 }
 
-/// The field lines of a scanned head, sliced where the scanner found them;
-/// `None` when a line was folded (then [`parse_fields`] reads them).
+/// The field lines of a scanned head, sliced where the scanner found them
+/// (and noted in `seen`); `None` when a line was folded (then
+/// [`parse_fields`] reads them).
 fn fields_from_layout(
     head: &Bytes,
     layout: &Layout,
     max_fields: usize,
     mut headers: Headers,
+    mut seen: Option<&mut HeadFields>,
 ) -> Option<Result<Headers, RemoteErrorKind>> {
     if layout.folded {
         return None;
@@ -863,9 +880,16 @@ fn fields_from_layout(
     if layout.fields.len() > max_fields {
         return Some(Err(RemoteErrorKind::TooManyHeaders));
     }
+    if let Some(seen) = seen.as_deref_mut() {
+        // The scanner read every Content-Length value as its line came in.
+        seen.cl = layout.content_length;
+    }
     headers.reserve_exact(layout.fields.len());
-    for line in &layout.fields {
+    for (index, line) in layout.fields.iter().enumerate() {
         let (vs, ve) = trim_range(head, line.colon + 1, line.end);
+        if let Some(seen) = seen.as_deref_mut() {
+            seen.note(index, &head[line.start..line.colon], &head[vs..ve], false);
+        }
         headers.push(head.slice(line.start..line.colon), head.slice(vs..ve));
     }
     Some(Ok(headers))
@@ -908,7 +932,7 @@ pub(crate) fn status_line_from_layout(head: &Bytes) -> Result<StatusLine, Remote
 /// one): sliced where the scanner found them, or read line by line when a
 /// field was folded onto the next line (obs-fold, only with that leniency).
 /// The fields go into `list` (empty), whose allocation is reused when it
-/// has room.
+/// has room; what they say about the message goes into `seen`.
 pub(crate) fn section_fields(
     section: &Bytes,
     layout: &Layout,
@@ -916,15 +940,21 @@ pub(crate) fn section_fields(
     leniency: &Leniency,
     max_fields: usize,
     list: Headers,
+    mut seen: Option<&mut HeadFields>,
 ) -> Result<Headers, RemoteErrorKind> {
-    if let Some(fields) = fields_from_layout(section, layout, max_fields, list) {
+    if let Some(fields) = fields_from_layout(section, layout, max_fields, list, seen.as_deref_mut())
+    {
         return fields;
     }
     let mut lines = Lines::new(section, leniency);
     if has_start_line {
         lines.next_line()?;
     }
-    parse_fields(&mut lines, leniency, max_fields)
+    let headers = parse_fields(&mut lines, leniency, max_fields)?;
+    if let Some(seen) = seen {
+        *seen = HeadFields::of(&headers);
+    }
+    Ok(headers)
 }
 
 /// Parses field lines up to the empty line that ends the section. The
@@ -1000,7 +1030,15 @@ mod tests {
             Scan::Partial => panic!("incomplete section"),
         }
         let head = Bytes::from_static(src);
-        section_fields(&head, &scanner.layout, false, leniency, 100, Headers::new())
+        section_fields(
+            &head,
+            &scanner.layout,
+            false,
+            leniency,
+            100,
+            Headers::new(),
+            None,
+        )
     }
 
     fn fields(src: &'static [u8]) -> Result<Headers, RemoteErrorKind> {
