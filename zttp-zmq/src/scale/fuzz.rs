@@ -12,6 +12,12 @@ use http::{HeaderMap, StatusCode};
 
 use super::protocol as proto;
 
+thread_local! {
+    /// The decoders' name cache, kept across inputs as a gateway or worker keeps it, so
+    /// the fuzzer also runs heads whose names it holds already.
+    static NAMES: std::cell::RefCell<proto::NameCache> = Default::default();
+}
+
 /// A message's first frame: (kind, id) from its control header.
 pub fn control(frame: &[u8]) -> Option<(u8, u64)> {
     proto::parse_control(frame)
@@ -43,7 +49,9 @@ pub fn request_head(frames: &[Bytes], raw: bool) -> Option<(http::request::Parts
     let [payload] = frames else {
         return None;
     };
-    proto::parse_request_head(payload, raw).map(|head| (head.parts, head.flags))
+    NAMES
+        .with_borrow_mut(|names| proto::parse_request_head(payload, raw, names))
+        .map(|head| (head.parts, head.flags))
 }
 
 /// A whole request `HEAD` message, normalised as the gateway sends it (no client address).
@@ -57,7 +65,9 @@ pub fn response_head(frames: &[Bytes]) -> Option<(StatusCode, HeaderMap, Option<
     let [payload] = frames else {
         return None;
     };
-    proto::parse_response_head(payload).map(|h| (h.status, h.headers, h.body_len))
+    NAMES
+        .with_borrow_mut(|names| proto::parse_response_head(payload, names))
+        .map(|h| (h.status, h.headers, h.body_len))
 }
 
 /// A whole response `HEAD` message.
@@ -79,7 +89,9 @@ pub fn full_response(frames: &[Bytes]) -> Option<(StatusCode, HeaderMap, Bytes)>
     let [payload] = frames else {
         return None;
     };
-    proto::parse_full_response(payload).map(|(h, body)| (h.status, h.headers, body))
+    NAMES
+        .with_borrow_mut(|names| proto::parse_full_response(payload, names))
+        .map(|(h, body)| (h.status, h.headers, body))
 }
 
 /// A whole `RESPONSE` message.

@@ -58,6 +58,8 @@ pub(crate) struct GatewayIo {
     commands: Vec<Command>,
     receiver: wire::Receiver,
     expired: Vec<Expired<WorkerId>>,
+    /// Field names of earlier response heads.
+    names: proto::NameCache,
     /// A STREAM IO thread asked to drive this socket.
     move_to: Option<Arc<IoShared>>,
 }
@@ -92,6 +94,7 @@ impl GatewayIo {
             commands: Vec::new(),
             receiver: wire::Receiver::new(),
             expired: Vec::new(),
+            names: proto::NameCache::default(),
             move_to: None,
         }
     }
@@ -339,29 +342,33 @@ impl GatewayIo {
             return;
         };
         match kind {
-            proto::HEAD => match proto::parse_response_head(&proto::payload(first)) {
-                Some(head) => {
-                    let complete = head.body_len == Some(0);
-                    entry.answered = true;
-                    entry.held = Vec::new();
-                    entry.head = Vec::new();
-                    if complete {
-                        entry.exchange.complete(head, Bytes::new());
-                        self.finish(id);
-                    } else {
-                        entry.exchange.set_head(head);
-                        self.pool.job_answered(id);
+            proto::HEAD => {
+                match proto::parse_response_head(&proto::payload(first), &mut self.names) {
+                    Some(head) => {
+                        let complete = head.body_len == Some(0);
+                        entry.answered = true;
+                        entry.held = Vec::new();
+                        entry.head = Vec::new();
+                        if complete {
+                            entry.exchange.complete(head, Bytes::new());
+                            self.finish(id);
+                        } else {
+                            entry.exchange.set_head(head);
+                            self.pool.job_answered(id);
+                        }
                     }
+                    None => self.malformed(identity, id),
                 }
-                None => self.malformed(identity, id),
-            },
-            proto::RESPONSE => match proto::parse_full_response(&proto::payload(first)) {
-                Some((head, body)) => {
-                    entry.exchange.complete(head, body);
-                    self.finish(id);
+            }
+            proto::RESPONSE => {
+                match proto::parse_full_response(&proto::payload(first), &mut self.names) {
+                    Some((head, body)) => {
+                        entry.exchange.complete(head, body);
+                        self.finish(id);
+                    }
+                    None => self.malformed(identity, id),
                 }
-                None => self.malformed(identity, id),
-            },
+            }
             proto::BODY => {
                 if let Some(chunk) = rest.first() {
                     entry.exchange.push_chunk(chunk.clone());

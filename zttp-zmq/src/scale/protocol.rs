@@ -169,12 +169,13 @@ fn line_end(frame: &[u8], from: usize) -> Option<usize> {
 }
 
 /// Parses the field lines of `frame` from `from` to its end. The values are slices of
-/// `frame` (no copy); names are checked and lower-cased by `HeaderName`. With `raw`, the
-/// fields as sent (names in their case) are collected there too.
+/// `frame` (no copy); names are checked and lower-cased by `HeaderName` (or found in
+/// `names`). With `raw`, the fields as sent (names in their case) are collected there too.
 fn parse_fields(
     frame: &Bytes,
     mut from: usize,
     mut raw: Option<&mut zttp_core::Headers>,
+    names: &mut NameCache,
 ) -> Option<HeaderMap> {
     // Sized from the length rather than by counting the lines first (a pass over the head):
     // a field line is rarely shorter than 24 bytes, and a few spare slots cost nothing.
@@ -186,7 +187,7 @@ fn parse_fields(
         if line.get(colon + 1) != Some(&b' ') {
             return None;
         }
-        let name = field_name(&line[..colon])?;
+        let name = names.name(&line[..colon])?;
         let value = frame.slice(from + colon + 2..end);
         if let Some(raw) = raw.as_deref_mut() {
             raw.push(frame.slice(from..from + colon), value.clone());
@@ -206,6 +207,38 @@ fn field_name(name: &[u8]) -> Option<HeaderName> {
         b"forwarded" => Some(http::header::FORWARDED),
         b"host" => Some(http::header::HOST),
         _ => HeaderName::from_bytes(name).ok(),
+    }
+}
+
+/// Field names parsed before, reused by the next head that spells them the same: a
+/// response's `x-worker` or a request's `x-request-id` then costs a compare instead of
+/// `HeaderName::from_bytes`, which allocates a copy of every name `http` does not know.
+/// Bounded: the first [`NAME_CACHE`] distinct spellings (of at most [`NAME_CACHE_LEN`]
+/// bytes) are kept, later ones are parsed each time (a peer sending ever new names only
+/// fills it once).
+#[derive(Default)]
+pub(crate) struct NameCache {
+    /// (the spelling as received, the name it parsed to).
+    names: Vec<(Box<[u8]>, HeaderName)>,
+}
+
+/// Spellings a [`NameCache`] keeps at most.
+const NAME_CACHE: usize = 32;
+/// Longest spelling a [`NameCache`] keeps.
+const NAME_CACHE_LEN: usize = 64;
+
+impl NameCache {
+    /// `name` as a checked, lower-cased `HeaderName`; `None` if it is not a valid name.
+    fn name(&mut self, name: &[u8]) -> Option<HeaderName> {
+        // An exact byte match: cheaper than `from_bytes` even for the names `http` knows.
+        if let Some((_, kept)) = self.names.iter().find(|(spelling, _)| **spelling == *name) {
+            return Some(kept.clone());
+        }
+        let parsed = field_name(name)?;
+        if self.names.len() < NAME_CACHE && name.len() <= NAME_CACHE_LEN {
+            self.names.push((name.into(), parsed.clone()));
+        }
+        Some(parsed)
     }
 }
 
@@ -442,7 +475,11 @@ pub(crate) struct RequestHead {
 /// Rebuilds a request head from a `HEAD` message's payload (after the control header):
 /// flags, request line, field lines. With `raw`, the head as sent (header names in the
 /// client's case) also goes into a [`RawRequest`] extension.
-pub(crate) fn parse_request_head(head: &Bytes, raw: bool) -> Option<RequestHead> {
+pub(crate) fn parse_request_head(
+    head: &Bytes,
+    raw: bool,
+    names: &mut NameCache,
+) -> Option<RequestHead> {
     let flags = *head.first()?;
     let end = line_end(head, 1)?;
     let line = &head[1..end];
@@ -454,7 +491,7 @@ pub(crate) fn parse_request_head(head: &Bytes, raw: bool) -> Option<RequestHead>
     parts.version = parse_version(&line[sp2 + 1..]);
     if raw {
         let mut fields = zttp_core::Headers::new();
-        parts.headers = parse_fields(head, end + 2, Some(&mut fields))?;
+        parts.headers = parse_fields(head, end + 2, Some(&mut fields), names)?;
         let version = match parts.version {
             Version::HTTP_10 => zttp_core::Version::Http10,
             Version::HTTP_2 => zttp_core::Version::Http2,
@@ -467,7 +504,7 @@ pub(crate) fn parse_request_head(head: &Bytes, raw: bool) -> Option<RequestHead>
             fields,
         ));
     } else {
-        parts.headers = parse_fields(head, end + 2, None)?;
+        parts.headers = parse_fields(head, end + 2, None, names)?;
     }
     Some(RequestHead { parts, flags })
 }
@@ -527,18 +564,21 @@ fn parse_status(frame: &[u8]) -> Option<StatusCode> {
 }
 
 /// A response `HEAD` message's payload (after the control header), parsed.
-pub(crate) fn parse_response_head(head: &Bytes) -> Option<ResponseHead> {
+pub(crate) fn parse_response_head(head: &Bytes, names: &mut NameCache) -> Option<ResponseHead> {
     let len = parse_u64(head.get(2..10)?)?;
     Some(ResponseHead {
         status: parse_status(head)?,
-        headers: parse_fields(head, 10, None)?,
+        headers: parse_fields(head, 10, None, names)?,
         body_len: (len != u64::MAX).then_some(len),
     })
 }
 
 /// A `RESPONSE` message's payload (after the control header), parsed: the head (with its
 /// length) and the whole body (a slice of the payload, no copy).
-pub(crate) fn parse_full_response(payload: &Bytes) -> Option<(ResponseHead, Bytes)> {
+pub(crate) fn parse_full_response(
+    payload: &Bytes,
+    names: &mut NameCache,
+) -> Option<(ResponseHead, Bytes)> {
     let fields_len = usize::try_from(parse_u32(payload.get(2..6)?)?).ok()?;
     let fields_end = 6usize.checked_add(fields_len)?;
     let fields = payload.slice(..fields_end.min(payload.len()));
@@ -549,7 +589,7 @@ pub(crate) fn parse_full_response(payload: &Bytes) -> Option<(ResponseHead, Byte
     Some((
         ResponseHead {
             status: parse_status(payload)?,
-            headers: parse_fields(&fields, 6, None)?,
+            headers: parse_fields(&fields, 6, None, names)?,
             body_len: Some(body.len() as u64),
         },
         body,
@@ -579,7 +619,7 @@ mod tests {
         );
         let frames = request_head(42, &parts, FLAG_CONTINUE, None);
         assert_eq!(parse_control(&frames[0]), Some((HEAD, 42)));
-        let back = parse_request_head(&frames[1], false).unwrap();
+        let back = parse_request_head(&frames[1], false, &mut NameCache::default()).unwrap();
         assert_eq!(back.flags, FLAG_CONTINUE);
         assert_eq!(back.parts.method, Method::PUT);
         assert_eq!(back.parts.uri, "/a/b?c=d");
@@ -597,7 +637,12 @@ mod tests {
                 .body(())
                 .unwrap(),
         );
-        let back = parse_request_head(&request_head(1, &parts, 0, None)[1], false).unwrap();
+        let back = parse_request_head(
+            &request_head(1, &parts, 0, None)[1],
+            false,
+            &mut NameCache::default(),
+        )
+        .unwrap();
         assert_eq!(back.parts.uri, "/p?q=1");
         assert_eq!(back.parts.headers["host"], "example.org:8443");
         assert_eq!(back.parts.version, Version::HTTP_2);
@@ -620,7 +665,7 @@ mod tests {
                 .unwrap(),
         );
         let frames = request_head(1, &parts, 0, Some("192.0.2.1".parse().unwrap()));
-        let back = parse_request_head(&frames[1], false).unwrap();
+        let back = parse_request_head(&frames[1], false, &mut NameCache::default()).unwrap();
         let names: Vec<_> = back.parts.headers.keys().map(|k| k.as_str()).collect();
         assert_eq!(names, ["host", "accept", "x-forwarded-for", "forwarded"]);
         assert_eq!(back.parts.headers["x-forwarded-for"], "192.0.2.1");
@@ -638,7 +683,7 @@ mod tests {
                 .unwrap(),
         );
         let frames = request_head(1, &parts, 0, Some("2001:db8::1".parse().unwrap()));
-        let back = parse_request_head(&frames[1], false).unwrap();
+        let back = parse_request_head(&frames[1], false, &mut NameCache::default()).unwrap();
         assert_eq!(
             back.parts.headers["x-forwarded-for"],
             "203.0.113.7, 2001:db8::1"
@@ -660,7 +705,7 @@ mod tests {
         for len in [Some(12), None] {
             let frame = response_head(7, &parts, len);
             assert_eq!(parse_control(&frame), Some((HEAD, 7)));
-            let head = parse_response_head(&payload(&frame)).unwrap();
+            let head = parse_response_head(&payload(&frame), &mut NameCache::default()).unwrap();
             assert_eq!(head.status, StatusCode::CREATED);
             assert_eq!(head.headers["a"], "b");
             assert_eq!(head.body_len, len);
@@ -671,7 +716,8 @@ mod tests {
             b"\x0d\0\0\0\0\0\0\0\x07\0\xc9\0\0\0\x06a: b\r\nhello"
         );
         assert_eq!(parse_control(&frame), Some((RESPONSE, 7)));
-        let (head, body) = parse_full_response(&payload(&frame)).unwrap();
+        let (head, body) =
+            parse_full_response(&payload(&frame), &mut NameCache::default()).unwrap();
         assert_eq!((head.status, head.body_len), (StatusCode::CREATED, Some(5)));
         assert_eq!(head.headers["a"], "b");
         assert_eq!(body, "hello");
@@ -681,7 +727,7 @@ mod tests {
             b"\0\xc9\0\0\0\x04a: b\r\n",
         ] {
             assert!(
-                parse_full_response(&Bytes::from_static(bad)).is_none(),
+                parse_full_response(&Bytes::from_static(bad), &mut NameCache::default()).is_none(),
                 "{bad:?}"
             );
         }
@@ -702,7 +748,7 @@ mod tests {
             &frames[1][..],
             b"\x02GET / HTTP/1.1\r\nx-empty: \r\nx-colon: a: b:c\r\n"
         );
-        let back = parse_request_head(&frames[1], false).unwrap();
+        let back = parse_request_head(&frames[1], false, &mut NameCache::default()).unwrap();
         assert_eq!(back.flags, FLAG_NO_BODY);
         assert_eq!(back.parts.headers["x-empty"], "");
         assert_eq!(back.parts.headers["x-colon"], "a: b:c");
@@ -734,12 +780,38 @@ mod tests {
         ];
         for head in bad {
             assert!(
-                parse_request_head(&Bytes::from_static(head), false).is_none(),
+                parse_request_head(&Bytes::from_static(head), false, &mut NameCache::default())
+                    .is_none(),
                 "{head:?}"
             );
         }
         let status_only = Bytes::from_static(b"\x00\xc8");
-        assert!(parse_response_head(&status_only).is_none());
+        assert!(parse_response_head(&status_only, &mut NameCache::default()).is_none());
+    }
+
+    #[test]
+    fn name_cache_gives_the_name_from_bytes_would_and_stays_bounded() {
+        let mut names = NameCache::default();
+        for spelling in [&b"x-worker"[..], b"X-Worker", b"X-WORKER", b"x-worker"] {
+            assert_eq!(names.name(spelling).unwrap(), "x-worker");
+        }
+        assert_eq!(
+            names.name(b"Content-Type").unwrap(),
+            http::header::CONTENT_TYPE
+        );
+        for bad in [&b""[..], b"x worker", b"x-w\xc3\xb6rker", b"x-worker:"] {
+            assert!(names.name(bad).is_none(), "{bad:?}");
+        }
+        for i in 0..100 {
+            let name = format!("X-Name-{i}");
+            assert_eq!(
+                names.name(name.as_bytes()).unwrap().as_str(),
+                name.to_ascii_lowercase()
+            );
+        }
+        assert_eq!(names.names.len(), NAME_CACHE);
+        let long = "x".repeat(NAME_CACHE_LEN + 1);
+        assert_eq!(names.name(long.as_bytes()).unwrap().as_str(), long);
     }
 
     #[test]
@@ -756,7 +828,14 @@ mod tests {
     fn rejects_malformed_control_frames() {
         assert_eq!(parse_control(b"short"), None);
         assert_eq!(parse_control(&[1; 9]), Some((1, 0x0101_0101_0101_0101)));
-        assert!(parse_request_head(&Bytes::from_static(b"GET"), false).is_none());
-        assert!(parse_response_head(&Bytes::from_static(b"x")).is_none());
+        assert!(parse_request_head(
+            &Bytes::from_static(b"GET"),
+            false,
+            &mut NameCache::default()
+        )
+        .is_none());
+        assert!(
+            parse_response_head(&Bytes::from_static(b"x"), &mut NameCache::default()).is_none()
+        );
     }
 }

@@ -184,6 +184,7 @@ impl Worker {
             backlog: VecDeque::new(),
             receiver: wire::Receiver::new(),
             replies: Vec::new(),
+            names: proto::NameCache::default(),
         };
         std::thread::Builder::new()
             .name("zttp-worker".into())
@@ -309,6 +310,8 @@ struct WorkerIo<H> {
     backlog: VecDeque<Message>,
     receiver: wire::Receiver,
     replies: Vec<Reply>,
+    /// Field names of earlier request heads.
+    names: proto::NameCache,
 }
 
 impl<H: Handler> WorkerIo<H> {
@@ -495,7 +498,11 @@ impl<H: Handler> WorkerIo<H> {
                 self.hello()?;
             }
             proto::HEAD => {
-                let head = proto::parse_request_head(&proto::payload(first), self.raw_request);
+                let head = proto::parse_request_head(
+                    &proto::payload(first),
+                    self.raw_request,
+                    &mut self.names,
+                );
                 let Some(head) = head else {
                     self.send(proto::simple(proto::ABORT, id))?;
                     return Ok(());
