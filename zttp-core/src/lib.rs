@@ -345,6 +345,39 @@ impl Connection {
         }
     }
 
+    /// Sends `data` as the last piece of the message body on `stream_id`
+    /// and ends the message without trailers: what
+    /// `send(Data { stream_id, data })` then `send(EndOfMessage::default())`
+    /// (on `stream_id`) do, in one call. Either step may refuse as it would
+    /// on its own; when the end is refused (`TooLittleData`: the body is
+    /// shorter than its declared length) the data stays queued, as after
+    /// the two calls. On HTTP/2 the data and the end of the stream may go
+    /// out in one DATA frame.
+    ///
+    /// ```
+    /// # use zttp_core::{Connection, Role, StreamId};
+    /// # let mut server = Connection::new(Role::Server);
+    /// # server.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    /// # server.next_event().unwrap();
+    /// # server.next_event().unwrap();
+    /// let fields = [(&b"content-length"[..], &b"2"[..])];
+    /// server.send_response_head(StreamId::ZERO, 200, fields).unwrap();
+    /// server.send_last_data(StreamId::ZERO, "hi".into()).unwrap();
+    /// assert!(server.data_to_send().ends_with(b"\r\n\r\nhi"));
+    /// server.start_next_cycle().unwrap();
+    /// ```
+    pub fn send_last_data(
+        &mut self,
+        stream_id: StreamId,
+        data: Bytes,
+    ) -> Result<(), LocalProtocolError> {
+        match &mut self.inner {
+            Inner::H1(c) => c.send_last_data(data),
+            Inner::H2(c) => c.send_last_data(stream_id.0, data),
+            Inner::Detecting(_) => Err(LocalProtocolError::UnexpectedEvent),
+        }
+    }
+
     /// Server: sends a response head with the standard reason phrase, as
     /// `send(Response)` does, from borrowed fields: for a final HTTP/1.1
     /// response they are checked and written in one pass, on HTTP/2 checked

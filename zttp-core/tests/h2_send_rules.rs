@@ -242,3 +242,42 @@ fn a_request_to_head_does_not_limit_the_request_body() {
     let (_, server_events) = pair.drive();
     assert_no_errors(&server_events);
 }
+
+/// `send_last_data` on HTTP/2 answers as `send(Data)` then
+/// `send(EndOfMessage)` do, and the peer reads the same body and end.
+#[test]
+fn last_data_is_data_then_end_in_one_call() {
+    for (length, body) in [("2", "hi"), ("3", "hi"), ("1", "hi"), ("", "hi"), ("", "")] {
+        let run = |one_call: bool| {
+            let (mut pair, id) = pair_with_request("GET");
+            let fields: &[(&str, &str)] = match length {
+                "" => &[],
+                n => &[("content-length", n)],
+            };
+            pair.server.send(response(id, 200, fields)).unwrap();
+            let sent = if one_call {
+                pair.server.send_last_data(id, body.into())
+            } else {
+                pair.server
+                    .send(data(id, body))
+                    .and_then(|()| pair.server.send(end(id)))
+            };
+            let (client_events, _) = pair.drive();
+            let client: Vec<String> = messages(client_events)
+                .iter()
+                .map(|e| match e {
+                    Event::Data(d) => format!("data {:?}", d.data),
+                    Event::EndOfMessage(_) => "end".to_string(),
+                    Event::Response(r) => format!("response {}", r.status_code),
+                    other => format!("{other:?}"),
+                })
+                .collect();
+            (sent, client)
+        };
+        assert_eq!(
+            run(true),
+            run(false),
+            "content-length {length:?}, body {body:?}"
+        );
+    }
+}

@@ -58,11 +58,13 @@ impl BodyEncoder {
         trailers: &Headers,
         out: &mut Outbound,
     ) -> Result<(), LocalProtocolError> {
-        if !trailers.is_empty() && *self != BodyEncoder::Chunked {
+        if trailers.is_empty() {
+            return self.end_without_trailers(out);
+        }
+        if *self != BodyEncoder::Chunked {
             return Err(LocalProtocolError::TrailersNotAllowed);
         }
         match self {
-            BodyEncoder::Length(n) if *n > 0 => Err(LocalProtocolError::TooLittleData),
             BodyEncoder::Chunked => {
                 validate_fields(trailers)?;
                 // RFC 9112 §7.1.2: a sender MUST NOT generate a trailer field
@@ -76,6 +78,22 @@ impl BodyEncoder {
                 out.put_slice(b"0\r\n");
                 write_fields(trailers.iter().map(|(n, v)| (&n[..], &v[..])), out);
                 out.put_slice(b"\r\n");
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Ends the body with no trailers.
+    #[inline]
+    pub(crate) fn end_without_trailers(
+        &self,
+        out: &mut Outbound,
+    ) -> Result<(), LocalProtocolError> {
+        match self {
+            BodyEncoder::Length(n) if *n > 0 => Err(LocalProtocolError::TooLittleData),
+            BodyEncoder::Chunked => {
+                out.put_slice(b"0\r\n\r\n");
                 Ok(())
             }
             _ => Ok(()),

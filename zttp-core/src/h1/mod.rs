@@ -534,6 +534,21 @@ impl H1Connection {
         }
     }
 
+    /// See [`Connection::send_last_data`](crate::Connection::send_last_data).
+    pub(crate) fn send_last_data(&mut self, data: Bytes) -> Result<(), LocalProtocolError> {
+        let in_body = matches!(self.send, SendState::Body(_));
+        if self.error.is_some() && !(in_body && self.answers_errors()) {
+            return Err(LocalProtocolError::ConnectionClosed);
+        }
+        let SendState::Body(enc) = &mut self.send else {
+            return Err(LocalProtocolError::UnexpectedEvent);
+        };
+        enc.data(data, &mut self.out)?;
+        enc.end_without_trailers(&mut self.out)?;
+        self.send = SendState::Done;
+        Ok(())
+    }
+
     fn send_request(&mut self, req: Request) -> Result<(), LocalProtocolError> {
         if matches!(self.recv, RecvState::Closed) {
             return Err(LocalProtocolError::ConnectionClosed);

@@ -1035,3 +1035,81 @@ fn received_buffers_are_parsed_in_place_and_released_on_shrink() {
         (&b"/b"[..], &Bytes::from("x"))
     );
 }
+
+/// `send_last_data` answers and queues exactly what `send(Data)` then
+/// `send(EndOfMessage)` do, and leaves the connection in the same state,
+/// whatever the framing the head chose and whether a step is refused.
+#[test]
+fn last_data_is_data_then_end_in_one_call() {
+    type Fields = &'static [(&'static str, &'static str)];
+    let cases: [(&[u8], Fields, &str); 9] = [
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            &[("content-length", "2")],
+            "hi",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            &[("content-length", "3")],
+            "hi",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            &[("content-length", "1")],
+            "hi",
+        ),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &[], "chunked"),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &[], ""),
+        (b"GET / HTTP/1.0\r\n\r\n", &[], "until close"),
+        (
+            b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n",
+            &[("content-length", "2")],
+            "hi",
+        ),
+        (
+            b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n",
+            &[("content-length", "2")],
+            "",
+        ),
+        (
+            b"GET / HTTP/1.1\r\n\r\n",
+            &[("content-length", "5")],
+            "error",
+        ),
+    ];
+    for (input, fields, data) in cases {
+        for with_head in [true, false] {
+            let run = |one_call: bool| {
+                let mut conn = server();
+                let _ = events(&mut conn, input);
+                let head = fields.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()));
+                let status = if conn.remote_error().is_some() {
+                    400
+                } else {
+                    200
+                };
+                let head = with_head.then(|| conn.send_response_head(StreamId::ZERO, status, head));
+                let data = Bytes::from(data);
+                let sent = if one_call {
+                    conn.send_last_data(StreamId::ZERO, data)
+                } else {
+                    conn.send(Data {
+                        stream_id: StreamId::ZERO,
+                        data,
+                    })
+                    .and_then(|()| conn.send(EndOfMessage::default()))
+                };
+                let out = conn.data_to_send();
+                let next = conn.start_next_cycle();
+                (head, sent, out, next, conn.should_close())
+            };
+            let (one, two) = (run(true), run(false));
+            assert_eq!(
+                one,
+                two,
+                "{:?} {fields:?} {data:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+}

@@ -33,6 +33,19 @@ impl H2Connection {
         }
     }
 
+    /// See [`Connection::send_last_data`](crate::Connection::send_last_data).
+    pub(crate) fn send_last_data(
+        &mut self,
+        id: u32,
+        data: Bytes,
+    ) -> Result<(), LocalProtocolError> {
+        if self.error.is_some() {
+            return Err(LocalProtocolError::ConnectionClosed);
+        }
+        self.send_data(id, data)?;
+        self.send_end(id, Headers::new())
+    }
+
     fn send_request(&mut self, req: Request) -> Result<(), LocalProtocolError> {
         if self.role != Role::Client {
             return Err(LocalProtocolError::WrongRole);
