@@ -464,19 +464,25 @@ impl<H: Handler> Serial<H> {
                     if data.is_empty() {
                         continue;
                     }
-                    if let Err(e) = conn.core.send(Data {
-                        stream_id: StreamId::ZERO,
-                        data,
-                    }) {
+                    // Nothing follows, not even trailers: the piece ends the
+                    // response, and the body is not polled again.
+                    let last = ex.unsent.is_empty()
+                        && matches!(&ex.response, ResponseState::Streaming(body) if body.is_end_stream());
+                    let sent = match last {
+                        true => conn.core.send_last_data(StreamId::ZERO, data),
+                        false => conn.core.send(Data {
+                            stream_id: StreamId::ZERO,
+                            data,
+                        }),
+                    };
+                    if let Err(e) = sent {
                         warn!(parent: &ex.span, error = %e, "response body refused");
                         // The response cannot be completed: the framing is broken, close.
                         conn.finish(false);
                         break;
                     }
-                    let ended = matches!(&ex.response, ResponseState::Streaming(body) if body.is_end_stream());
-                    if ended && ex.unsent.is_empty() {
-                        // Nothing follows, not even trailers: no need to poll the body again.
-                        self.end_response(conn, None);
+                    if last {
+                        ex.response = ResponseState::Done;
                         return true;
                     }
                 }
