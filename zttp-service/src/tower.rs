@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use http::StatusCode;
@@ -14,7 +14,8 @@ use crate::{Body, Handler, IntoResponse, Request};
 
 /// Adapts a `tower::Service<http::Request<Body>>` into a [`Handler`].
 ///
-/// The service is cloned per request and driven to readiness before each call.
+/// The service is cloned per request and driven to readiness before each call
+/// (a service that is ready at once is called within [`Handler::call`]).
 /// A service error becomes a `500`.
 ///
 /// ```
@@ -46,12 +47,26 @@ where
     type Future = TowerFuture<S>;
 
     fn call(&self, request: Request) -> Self::Future {
-        TowerFuture {
-            state: State::Ready {
-                service: self.0.clone(),
+        let mut service = self.0.clone();
+        // Most services (an axum `Router`) are always ready: asked once here,
+        // such a service is called at once, and its future is the only state
+        // (the request is not moved into a waiting state, then out again). A
+        // service that is not ready is asked again, with the task's waker, by
+        // the future's first poll.
+        let mut cx = Context::from_waker(Waker::noop());
+        let state = match service.poll_ready(&mut cx) {
+            Poll::Ready(Ok(())) => State::Calling {
+                future: service.call(request),
+            },
+            Poll::Pending => State::Ready {
+                service,
                 request: Some(request),
             },
-        }
+            Poll::Ready(Err(e)) => State::Failed {
+                error: Some(e.into()),
+            },
+        };
+        TowerFuture { state }
     }
 }
 
@@ -78,6 +93,8 @@ pin_project_lite::pin_project! {
         Ready { service: S, request: Option<Request> },
         /// The service is answering.
         Calling { #[pin] future: S::Future },
+        /// The service failed before it was called.
+        Failed { error: Option<BoxError> },
         /// The response was handed out.
         Done,
     }
@@ -112,6 +129,9 @@ where
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(result) => result.map_err(Into::into),
                 },
+                StateProj::Failed { error } => {
+                    Err(error.take().expect("a TowerFuture answers once"))
+                }
                 StateProj::Done => panic!("TowerFuture polled after it completed"),
             };
             state.set(State::Done);
@@ -180,5 +200,54 @@ mod tests {
     #[test]
     fn a_service_error_answers_500() {
         assert_eq!(get("/fail").status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    /// Always ready (or never: it fails readiness); counts its calls.
+    #[derive(Clone)]
+    struct Counted {
+        calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        refuse: bool,
+    }
+
+    impl Service<Request> for Counted {
+        type Response = http::Response<Body>;
+        type Error = std::io::Error;
+        type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            match self.refuse {
+                true => Poll::Ready(Err(std::io::Error::other("overloaded"))),
+                false => Poll::Ready(Ok(())),
+            }
+        }
+
+        fn call(&mut self, _: Request) -> Self::Future {
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::future::ready(Ok(http::Response::new(Body::from("called"))))
+        }
+    }
+
+    #[test]
+    fn a_ready_service_is_called_by_the_handler_call_and_answers_when_polled() {
+        let service = Counted {
+            calls: Default::default(),
+            refuse: false,
+        };
+        let future = TowerHandler(service.clone()).call(Request::new(Body::empty()));
+        assert_eq!(service.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let response = block_on(future);
+        assert_eq!(block_on(response.into_body().to_bytes()).unwrap(), "called");
+        assert_eq!(service.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_readiness_error_answers_500_without_calling_the_service() {
+        let service = Counted {
+            calls: Default::default(),
+            refuse: true,
+        };
+        let response = block_on(TowerHandler(service.clone()).call(Request::new(Body::empty())));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(service.calls.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
 }
