@@ -14,8 +14,8 @@ pub(super) struct Unrepresentable;
 
 /// Builds the handler's request from the core's; with `raw`, the head as
 /// received goes into a [`RawRequest`] extension. `req` is one `core` read
-/// (its HTTP/1.1 field values are not checked again, see `received`); the
-/// emptied field list goes back to `core` for the next head.
+/// (its HTTP/1.1 field values are not checked again, see `received`); without
+/// `raw`, the emptied field list goes back to `core` for the next head.
 pub(super) fn request(
     mut req: zttp_core::Request,
     body: Body,
@@ -50,21 +50,21 @@ pub(super) fn request(
         }
     };
     let mut headers = HeaderMap::with_capacity(req.headers.len());
-    // The fields move over unless the raw head keeps them.
-    let mut fields = match raw {
-        true => req.headers.clone(),
-        false => std::mem::take(&mut req.headers),
-    };
     let http1 = req.http_version != Version::Http2;
-    for (name, value) in fields.drain() {
-        let name = header_name(&name).ok_or(Unrepresentable)?;
-        let value = match http1 {
-            true => super::received::http1_field_value(value),
-            false => HeaderValue::from_maybe_shared(value),
-        };
-        headers.append(name, value.map_err(|_| Unrepresentable)?);
+    if raw {
+        // The raw head keeps the list: the map shares its values (a count
+        // each), and the core makes a new list for the next head.
+        for (name, value) in req.headers.iter() {
+            append(&mut headers, name, value.clone(), http1)?;
+        }
+    } else {
+        // The fields move over, and the emptied list goes back to the core.
+        let mut fields = std::mem::take(&mut req.headers);
+        for (name, value) in fields.drain() {
+            append(&mut headers, &name, value, http1)?;
+        }
+        core.recycle_headers(fields);
     }
-    core.recycle_headers(fields);
     let mut request = http::Request::new(body);
     *request.method_mut() = method;
     // The defaults replaced here own nothing (an empty map allocates
@@ -90,6 +90,24 @@ pub(super) fn request(
         });
     }
     Ok(request)
+}
+
+/// Appends a received field to `headers` (`Unrepresentable`: `http` refuses it).
+/// HTTP/1.1 values were checked by the core, and are not checked again.
+#[inline(always)]
+fn append(
+    headers: &mut HeaderMap,
+    name: &[u8],
+    value: bytes::Bytes,
+    http1: bool,
+) -> Result<(), Unrepresentable> {
+    let name = header_name(name).ok_or(Unrepresentable)?;
+    let value = match http1 {
+        true => super::received::http1_field_value(value),
+        false => HeaderValue::from_maybe_shared(value),
+    };
+    headers.append(name, value.map_err(|_| Unrepresentable)?);
+    Ok(())
 }
 
 /// A common field name, and its bytes as words for a case-insensitive compare.
@@ -161,6 +179,7 @@ static COMMON_NAMES: [KnownName; 24] = known_names![
 /// A received field name as `http`'s `HeaderName` (`None`: not a valid
 /// name). Common names come from [`COMMON_NAMES`], compared with the
 /// candidates of the same length ignoring ASCII case; any other name is parsed.
+#[inline(always)]
 fn header_name(name: &[u8]) -> Option<HeaderName> {
     let candidates = match name.len() {
         2 => 0..1,
