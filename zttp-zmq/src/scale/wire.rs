@@ -75,7 +75,9 @@ impl Receiver {
                 Err(e) => return Err(e.into()),
             }
             let more = self.msg.get_more();
-            let len = self.msg.len();
+            // One look at the message's data: each `Deref` is two FFI calls.
+            let data: &[u8] = &self.msg;
+            let len = data.len();
             let frame = if len >= COPY_BELOW {
                 let msg = std::mem::replace(&mut self.msg, zmq::Message::new());
                 Bytes::from_owner(OwnedMessage(msg))
@@ -86,7 +88,7 @@ impl Receiver {
                     // Reclaims the block in place when no frame holds it any more.
                     self.arena.reserve(ARENA_BLOCK.max(len));
                 }
-                self.arena.extend_from_slice(&self.msg);
+                self.arena.extend_from_slice(data);
                 self.arena.split().freeze()
             };
             self.frames.push(frame);
