@@ -9,7 +9,13 @@
 //! `EAGAIN` (or, after retries or an interrupted receive, `ZMQ_EVENTS`) is the last socket
 //! call before sleeping (libzmq's `ZMQ_FD` is edge-triggered: any socket call may consume
 //! the edge, so the last call must be the check). Sleep in `poll(2)` on `ZMQ_FD` and the wake
-//! pipe.
+//! pipe; or, when tasks run on this thread and nothing but the socket needs watching (no
+//! attached socket, no blocked peer, receiving not paused), inside libzmq's blocking receive
+//! itself, as a bare STREAM loop does: the receive is then both the last check and the sleep,
+//! which saves a `poll(2)` and libzmq's repeated command check (`getpid` + `poll`) per
+//! wake-up. Signals from other threads reach that sleep through the wake link
+//! ([`crate::wake`]), a loopback connection of the socket's own, and `ZMQ_RCVTIMEO` is the
+//! next timer's deadline.
 //!
 //! A peer blocked by `EAGAIN` is retried after the receive that follows the socket fd firing
 //! (libzmq signals it when that peer's pipe drains, and the receive processes that signal).
@@ -34,7 +40,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::mem;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::os::unix::io::RawFd;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
@@ -47,6 +53,7 @@ use futures::channel::oneshot;
 use tracing::{debug, warn};
 
 use crate::peer::{IoShared, Outgoing, Peer, PeerStream, ReadEnd, RoutingId, INBOUND_FRAME_CHARGE};
+use crate::wake::WAKE_LINK_ID;
 
 /// Messages received per loop turn before sends get another chance.
 const RECV_BATCH: usize = 256;
@@ -226,6 +233,25 @@ pub(crate) struct StreamIo {
     /// [`PeerLimits::close_stalled`](crate::PeerLimits::close_stalled), in seconds), one
     /// clock read per turn rather than per send.
     turn_started: Instant,
+    /// The loop's own connection for waking it while it sleeps in a receive.
+    wake_link: WakeLink,
+    /// The `ZMQ_RCVTIMEO` last set (-1: none).
+    receive_timeout_ms: i32,
+}
+
+/// The wake link ([`crate::wake`]): the STREAM socket's connection to a loopback listener of
+/// the IO thread, whose other end signals wake the loop through while it sleeps in a
+/// receive.
+enum WakeLink {
+    /// Not wanted yet: tasks do not run on the IO thread, so most signals come from other
+    /// threads, and one through the link costs more than one through the pipe.
+    Unused,
+    /// The socket is connecting to this listener.
+    Connecting(TcpListener),
+    /// Receives may sleep inside libzmq.
+    Up,
+    /// No link (it failed or closed): the loop sleeps in `poll(2)` only.
+    Off,
 }
 
 impl StreamIo {
@@ -256,6 +282,8 @@ impl StreamIo {
             attached: Vec::new(),
             poll_set: crate::sys::PollSet::default(),
             turn_started: Instant::now(),
+            wake_link: WakeLink::Unused,
+            receive_timeout_ms: -1,
         }
     }
 
@@ -612,9 +640,120 @@ impl StreamIo {
         let _ = self.socket.get_events();
     }
 
+    /// When the next receive may sleep inside libzmq (as a bare STREAM loop does): its
+    /// timeout in ms (-1: none), or `None` to receive without waiting. Only with the wake
+    /// link up (signals must reach a thread asleep in libzmq) and nothing else to watch or
+    /// do: no attached socket, no blocked peer, receiving not paused, no task woken, no
+    /// peer queued. Arms the wake link's signals before the last look for work.
+    fn receive_timeout(&mut self) -> Option<i32> {
+        match self.wake_link {
+            WakeLink::Up => {}
+            WakeLink::Unused if self.io.receive_sleep.load(Ordering::Relaxed) => {
+                self.start_wake_link();
+                return None;
+            }
+            _ => return None,
+        }
+        if !self.attached.is_empty()
+            || self.paused.is_some()
+            || !self.blocked.is_empty()
+            || self.trim_at.is_some()
+        {
+            return None;
+        }
+        self.io.wake.prepare_receive();
+        // Tasks polled this turn may have armed timers: the deadline is read afresh.
+        let next_timer = self.io.executor.fire_timers(Instant::now());
+        if self.io.executor.has_woken()
+            || self.io.has_local_ready()
+            || self.io.remote_ready.load(Ordering::SeqCst)
+            || self.io.attach_pending.load(Ordering::SeqCst)
+            || self.finished()
+        {
+            self.io.wake.set_awake();
+            return None;
+        }
+        Some(next_timer.map_or(-1, |at| {
+            earliest(-1, at.saturating_duration_since(Instant::now()))
+        }))
+    }
+
+    /// Connects the STREAM socket to a loopback listener of ours, the wake link's other end,
+    /// which [`route`](Self::route) picks up from the connect notification. Without it (no
+    /// loopback, say) the loop sleeps in `poll(2)` only.
+    fn start_wake_link(&mut self) {
+        let started = (|| -> io::Result<TcpListener> {
+            let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+            listener.set_nonblocking(true)?;
+            let addr = listener.local_addr()?;
+            crate::sys::set_connect_routing_id(&mut self.socket, WAKE_LINK_ID)?;
+            self.socket.connect(&format!("tcp://{addr}"))?;
+            Ok(listener)
+        })();
+        self.wake_link = match started {
+            Ok(listener) => WakeLink::Connecting(listener),
+            Err(e) => {
+                debug!(error = %e, "zmq wake link not set up; the IO thread sleeps in poll(2)");
+                WakeLink::Off
+            }
+        };
+    }
+
+    /// A message of the wake link's connection: its connect notification (take our end
+    /// from the listener), a wake-up byte (nothing to do), or its disconnect (no more
+    /// sleeping in a receive).
+    fn wake_link_message(&mut self, len: usize) {
+        if len > 0 {
+            return;
+        }
+        self.wake_link = match mem::replace(&mut self.wake_link, WakeLink::Off) {
+            WakeLink::Connecting(listener) => {
+                // Our end is the accepted connection whose peer is libzmq's end.
+                let theirs = self
+                    .data_msg
+                    .gets("__fd")
+                    .and_then(|fd| fd.parse().ok())
+                    .and_then(crate::sys::local_name);
+                let mut ours = None;
+                while let Ok((stream, from)) = listener.accept() {
+                    if theirs == Some(from) {
+                        ours = Some(stream);
+                    }
+                }
+                match ours.map(|s| self.io.wake.set_link(s)) {
+                    Some(Ok(())) => WakeLink::Up,
+                    _ => {
+                        debug!("zmq wake link not found; the IO thread sleeps in poll(2)");
+                        WakeLink::Off
+                    }
+                }
+            }
+            _ => {
+                debug!("zmq wake link closed; the IO thread sleeps in poll(2)");
+                WakeLink::Off
+            }
+        };
+    }
+
     fn receive_batch(&mut self) -> io::Result<Received> {
         for _ in 0..RECV_BATCH {
-            match self.socket.recv(&mut self.id_msg, zmq::DONTWAIT) {
+            let received = match self.receive_timeout() {
+                None => self.socket.recv(&mut self.id_msg, zmq::DONTWAIT),
+                Some(ms) => {
+                    if ms != self.receive_timeout_ms {
+                        self.socket.set_rcvtimeo(ms)?;
+                        self.receive_timeout_ms = ms;
+                    }
+                    let received = self.socket.recv(&mut self.id_msg, 0);
+                    self.io.wake.set_awake();
+                    if let Err(zmq::Error::EAGAIN) = received {
+                        // Timed out: a timer is due. Take a turn.
+                        return Ok(Received::Unfinished);
+                    }
+                    received
+                }
+            };
+            match received {
                 Ok(()) => {}
                 Err(zmq::Error::EAGAIN) => return Ok(Received::Drained),
                 Err(zmq::Error::EINTR) => return Ok(Received::Interrupted),
@@ -641,6 +780,10 @@ impl StreamIo {
     fn route(&mut self) -> Routed {
         let id: &[u8] = &self.id_msg;
         let len = self.data_msg.len();
+        if id == WAKE_LINK_ID {
+            self.wake_link_message(len);
+            return Routed::More;
+        }
         if let Some(entry) = self.peers.get(id) {
             let peer = entry.peer.clone();
             if len == 0 {

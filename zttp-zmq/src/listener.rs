@@ -126,6 +126,7 @@ impl PeerListener {
             live_tasks: AtomicUsize::new(0),
             attachments: Default::default(),
             attach_pending: AtomicBool::new(false),
+            receive_sleep: AtomicBool::new(false),
         });
         let (tx, incoming) = mpsc::unbounded();
         let (unbound_tx, unbound) = oneshot::channel();
@@ -149,6 +150,8 @@ impl PeerListener {
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             let _ = self.io.tokio.set(handle);
         }
+        self.io.receive_sleep.store(true, Ordering::Relaxed);
+        self.io.wake.signal();
         crate::IoThreadRuntime::new(self.io.clone())
     }
 

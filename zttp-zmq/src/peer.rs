@@ -122,6 +122,9 @@ pub(crate) struct IoShared {
     pub(crate) attachments: Mutex<Attachments>,
     /// [`Attachments::pending`] is not empty: the IO thread takes it without locking first.
     pub(crate) attach_pending: AtomicBool,
+    /// Tasks run on the IO thread ([`IoThreadRuntime`](crate::IoThreadRuntime)): its loop
+    /// may sleep inside libzmq's receive, woken through the wake link ([`crate::wake`]).
+    pub(crate) receive_sleep: AtomicBool,
 }
 
 /// Sockets waiting for the IO thread to drive them, and whether it still can.
@@ -187,6 +190,11 @@ impl IoShared {
     /// IO thread: marks the calling thread as this socket's IO thread (`false`: no more).
     pub(crate) fn set_io_thread(&self, on: bool) {
         IO_THREAD_OF.set(if on { self.address() } else { 0 });
+    }
+
+    /// IO thread: whether its own tasks queued peers.
+    pub(crate) fn has_local_ready(&self) -> bool {
+        LOCAL_READY.with_borrow(|ready| !ready.is_empty())
     }
 
     /// IO thread: moves the peers its own tasks queued into `out`.

@@ -1,5 +1,5 @@
 //! The crate's only `unsafe`: socket options the `zmq` crate does not wrap, `poll(2)`, the
-//! peer's address and abort on libzmq's descriptor, and `malloc_trim`.
+//! peer's (and local) address and abort on libzmq's descriptor, and `malloc_trim`.
 
 use std::io;
 
@@ -14,6 +14,27 @@ pub(crate) fn set_stream_notify(socket: &mut zmq::Socket, on: bool) -> io::Resul
 /// Sets `ZMQ_TCP_MAXRT` (Linux `TCP_USER_TIMEOUT`), which the `zmq` crate does not wrap.
 pub(crate) fn set_tcp_maxrt(socket: &mut zmq::Socket, ms: i32) -> io::Result<()> {
     set_int_option(socket, zmq_sys::ZMQ_TCP_MAXRT, ms)
+}
+
+/// Sets `ZMQ_CONNECT_ROUTING_ID`: the routing id the next `connect` gives its peer.
+#[allow(unsafe_code)]
+pub(crate) fn set_connect_routing_id(socket: &mut zmq::Socket, id: &[u8]) -> io::Result<()> {
+    // SAFETY: `socket.as_mut_ptr()` is the live libzmq socket owned by `socket`, borrowed
+    // mutably for the whole call so no other thread can use or close it meanwhile. `id` is a
+    // live slice of exactly the length passed; libzmq copies it before returning.
+    let rc = unsafe {
+        zmq_sys::zmq_setsockopt(
+            socket.as_mut_ptr(),
+            zmq_sys::ZMQ_CONNECT_ROUTING_ID as std::os::raw::c_int,
+            id.as_ptr().cast(),
+            id.len(),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// Sends `bytes` as one frame with `zmq_send` (libzmq copies them into a message of its
@@ -163,16 +184,29 @@ impl PollSet {
 type CInt = std::os::raw::c_int;
 
 /// The remote address of the TCP socket `fd` (`getpeername(2)`), if it is one.
-#[allow(unsafe_code)]
 pub(crate) fn peer_name(fd: std::os::unix::io::RawFd) -> Option<std::net::SocketAddr> {
+    socket_name(fd, libc::getpeername)
+}
+
+/// The local address of the TCP socket `fd` (`getsockname(2)`), if it is one.
+pub(crate) fn local_name(fd: std::os::unix::io::RawFd) -> Option<std::net::SocketAddr> {
+    socket_name(fd, libc::getsockname)
+}
+
+type NameFn = unsafe extern "C" fn(CInt, *mut libc::sockaddr, *mut libc::socklen_t) -> CInt;
+
+/// One end's address of the socket `fd`, asked with `get` (`getpeername` or `getsockname`).
+#[allow(unsafe_code)]
+fn socket_name(fd: std::os::unix::io::RawFd, get: NameFn) -> Option<std::net::SocketAddr> {
     use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
     // SAFETY: an all-zero `sockaddr_storage` is a valid value of that plain C struct.
     let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    // SAFETY: `storage` is a live, writable `sockaddr_storage` and `len` holds its exact size,
-    // as `getpeername` requires; it writes at most `len` bytes. An invalid fd only fails.
+    // SAFETY: `get` is `getpeername` or `getsockname`; `storage` is a live, writable
+    // `sockaddr_storage` and `len` holds its exact size, as both require; they write at most
+    // `len` bytes. An invalid fd only fails.
     let rc = unsafe {
-        libc::getpeername(
+        get(
             fd,
             (&mut storage as *mut libc::sockaddr_storage).cast(),
             &mut len,

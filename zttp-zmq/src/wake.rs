@@ -1,11 +1,27 @@
 //! Wake-ups from async tasks to the IO thread that owns the ZeroMQ socket.
+//!
+//! The IO thread sleeps in one of two ways:
+//! - in `poll(2)` on the socket's `ZMQ_FD` and the read end of a self-pipe: a signal writes
+//!   one byte to the pipe;
+//! - inside libzmq's own blocking receive, as a bare STREAM loop does (two system calls
+//!   fewer per wake-up than polling `ZMQ_FD` and then receiving). Nothing but a message
+//!   ends that sleep, so a signal then writes one byte to the *wake link*: a loopback TCP
+//!   connection that the STREAM socket itself connected to this process, whose bytes arrive
+//!   as a message the IO thread drops.
 
 use std::io::{self, Read, Write};
+use std::net::TcpStream;
 use std::os::unix::io::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
-/// A self-pipe: tasks write one byte, the IO thread polls the read end next to its socket.
+/// The STREAM routing id of the wake link's connection. libzmq's own STREAM ids are 5 bytes,
+/// so no peer's can be this.
+pub(crate) const WAKE_LINK_ID: &[u8] = b"zttp-zmq-wake-link";
+
+/// A self-pipe plus, once set up, the wake link: tasks write one byte, to whichever the IO
+/// thread sleeps on.
 ///
 /// Signals coalesce: while one is pending, further `signal` calls make no system call.
 #[derive(Debug)]
@@ -13,6 +29,9 @@ pub(crate) struct WakePipe {
     tx: UnixStream,
     rx: UnixStream,
     pending: AtomicBool,
+    /// The IO thread sleeps (or is about to) in a receive: signal through the link.
+    in_receive: AtomicBool,
+    link: OnceLock<TcpStream>,
 }
 
 impl WakePipe {
@@ -24,15 +43,31 @@ impl WakePipe {
             tx,
             rx,
             pending: AtomicBool::new(false),
+            in_receive: AtomicBool::new(false),
+            link: OnceLock::new(),
         })
     }
 
     /// Wakes the IO thread (cheap when a wake-up is already pending).
     pub(crate) fn signal(&self) {
-        if !self.pending.swap(true, Ordering::SeqCst) {
-            // A full pipe already holds a wake-up, so `WouldBlock` loses nothing.
-            let _ = (&self.tx).write(&[1]);
+        if self.pending.swap(true, Ordering::SeqCst) {
+            return;
         }
+        // `in_receive` was stored before `pending` was cleared (both SeqCst), so the swap
+        // that saw `false` sees the sleep the IO thread chose.
+        if self.in_receive.load(Ordering::SeqCst) {
+            if let Some(mut link) = self.link.get() {
+                match link.write(&[1]) {
+                    // A full send buffer already holds a wake-up.
+                    Ok(_) => return,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                    // A broken link: libzmq reports its disconnect, which ends the receive.
+                    Err(_) => {}
+                }
+            }
+        }
+        // A full pipe already holds a wake-up, so `WouldBlock` loses nothing.
+        let _ = (&self.tx).write(&[1]);
     }
 
     /// Reads away pending wake-up bytes without re-arming signals (see [`prepare_sleep`]).
@@ -52,10 +87,30 @@ impl WakePipe {
         self.pending.store(true, Ordering::SeqCst);
     }
 
-    /// The IO thread is about to sleep: from now on a signal writes to the pipe. The caller
-    /// MUST look for work once more after this call and before sleeping.
+    /// The IO thread is about to sleep in `poll(2)`: from now on a signal writes to the
+    /// pipe. The caller MUST look for work once more after this call and before sleeping.
     pub(crate) fn prepare_sleep(&self) {
+        self.in_receive.store(false, Ordering::SeqCst);
         self.pending.store(false, Ordering::SeqCst);
+    }
+
+    /// The IO thread is about to sleep in a blocking receive: from now on a signal writes to
+    /// the wake link. The caller MUST look for work once more after this call and before
+    /// receiving. Only after [`set_link`](Self::set_link).
+    pub(crate) fn prepare_receive(&self) {
+        debug_assert!(self.link.get().is_some());
+        self.in_receive.store(true, Ordering::SeqCst);
+        self.pending.store(false, Ordering::SeqCst);
+    }
+
+    /// Installs the wake link (our end of the STREAM socket's connection to us).
+    pub(crate) fn set_link(&self, link: TcpStream) -> io::Result<()> {
+        link.set_nonblocking(true)?;
+        // One byte per wake-up: never held back waiting for the previous one's ACK.
+        link.set_nodelay(true)?;
+        self.link
+            .set(link)
+            .map_err(|_| io::Error::new(io::ErrorKind::AlreadyExists, "wake link set twice"))
     }
 
     /// The descriptor the IO thread polls for `POLLIN`.

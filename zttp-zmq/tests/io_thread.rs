@@ -221,3 +221,55 @@ async fn pipelined_bursts_on_many_connections_are_all_answered() {
         .unwrap()
         .unwrap();
 }
+
+/// While nothing is due, the IO thread sleeps inside libzmq's receive; a task woken from
+/// another thread then reaches it through the wake link. Each request here waits for a plain
+/// thread, which completes it while the IO thread sleeps: a lost wake-up would leave the
+/// answer waiting for the drive loop's next timer (seconds), past the read timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_woken_from_other_threads_wake_the_io_thread_asleep_in_a_receive() {
+    let shutdown = Shutdown::new();
+    let server = Server::bind("tcp://127.0.0.1:0")
+        .unwrap()
+        .shutdown(shutdown.clone());
+    let addr = server
+        .local_endpoint()
+        .trim_start_matches("tcp://")
+        .to_string();
+    let served = tokio::spawn(server.serve_on_io_thread(|_req: Request| async move {
+        let (tx, rx) = futures::channel::oneshot::channel();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(30));
+            let _ = tx.send(std::thread::current().id());
+        });
+        let waker_thread = rx.await.unwrap();
+        let elsewhere = waker_thread != std::thread::current().id();
+        http::Response::new(Body::from(format!("woken from elsewhere: {elsewhere}")))
+    }));
+    let out = tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(2500)))
+            .unwrap();
+        let mut buf = Vec::new();
+        let mut bodies = Vec::new();
+        for round in 0..20 {
+            s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+            let body = read_response(&mut s, &mut buf)
+                .unwrap_or_else(|e| panic!("round {round}: no answer: {e}"));
+            bodies.push(String::from_utf8(body).unwrap());
+        }
+        bodies
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.iter().all(|b| b == "woken from elsewhere: true"),
+        "{out:?}"
+    );
+    shutdown.trigger();
+    tokio::time::timeout(Duration::from_secs(10), served)
+        .await
+        .expect("server stops")
+        .unwrap()
+        .unwrap();
+}
