@@ -378,6 +378,9 @@ pub(crate) struct Incoming {
 /// The sending half, held by the connection.
 pub(crate) struct BodySender {
     shared: Arc<Channel>,
+    /// [`finish`](Self::finish) ended the body: dropping the sender has
+    /// nothing to tell the reader.
+    finished: bool,
 }
 
 /// What both halves share.
@@ -491,7 +494,10 @@ pub(crate) fn channel(content_length: Option<u64>) -> (Incoming, BodySender) {
             remaining: content_length,
             done: false,
         },
-        BodySender { shared },
+        BodySender {
+            shared,
+            finished: false,
+        },
     )
 }
 
@@ -591,8 +597,9 @@ impl BodySender {
 
     /// The body ended, with these trailers; a reader waiting in `task` is
     /// not woken (as for [`push`](Self::push)).
-    pub(crate) fn finish(&self, trailers: Option<HeaderMap>, task: &Waker) {
+    pub(crate) fn finish(mut self, trailers: Option<HeaderMap>, task: &Waker) {
         self.end(End::Finished(trailers), task);
+        self.finished = true;
     }
 
     /// The body cannot complete.
@@ -610,11 +617,15 @@ impl BodySender {
 
     /// True while fewer than `limit` bytes wait unread; otherwise registers the
     /// connection task to be woken when the reader takes some (or drops the body).
+    #[inline]
     pub(crate) fn poll_room(&self, limit: usize, cx: &mut Context<'_>) -> bool {
         // A dropped body counts nothing unread.
-        if self.shared.unread.load(Ordering::Relaxed) < limit {
-            return true;
-        }
+        self.shared.unread.load(Ordering::Relaxed) < limit || self.poll_room_locked(limit, cx)
+    }
+
+    /// [`poll_room`](Self::poll_room) when the unlocked count says the body is full.
+    #[inline(never)]
+    fn poll_room_locked(&self, limit: usize, cx: &mut Context<'_>) -> bool {
         let mut s = lock(&self.shared);
         if s.dropped || s.buffered < limit {
             return true;
@@ -678,7 +689,9 @@ impl Consumption {
 impl Drop for BodySender {
     fn drop(&mut self) {
         // A sender dropped before the end means the connection went away.
-        self.end(End::Failed(Some(BodyError::incomplete())), Waker::noop());
+        if !self.finished {
+            self.end(End::Failed(Some(BodyError::incomplete())), Waker::noop());
+        }
     }
 }
 
