@@ -5,10 +5,21 @@ use bytes::Bytes;
 /// Header fields in wire order: name case is preserved, duplicates are kept.
 ///
 /// Look-ups compare names ASCII case-insensitively, as RFC 9110 §5.1 requires.
-#[derive(Clone, Default, PartialEq, Eq)]
+/// Two lists are equal when their fields are.
+#[derive(Clone, Default)]
 pub struct Headers {
     fields: Vec<(Bytes, Bytes)>,
+    /// See [`Headers::known_ascii`].
+    known_ascii: bool,
 }
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.fields == other.fields
+    }
+}
+
+impl Eq for Headers {}
 
 impl Headers {
     /// An empty list.
@@ -20,12 +31,38 @@ impl Headers {
     pub fn with_capacity(n: usize) -> Self {
         Headers {
             fields: Vec::with_capacity(n),
+            known_ascii: false,
         }
     }
 
     /// Appends a field; the name is kept exactly as given.
     pub fn push(&mut self, name: impl Into<Bytes>, value: impl Into<Bytes>) {
+        self.known_ascii = false;
         self.fields.push((name.into(), value.into()));
+    }
+
+    /// True when every field value is known to be ASCII (no obs-text byte,
+    /// 0x80–0xFF): said of the field lists an HTTP/1.1 connection reads
+    /// from a head or trailer section whose values it found all ASCII
+    /// while checking their bytes, so a reader that needs ASCII (or UTF-8)
+    /// need not look at them again. False for any other list, whatever its
+    /// bytes (built with [`push`](Self::push), from an HTTP/2 block, or
+    /// with a value holding obs-text). Removing fields keeps it; adding
+    /// one clears it.
+    #[inline]
+    pub fn known_ascii(&self) -> bool {
+        self.known_ascii
+    }
+
+    /// Appends a field the connection read, keeping what the list knows.
+    #[inline]
+    pub(crate) fn push_read(&mut self, name: Bytes, value: Bytes) {
+        self.fields.push((name, value));
+    }
+
+    /// Records whether the connection found every value ASCII.
+    pub(crate) fn set_known_ascii(&mut self, ascii: bool) {
+        self.known_ascii = ascii;
     }
 
     /// Appends a field and returns the list, for building literals.
@@ -138,12 +175,14 @@ impl<N: Into<Bytes>, V: Into<Bytes>> FromIterator<(N, V)> for Headers {
                 .into_iter()
                 .map(|(n, v)| (n.into(), v.into()))
                 .collect(),
+            known_ascii: false,
         }
     }
 }
 
 impl<N: Into<Bytes>, V: Into<Bytes>> Extend<(N, V)> for Headers {
     fn extend<I: IntoIterator<Item = (N, V)>>(&mut self, iter: I) {
+        self.known_ascii = false;
         self.fields
             .extend(iter.into_iter().map(|(n, v)| (n.into(), v.into())));
     }

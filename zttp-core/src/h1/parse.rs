@@ -59,6 +59,8 @@ pub(crate) struct Layout {
     /// What the section's Content-Length fields declare, read as each line
     /// came in (complete unless `folded`).
     pub(crate) content_length: ContentLength,
+    /// Some field value holds obs-text (a byte above 0x7f).
+    non_ascii: bool,
 }
 
 /// One field line: where it starts, its colon, and its end before CR LF.
@@ -247,7 +249,10 @@ impl HeadScanner {
             // Fast path: skip the run of bytes the current state accepts as is.
             let run_end = match self.state {
                 _ if self.cr => None,
-                LineState::Value | LineState::Reason => Some(runs::field_value_end(buf, *i)),
+                // A field value's run stops at obs-text as well, which `byte`
+                // then notes: the parser tells whether all values are ASCII.
+                LineState::Value => Some(runs::ascii_value_end(buf, *i)),
+                LineState::Reason => Some(runs::field_value_end(buf, *i)),
                 LineState::Name | LineState::Method | LineState::MethodStart => {
                     Some(token_end(buf, *i))
                 }
@@ -433,7 +438,10 @@ impl HeadScanner {
             LineStart | Name if b == b':' => Value,
             Name if b == b' ' || b == b'\t' => return Err(E::WhitespaceBeforeColon),
             LineStart | Name => return Err(E::InvalidHeaderName),
-            Value if class & FIELD_VCHAR != 0 => Value,
+            Value if class & FIELD_VCHAR != 0 => {
+                self.layout.non_ascii |= b >= 0x80;
+                Value
+            }
             Value => return Err(E::InvalidHeaderValue),
             MethodStart | Method if class & TCHAR != 0 => Method,
             Method if b == b' ' => TargetStart,
@@ -632,7 +640,9 @@ fn plain_field_line(buf: &[u8], start: usize) -> Option<(usize, usize)> {
     if colon == start || buf.get(colon) != Some(&b':') {
         return None;
     }
-    let cr = runs::field_value_end(buf, colon + 1);
+    // Obs-text ends the run, so such a line is left to the byte loop,
+    // which notes it.
+    let cr = runs::ascii_value_end(buf, colon + 1);
     (buf.get(cr..cr + 2)? == b"\r\n").then_some((colon, cr))
 }
 
@@ -890,7 +900,7 @@ fn fields_from_layout(
         if let Some(seen) = seen.as_deref_mut() {
             seen.note(index, &head[line.start..line.colon], &head[vs..ve], false);
         }
-        headers.push(head.slice(line.start..line.colon), head.slice(vs..ve));
+        headers.push_read(head.slice(line.start..line.colon), head.slice(vs..ve));
     }
     Some(Ok(headers))
 }
@@ -942,18 +952,23 @@ pub(crate) fn section_fields(
     list: Headers,
     mut seen: Option<&mut HeadFields>,
 ) -> Result<Headers, RemoteErrorKind> {
-    if let Some(fields) = fields_from_layout(section, layout, max_fields, list, seen.as_deref_mut())
-    {
-        return fields;
-    }
-    let mut lines = Lines::new(section, leniency);
-    if has_start_line {
-        lines.next_line()?;
-    }
-    let headers = parse_fields(&mut lines, leniency, max_fields)?;
-    if let Some(seen) = seen {
-        *seen = HeadFields::of(&headers);
-    }
+    let fields = fields_from_layout(section, layout, max_fields, list, seen.as_deref_mut());
+    let mut headers = match fields {
+        Some(fields) => fields?,
+        None => {
+            let mut lines = Lines::new(section, leniency);
+            if has_start_line {
+                lines.next_line()?;
+            }
+            let headers = parse_fields(&mut lines, leniency, max_fields)?;
+            if let Some(seen) = seen {
+                *seen = HeadFields::of(&headers);
+            }
+            headers
+        }
+    };
+    // Folded values are joined, with SP, from bytes the scanner saw.
+    headers.set_known_ascii(!layout.non_ascii);
     Ok(headers)
 }
 

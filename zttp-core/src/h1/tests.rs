@@ -1113,3 +1113,86 @@ fn last_data_is_data_then_end_in_one_call() {
         }
     }
 }
+
+/// The values of the fields `input`'s request head yields, fed `step`
+/// bytes at a time, and whether the list says they are all ASCII.
+fn read_values(input: &[u8], step: usize, leniency: &Leniency) -> Option<(Vec<Bytes>, bool)> {
+    let config = Config::default().leniency(leniency.clone());
+    let mut conn = Connection::with_config(Role::Server, config);
+    for piece in input.chunks(step) {
+        conn.receive_data(piece);
+        match conn.next_event() {
+            Ok(Event::Request(req)) => {
+                let values = req.headers.iter().map(|(_, v)| v.clone()).collect();
+                return Some((values, req.headers.known_ascii()));
+            }
+            Ok(Event::NeedData) => {}
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// A list read from a head says its values are ASCII exactly when they
+/// are: every byte value, in every place of a value (a plain line, a line
+/// the byte loop reads, a folded line), whole or a byte at a time.
+#[test]
+fn field_lists_know_their_values_are_ascii_exactly_when_they_are() {
+    let lenient = Leniency::default().obs_fold(true).bare_lf(true);
+    let mut admitted = 0;
+    for b in 0..=255u8 {
+        for (before, after) in [
+            (&b""[..], &b"x"[..]),
+            (b"x", b""),
+            (b"0123456789", b"abcdefghij"),
+        ] {
+            let mut value = before.to_vec();
+            value.push(b);
+            value.extend_from_slice(after);
+            let heads = [
+                [
+                    &b"GET / HTTP/1.1\r\nHost: a\r\nX-Probe: "[..],
+                    &value,
+                    b"\r\n\r\n",
+                ]
+                .concat(),
+                // A bare LF sends the line through the byte loop.
+                [
+                    &b"GET / HTTP/1.1\r\nHost: a\nX-Probe: "[..],
+                    &value,
+                    b"\n\n",
+                ]
+                .concat(),
+                [
+                    &b"GET / HTTP/1.1\r\nX-Probe: a\r\n "[..],
+                    &value,
+                    b"\r\nHost: a\r\n\r\n",
+                ]
+                .concat(),
+            ];
+            for head in heads {
+                for step in [usize::MAX, 1] {
+                    let Some((values, ascii)) = read_values(&head, step, &lenient) else {
+                        continue;
+                    };
+                    admitted += 1;
+                    let all_ascii = values.iter().all(|v| v.is_ascii());
+                    assert_eq!(ascii, all_ascii, "{head:?} in steps of {step}");
+                }
+            }
+        }
+    }
+    assert!(admitted > 3 * 3 * 2 * 200, "only {admitted} heads admitted");
+    // Adding a field makes the list unsure; removing keeps what it knows.
+    let (_, ascii) =
+        read_values(b"GET / HTTP/1.1\r\nHost: a\r\nA: b\r\n\r\n", 1, &lenient).unwrap();
+    assert!(ascii);
+    let mut conn = server();
+    let evs = events(&mut conn, b"GET / HTTP/1.1\r\nHost: a\r\nA: b\r\n\r\n").unwrap();
+    let mut headers = request(&evs[0]).headers.clone();
+    headers.remove(b"a");
+    assert!(headers.known_ascii());
+    headers.push("a", "b");
+    assert!(!headers.known_ascii());
+    assert!(!Headers::new().with("a", "b").known_ascii());
+}

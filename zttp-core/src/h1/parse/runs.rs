@@ -17,12 +17,13 @@
 const BLOCK: usize = 16;
 
 /// True when some byte of the block is a control or DEL: outside a field
-/// value, or a tab that the word pass steps over.
+/// value, or a tab that the word pass steps over. With `ASCII`, also a
+/// byte above 0x7f (obs-text).
 #[inline(always)]
-fn block_leaves_value(block: &[u8; BLOCK]) -> bool {
+fn block_leaves_value<const ASCII: bool>(block: &[u8; BLOCK]) -> bool {
     let mut odd = false;
     for &b in block {
-        odd |= (b < 0x20) | (b == 0x7f);
+        odd |= (b < 0x20) | if ASCII { b >= 0x7f } else { b == 0x7f };
     }
     odd
 }
@@ -83,21 +84,41 @@ fn word(buf: &[u8], i: usize) -> u64 {
     u64::from_le_bytes(w)
 }
 
-/// Flags the controls (HTAB included) and DEL of a word.
+/// Flags the controls (HTAB included) and DEL of a word; with `ASCII`,
+/// also its bytes above 0x7f.
 #[inline(always)]
-const fn value_odd(x: u64) -> u64 {
-    bytes_below(x, 0x20) | bytes_equal(x, 0x7f)
+const fn value_odd<const ASCII: bool>(x: u64) -> u64 {
+    bytes_below(x, 0x20)
+        | if ASCII {
+            bytes_at_least_del(x)
+        } else {
+            bytes_equal(x, 0x7f)
+        }
 }
 
 /// End of the run from `i` of bytes that may appear in a field value or a
 /// reason phrase: HTAB, SP, VCHAR and obs-text (RFC 9110 §5.5), that is
 /// everything but the other controls and DEL.
 #[inline(always)]
-pub(crate) fn field_value_end(buf: &[u8], mut i: usize) -> usize {
+pub(crate) fn field_value_end(buf: &[u8], i: usize) -> usize {
+    value_end::<false>(buf, i)
+}
+
+/// [`field_value_end`] for a run of ASCII field-value bytes only: HTAB, SP
+/// and VCHAR. It stops at obs-text too, which the caller then takes as
+/// a field-value byte that is not ASCII.
+#[inline(always)]
+pub(crate) fn ascii_value_end(buf: &[u8], i: usize) -> usize {
+    value_end::<true>(buf, i)
+}
+
+#[inline(always)]
+fn value_end<const ASCII: bool>(buf: &[u8], mut i: usize) -> usize {
+    let plain = |b: u8| b >= 0x20 && if ASCII { b < 0x7f } else { b != 0x7f };
     loop {
         // Most values are short: one word first, blocks only for the rest.
         if i + 8 <= buf.len() {
-            let odd = value_odd(word(buf, i));
+            let odd = value_odd::<ASCII>(word(buf, i));
             if odd != 0 {
                 i += lowest(odd);
                 if buf[i] == b'\t' {
@@ -109,20 +130,20 @@ pub(crate) fn field_value_end(buf: &[u8], mut i: usize) -> usize {
             i += 8;
         }
         while let Some(b) = block(buf, i) {
-            if block_leaves_value(b) {
+            if block_leaves_value::<ASCII>(b) {
                 break;
             }
             i += BLOCK;
         }
         while i + 8 <= buf.len() {
-            let odd = value_odd(word(buf, i));
+            let odd = value_odd::<ASCII>(word(buf, i));
             if odd != 0 {
                 i += lowest(odd);
                 break;
             }
             i += 8;
         }
-        while i < buf.len() && buf[i] >= 0x20 && buf[i] != 0x7f {
+        while i < buf.len() && plain(buf[i]) {
             i += 1;
         }
         // A control stops the word loop; HTAB is the one that belongs.
@@ -204,6 +225,9 @@ mod tests {
     fn value_byte(b: u8) -> bool {
         b == b'\t' || (b >= 0x20 && b != 0x7f)
     }
+    fn ascii_value_byte(b: u8) -> bool {
+        value_byte(b) && b < 0x80
+    }
     fn target_byte(b: u8) -> bool {
         (0x21..0x7f).contains(&b)
     }
@@ -236,6 +260,11 @@ mod tests {
                             "value: byte {b:#x} at {at} of {len}, from {start}"
                         );
                         assert_eq!(
+                            ascii_value_end(&buf, start),
+                            naive(&buf, start, ascii_value_byte),
+                            "ascii value: byte {b:#x} at {at} of {len}, from {start}"
+                        );
+                        assert_eq!(
                             target_end(&buf, start),
                             naive(&buf, start, target_byte),
                             "target: byte {b:#x} at {at} of {len}, from {start}"
@@ -256,6 +285,7 @@ mod tests {
                 buf[3] = first;
                 buf[4] = next;
                 assert_eq!(field_value_end(&buf, 0), 3);
+                assert_eq!(ascii_value_end(&buf, 0), 3);
                 assert_eq!(target_end(&buf, 0), 3);
             }
         }
