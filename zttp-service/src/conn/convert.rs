@@ -51,17 +51,18 @@ pub(super) fn request(
     };
     let mut headers = HeaderMap::with_capacity(req.headers.len());
     let http1 = req.http_version != Version::Http2;
+    let ascii = req.headers.known_ascii();
     if raw {
         // The raw head keeps the list: the map shares its values (a count
         // each), and the core makes a new list for the next head.
         for (name, value) in req.headers.iter() {
-            append(&mut headers, name, value.clone(), http1)?;
+            append(&mut headers, name, value.clone(), http1, ascii)?;
         }
     } else {
         // The fields move over, and the emptied list goes back to the core.
         let mut fields = std::mem::take(&mut req.headers);
         for (name, value) in fields.drain() {
-            append(&mut headers, &name, value, http1)?;
+            append(&mut headers, &name, value, http1, ascii)?;
         }
         core.recycle_headers(fields);
     }
@@ -93,17 +94,19 @@ pub(super) fn request(
 }
 
 /// Appends a received field to `headers` (`Unrepresentable`: `http` refuses it).
-/// HTTP/1.1 values were checked by the core, and are not checked again.
+/// HTTP/1.1 values were checked by the core, and are not checked again
+/// (nor for ASCII, when `known_ascii`: the core's list says they all are).
 #[inline(always)]
 fn append(
     headers: &mut HeaderMap,
     name: &[u8],
     value: bytes::Bytes,
     http1: bool,
+    known_ascii: bool,
 ) -> Result<(), Unrepresentable> {
     let name = header_name(name).ok_or(Unrepresentable)?;
     let value = match http1 {
-        true => super::received::http1_field_value(value),
+        true => super::received::http1_field_value(value, known_ascii),
         false => HeaderValue::from_maybe_shared(value),
     };
     headers.append(name, value.map_err(|_| Unrepresentable)?);

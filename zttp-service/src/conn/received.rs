@@ -12,19 +12,27 @@
 //! `HeaderValue::from_maybe_shared_unchecked` states one safety condition:
 //! the bytes are valid UTF-8. An obs-text byte (0x80–0xFF) can break it, so
 //! only an all-ASCII value takes the unchecked path; any other is checked as
-//! before. Debug builds of `http` check the bytes anyway and panic on a bad
+//! before. Whether a value is ASCII is looked at here, unless the core's
+//! scan, which saw every byte, says so of the whole list
+//! (`Headers::known_ascii`). Debug builds of `http` check the bytes anyway and panic on a bad
 //! one, so every test run exercises the claim.
 #![allow(unsafe_code)]
 
 use bytes::Bytes;
 use http::header::{HeaderValue, InvalidHeaderValue};
 
-/// A field value the core read from an HTTP/1.1 request head, as a `HeaderValue`.
-pub(super) fn http1_field_value(value: Bytes) -> Result<HeaderValue, InvalidHeaderValue> {
-    if !is_ascii(&value) {
+/// A field value the core read from an HTTP/1.1 request head, as a
+/// `HeaderValue`. `known_ascii`: the core's list says all its values are
+/// ASCII ([`zttp_core::Headers::known_ascii`]), so this one is not checked.
+pub(super) fn http1_field_value(
+    value: Bytes,
+    known_ascii: bool,
+) -> Result<HeaderValue, InvalidHeaderValue> {
+    if !known_ascii && !is_ascii(&value) {
         return HeaderValue::from_maybe_shared(value);
     }
-    // SAFETY: the bytes are ASCII, so valid UTF-8, the function's one
+    // SAFETY: the bytes are ASCII (checked here, or found so by the core's
+    // scan of this very list), so valid UTF-8, the function's one
     // safety condition. They also hold `HeaderValue`'s invariant (no control
     // byte but HTAB, no DEL): the core's head scanner admitted only
     // field-value bytes (see the module doc; tested below for every byte).
@@ -60,12 +68,16 @@ mod tests {
     use super::*;
     use zttp_core::{Connection, Event, Role};
 
-    /// The values of the fields the core accepts in `head`, if it accepts it.
-    fn accepted_values(head: &[u8]) -> Option<Vec<Bytes>> {
+    /// The values of the fields the core accepts in `head`, if it accepts
+    /// it, and whether its list says they are all ASCII.
+    fn accepted_values(head: &[u8]) -> Option<(Vec<Bytes>, bool)> {
         let mut core = Connection::new(Role::Server);
         core.receive_data(head);
         match core.next_event() {
-            Ok(Event::Request(req)) => Some(req.headers.iter().map(|(_, v)| v.clone()).collect()),
+            Ok(Event::Request(req)) => Some((
+                req.headers.iter().map(|(_, v)| v.clone()).collect(),
+                req.headers.known_ascii(),
+            )),
             _ => None,
         }
     }
@@ -80,13 +92,18 @@ mod tests {
                 head.push(b);
                 head.extend_from_slice(after);
                 head.extend_from_slice(b"\r\n\r\n");
-                let Some(values) = accepted_values(&head) else {
+                let Some((values, known)) = accepted_values(&head) else {
                     continue;
                 };
                 for value in values {
-                    let checked = HeaderValue::from_maybe_shared(value.clone());
-                    assert!(checked.is_ok(), "core admitted {value:?}, http refuses it");
-                    assert_eq!(http1_field_value(value).ok(), checked.ok());
+                    let checked = HeaderValue::from_maybe_shared(value.clone()).ok();
+                    assert!(
+                        checked.is_some(),
+                        "core admitted {value:?}, http refuses it"
+                    );
+                    // As the core's list tells, and as checked here.
+                    assert_eq!(http1_field_value(value.clone(), known).ok(), checked);
+                    assert_eq!(http1_field_value(value, false).ok(), checked);
                 }
                 admitted += 1;
             }
@@ -117,7 +134,7 @@ mod tests {
     #[test]
     fn a_value_with_obs_text_is_checked_and_kept() {
         let value = Bytes::from_static(b"caf\xc3\xa9 \xff");
-        let header = http1_field_value(value.clone()).unwrap();
+        let header = http1_field_value(value.clone(), false).unwrap();
         assert_eq!(header.as_bytes(), &value[..]);
     }
 }
