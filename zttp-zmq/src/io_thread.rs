@@ -233,6 +233,8 @@ pub(crate) struct StreamIo {
     /// [`PeerLimits::close_stalled`](crate::PeerLimits::close_stalled), in seconds), one
     /// clock read per turn rather than per send.
     turn_started: Instant,
+    /// The next timer's deadline, as last read from the executor.
+    next_timer: Option<Instant>,
     /// The loop's own connection for waking it while it sleeps in a receive.
     wake_link: WakeLink,
     /// The `ZMQ_RCVTIMEO` last set (-1: none).
@@ -282,6 +284,7 @@ impl StreamIo {
             attached: Vec::new(),
             poll_set: crate::sys::PollSet::default(),
             turn_started: Instant::now(),
+            next_timer: None,
             wake_link: WakeLink::Unused,
             receive_timeout_ms: -1,
         }
@@ -383,7 +386,7 @@ impl StreamIo {
         self.io.wake.set_awake();
         loop {
             self.turn_started = Instant::now();
-            self.io.executor.fire_timers(self.turn_started);
+            self.next_timer = self.io.executor.fire_timers(self.turn_started);
             if entered.is_none() {
                 entered = io.tokio.get().map(|h| h.enter());
             }
@@ -662,8 +665,16 @@ impl StreamIo {
             return None;
         }
         self.io.wake.prepare_receive();
-        // Tasks polled this turn may have armed timers: the deadline is read afresh.
-        let next_timer = self.io.executor.fire_timers(Instant::now());
+        let mut now = None;
+        let mut next_timer = self.next_timer;
+        if self.io.executor.timers_changed()
+            || next_timer.is_some_and(|at| at <= *now.insert(Instant::now()))
+        {
+            // A task armed a sleep since the turn began, or one is due: fire and look again.
+            let at = *now.get_or_insert_with(Instant::now);
+            next_timer = self.io.executor.fire_timers(at);
+            self.next_timer = next_timer;
+        }
         if self.io.executor.has_woken()
             || self.io.has_local_ready()
             || self.io.remote_ready.load(Ordering::SeqCst)
@@ -674,7 +685,8 @@ impl StreamIo {
             return None;
         }
         Some(next_timer.map_or(-1, |at| {
-            earliest(-1, at.saturating_duration_since(Instant::now()))
+            let now = now.unwrap_or_else(Instant::now);
+            earliest(-1, at.saturating_duration_since(now))
         }))
     }
 

@@ -117,6 +117,9 @@ pub(crate) struct Executor {
     /// Tasks woken since the IO thread last polled them.
     pub(crate) tasks: Mutex<Vec<Arc<Task>>>,
     pub(crate) timers: Mutex<Timers>,
+    /// A sleep was registered since [`fire_timers`](Self::fire_timers) last read the next
+    /// deadline: read it again before sleeping.
+    timers_changed: AtomicBool,
 }
 
 impl std::fmt::Debug for Executor {
@@ -184,6 +187,7 @@ impl Executor {
 
     /// IO thread: wakes the sleeps that are due; returns the next deadline.
     pub(crate) fn fire_timers(&self, now: Instant) -> Option<Instant> {
+        self.timers_changed.store(false, Ordering::SeqCst);
         let mut due = Vec::new();
         let next = {
             let mut timers = lock(&self.timers);
@@ -207,6 +211,12 @@ impl Executor {
         };
         due.into_iter().for_each(Waker::wake);
         next
+    }
+
+    /// Whether a sleep was registered since [`fire_timers`](Self::fire_timers) last read
+    /// the next deadline.
+    pub(crate) fn timers_changed(&self) -> bool {
+        self.timers_changed.load(Ordering::SeqCst)
     }
 
     /// Drops every task (the IO thread is exiting).
@@ -324,6 +334,10 @@ impl Future for Sleep {
         }
         let key = timers.insert(self.deadline, cx.waker().clone());
         drop(timers);
+        self.io
+            .executor
+            .timers_changed
+            .store(true, Ordering::SeqCst);
         self.key = Some(key);
         // The IO thread may be asleep with a later deadline: make it look again.
         self.io.wake.signal();
