@@ -86,6 +86,18 @@ impl Body {
         }
     }
 
+    /// The bytes of a body built whole ([`Body::full`]), taken out (the body
+    /// is left empty); `None`, and the body untouched, for any other body.
+    pub(crate) fn take_full(&mut self) -> Option<Bytes> {
+        if !matches!(self.kind, Kind::Full(_)) {
+            return None;
+        }
+        match std::mem::replace(&mut self.kind, Kind::Empty) {
+            Kind::Full(bytes) => Some(bytes),
+            _ => None,
+        }
+    }
+
     /// Reads the whole body into one buffer (trailers are dropped).
     pub async fn to_bytes(mut self) -> Result<Bytes, BodyError> {
         use std::future::poll_fn;
@@ -701,6 +713,21 @@ mod tests {
     use futures::executor::block_on;
     use http_body::Body as _;
     use http_body_util::BodyExt;
+
+    #[test]
+    fn only_a_body_built_whole_gives_up_its_bytes() {
+        let mut whole = Body::from("hello");
+        assert_eq!(whole.take_full().unwrap(), "hello");
+        assert!(whole.is_end_stream());
+        assert_eq!(whole.take_full(), None);
+        let mut streamed = Body::from_stream(futures::stream::iter([Ok::<_, BodyError>(
+            Bytes::from_static(b"x"),
+        )]));
+        assert_eq!(streamed.take_full(), None);
+        assert_eq!(block_on(streamed.to_bytes()).unwrap(), "x");
+        let (incoming, _tx) = channel(Some(1));
+        assert_eq!(Body::incoming(incoming).take_full(), None);
+    }
 
     #[test]
     fn incoming_body_yields_data_then_trailers() {

@@ -457,44 +457,55 @@ impl<H: Handler> Serial<H> {
         };
         let mut progress = false;
         while ex.is_streaming() && conn.core.pending_send_len() + queued < WRITE_HIGH_WATER {
-            match next_body_step(ex, usize::MAX, usize::MAX, cx) {
-                BodyStep::Blocked => break,
-                BodyStep::Data(data) => {
-                    progress = true;
-                    if data.is_empty() {
+            // A body built whole (`Body::full`) is its own last piece: sent at
+            // once, without polling it (nothing follows it, not even trailers).
+            let whole = match &mut ex.response {
+                ResponseState::Streaming(body) if ex.unsent.is_empty() => body.take_full(),
+                _ => None,
+            };
+            let (data, last) = match whole {
+                Some(data) => (data, true),
+                None => match next_body_step(ex, usize::MAX, usize::MAX, cx) {
+                    BodyStep::Blocked => break,
+                    BodyStep::Data(data) if data.is_empty() => {
+                        progress = true;
                         continue;
                     }
                     // Nothing follows, not even trailers: the piece ends the
                     // response, and the body is not polled again.
-                    let last = ex.unsent.is_empty()
-                        && matches!(&ex.response, ResponseState::Streaming(body) if body.is_end_stream());
-                    let sent = match last {
-                        true => conn.core.send_last_data(StreamId::ZERO, data),
-                        false => conn.core.send(Data {
-                            stream_id: StreamId::ZERO,
-                            data,
-                        }),
-                    };
-                    if let Err(e) = sent {
-                        warn!(parent: &ex.span, error = %e, "response body refused");
-                        // The response cannot be completed: the framing is broken, close.
-                        conn.finish(false);
-                        break;
+                    BodyStep::Data(data) => {
+                        let last = ex.unsent.is_empty()
+                            && matches!(&ex.response, ResponseState::Streaming(body) if body.is_end_stream());
+                        (data, last)
                     }
-                    if last {
-                        ex.response = ResponseState::Done;
+                    BodyStep::End(trailers) => {
+                        self.end_response(conn, trailers);
                         return true;
                     }
-                }
-                BodyStep::End(trailers) => {
-                    self.end_response(conn, trailers);
-                    return true;
-                }
-                BodyStep::Failed => {
-                    ex.response = ResponseState::Done;
-                    conn.finish(false);
-                    return true;
-                }
+                    BodyStep::Failed => {
+                        ex.response = ResponseState::Done;
+                        conn.finish(false);
+                        return true;
+                    }
+                },
+            };
+            progress = true;
+            let sent = match last {
+                true => conn.core.send_last_data(StreamId::ZERO, data),
+                false => conn.core.send(Data {
+                    stream_id: StreamId::ZERO,
+                    data,
+                }),
+            };
+            if let Err(e) = sent {
+                warn!(parent: &ex.span, error = %e, "response body refused");
+                // The response cannot be completed: the framing is broken, close.
+                conn.finish(false);
+                break;
+            }
+            if last {
+                ex.response = ResponseState::Done;
+                return true;
             }
         }
         progress
