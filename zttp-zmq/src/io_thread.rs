@@ -80,6 +80,19 @@ fn earliest(timeout_ms: i32, left: Duration) -> i32 {
     }
 }
 
+/// The `ZMQ_RCVTIMEO` to set for a receive that may wait `wanted` ms (-1: no limit) while
+/// `current` is set, or `None` to keep `current`. The deadline comes nearer with every
+/// receive, so setting it exactly would cost a `zmq_setsockopt` per receive: a limit is set
+/// 1/8 short of the wait and kept while it is at most the wait and no more than 1/4 short of
+/// it (an early wake-up only takes a turn and sets the rest).
+fn rcvtimeo_update(current: i32, wanted: i32) -> Option<i32> {
+    if wanted < 0 {
+        return (current >= 0).then_some(-1);
+    }
+    let keep = current > 0 && current <= wanted && current >= wanted - wanted / 4;
+    (!keep).then(|| (wanted - wanted / 8).max(1))
+}
+
 /// Another ZeroMQ socket driven by the IO thread beside its STREAM socket (e.g. a gateway's
 /// ROUTER socket, [`IoShared::attach`]): tasks on the IO thread then reach it, and it wakes
 /// them, with no cross-thread wake-up.
@@ -752,9 +765,9 @@ impl StreamIo {
             let received = match self.receive_timeout() {
                 None => self.socket.recv(&mut self.id_msg, zmq::DONTWAIT),
                 Some(ms) => {
-                    if ms != self.receive_timeout_ms {
-                        self.socket.set_rcvtimeo(ms)?;
-                        self.receive_timeout_ms = ms;
+                    if let Some(set) = rcvtimeo_update(self.receive_timeout_ms, ms) {
+                        self.socket.set_rcvtimeo(set)?;
+                        self.receive_timeout_ms = set;
                     }
                     let received = self.socket.recv(&mut self.id_msg, 0);
                     self.io.wake.set_awake();
@@ -999,5 +1012,34 @@ fn peer_address(msg: &mut zmq::Message) -> (Option<SocketAddr>, Option<RawFd>) {
     match found {
         Some((addr, fd)) => (Some(addr), Some(fd)),
         None => (None, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rcvtimeo_update;
+
+    #[test]
+    fn receive_timeout_is_set_short_and_kept_while_it_never_oversleeps() {
+        assert_eq!(rcvtimeo_update(-1, -1), None);
+        assert_eq!(rcvtimeo_update(500, -1), Some(-1));
+        assert_eq!(rcvtimeo_update(-1, 800), Some(700));
+        // Kept while the deadline comes nearer, until it would oversleep.
+        assert_eq!(rcvtimeo_update(700, 790), None);
+        assert_eq!(rcvtimeo_update(700, 700), None);
+        assert_eq!(rcvtimeo_update(700, 699), Some(612));
+        // A later deadline (the near timer fired) is not slept in small steps.
+        assert_eq!(rcvtimeo_update(700, 30_000), Some(26_250));
+        // Short waits are exact; at least 1 ms.
+        assert_eq!(rcvtimeo_update(-1, 3), Some(3));
+        assert_eq!(rcvtimeo_update(3, 2), Some(2));
+        assert_eq!(rcvtimeo_update(-1, 1), Some(1));
+        for current in [-1, 1, 5, 700, 26_250] {
+            for wanted in [1, 2, 7, 8, 100, 699, 700, 30_000] {
+                let set = rcvtimeo_update(current, wanted).unwrap_or(current);
+                assert!(set >= 1 && set <= wanted, "{current} {wanted} -> {set}");
+                assert!(set >= wanted - wanted / 4, "{current} {wanted} -> {set}");
+            }
+        }
     }
 }
