@@ -80,7 +80,7 @@ impl ContentLength {
     }
 
     /// One member of the list declared `n`.
-    fn declare(&mut self, n: u64) -> Result<(), RemoteErrorKind> {
+    pub(crate) fn declare(&mut self, n: u64) -> Result<(), RemoteErrorKind> {
         match self.length {
             Some(prev) if prev != n => self.fail(RemoteErrorKind::ConflictingContentLength),
             _ => {

@@ -405,7 +405,7 @@ impl Connection {
     where
         I: IntoIterator<Item = (&'a [u8], &'a [u8])> + Clone,
     {
-        self.send_response_head_with(stream_id, status, fields, false)
+        self.send_response_head_with(stream_id, status, fields, false, None)
     }
 
     /// [`send_response_head`](Self::send_response_head) for fields whose
@@ -434,7 +434,41 @@ impl Connection {
     where
         I: IntoIterator<Item = (&'a [u8], &'a [u8])> + Clone,
     {
-        self.send_response_head_with(stream_id, status, fields, true)
+        self.send_response_head_with(stream_id, status, fields, true, None)
+    }
+
+    /// [`send_response_head_prechecked`](Self::send_response_head_prechecked)
+    /// for a body whose length is known: with `Some(n)` the connection adds
+    /// `content-length: n` after `fields` itself, as their last field, so
+    /// the caller need not format the number nor the connection read it
+    /// back. The fields then may hold no other Content-Length value
+    /// (refused with [`LocalProtocolError::InvalidHeader`], as two
+    /// disagreeing fields are). `None` adds nothing.
+    ///
+    /// ```
+    /// # use zttp_core::{Connection, Role, StreamId};
+    /// # let mut server = Connection::new(Role::Server);
+    /// # server.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    /// # server.next_event().unwrap();
+    /// let fields = [(&b"content-type"[..], &b"text/plain"[..])];
+    /// server
+    ///     .send_response_head_prechecked_sized(StreamId::ZERO, 200, fields, Some(2))
+    ///     .unwrap();
+    /// server.send_last_data(StreamId::ZERO, "hi".into()).unwrap();
+    /// let sent = server.data_to_send();
+    /// assert!(sent.ends_with(b"content-type: text/plain\r\ncontent-length: 2\r\n\r\nhi"));
+    /// ```
+    pub fn send_response_head_prechecked_sized<'a, I>(
+        &mut self,
+        stream_id: StreamId,
+        status: u16,
+        fields: I,
+        content_length: Option<u64>,
+    ) -> Result<(), LocalProtocolError>
+    where
+        I: IntoIterator<Item = (&'a [u8], &'a [u8])> + Clone,
+    {
+        self.send_response_head_with(stream_id, status, fields, true, content_length)
     }
 
     fn send_response_head_with<'a, I>(
@@ -443,20 +477,36 @@ impl Connection {
         status: u16,
         fields: I,
         prechecked: bool,
+        length: Option<u64>,
     ) -> Result<(), LocalProtocolError>
     where
         I: IntoIterator<Item = (&'a [u8], &'a [u8])> + Clone,
     {
-        match &mut self.inner {
-            Inner::H1(c) if status >= 200 => {
+        if let Inner::H1(c) = &mut self.inner {
+            if status >= 200 {
                 // The standard reason phrase needs no check.
                 let vouched = h1::Vouched {
                     reason: true,
                     fields: prechecked,
                 };
                 let reason = reason_phrase(status).as_bytes();
-                c.send_response_head(status, reason, fields.into_iter(), vouched)
+                return c.send_response_head(status, reason, fields.into_iter(), vouched, length);
             }
+        }
+        let Some(length) = length else {
+            return match &mut self.inner {
+                Inner::H2(c) => c.send_response_head(stream_id.0, status, fields, prechecked),
+                _ => self.send(response_of(stream_id, status, fields)),
+            };
+        };
+        // Elsewhere the length is one more field.
+        let mut digits = [0u8; 20];
+        let fields = WithLength {
+            fields,
+            length: Some((&b"content-length"[..], decimal(length, &mut digits))),
+            borrowed: std::marker::PhantomData,
+        };
+        match &mut self.inner {
             Inner::H2(c) => c.send_response_head(stream_id.0, status, fields, prechecked),
             _ => self.send(response_of(stream_id, status, fields)),
         }
@@ -693,6 +743,43 @@ impl Connection {
             Inner::H2(c) => c.open_streams(),
             Inner::H1(c) => c.in_message() as usize,
             Inner::Detecting(_) => 0,
+        }
+    }
+}
+
+/// Fields (borrowed for `'a`) followed by a `content-length` field
+/// (borrowed for the shorter `'b`), when there is one.
+#[derive(Clone)]
+struct WithLength<'a, 'b, I> {
+    fields: I,
+    length: Option<(&'b [u8], &'b [u8])>,
+    borrowed: std::marker::PhantomData<&'a ()>,
+}
+
+type Field<'a> = (&'a [u8], &'a [u8]);
+
+impl<'a: 'b, 'b, I: IntoIterator<Item = Field<'a>>> IntoIterator for WithLength<'a, 'b, I> {
+    type Item = Field<'b>;
+    type IntoIter = std::iter::Chain<
+        std::iter::Map<I::IntoIter, fn(Field<'a>) -> Field<'b>>,
+        std::option::IntoIter<Field<'b>>,
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        let shorten: fn(Field<'a>) -> Field<'b> = |field| field;
+        self.fields.into_iter().map(shorten).chain(self.length)
+    }
+}
+
+/// `n` in decimal, written at the end of `digits`.
+fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &digits[i..];
         }
     }
 }

@@ -281,3 +281,28 @@ fn last_data_is_data_then_end_in_one_call() {
         );
     }
 }
+
+/// On HTTP/2 a response length given as a number is a `content-length`
+/// field: the peer reads it, and the body is held to it.
+#[test]
+fn a_response_length_given_as_a_number_is_a_content_length_field() {
+    let (mut pair, id) = pair_with_request("GET");
+    let fields = [(&b"content-type"[..], &b"text/plain"[..])];
+    pair.server
+        .send_response_head_prechecked_sized(id, 200, fields, Some(2))
+        .unwrap();
+    assert_eq!(
+        pair.server.send(data(id, "abc")),
+        Err(LocalProtocolError::TooMuchData)
+    );
+    pair.server.send_last_data(id, "ab".into()).unwrap();
+    let (client_events, _) = pair.drive();
+    let events = messages(client_events);
+    match &events[0] {
+        Event::Response(r) => {
+            assert_eq!(r.headers.get(b"content-length").unwrap(), "2");
+            assert_eq!(r.framing, zttp_core::Framing::Length(2));
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -101,6 +101,24 @@ impl BodyEncoder {
     }
 }
 
+/// Writes `content-length: n\r\n`.
+pub(crate) fn write_content_length(out: &mut Outbound, mut n: u64) {
+    let mut line = *b"content-length: 00000000000000000000\r\n";
+    let mut i = line.len() - 2;
+    loop {
+        i -= 1;
+        line[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let digits_start = i;
+    let prefix = b"content-length: ".len();
+    line.copy_within(digits_start.., prefix);
+    out.put_slice(&line[..line.len() - (digits_start - prefix)]);
+}
+
 fn write_hex(out: &mut Outbound, mut n: usize) {
     let mut digits = [0u8; 16];
     let mut i = digits.len();
@@ -262,6 +280,17 @@ mod tests {
             write_status_line(code, reason, &mut out);
             assert_eq!(out.len(), line.len());
             assert_eq!(&out.take_all()[..], line);
+        }
+    }
+
+    #[test]
+    fn content_lengths_are_written_in_decimal() {
+        for n in [0, 1, 9, 10, 13, 65536, 999_999, u64::MAX] {
+            let mut out = Outbound::default();
+            write_content_length(&mut out, n);
+            let line = format!("content-length: {n}\r\n");
+            assert_eq!(out.len(), line.len());
+            assert_eq!(&out.take_all()[..], line.as_bytes());
         }
     }
 

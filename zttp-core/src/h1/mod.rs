@@ -30,8 +30,8 @@ use crate::{
 };
 use body::{BodyDecoder, BodyEvent, ChunkedDecoder};
 use encode::{
-    unwrite_fields, validate_fields, write_checked_fields, write_fields, write_status_line,
-    BodyEncoder,
+    unwrite_fields, validate_fields, write_checked_fields, write_content_length, write_fields,
+    write_status_line, BodyEncoder,
 };
 pub(crate) use parse::runs;
 #[doc(hidden)]
@@ -679,16 +679,19 @@ impl H1Connection {
             &resp.reason,
             resp.headers.pairs(),
             vouched,
+            None,
         )
     }
 
-    /// Server: sends a final response head whose fields are borrowed.
+    /// Server: sends a final response head whose fields are borrowed,
+    /// followed by `content-length` when `length` is given.
     pub(crate) fn send_response_head<'a>(
         &mut self,
         status: u16,
         reason: &[u8],
         fields: impl Iterator<Item = (&'a [u8], &'a [u8])>,
         vouched: Vouched,
+        length: Option<u64>,
     ) -> Result<(), LocalProtocolError> {
         if self.role != Role::Server {
             return Err(LocalProtocolError::WrongRole);
@@ -696,17 +699,19 @@ impl H1Connection {
         if self.error.is_some() && !self.may_answer_error_with_head() {
             return Err(LocalProtocolError::ConnectionClosed);
         }
-        self.write_response_head(status, reason, fields, vouched)
+        self.write_response_head(status, reason, fields, vouched, length)
     }
 
     /// Checks, frames and writes a final response head in one pass over its
-    /// fields; on a refusal nothing stays queued.
+    /// fields, then `content-length: length` when given; on a refusal
+    /// nothing stays queued.
     fn write_response_head<'a>(
         &mut self,
         status: u16,
         reason: &[u8],
         fields: impl Iterator<Item = (&'a [u8], &'a [u8])>,
         vouched: Vouched,
+        length: Option<u64>,
     ) -> Result<(), LocalProtocolError> {
         if !(200..=999).contains(&status) {
             return Err(LocalProtocolError::InvalidStatus);
@@ -730,6 +735,16 @@ impl H1Connection {
         let check_fields = !vouched.fields || cfg!(debug_assertions);
         let check_reason = !vouched.reason || cfg!(debug_assertions);
         let written = write_checked_fields(fields, &mut self.out, check_fields);
+        let written = match (written, length) {
+            (Ok(mut seen), Some(n)) => {
+                write_content_length(&mut self.out, n);
+                match seen.content_length.declare(n) {
+                    Ok(()) => Ok(seen),
+                    Err(_) => Err(LocalProtocolError::InvalidHeader),
+                }
+            }
+            (written, _) => written,
+        };
         let framing = written.and_then(|seen| {
             let framing = Declared::from_fields(
                 &seen.transfer_codings,

@@ -1196,3 +1196,44 @@ fn field_lists_know_their_values_are_ascii_exactly_when_they_are() {
     assert!(!headers.known_ascii());
     assert!(!Headers::new().with("a", "b").known_ascii());
 }
+
+/// A length given as a number goes out as the head's last field, frames
+/// the body as a `content-length` field would, and must agree with one
+/// the fields hold.
+#[test]
+fn a_response_length_given_as_a_number_frames_as_the_field_does() {
+    let head = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    let ct = (&b"content-type"[..], &b"text/plain"[..]);
+    let mut conn = server();
+    events(&mut conn, head).unwrap();
+    conn.send_response_head_prechecked_sized(StreamId::ZERO, 200, [ct], Some(2))
+        .unwrap();
+    assert_eq!(
+        conn.send_last_data(StreamId::ZERO, "abc".into()),
+        Err(LocalProtocolError::TooMuchData)
+    );
+    conn.send_last_data(StreamId::ZERO, "ab".into()).unwrap();
+    assert_eq!(
+        &conn.data_to_send()[..],
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nab"
+    );
+    for (field, ok) in [(&b"2"[..], true), (b"3", false)] {
+        let mut conn = server();
+        events(&mut conn, head).unwrap();
+        let fields = [(&b"Content-Length"[..], field)];
+        let sent = conn.send_response_head_prechecked_sized(StreamId::ZERO, 200, fields, Some(2));
+        assert_eq!(sent.is_ok(), ok, "{field:?}");
+        if !ok {
+            assert_eq!(sent, Err(LocalProtocolError::InvalidHeader));
+            assert_eq!(conn.pending_send_len(), 0, "a refused head queues nothing");
+        }
+    }
+    // Without a length the fields decide, as send_response_head_prechecked.
+    let mut conn = server();
+    events(&mut conn, head).unwrap();
+    conn.send_response_head_prechecked_sized(StreamId::ZERO, 200, [ct], None)
+        .unwrap();
+    assert!(conn
+        .data_to_send()
+        .ends_with(b"Transfer-Encoding: chunked\r\n\r\n"));
+}
