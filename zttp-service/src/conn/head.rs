@@ -117,18 +117,23 @@ fn send_head(
     let unwanted_body = ex.expect_continue && !ex.continue_sent && !ex.request_done;
     let close = (closing || unwanted_body) && !http2 && !present.connection;
     let date = (!present.date).then(|| http_date(now));
+    // HTTP/1.1 takes the length as a number, written after the fields;
+    // HTTP/2 encodes it as one of them.
     let mut digits = Decimal::default();
-    let content_length = content_length.map(|n| digits.format(n));
+    let (length, length_field) = match http2 {
+        true => (None, content_length.map(|n| digits.format(n))),
+        false => (content_length, None),
+    };
     let fields = HeadFields {
         headers,
         date: date.as_ref().map(|d| &d[..]),
-        content_length,
+        content_length: length_field,
         close,
     };
     // `http`'s names are tokens and its values hold only field-value bytes
     // (no CR, LF, NUL or other control but HTAB), the check the core would
     // make again; the fields added here are written by the loop itself.
-    core.send_response_head_prechecked(ex.stream_id, status, fields)?;
+    core.send_response_head_prechecked_sized(ex.stream_id, status, fields, length)?;
     Ok(if upgrading {
         AfterHead::Upgrade
     } else if bodyless || body.is_end_stream() {
