@@ -101,10 +101,15 @@ impl BodyEncoder {
     }
 }
 
-/// Writes `content-length: n\r\n`.
+/// Writes `content-length: n\r\n`: the digits are written from the end
+/// of a line buffer, the name just before them, and the line goes out in
+/// one copy.
 pub(crate) fn write_content_length(out: &mut Outbound, mut n: u64) {
-    let mut line = *b"content-length: 00000000000000000000\r\n";
-    let mut i = line.len() - 2;
+    const NAME: &[u8; 16] = b"content-length: ";
+    let mut line = [0u8; 16 + 20 + 2];
+    let end = line.len() - 2;
+    line[end..].copy_from_slice(b"\r\n");
+    let mut i = end;
     loop {
         i -= 1;
         line[i] = b'0' + (n % 10) as u8;
@@ -113,10 +118,8 @@ pub(crate) fn write_content_length(out: &mut Outbound, mut n: u64) {
             break;
         }
     }
-    let digits_start = i;
-    let prefix = b"content-length: ".len();
-    line.copy_within(digits_start.., prefix);
-    out.put_slice(&line[..line.len() - (digits_start - prefix)]);
+    line[i - NAME.len()..i].copy_from_slice(NAME);
+    out.put_slice(&line[i - NAME.len()..]);
 }
 
 fn write_hex(out: &mut Outbound, mut n: usize) {

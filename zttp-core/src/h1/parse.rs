@@ -468,7 +468,8 @@ impl HeadScanner {
     /// Checks the framing fields as soon as their line is in: a Content-Length
     /// must be one number, repeated only identically (RFC 9110 §8.6).
     fn check_field(&mut self, buf: &[u8], line: FieldLine) -> Result<(), RemoteErrorKind> {
-        if line.name(buf).eq_ignore_ascii_case(b"content-length") {
+        // The name is a token (both loops checked it), so a word compare.
+        if token_is(line.name(buf), b"content-length") {
             self.layout.content_length.add(line.value(buf))?;
         }
         Ok(())
