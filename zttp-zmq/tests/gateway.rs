@@ -36,46 +36,12 @@ fn worker_process() {
             .unwrap()
             .capacity(8)
             .raw_request(true);
-        let handler = move |req: Request| async move {
-            match req.uri().path() {
-                "/slow" => {
-                    tokio::time::sleep(Duration::from_secs(3)).await;
-                    http::Response::new(Body::from(format!("slow from {name}")))
-                }
-                "/hang" => {
-                    // Reports on stdout when the gateway cancels it.
-                    let _report = ReportDrop("cancelled /hang");
-                    std::future::pending::<()>().await;
-                    unreachable!()
-                }
-                "/auth" => {
-                    // Answers without reading the body.
-                    let mut r = http::Response::new(Body::from("who are you?"));
-                    *r.status_mut() = http::StatusCode::UNAUTHORIZED;
-                    r
-                }
-                "/raw" => {
-                    // The header names as the client spelled them.
-                    let raw = req.extensions().get::<RawRequest>().expect("raw_request");
-                    let names: Vec<_> = raw
-                        .headers
-                        .iter()
-                        .map(|(n, _)| String::from_utf8_lossy(n).into_owned())
-                        .collect();
-                    http::Response::new(Body::from(names.join(" ")))
-                }
-                "/echo" => {
-                    let body = req.into_body().collect().await.unwrap().to_bytes();
-                    http::Response::new(Body::from(body))
-                }
-                "/stream" => {
-                    let chunks = (0..64).map(|i| {
-                        Ok::<_, std::io::Error>(bytes::Bytes::from(vec![i as u8; 16 << 10]))
-                    });
-                    http::Response::new(Body::from_stream(futures::stream::iter(chunks)))
-                }
-                _ => http::Response::new(Body::from(format!("hello from {name}"))),
+        let handler = move |req: Request| {
+            if req.uri().path() == "/panic-in-call" {
+                // In `call` itself, before any future exists.
+                panic!("a handler panics on purpose");
             }
+            handle(req, name)
         };
         // Workers named `*-io` run their handlers on the worker's IO thread.
         let served = if name.ends_with("-io") {
@@ -85,6 +51,48 @@ fn worker_process() {
         };
         served.unwrap();
     });
+}
+
+/// The test workers' routes.
+async fn handle(req: Request, name: &'static str) -> http::Response<Body> {
+    match req.uri().path() {
+        "/slow" => {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            http::Response::new(Body::from(format!("slow from {name}")))
+        }
+        "/hang" => {
+            // Reports on stdout when the gateway cancels it.
+            let _report = ReportDrop("cancelled /hang");
+            std::future::pending::<()>().await;
+            unreachable!()
+        }
+        "/auth" => {
+            // Answers without reading the body.
+            let mut r = http::Response::new(Body::from("who are you?"));
+            *r.status_mut() = http::StatusCode::UNAUTHORIZED;
+            r
+        }
+        "/raw" => {
+            // The header names as the client spelled them.
+            let raw = req.extensions().get::<RawRequest>().expect("raw_request");
+            let names: Vec<_> = raw
+                .headers
+                .iter()
+                .map(|(n, _)| String::from_utf8_lossy(n).into_owned())
+                .collect();
+            http::Response::new(Body::from(names.join(" ")))
+        }
+        "/echo" => {
+            let body = req.into_body().collect().await.unwrap().to_bytes();
+            http::Response::new(Body::from(body))
+        }
+        "/stream" => {
+            let chunks = (0..64)
+                .map(|i| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![i as u8; 16 << 10])));
+            http::Response::new(Body::from_stream(futures::stream::iter(chunks)))
+        }
+        _ => http::Response::new(Body::from(format!("hello from {name}"))),
+    }
 }
 
 struct ReportDrop(&'static str);
@@ -472,6 +480,34 @@ async fn hanging_handler_gets_504_within_the_deadline_and_is_cancelled() {
         assert!(start.elapsed() < LIMIT, "{:?}", gateway.stats());
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    shutdown.trigger();
+}
+
+/// A handler that panics in `Handler::call` itself (not in its future) costs its request a
+/// `502` at once, not a wait for the request deadline, and its worker goes on serving; with
+/// handlers on a runtime and on the worker's IO thread alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_panicking_in_its_call_gets_502_at_once_and_the_worker_goes_on() {
+    let config = GatewayConfig {
+        request_timeout: Duration::from_secs(20),
+        ..test_config()
+    };
+    let (gateway, addr, shutdown) = start_gateway(config);
+    for name in ["a", "b-io"] {
+        let worker = spawn_worker(gateway.local_endpoint(), name);
+        wait_for_workers_exactly(&gateway, 1).await;
+        let started = Instant::now();
+        let (status, _) = get_async(&addr, "/panic-in-call").await;
+        assert_eq!(status, 502, "worker {name}");
+        assert!(started.elapsed() < Duration::from_secs(5), "worker {name}");
+        assert_eq!(
+            get_async(&addr, "/").await,
+            (200, format!("hello from {name}")),
+        );
+        drop(worker);
+        wait_for_workers_exactly(&gateway, 0).await;
+    }
+    assert_eq!(gateway.stats().failed, 2);
     shutdown.trigger();
 }
 

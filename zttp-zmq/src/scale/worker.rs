@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::io;
-use std::panic::AssertUnwindSafe;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -579,16 +579,21 @@ async fn answer<H: Handler>(
     shared: Arc<Outbox<Reply>>,
 ) {
     let id = exchange.id;
-    let call = AssertUnwindSafe(handler.call(request)).catch_unwind();
+    let panicked = || {
+        let abort = Message::Frames(proto::simple(proto::ABORT, id));
+        shared.push(Reply::Done(id, Some(abort)));
+    };
+    // A handler may panic in `call` itself (a `TowerHandler` routes there), not only in
+    // its future: both become `ABORT`, and the gateway answers 502 at once.
+    let Ok(call) = catch_unwind(AssertUnwindSafe(|| handler.call(request))) else {
+        return panicked();
+    };
+    let call = AssertUnwindSafe(call).catch_unwind();
     let aborted = poll_fn(|cx| exchange.poll_aborted(cx));
     futures::pin_mut!(call, aborted);
     let response = match futures::future::select(call, aborted).await {
         futures::future::Either::Left((Ok(response), _)) => response,
-        futures::future::Either::Left((Err(_panic), _)) => {
-            let abort = Message::Frames(proto::simple(proto::ABORT, id));
-            shared.push(Reply::Done(id, Some(abort)));
-            return;
-        }
+        futures::future::Either::Left((Err(_panic), _)) => return panicked(),
         futures::future::Either::Right(_) => {
             shared.push(Reply::Done(id, None));
             return;
