@@ -8,8 +8,8 @@ use http_body_util::BodyExt;
 use zttp_service::{Body, PeerAddr, Request, Shutdown};
 use zttp_zmq::Server;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serves_keep_alive_uploads_and_tokio_timers_on_the_io_thread_then_stops() {
+/// A server on a free loopback port: (server, its `host:port`, its shutdown signal).
+fn local_server() -> (Server, String, Shutdown) {
     let shutdown = Shutdown::new();
     let server = Server::bind("tcp://127.0.0.1:0")
         .unwrap()
@@ -18,6 +18,12 @@ async fn serves_keep_alive_uploads_and_tokio_timers_on_the_io_thread_then_stops(
         .local_endpoint()
         .trim_start_matches("tcp://")
         .to_string();
+    (server, addr, shutdown)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_keep_alive_uploads_and_tokio_timers_on_the_io_thread_then_stops() {
+    let (server, addr, shutdown) = local_server();
     let served = tokio::spawn(server.serve_on_io_thread(|req: Request| async move {
         let on_io_thread = std::thread::current().name() == Some("zttp-zmq-io");
         let peer = req.extensions().get::<PeerAddr>().is_some();
@@ -140,14 +146,7 @@ fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<Vec<u8
 async fn pipelined_bursts_on_many_connections_are_all_answered() {
     const CONNECTIONS: usize = 24;
     const ROUNDS: usize = 40;
-    let shutdown = Shutdown::new();
-    let server = Server::bind("tcp://127.0.0.1:0")
-        .unwrap()
-        .shutdown(shutdown.clone());
-    let addr = server
-        .local_endpoint()
-        .trim_start_matches("tcp://")
-        .to_string();
+    let (server, addr, shutdown) = local_server();
     let served = tokio::spawn(server.serve(|req: Request| async move {
         let len = req.into_body().collect().await.unwrap().to_bytes().len();
         http::Response::new(Body::from(format!("{len:08}")))
@@ -228,14 +227,7 @@ async fn pipelined_bursts_on_many_connections_are_all_answered() {
 /// answer waiting for the drive loop's next timer (seconds), past the read timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_woken_from_other_threads_wake_the_io_thread_asleep_in_a_receive() {
-    let shutdown = Shutdown::new();
-    let server = Server::bind("tcp://127.0.0.1:0")
-        .unwrap()
-        .shutdown(shutdown.clone());
-    let addr = server
-        .local_endpoint()
-        .trim_start_matches("tcp://")
-        .to_string();
+    let (server, addr, shutdown) = local_server();
     let served = tokio::spawn(server.serve_on_io_thread(|_req: Request| async move {
         let (tx, rx) = futures::channel::oneshot::channel();
         std::thread::spawn(move || {
