@@ -89,13 +89,12 @@ impl Body {
     /// The bytes of a body built whole ([`Body::full`]), taken out (the body
     /// is left empty); `None`, and the body untouched, for any other body.
     pub(crate) fn take_full(&mut self) -> Option<Bytes> {
-        if !matches!(self.kind, Kind::Full(_)) {
+        let Kind::Full(bytes) = &mut self.kind else {
             return None;
-        }
-        match std::mem::replace(&mut self.kind, Kind::Empty) {
-            Kind::Full(bytes) => Some(bytes),
-            _ => None,
-        }
+        };
+        let bytes = std::mem::take(bytes);
+        self.kind = Kind::Empty;
+        Some(bytes)
     }
 
     /// Reads the whole body into one buffer (trailers are dropped).

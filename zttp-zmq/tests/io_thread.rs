@@ -21,6 +21,16 @@ fn local_server() -> (Server, String, Shutdown) {
     (server, addr, shutdown)
 }
 
+/// Triggers `shutdown` and waits (bounded) for the server task to end without error.
+async fn stop(shutdown: &Shutdown, served: tokio::task::JoinHandle<std::io::Result<()>>) {
+    shutdown.trigger();
+    tokio::time::timeout(Duration::from_secs(10), served)
+        .await
+        .expect("server stops")
+        .unwrap()
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_keep_alive_uploads_and_tokio_timers_on_the_io_thread_then_stops() {
     let (server, addr, shutdown) = local_server();
@@ -56,12 +66,7 @@ async fn serves_keep_alive_uploads_and_tokio_timers_on_the_io_thread_then_stops(
     assert_eq!(out.matches("HTTP/1.1 200 OK\r\n").count(), 52, "{out}");
     assert_eq!(out.matches("\r\n\r\ntrue true 0").count(), 51, "{out}");
     assert!(out.ends_with("\r\n\r\ntrue true 300000"), "{out}");
-    shutdown.trigger();
-    tokio::time::timeout(Duration::from_secs(10), served)
-        .await
-        .expect("server stops")
-        .unwrap()
-        .unwrap();
+    stop(&shutdown, served).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,12 +105,7 @@ async fn a_panicking_task_on_the_io_thread_ends_alone() {
             "{ok:?}"
         );
     }
-    shutdown.trigger();
-    tokio::time::timeout(Duration::from_secs(10), served)
-        .await
-        .expect("stops")
-        .unwrap()
-        .unwrap();
+    stop(&shutdown, served).await;
 }
 
 /// Reads one HTTP/1.1 response with a `Content-Length` body from `s` (bytes left over from
@@ -213,12 +213,7 @@ async fn pipelined_bursts_on_many_connections_are_all_answered() {
         .expect("all connections answered within 90 s")
         .unwrap()
         .expect("every connection got all its answers");
-    shutdown.trigger();
-    tokio::time::timeout(Duration::from_secs(10), served)
-        .await
-        .expect("server stops")
-        .unwrap()
-        .unwrap();
+    stop(&shutdown, served).await;
 }
 
 /// While nothing is due, the IO thread sleeps inside libzmq's receive; a task woken from
@@ -258,10 +253,5 @@ async fn tasks_woken_from_other_threads_wake_the_io_thread_asleep_in_a_receive()
         out.iter().all(|b| b == "woken from elsewhere: true"),
         "{out:?}"
     );
-    shutdown.trigger();
-    tokio::time::timeout(Duration::from_secs(10), served)
-        .await
-        .expect("server stops")
-        .unwrap()
-        .unwrap();
+    stop(&shutdown, served).await;
 }
