@@ -12,7 +12,14 @@
 //! - `axum`: an axum `Router` under `axum::serve` (on hyper);
 //! - `axum-zttp`: the same `Router` through zttp's `TowerHandler`;
 //! - `canned`: the ceiling: a tokio loop that answers each request head
-//!   (`GET /` only, no bodies) with the same response as prepared bytes.
+//!   (`GET /` only, no bodies) with the same response as prepared bytes;
+//! - `floor`: the least any server pays to hand handlers an `http::Request`:
+//!   a tokio loop that parses each head with httparse (hyper's parser), builds
+//!   the `http::Request` (method, URI, `HeaderMap`, the `PeerAddr` extension
+//!   zttp gives every request), collects a Content-Length body, awaits the
+//!   same handler and writes its `http::Response` with a cached `Date`, a
+//!   batch of pipelined answers per write (no chunked bodies, no keep-alive
+//!   rules, timeouts or limits).
 //!
 //! `cargo run --release -p zttp-examples --features hyper --bin bench_server -- --server NAME [--addr 127.0.0.1:8080]`
 
@@ -24,7 +31,7 @@ use http_body_util::{BodyExt, Full};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const HELLO: &[u8] = b"Hello, World!";
-const SERVERS: &str = "zttp, hyper, hyper-auto, axum, axum-zttp or canned";
+const SERVERS: &str = "zttp, hyper, hyper-auto, axum, axum-zttp, canned or floor";
 
 /// The 1 MiB body `/1m` serves, shared by every response.
 fn megabyte() -> Bytes {
@@ -126,7 +133,7 @@ fn main() -> io::Result<()> {
             zttp_examples::run_or_exit(&args, Default::default(), handler);
             return Ok(());
         }
-        "hyper" | "hyper-auto" | "axum" | "canned" => {}
+        "hyper" | "hyper-auto" | "axum" | "canned" | "floor" => {}
         other => zttp_examples::usage(&format!("unknown server {other}: {SERVERS}")),
     }
     if args.runtime != "tokio" || args.tls.is_some() {
@@ -142,7 +149,7 @@ fn main() -> io::Result<()> {
                 return axum::serve(listener, router()).await;
             }
             loop {
-                let (stream, _) = listener.accept().await?;
+                let (stream, peer) = listener.accept().await?;
                 let _ = stream.set_nodelay(true);
                 let server = server.clone();
                 tokio::spawn(async move {
@@ -159,6 +166,9 @@ fn main() -> io::Result<()> {
                             let _ = hyper_util::server::conn::auto::Builder::new(executor)
                                 .serve_connection(io, service)
                                 .await;
+                        }
+                        "floor" => {
+                            let _ = floor(io.into_inner(), peer).await;
                         }
                         _ => {
                             let _ = canned(io.into_inner()).await;
@@ -199,4 +209,184 @@ async fn canned(mut stream: tokio::net::TcpStream) -> io::Result<()> {
             out.clear();
         }
     }
+}
+
+/// The `floor` server's handler: what `zttp_handler` answers, the body's
+/// pieces already collected.
+async fn floor_handler(req: http::Request<Vec<Bytes>>) -> http::Response<Bytes> {
+    let received =
+        (req.method() == http::Method::POST).then(|| req.body().iter().map(Bytes::len).sum());
+    let (content_type, bytes) = answer(req.method(), req.uri().path(), received);
+    response(content_type, bytes)
+}
+
+/// Parses each request head with httparse, hands the handler an
+/// `http::Request` built from it with its body (by Content-Length) collected,
+/// and writes the handler's response, a batch of pipelined answers in one
+/// write: what item-for-item the request path costs without a protocol
+/// engine around it. A head httparse refuses, or a chunked body, closes the
+/// connection.
+async fn floor(mut stream: tokio::net::TcpStream, peer: std::net::SocketAddr) -> io::Result<()> {
+    let mut buf = bytes::BytesMut::with_capacity(16 * 1024);
+    let mut out = Vec::with_capacity(4096);
+    // A request whose head is read and whose body is still arriving.
+    let mut waiting: Option<Pending> = None;
+    loop {
+        // Room for a head, or for the rest of the body in one read.
+        let want = waiting.as_ref().map_or(1024, |w| w.remaining);
+        if buf.capacity() - buf.len() < want {
+            buf.reserve(want.clamp(16 * 1024, 1 << 20));
+        }
+        if stream.read_buf(&mut buf).await? == 0 {
+            return Ok(());
+        }
+        loop {
+            let mut pending = match waiting.take() {
+                Some(pending) => pending,
+                None => match floor_head(&mut buf, peer) {
+                    Ok(Some(pending)) => pending,
+                    Ok(None) => break,
+                    Err(()) => return Ok(()),
+                },
+            };
+            if pending.remaining > 0 {
+                // Each read's bytes become a piece of the body, not copied.
+                let n = pending.remaining.min(buf.len());
+                if n > 0 {
+                    pending.pieces.push(buf.split_to(n).freeze());
+                    pending.remaining -= n;
+                }
+                if pending.remaining > 0 {
+                    waiting = Some(pending);
+                    break;
+                }
+            }
+            let response = floor_handler(pending.request.map(|()| pending.pieces)).await;
+            write_response(&mut out, response);
+        }
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+            out.clear();
+        }
+    }
+}
+
+/// A `floor` request whose head is read: its body's pieces so far and how
+/// many bytes of it are still to come.
+struct Pending {
+    request: http::Request<()>,
+    pieces: Vec<Bytes>,
+    remaining: usize,
+}
+
+/// The next request head in `buf` (taken out of it) as an `http::Request`
+/// carrying the `PeerAddr` extension, its body (by Content-Length) still to
+/// come; `None` while the head is incomplete, `Err` for a head to close on.
+fn floor_head(
+    buf: &mut bytes::BytesMut,
+    peer: std::net::SocketAddr,
+) -> Result<Option<Pending>, ()> {
+    let mut fields = [httparse::EMPTY_HEADER; 32];
+    let mut head = httparse::Request::new(&mut fields);
+    let len = match head.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(()),
+    };
+    let method = http::Method::from_bytes(head.method.unwrap_or("").as_bytes()).map_err(drop)?;
+    let target = offset(buf, head.path.unwrap_or("").as_bytes());
+    let mut ranges = [((0, 0), (0, 0)); 32];
+    let n = head.headers.len();
+    for (range, field) in ranges.iter_mut().zip(head.headers.iter()) {
+        *range = (offset(buf, field.name.as_bytes()), offset(buf, field.value));
+    }
+    let raw = buf.split_to(len).freeze();
+    let mut headers = http::HeaderMap::with_capacity(n);
+    let mut length = None;
+    for (name, value) in &ranges[..n] {
+        let name = http::HeaderName::from_bytes(&raw[name.0..name.1]).map_err(drop)?;
+        // httparse checked these bytes already; checking them again costs
+        // about a compare per byte and needs no `unsafe`.
+        let value =
+            http::HeaderValue::from_maybe_shared(raw.slice(value.0..value.1)).map_err(drop)?;
+        if name == http::header::TRANSFER_ENCODING {
+            return Err(());
+        }
+        if name == http::header::CONTENT_LENGTH {
+            let n = value.to_str().ok().and_then(|v| v.parse().ok());
+            if length.is_some() || n.is_none() {
+                return Err(());
+            }
+            length = n;
+        }
+        headers.append(name, value);
+    }
+    let uri = http::Uri::from_maybe_shared(raw.slice(target.0..target.1)).map_err(drop)?;
+    let mut request = http::Request::new(());
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.headers_mut() = headers;
+    request
+        .extensions_mut()
+        .insert(zttp_service::PeerAddr(peer));
+    Ok(Some(Pending {
+        request,
+        pieces: Vec::new(),
+        remaining: length.unwrap_or(0),
+    }))
+}
+
+/// Where `part` (a slice of `buf`) starts and ends in `buf`.
+fn offset(buf: &[u8], part: &[u8]) -> (usize, usize) {
+    let start = part.as_ptr() as usize - buf.as_ptr() as usize;
+    (start, start + part.len())
+}
+
+/// Appends `response` to `out` as an HTTP/1.1 response with a `Date` (cached
+/// per second) and its body's length.
+fn write_response(out: &mut Vec<u8>, response: http::Response<Bytes>) {
+    let (parts, body) = response.into_parts();
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(parts.status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(parts.status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in &parts.headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"content-length: ");
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = body.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+    out.extend_from_slice(b"\r\ndate: ");
+    DATE.with(|date| {
+        let mut date = date.borrow_mut();
+        let now = std::time::SystemTime::now();
+        let second = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if date.0 != second {
+            *date = (second, httpdate::fmt_http_date(now));
+        }
+        out.extend_from_slice(date.1.as_bytes());
+    });
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(&body);
+}
+
+thread_local! {
+    /// The `floor` server's `Date` value and the second it names.
+    static DATE: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((0, String::new())) };
 }
