@@ -35,15 +35,31 @@ pub struct MinBodyRate {
 type Sleep = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// What every request of one connection gets besides its handler.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Around {
     /// The peer's address, inserted into each request's extensions.
     pub(crate) peer: Option<PeerAddr>,
     /// Log each answered request (target `zttp::access`): [`serve`](crate::serve) does.
     pub(crate) access_log: bool,
+    /// Extensions holding only the peer's address, cloned into each request
+    /// that has none yet: a copy of a built map, with no hashing or growing.
+    peer_extensions: http::Extensions,
 }
 
 impl Around {
+    /// Around the requests of a connection with this peer.
+    pub(crate) fn new(peer: Option<PeerAddr>, access_log: bool) -> Around {
+        let mut peer_extensions = http::Extensions::new();
+        if let Some(peer) = peer {
+            peer_extensions.insert(peer);
+        }
+        Around {
+            peer,
+            access_log,
+            peer_extensions,
+        }
+    }
+
     /// Readies `request` for its handler (its peer address; a body checked
     /// against the minimum rate) and starts watching the call.
     pub(crate) fn begin<R: Runtime>(
@@ -53,7 +69,11 @@ impl Around {
         config: &ServerConfig,
     ) -> Watch {
         if let Some(peer) = self.peer {
-            request.extensions_mut().insert(peer);
+            let extensions = request.extensions_mut();
+            match extensions.is_empty() {
+                true => *extensions = self.peer_extensions.clone(),
+                false => _ = extensions.insert(peer),
+            }
         }
         if let Some(rate) = config.min_body_rate.filter(|r| r.bytes > 0) {
             if !request.body().is_end_stream() {
@@ -226,5 +246,60 @@ impl<R: Runtime> http_body::Body for RateChecked<R> {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+
+    /// A runtime the tests below never need to run anything on.
+    #[derive(Clone)]
+    struct Unused;
+
+    impl Runtime for Unused {
+        fn spawn(&self, _: Pin<Box<dyn Future<Output = ()> + Send + 'static>>) {
+            unreachable!("nothing is spawned")
+        }
+        fn sleep(&self, _: Duration) -> Sleep {
+            unreachable!("no limit is set")
+        }
+        fn now(&self) -> Instant {
+            Instant::now()
+        }
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    struct Other(u8);
+
+    #[test]
+    fn every_request_gets_the_peer_address_whatever_extensions_it_has() {
+        let addr: SocketAddr = "192.0.2.7:4321".parse().unwrap();
+        let around = Around::new(Some(PeerAddr(addr)), false);
+        let config = ServerConfig::default();
+        for _ in 0..2 {
+            let mut plain = Request::new(Body::empty());
+            around.begin(&mut plain, &Unused, &config);
+            assert_eq!(plain.extensions().get::<PeerAddr>(), Some(&PeerAddr(addr)));
+            assert_eq!(plain.extensions().len(), 1);
+
+            let mut extended = Request::new(Body::empty());
+            extended.extensions_mut().insert(Other(3));
+            around.begin(&mut extended, &Unused, &config);
+            assert_eq!(
+                extended.extensions().get::<PeerAddr>(),
+                Some(&PeerAddr(addr))
+            );
+            assert_eq!(extended.extensions().get::<Other>(), Some(&Other(3)));
+        }
+    }
+
+    #[test]
+    fn without_a_peer_no_address_is_added() {
+        let around = Around::new(None, false);
+        let mut request = Request::new(Body::empty());
+        around.begin(&mut request, &Unused, &ServerConfig::default());
+        assert!(request.extensions().is_empty());
     }
 }

@@ -125,10 +125,7 @@ where
     H: Handler,
 {
     let peer = PeerAddr(peer);
-    let around = Around {
-        peer: Some(peer),
-        access_log: false,
-    };
+    let around = Around::new(Some(peer), false);
     crate::conn::serve_connection_around(io, runtime, handler, config, shutdown, around)
         .instrument(tracing::debug_span!("peer", addr = %peer))
         .await

@@ -67,10 +67,7 @@ where
     let start = {
         let (runtime, config, shutdown) = (runtime.clone(), config.clone(), shutdown.clone());
         move |io, peer| {
-            let around = Around {
-                peer,
-                access_log: true,
-            };
+            let around = Around::new(peer, true);
             serve_connection_around(
                 io,
                 runtime.clone(),

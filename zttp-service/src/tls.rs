@@ -162,10 +162,7 @@ where
         }
     };
     let config = configs.get(&info).clone();
-    let around = Around {
-        peer: peer.map(PeerAddr),
-        access_log: false,
-    };
+    let around = Around::new(peer.map(PeerAddr), false);
     serve_tls(io, info, runtime, handler, config, shutdown, around).await
 }
 
