@@ -1,5 +1,6 @@
 //! [`Body`]: request bodies streamed from the connection, and response bodies.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
@@ -392,6 +393,9 @@ pub(crate) struct BodySender {
     /// [`finish`](Self::finish) ended the body: dropping the sender has
     /// nothing to tell the reader.
     finished: bool,
+    /// Body bytes still to come (`u64::MAX` when the length is not known):
+    /// once none are, nothing more can be buffered.
+    unsent: Cell<u64>,
 }
 
 /// What both halves share.
@@ -467,13 +471,13 @@ impl Shared {
     /// Wakes the connection task, unless `reader` (the task reading the
     /// body) is the connection task itself: a handler polled inline, or a
     /// request body streamed back as the response. That task is running
-    /// now and looks at the body again before it waits; waking it would
-    /// only schedule it once more (or wake itself forever).
+    /// now and looks at the body again before it waits (registering anew
+    /// what it still waits for); waking it would only schedule it once more
+    /// (or wake itself forever), and so would a later wake from the same
+    /// registration, such as the reader dropping the body in that poll.
     fn wake_connection(&mut self, reader: &Waker) {
         if let Some(w) = self.connection.take() {
-            if w.will_wake(reader) {
-                self.connection = Some(w);
-            } else {
+            if !w.will_wake(reader) {
                 w.wake();
             }
         }
@@ -508,6 +512,7 @@ pub(crate) fn channel(content_length: Option<u64>) -> (Incoming, BodySender) {
         BodySender {
             shared,
             finished: false,
+            unsent: Cell::new(content_length.unwrap_or(u64::MAX)),
         },
     )
 }
@@ -533,6 +538,9 @@ impl Incoming {
             if let Some(r) = &mut self.remaining {
                 *r = r.saturating_sub(chunk.len() as u64);
             }
+            // The last piece of a body whose end already came: the next
+            // poll ends it without looking at the channel again.
+            self.done = s.chunks.is_empty() && matches!(s.end, End::Finished(None));
             return Poll::Ready(Some(Ok(Frame::data(chunk))));
         }
         match &mut s.end {
@@ -601,6 +609,8 @@ impl BodySender {
         }
         s.buffered += data.len();
         self.shared.unread.store(s.buffered, Ordering::Relaxed);
+        self.unsent
+            .set(self.unsent.get().saturating_sub(data.len() as u64));
         s.chunks.push_back(data);
         s.wake_reader(task);
         true
@@ -626,12 +636,16 @@ impl BodySender {
         }
     }
 
-    /// True while fewer than `limit` bytes wait unread; otherwise registers the
-    /// connection task to be woken when the reader takes some (or drops the body).
+    /// True while fewer than `limit` bytes wait unread, or when every byte of
+    /// the body was handed over (what follows, its end, adds none); otherwise
+    /// registers the connection task to be woken when the reader takes some
+    /// (or drops the body).
     #[inline]
     pub(crate) fn poll_room(&self, limit: usize, cx: &mut Context<'_>) -> bool {
         // A dropped body counts nothing unread.
-        self.shared.unread.load(Ordering::Relaxed) < limit || self.poll_room_locked(limit, cx)
+        self.shared.unread.load(Ordering::Relaxed) < limit
+            || self.unsent.get() == 0
+            || self.poll_room_locked(limit, cx)
     }
 
     /// [`poll_room`](Self::poll_room) when the unlocked count says the body is full.
@@ -744,7 +758,7 @@ mod tests {
 
     #[test]
     fn sender_sees_room_wanted_and_drop() {
-        let (incoming, tx) = channel(Some(4));
+        let (incoming, tx) = channel(Some(6));
         let mut body = Body::incoming(incoming);
         let waker = futures::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
@@ -760,6 +774,75 @@ mod tests {
         drop(body);
         assert!(tx.is_dropped());
         assert!(!tx.push(Bytes::from_static(b"x"), Waker::noop()));
+    }
+
+    #[test]
+    fn a_body_handed_over_whole_leaves_room_for_its_end() {
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let (incoming, tx) = channel(Some(4));
+        assert!(tx.push(Bytes::from_static(b"abcd"), Waker::noop()));
+        assert!(tx.poll_room(4, &mut cx), "no byte is left to come");
+        assert_eq!(tx.room(4), 0);
+        tx.finish(None, Waker::noop());
+        let mut body = Body::incoming(incoming);
+        let Poll::Ready(Some(Ok(frame))) = Pin::new(&mut body).poll_frame(&mut cx) else {
+            panic!("expected the body");
+        };
+        assert_eq!(frame.into_data().unwrap(), "abcd");
+        assert!(body.is_end_stream(), "its last piece ends it");
+        assert!(matches!(
+            Pin::new(&mut body).poll_frame(&mut cx),
+            Poll::Ready(None)
+        ));
+        // A body of unknown length can always grow.
+        let (_incoming, tx) = channel(None);
+        assert!(tx.push(Bytes::from_static(b"abcd"), Waker::noop()));
+        assert!(!tx.poll_room(4, &mut cx));
+    }
+
+    #[derive(Default)]
+    struct CountWakes(std::sync::atomic::AtomicUsize);
+
+    impl futures::task::ArcWake for CountWakes {
+        fn wake_by_ref(arc_self: &Arc<Self>) {
+            arc_self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn a_reader_in_the_connection_task_never_wakes_it() {
+        let wakes = Arc::new(CountWakes::default());
+        let waker = futures::task::waker(wakes.clone());
+        let mut cx = Context::from_waker(&waker);
+        let (incoming, tx) = channel(None);
+        let mut body = Body::incoming(incoming);
+        assert!(tx.push(Bytes::from_static(b"abcd"), Waker::noop()));
+        assert!(!tx.poll_room(4, &mut cx), "full: the connection waits");
+        // The handler runs in the connection's task, which looks again
+        // after polling it: neither the read nor the drop wakes it.
+        assert!(matches!(
+            Pin::new(&mut body).poll_frame(&mut cx),
+            Poll::Ready(Some(Ok(_)))
+        ));
+        drop(body);
+        assert_eq!(wakes.0.load(Ordering::Relaxed), 0);
+        // A reader in another task wakes the waiting connection.
+        let (incoming, tx) = channel(None);
+        let mut body = Body::incoming(incoming);
+        assert!(tx.push(Bytes::from_static(b"abcd"), Waker::noop()));
+        assert!(!tx.poll_room(4, &mut cx));
+        let other = futures::task::noop_waker();
+        assert!(matches!(
+            Pin::new(&mut body).poll_frame(&mut Context::from_waker(&other)),
+            Poll::Ready(Some(Ok(_)))
+        ));
+        assert_eq!(wakes.0.load(Ordering::Relaxed), 1);
+        // So does a drop there, once the connection waits again.
+        assert!(tx.push(Bytes::from_static(b"abcd"), Waker::noop()));
+        assert!(!tx.poll_room(4, &mut cx));
+        drop(body);
+        assert_eq!(wakes.0.load(Ordering::Relaxed), 2);
     }
 
     #[test]

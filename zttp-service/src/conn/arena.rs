@@ -17,7 +17,10 @@
 //! [`SMALL_READ`] (request heads, HTTP/2 frames) therefore go to small arenas,
 //! and only the large reads of request bodies to large ones: a long-lived
 //! request pins at most a small arena, even when large uploads pass through
-//! the same thread meanwhile.
+//! the same thread meanwhile. The exception is a connection that uploads:
+//! after a request with a large body, its next head is read with room for
+//! such a body too (head and body in one read, see `Serial::read_size`), so
+//! that head lands in a large arena.
 //!
 //! Zeroing a fresh arena costs about 5,000 instructions per 64 KiB (a
 //! `memset`); a retired one is already initialised, since every byte was

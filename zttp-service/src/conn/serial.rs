@@ -56,6 +56,9 @@ pub(super) struct Serial<H: Handler> {
     /// made room (it does not wake its own task for that), so the loop
     /// looks again.
     body_full: Cell<bool>,
+    /// The last request's body size (`u64::MAX` when not known in advance):
+    /// a large one makes the next head read large too (see `read_size`).
+    last_body: u64,
 }
 
 impl<H: Handler> Serial<H> {
@@ -70,6 +73,7 @@ impl<H: Handler> Serial<H> {
             interim: Interim::default(),
             handler_due: false,
             body_full: Cell::new(false),
+            last_body: 0,
         }
     }
 
@@ -130,13 +134,21 @@ impl<H: Handler> Serial<H> {
 
     /// Most bytes the next read should take: up to `body_read` while a request
     /// body streams in and its buffer has that much room (fewer reads, events
-    /// and body pieces per request), else `read`.
+    /// and body pieces per request), else `read`. A head is read with room
+    /// for a body as large as the last one (up to `body_read`) when that was
+    /// more than half of `read`: on a connection that uploads, head and body
+    /// then come in one read and reach the handler as one piece. Such a head
+    /// goes to a large arena; a connection without large bodies keeps its
+    /// heads in small ones.
     pub(super) fn read_size<R>(&self, conn: &Conn<R>, read: usize, body_read: usize) -> usize {
         match &self.exchange {
             Some(ex) if !ex.request_done => match &ex.body {
                 Some(body) => body.room(conn.config.body_buffer).clamp(read, body_read),
                 None => body_read,
             },
+            _ if self.last_body > read as u64 / 2 => {
+                read + self.last_body.min(body_read as u64) as usize
+            }
             _ => read,
         }
     }
@@ -259,6 +271,7 @@ impl<H: Handler> Serial<H> {
         conn.idle_since = None;
         self.head_since = None;
         self.head_unstamped = false;
+        self.last_body = request.framing.len().unwrap_or(u64::MAX);
         let request = Exchange::open(&mut self.exchange, request, &mut conn.core, &conn.config);
         let _entered = self.exchange.as_ref().map(|ex| ex.span.clone().entered());
         match request {
