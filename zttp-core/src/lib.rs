@@ -220,6 +220,37 @@ impl Connection {
         }
     }
 
+    /// True when [`next_event`](Self::next_event) can only return
+    /// [`Event::NeedData`] until more bytes are received: HTTP/1.1 between
+    /// messages (after [`start_next_cycle`](Self::start_next_cycle)) with no
+    /// unread byte and no end of input. A drive loop asks this instead of
+    /// taking that event. `false` when it cannot tell (HTTP/2, or before the
+    /// protocol is known): then ask `next_event`.
+    ///
+    /// ```
+    /// use zttp_core::{Connection, EndOfMessage, Event, Role, StreamId};
+    ///
+    /// let mut conn = Connection::new(Role::Server);
+    /// conn.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    /// assert!(!conn.waits_for_bytes());
+    /// assert!(matches!(conn.next_event(), Ok(Event::Request(_))));
+    /// assert!(matches!(conn.next_event(), Ok(Event::EndOfMessage(_))));
+    /// conn.send_response_head(StreamId::ZERO, 204, []).unwrap();
+    /// conn.send(EndOfMessage::default()).unwrap();
+    /// conn.start_next_cycle().unwrap();
+    /// assert!(conn.waits_for_bytes());
+    /// assert!(matches!(conn.next_event(), Ok(Event::NeedData)));
+    /// conn.receive_data(b"GET");
+    /// assert!(!conn.waits_for_bytes());
+    /// ```
+    #[inline]
+    pub fn waits_for_bytes(&self) -> bool {
+        match &self.inner {
+            Inner::H1(c) => c.waits_for_bytes(),
+            Inner::Detecting(_) | Inner::H2(_) => false,
+        }
+    }
+
     /// The peer error this connection is stuck in, if any.
     #[inline]
     pub fn remote_error(&self) -> Option<RemoteProtocolError> {

@@ -145,6 +145,16 @@ impl H1Connection {
         self.error
     }
 
+    /// True when `next_event` can only answer `NeedData`: between messages,
+    /// no unread byte received, no end of input, no error.
+    #[inline]
+    pub(crate) fn waits_for_bytes(&self) -> bool {
+        self.error.is_none()
+            && matches!(self.recv, RecvState::Idle)
+            && self.buf.bytes.is_empty()
+            && !self.buf.is_eof()
+    }
+
     pub(crate) fn in_message(&self) -> bool {
         !matches!(
             (&self.recv, &self.send),

@@ -230,9 +230,10 @@ where
             if matches!(self.conn.lifecycle, Lifecycle::Lingering { .. }) {
                 return self.poll_linger(cx);
             }
-            // A connection woken for its next request skips straight to the read.
-            let idle = self.dispatcher.is_waiting_for_bytes(&self.conn);
-            while !idle && !self.conn.winding_up() {
+            // A connection woken for its next request, or one that just
+            // ended an exchange with nothing more received, goes straight to
+            // the write and the read.
+            while !self.conn.winding_up() && !self.dispatcher.is_waiting_for_bytes(&self.conn) {
                 if !self
                     .dispatcher
                     .poll_work(&mut self.conn, self.out.len(), cx)

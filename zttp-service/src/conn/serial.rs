@@ -559,7 +559,10 @@ impl<H: Handler> Serial<H> {
         match conn.core.start_next_cycle() {
             Ok(()) => {
                 conn.idle_since = Some(conn.now());
-                conn.need_data = false;
+                // Nothing received beyond this exchange (no pipelined
+                // request): the core would only say `NeedData`, so the loop
+                // goes straight to the read, without another pass.
+                conn.need_data = conn.core.waits_for_bytes();
             }
             Err(e) => {
                 debug!(error = %e, "cannot start the next cycle; closing");
