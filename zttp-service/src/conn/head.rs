@@ -22,35 +22,49 @@ struct HeadFields<'a> {
     close: bool,
 }
 
-/// A field of the handler's map as bytes.
-fn field_bytes<'a>((name, value): (&'a http::HeaderName, &'a http::HeaderValue)) -> Field<'a> {
-    (name.as_str().as_bytes(), value.as_bytes())
-}
-
 type Field<'a> = (&'a [u8], &'a [u8]);
 
 impl<'a> IntoIterator for HeadFields<'a> {
     type Item = Field<'a>;
-    /// The handler's fields, then the ones the loop adds.
-    type IntoIter = std::iter::Chain<
-        std::iter::Map<
-            http::header::Iter<'a, http::HeaderValue>,
-            fn((&'a http::HeaderName, &'a http::HeaderValue)) -> Field<'a>,
-        >,
-        std::iter::Flatten<std::array::IntoIter<Option<Field<'a>>, 3>>,
-    >;
+    type IntoIter = HeadFieldsIter<'a>;
 
-    fn into_iter(self) -> Self::IntoIter {
-        let added = [
-            self.date.map(|date| (&b"date"[..], date)),
-            self.content_length.map(|n| (&b"content-length"[..], n)),
-            self.close.then_some((&b"connection"[..], &b"close"[..])),
-        ];
-        let map: fn((&'a http::HeaderName, &'a http::HeaderValue)) -> Field<'a> = field_bytes;
-        self.headers
-            .iter()
-            .map(map)
-            .chain(added.into_iter().flatten())
+    #[inline(always)]
+    fn into_iter(self) -> HeadFieldsIter<'a> {
+        HeadFieldsIter {
+            handler: self.headers.iter(),
+            date: self.date,
+            content_length: self.content_length,
+            close: self.close,
+        }
+    }
+}
+
+/// The handler's fields, then the ones the loop adds (each taken once).
+struct HeadFieldsIter<'a> {
+    handler: http::header::Iter<'a, http::HeaderValue>,
+    date: Option<&'a [u8]>,
+    content_length: Option<&'a [u8]>,
+    close: bool,
+}
+
+impl<'a> Iterator for HeadFieldsIter<'a> {
+    type Item = Field<'a>;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Field<'a>> {
+        if let Some((name, value)) = self.handler.next() {
+            return Some((name.as_str().as_bytes(), value.as_bytes()));
+        }
+        if let Some(date) = self.date.take() {
+            return Some((b"date", date));
+        }
+        if let Some(n) = self.content_length.take() {
+            return Some((b"content-length", n));
+        }
+        match std::mem::take(&mut self.close) {
+            true => Some((b"connection", b"close")),
+            false => None,
+        }
     }
 }
 
@@ -160,5 +174,55 @@ pub(super) fn end(
             ..EndOfMessage::default()
         }),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_fields_are_the_handlers_in_order_then_the_added_ones() {
+        let mut headers = http::HeaderMap::new();
+        headers.append("x-many", http::HeaderValue::from_static("a"));
+        headers.append("content-type", http::HeaderValue::from_static("text/plain"));
+        headers.append("x-many", http::HeaderValue::from_static("b"));
+        let all = HeadFields {
+            headers: &headers,
+            date: Some(b"Thu, 01 Jan 1970 00:00:00 GMT"),
+            content_length: Some(b"13"),
+            close: true,
+        };
+        let handlers: Vec<Field<'_>> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()))
+            .collect();
+        let mut expected = handlers.clone();
+        expected.extend([
+            (&b"date"[..], &b"Thu, 01 Jan 1970 00:00:00 GMT"[..]),
+            (b"content-length", b"13"),
+            (b"connection", b"close"),
+        ]);
+        // Walked twice (HTTP/2 checks, then encodes): the same fields each time.
+        for _ in 0..2 {
+            assert_eq!(all.into_iter().collect::<Vec<_>>(), expected);
+        }
+        let none = HeadFields {
+            date: None,
+            content_length: None,
+            close: false,
+            ..all
+        };
+        assert_eq!(none.into_iter().collect::<Vec<_>>(), handlers);
+        let empty = http::HeaderMap::new();
+        let only_close = HeadFields {
+            headers: &empty,
+            close: true,
+            ..none
+        };
+        assert_eq!(
+            only_close.into_iter().collect::<Vec<_>>(),
+            [(&b"connection"[..], &b"close"[..])]
+        );
     }
 }
