@@ -409,11 +409,12 @@ struct Channel {
 }
 
 /// Pieces of body waiting for the reader, in order. Most bodies have at most
-/// one waiting at a time: it is held inline, with no queue allocated.
+/// one waiting at a time: it is held inline, and the queue behind it exists
+/// only once a second one waits.
 #[derive(Default)]
 struct Chunks {
     first: Option<Bytes>,
-    rest: VecDeque<Bytes>,
+    rest: Option<VecDeque<Bytes>>,
 }
 
 impl Chunks {
@@ -421,13 +422,13 @@ impl Chunks {
         if self.first.is_none() {
             self.first = Some(chunk);
         } else {
-            self.rest.push_back(chunk);
+            self.rest.get_or_insert_default().push_back(chunk);
         }
     }
 
     fn pop_front(&mut self) -> Option<Bytes> {
         let chunk = self.first.take()?;
-        self.first = self.rest.pop_front();
+        self.first = self.rest.as_mut().and_then(VecDeque::pop_front);
         Some(chunk)
     }
 
@@ -437,7 +438,7 @@ impl Chunks {
 
     fn clear(&mut self) {
         self.first = None;
-        self.rest.clear();
+        self.rest = None;
     }
 }
 
@@ -463,7 +464,8 @@ struct Shared {
 enum End {
     #[default]
     Open,
-    Finished(Option<HeaderMap>),
+    /// Boxed: trailers are rare, and the channel is built for every body.
+    Finished(Option<Box<HeaderMap>>),
     Failed(Option<BodyError>),
 }
 
@@ -557,7 +559,7 @@ impl Incoming {
                 let trailers = trailers.take();
                 drop(s);
                 self.done = true;
-                Poll::Ready(trailers.map(|t| Ok(Frame::trailers(t))))
+                Poll::Ready(trailers.map(|t| Ok(Frame::trailers(*t))))
             }
             End::Failed(e) => {
                 let e = e.take();
@@ -586,6 +588,11 @@ impl Incoming {
 
 impl Drop for Incoming {
     fn drop(&mut self) {
+        if self.done {
+            // The body was read to its end: the sender is gone, nothing is
+            // buffered, and no one waits on what the reader does.
+            return;
+        }
         let mut s = lock(&self.shared);
         s.dropped = true;
         s.chunks.clear();
@@ -619,7 +626,7 @@ impl BodySender {
     /// The body ended, with these trailers; a reader waiting in `task` is
     /// not woken (as for [`push`](Self::push)).
     pub(crate) fn finish(mut self, trailers: Option<HeaderMap>, task: &Waker) {
-        self.end(End::Finished(trailers), task);
+        self.end(End::Finished(trailers.map(Box::new)), task);
         self.finished = true;
     }
 
