@@ -20,6 +20,7 @@ use http_body::Body as _;
 use tracing::{debug, error, trace, warn};
 use zttp_core::{Data, Event, RemoteProtocolError, StreamId};
 
+use super::convert::Unrepresentable;
 use super::exchange::{next_body_step, BodyStep, Exchange, ResponseState};
 use super::head::{self, AfterHead};
 use super::{status_response, Conn, Lifecycle};
@@ -272,35 +273,37 @@ impl<H: Handler> Serial<H> {
         self.head_since = None;
         self.head_unstamped = false;
         self.last_body = request.framing.len().unwrap_or(u64::MAX);
-        let request = Exchange::open(&mut self.exchange, request, &mut conn.core, &conn.config);
+        // The request stays where it was built until the handler takes it
+        // (it is large: every move is a copy).
+        let mut request = Exchange::open(&mut self.exchange, request, &mut conn.core, &conn.config);
         let _entered = self.exchange.as_ref().map(|ex| ex.span.clone().entered());
-        match request {
-            Ok(mut request) => {
-                debug!("request");
-                if conn.config.informational_responses {
-                    let interim = self.interim.handle(conn.requests, request.version());
-                    request.extensions_mut().insert(interim);
-                }
-                self.watch = conn.around.begin(&mut request, &conn.runtime, &conn.config);
-                let (handler, slot) = (&self.handler, &mut self.future);
-                let called =
-                    catch_unwind(AssertUnwindSafe(|| slot.set(Some(handler.call(request)))));
-                if let Err(panic) = called {
-                    self.watch = Watch::default();
-                    if let Some(ex) = &self.exchange {
-                        let mut response = ex.panic_response(&panic);
-                        self.respond(conn, &mut response);
-                    }
-                    return;
-                }
-                self.handler_due = true;
-            }
-            Err(_) => {
-                debug!("request head cannot be represented; answering 400");
-                conn.drain(false);
-                self.respond(conn, &mut status_response(StatusCode::BAD_REQUEST));
-            }
+        let Ok(built) = &mut request else {
+            debug!("request head cannot be represented; answering 400");
+            conn.drain(false);
+            self.respond(conn, &mut status_response(StatusCode::BAD_REQUEST));
+            return;
+        };
+        debug!("request");
+        if conn.config.informational_responses {
+            let interim = self.interim.handle(conn.requests, built.version());
+            built.extensions_mut().insert(interim);
         }
+        self.watch = conn.around.begin(built, &conn.runtime, &conn.config);
+        let (handler, slot) = (&self.handler, &mut self.future);
+        let called = catch_unwind(AssertUnwindSafe(|| {
+            if let Ok(request) = std::mem::replace(&mut request, Err(Unrepresentable)) {
+                slot.set(Some(handler.call(request)));
+            }
+        }));
+        if let Err(panic) = called {
+            self.watch = Watch::default();
+            if let Some(ex) = &self.exchange {
+                let mut response = ex.panic_response(&panic);
+                self.respond(conn, &mut response);
+            }
+            return;
+        }
+        self.handler_due = true;
     }
 
     fn on_data<R>(&mut self, conn: &mut Conn<R>, data: Data, task: &Waker) {

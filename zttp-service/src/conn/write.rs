@@ -76,7 +76,8 @@ impl WriteQueue {
                 if front.is_empty() {
                     break;
                 }
-                if front.len() == core.pending_send_len() {
+                let all = front.len();
+                if all == core.pending_send_len() {
                     match Pin::new(&mut *io).poll_write(cx, core.peek_transmit()) {
                         Poll::Ready(Ok(0)) => {
                             return Poll::Ready(Err(io::ErrorKind::WriteZero.into()))
@@ -85,6 +86,10 @@ impl WriteQueue {
                             core.advance_transmit(n);
                             wrote = true;
                             self.unflushed = true;
+                            if n == all {
+                                // All of it: nothing is left here or in the core.
+                                break;
+                            }
                         }
                         Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                         Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
