@@ -33,6 +33,9 @@ enum Kind {
     Full(Bytes),
     Incoming(Incoming),
     Boxed(Pin<Box<dyn http_body::Body<Data = Bytes, Error = BoxError> + Send + 'static>>),
+    /// An axum body (a box already), kept as it is rather than boxed again.
+    #[cfg(feature = "axum")]
+    Axum(axum_core::body::Body),
 }
 
 impl Body {
@@ -62,6 +65,14 @@ impl Body {
         let mut slot = Some(body);
         if let Some(same) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<Body>>() {
             return same.take().expect("slot is full");
+        }
+        #[cfg(feature = "axum")]
+        if let Some(axum) =
+            (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<axum_core::body::Body>>()
+        {
+            return Body {
+                kind: Kind::Axum(axum.take().expect("slot is full")),
+            };
         }
         let body = slot.expect("slot is full");
         Body {
@@ -141,6 +152,9 @@ impl Body {
                 .as_mut()
                 .poll_frame(cx)
                 .map(|f| f.map(|r| r.map_err(BodyError::stream))),
+            #[cfg(feature = "axum")]
+            Kind::Axum(body) => http_body::Body::poll_frame(Pin::new(body), cx)
+                .map(|f| f.map(|r| r.map_err(|e| BodyError::stream(e.into())))),
         }
     }
 }
@@ -158,6 +172,8 @@ impl fmt::Debug for Body {
             Kind::Full(_) => "full",
             Kind::Incoming(_) => "incoming",
             Kind::Boxed(_) => "boxed",
+            #[cfg(feature = "axum")]
+            Kind::Axum(_) => "axum",
         };
         f.debug_tuple("Body").field(&kind).finish()
     }
@@ -180,6 +196,8 @@ impl http_body::Body for Body {
             Kind::Full(_) => false,
             Kind::Incoming(i) => i.is_end_stream(),
             Kind::Boxed(b) => b.is_end_stream(),
+            #[cfg(feature = "axum")]
+            Kind::Axum(b) => b.is_end_stream(),
         }
     }
 
@@ -189,6 +207,8 @@ impl http_body::Body for Body {
             Kind::Full(b) => SizeHint::with_exact(b.len() as u64),
             Kind::Incoming(i) => i.size_hint(),
             Kind::Boxed(b) => b.size_hint(),
+            #[cfg(feature = "axum")]
+            Kind::Axum(b) => b.size_hint(),
         }
     }
 }

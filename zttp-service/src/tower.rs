@@ -16,7 +16,9 @@ use crate::{Body, Handler, IntoResponse, Request};
 ///
 /// The service is cloned per request and driven to readiness before each call
 /// (a service that is ready at once is called within [`Handler::call`]).
-/// A service error becomes a `500`.
+/// A service error becomes a `500`. With the `axum` feature, an axum
+/// response body becomes a [`Body`] as it is (it is boxed already), not boxed
+/// a second time.
 ///
 /// ```
 /// # #[cfg(feature = "tower")] {
@@ -238,6 +240,50 @@ mod tests {
         let response = block_on(future);
         assert_eq!(block_on(response.into_body().to_bytes()).unwrap(), "called");
         assert_eq!(service.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    /// Answers with an axum body (what an axum `Router` answers with).
+    #[cfg(feature = "axum")]
+    #[derive(Clone)]
+    struct AxumBodied;
+
+    #[cfg(feature = "axum")]
+    impl Service<Request> for AxumBodied {
+        type Response = http::Response<axum_core::body::Body>;
+        type Error = std::convert::Infallible;
+        type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, request: Request) -> Self::Future {
+            let body = match request.uri().path() {
+                "/stream" => axum_core::body::Body::from_stream(futures::stream::iter([
+                    Ok::<_, std::io::Error>(Bytes::from("a")),
+                    Err(std::io::Error::other("broken")),
+                ])),
+                path => axum_core::body::Body::from(path.to_owned()),
+            };
+            std::future::ready(Ok(http::Response::new(body)))
+        }
+    }
+
+    #[cfg(feature = "axum")]
+    #[test]
+    fn an_axum_body_is_taken_as_it_is_and_answers_the_same() {
+        use http_body::Body as _;
+        let call = |path: &str| {
+            let request = http::Request::get(path).body(Body::empty()).unwrap();
+            block_on(TowerHandler(AxumBodied).call(request)).into_body()
+        };
+        let body = call("/hello");
+        assert_eq!(format!("{body:?}"), r#"Body("axum")"#);
+        assert_eq!(body.size_hint().exact(), Some(6));
+        assert!(!body.is_end_stream());
+        assert_eq!(block_on(body.to_bytes()).unwrap(), "/hello");
+        let error = block_on(call("/stream").to_bytes()).unwrap_err();
+        assert!(error.to_string().contains("broken"), "{error}");
     }
 
     #[test]
