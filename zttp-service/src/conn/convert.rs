@@ -16,6 +16,9 @@ pub(super) struct Unrepresentable;
 /// received goes into a [`RawRequest`] extension. `req` is one `core` read
 /// (its HTTP/1.1 field values are not checked again, see `received`); without
 /// `raw`, the emptied field list goes back to `core` for the next head.
+/// Inlined into its one caller, so the request is built in the place it is
+/// returned to rather than moved there.
+#[inline(always)]
 pub(super) fn request(
     mut req: zttp_core::Request,
     body: Body,
