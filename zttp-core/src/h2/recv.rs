@@ -3,12 +3,16 @@
 //! connection's receive window and the limits we announced.
 //!
 //! Frames are cut lazily: `receive` only buffers, and the connection takes
-//! one frame at a time while it has no event to hand out.
+//! one input at a time while it has no event to hand out. A DATA frame is
+//! not waited for whole: once its head (and pad length) is in, each buffered
+//! piece of its body is handed out as it arrives, a slice of the received
+//! bytes, so the buffer never holds more than a partial head or a frame
+//! other than DATA.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use super::flow::{RecvWindow, DEFAULT_WINDOW};
-use super::frame::{flags, Head, Kind, HEAD_LEN};
+use super::frame::{flags, Data, Head, Kind, HEAD_LEN};
 use crate::hpack::{Decoder, DecoderError};
 use crate::received::ReceiveBuffer;
 use crate::{Config, ErrorCode, H2_PREFACE};
@@ -86,10 +90,41 @@ pub(crate) enum Decoded {
     TooLarge,
 }
 
+/// What the received bytes hold next.
+#[derive(Debug)]
+pub(crate) enum Input {
+    /// A whole frame other than DATA.
+    Frame(Head, Bytes),
+    /// A DATA frame's head, and its pad length when PADDED (both consumed).
+    /// The connection checks it, then says with
+    /// [`begin_data`](RecvHalf::begin_data) whether its body is delivered.
+    DataHead(Head, Option<u8>),
+    /// The next buffered piece of the current DATA frame's body, on a stream.
+    DataPart(u32, Bytes),
+    /// The current DATA frame, which carries END_STREAM, is over.
+    DataEnd(u32),
+}
+
+/// The DATA frame whose payload is arriving.
+#[derive(Debug, Clone, Copy)]
+struct DataInProgress {
+    stream_id: u32,
+    /// Body bytes still to come.
+    payload_left: u32,
+    /// Padding bytes still to come (skipped).
+    padding_left: u32,
+    end_stream: bool,
+    /// The frame was refused (or its stream went away): its remaining bytes
+    /// are skipped, and no `DataEnd` follows.
+    discard: bool,
+}
+
 /// The receive side of one HTTP/2 connection.
 #[derive(Debug)]
 pub(crate) struct RecvHalf {
     buf: ReceiveBuffer,
+    /// A DATA frame's head was read and its payload has not all arrived.
+    data: Option<DataInProgress>,
     /// Server: the client preface has not been read yet.
     preface_pending: bool,
     /// The peer's first frame (which must be SETTINGS) has not been read yet.
@@ -120,6 +155,7 @@ impl RecvHalf {
         let window = h2.connection_window.max(DEFAULT_WINDOW);
         RecvHalf {
             buf: ReceiveBuffer::default(),
+            data: None,
             preface_pending: server,
             awaiting_settings: true,
             decoder: Decoder::new(h2.header_table_size as usize),
@@ -154,14 +190,19 @@ impl RecvHalf {
     }
 
     /// Lets go of a buffer handed over with `receive_bytes` before the
-    /// connection waits: nothing buffered, nothing kept; a partial frame
-    /// moves into an allocation of its own size.
+    /// connection waits: nothing buffered, nothing kept; a partial head or
+    /// frame other than DATA moves into an allocation of its own size (a
+    /// DATA frame's body is handed out as it arrives, never kept).
     pub(crate) fn shrink(&mut self) {
         self.buf.shrink();
     }
 
-    /// A whole frame (or the rest of the preface) is buffered, not processed yet.
+    /// A whole frame (or the rest of the preface, or a DATA frame's bytes)
+    /// is buffered, not processed yet.
     pub(crate) fn has_whole_frame(&self) -> bool {
+        if self.data.is_some() {
+            return !self.buf.bytes.is_empty();
+        }
         let buf = if self.preface_pending {
             match self.buf.bytes.get(H2_PREFACE.len()..) {
                 Some(rest) => rest,
@@ -180,12 +221,21 @@ impl RecvHalf {
     /// After a connection error: what was buffered is dropped.
     pub(crate) fn stop(&mut self) {
         self.pending = None;
+        self.data = None;
         self.buf.discard();
     }
 
-    /// The next whole frame, past the client preface; `None` when more bytes
-    /// are needed.
-    pub(crate) fn next_frame(&mut self) -> ConnResult<Option<(Head, Bytes)>> {
+    /// The next input, past the client preface: a whole frame, or a DATA
+    /// frame's head, body pieces and end; `None` when more bytes are needed.
+    pub(crate) fn next_input(&mut self) -> ConnResult<Option<Input>> {
+        if let Some(data) = self.data {
+            if let Some(input) = self.next_data(data) {
+                return Ok(Some(input));
+            }
+            if self.data.is_some() {
+                return Ok(None);
+            }
+        }
         if self.preface_pending {
             let n = self.buf.bytes.len().min(H2_PREFACE.len());
             if self.buf.bytes[..n] != H2_PREFACE[..n] {
@@ -194,7 +244,7 @@ impl RecvHalf {
             if n < H2_PREFACE.len() {
                 return Ok(None);
             }
-            let _ = self.buf.bytes.split_to(H2_PREFACE.len());
+            self.buf.bytes.advance(H2_PREFACE.len());
             self.preface_pending = false;
         }
         let Some(head) = Head::parse(&self.buf.bytes) else {
@@ -203,13 +253,76 @@ impl RecvHalf {
         if head.length > self.max_frame_size {
             return Err(ErrorCode::FRAME_SIZE_ERROR);
         }
+        if head.kind == Kind::DATA {
+            let padded = head.has(flags::PADDED) && head.length > 0;
+            if self.buf.bytes.len() < HEAD_LEN + usize::from(padded) {
+                return Ok(None);
+            }
+            let pad_length = padded.then(|| self.buf.bytes[HEAD_LEN]);
+            self.buf.bytes.advance(HEAD_LEN + usize::from(padded));
+            return Ok(Some(Input::DataHead(head, pad_length)));
+        }
         let total = HEAD_LEN + head.length as usize;
         if self.buf.bytes.len() < total {
             self.buf.reserve(total - self.buf.bytes.len());
             return Ok(None);
         }
         let payload = self.buf.bytes.split_to(total).freeze().slice(HEAD_LEN..);
-        Ok(Some((head, payload)))
+        Ok(Some(Input::Frame(head, payload)))
+    }
+
+    /// The DATA frame whose head was just handed out passed the connection's
+    /// checks (`deliver`: its body is handed out) or was refused (its bytes
+    /// are skipped).
+    pub(crate) fn begin_data(&mut self, frame: &Data, deliver: bool) {
+        let pad_byte = u32::from(frame.flow_len > frame.data_len);
+        self.data = Some(DataInProgress {
+            stream_id: frame.stream_id.0,
+            payload_left: frame.data_len,
+            padding_left: frame.flow_len - frame.data_len - pad_byte,
+            end_stream: frame.end_stream,
+            discard: false,
+        });
+        if !deliver {
+            self.discard_data();
+        }
+    }
+
+    /// The rest of the current DATA frame's body is dropped: how many body
+    /// bytes that is (not received yet included).
+    pub(crate) fn discard_data(&mut self) -> usize {
+        let Some(d) = &mut self.data else {
+            return 0;
+        };
+        let dropped = d.payload_left;
+        d.padding_left += std::mem::take(&mut d.payload_left);
+        d.discard = true;
+        dropped as usize
+    }
+
+    /// Hands out the buffered part of the current DATA frame's body, skips
+    /// buffered padding, and ends the frame once all of it arrived (`None`
+    /// with `self.data` cleared: go on with the next frame).
+    fn next_data(&mut self, mut d: DataInProgress) -> Option<Input> {
+        let buffered = self.buf.bytes.len();
+        if d.payload_left > 0 {
+            let n = buffered.min(d.payload_left as usize);
+            if n == 0 {
+                return None;
+            }
+            d.payload_left -= n as u32;
+            self.data = Some(d);
+            return Some(Input::DataPart(d.stream_id, self.buf.take_front(n)));
+        }
+        let skip = buffered.min(d.padding_left as usize);
+        self.buf.bytes.advance(skip);
+        d.padding_left -= skip as u32;
+        if d.padding_left > 0 {
+            self.data = Some(d);
+            return None;
+        }
+        self.data = None;
+        (d.end_stream && !d.discard).then_some(Input::DataEnd(d.stream_id))
     }
 
     /// Checks the frame order rules: a header block's CONTINUATION frames

@@ -34,7 +34,6 @@ impl H2Connection {
                 .map(|()| self.recv.refill_control_budget());
         }
         match head.kind {
-            Kind::DATA => self.recv_data(head, payload),
             Kind::HEADERS => self.recv_headers(head, payload),
             Kind::PRIORITY => self.recv_priority(head, &payload),
             Kind::RST_STREAM => self.recv_rst_stream(head, &payload),
@@ -48,8 +47,21 @@ impl H2Connection {
         }
     }
 
-    fn recv_data(&mut self, head: Head, payload: Bytes) -> ConnResult {
-        let frame = Data::load(head, payload)?;
+    /// A DATA frame's head (and pad length): every check the head decides
+    /// is made before any of its body is handed out, on the whole frame
+    /// (flow control counts its padding too, RFC 9113 §6.9.1).
+    pub(super) fn recv_data_head(&mut self, head: Head, pad_length: Option<u8>) -> ConnResult {
+        self.recv.check_order(&head)?;
+        let frame = Data::load(head, pad_length)?;
+        let deliver = self.check_data(&frame)?;
+        self.recv.begin_data(&frame, deliver);
+        Ok(())
+    }
+
+    /// Whether DATA `frame`'s body goes to its stream: false after a stream
+    /// error, or on a stream we reset (the connection window gets the frame
+    /// back at once).
+    fn check_data(&mut self, frame: &Data) -> ConnResult<bool> {
         let id = frame.stream_id.0;
         if self.streams.is_idle(id) {
             return Err(ErrorCode::PROTOCOL_ERROR);
@@ -57,52 +69,68 @@ impl H2Connection {
         self.recv.receive_flow(frame.flow_len)?;
         let flow_len = frame.flow_len as usize;
         let Some(stream) = self.streams.get_mut(id) else {
-            // Closed: the bytes are dropped, so the connection window gets them back now.
-            self.release_connection(flow_len);
             if self.streams.closed_by(id) == Some(ClosedBy::LocalReset) {
-                return self.recv.count_control_frame();
+                self.release_connection(flow_len);
+                self.recv.count_control_frame()?;
+                return Ok(false);
             }
-            return self.stream_error(id, ErrorCode::STREAM_CLOSED, true);
+            return self.refuse_data(id, flow_len, ErrorCode::STREAM_CLOSED);
         };
         let body = match &mut stream.recv {
             RecvSide::Body(body) => body,
             RecvSide::AwaitingHead { .. } => {
-                self.release_connection(flow_len);
-                return self.stream_error(id, ErrorCode::PROTOCOL_ERROR, true);
+                return self.refuse_data(id, flow_len, ErrorCode::PROTOCOL_ERROR)
             }
-            RecvSide::Closed => {
-                self.release_connection(flow_len);
-                return self.stream_error(id, ErrorCode::STREAM_CLOSED, true);
-            }
+            RecvSide::Closed => return self.refuse_data(id, flow_len, ErrorCode::STREAM_CLOSED),
         };
         if stream.recv_window.receive(frame.flow_len).is_err() {
-            self.release_connection(flow_len);
-            return self.stream_error(id, ErrorCode::FLOW_CONTROL_ERROR, true);
+            return self.refuse_data(id, flow_len, ErrorCode::FLOW_CONTROL_ERROR);
         }
-        let within = body.receive(frame.data.len());
+        // The head says how much body the frame carries: a content-length it
+        // overshoots, or falls short of at END_STREAM, refuses it whole.
+        let within = body.receive(frame.data_len as usize);
         if !within || frame.end_stream && !body.complete() {
-            self.release_connection(flow_len);
-            return self.stream_error(id, ErrorCode::PROTOCOL_ERROR, true);
+            return self.refuse_data(id, flow_len, ErrorCode::PROTOCOL_ERROR);
         }
-        let padding = flow_len - frame.data.len();
+        let padding = flow_len - frame.data_len as usize;
         if padding > 0 {
             self.release(id, padding);
         }
-        if frame.data.is_empty() {
-            if !frame.end_stream {
-                self.recv.count_control_frame()?;
-            }
-        } else {
-            self.recv.note_data(frame.data.len());
-            self.events.push_back(Event::Data(crate::Data {
-                stream_id: StreamId(id),
-                data: frame.data,
-            }));
+        if frame.data_len == 0 && !frame.end_stream {
+            self.recv.count_control_frame()?;
         }
-        if frame.end_stream {
+        Ok(true)
+    }
+
+    /// DATA refused with a stream error: the frame's bytes are dropped, so
+    /// the connection window gets them back now.
+    fn refuse_data(&mut self, id: u32, flow_len: usize, code: ErrorCode) -> ConnResult<bool> {
+        self.release_connection(flow_len);
+        self.stream_error(id, code, true)?;
+        Ok(false)
+    }
+
+    /// A piece of the current DATA frame's body, handed out as it arrived.
+    pub(super) fn recv_data_part(&mut self, id: u32, data: Bytes) {
+        if self.streams.get(id).is_none() {
+            // Reset since the head: the rest of the frame is dropped, and
+            // the connection window gets it back.
+            let dropped = data.len() + self.recv.discard_data();
+            self.release_connection(dropped);
+            return;
+        }
+        self.recv.note_data(data.len());
+        self.events.push_back(Event::Data(crate::Data {
+            stream_id: StreamId(id),
+            data,
+        }));
+    }
+
+    /// The end of a DATA frame with END_STREAM (its head was checked).
+    pub(super) fn recv_data_end(&mut self, id: u32) {
+        if self.streams.get(id).is_some() {
             self.end_of_message(id, Fields::new());
         }
-        Ok(())
     }
 
     /// The peer ended its side of `id`: `EndOfMessage`, and the stream closes if we are done too.

@@ -5,7 +5,8 @@
 //! application's events turned into frames ([`outbound`]).
 //!
 //! Frames are parsed lazily: `receive_data` only buffers, and `next_event`
-//! processes one frame at a time until it has an event to hand out. An
+//! processes one frame at a time (a DATA frame's body piece by piece, as
+//! it arrives) until it has an event to hand out. An
 //! application that stops calling `next_event` therefore stops the engine
 //! (and, with `auto_acknowledge`, stops granting flow-control credit).
 //!
@@ -40,7 +41,7 @@ use std::time::Instant;
 use bytes::BytesMut;
 
 use super::flow::DEFAULT_WINDOW;
-use super::recv::RecvHalf;
+use super::recv::{Input, RecvHalf};
 use super::send::SendHalf;
 use super::stream::ClosedBy;
 use super::streams::Streams;
@@ -201,15 +202,17 @@ impl H2Connection {
         err
     }
 
-    /// Processes one frame if a whole one is buffered; false when more bytes are needed.
+    /// Processes the next input (a whole frame, or a DATA frame's head, body
+    /// piece or end) if one is buffered; false when more bytes are needed.
     fn read_frame(&mut self) -> Result<bool, ErrorCode> {
-        match self.recv.next_frame()? {
-            Some((head, payload)) => {
-                self.handle_frame(head, payload)?;
-                Ok(true)
-            }
-            None => Ok(false),
+        match self.recv.next_input()? {
+            Some(Input::Frame(head, payload)) => self.handle_frame(head, payload)?,
+            Some(Input::DataHead(head, pad_length)) => self.recv_data_head(head, pad_length)?,
+            Some(Input::DataPart(id, data)) => self.recv_data_part(id, data),
+            Some(Input::DataEnd(id)) => self.recv_data_end(id),
+            None => return Ok(false),
         }
+        Ok(true)
     }
 
     // ---- rules shared by both directions ----

@@ -1,31 +1,43 @@
 //! DATA (RFC 9113 §6.1).
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 
-use super::{flags, strip_padding, Head, Kind, LoadResult, StreamId};
+use super::{flags, Head, Kind, LoadResult, StreamId};
 use crate::ErrorCode;
 
-/// A DATA frame: a piece of a body, padding removed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A DATA frame's head, with the pad length (the payload's first byte when
+/// PADDED): what its payload holds. The payload itself is handed out as it
+/// arrives, without waiting for the whole frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Data {
     pub(crate) stream_id: StreamId,
     pub(crate) end_stream: bool,
-    pub(crate) data: Bytes,
+    /// Body bytes in the payload: padding and the pad-length byte excluded.
+    pub(crate) data_len: u32,
     /// The whole payload length, padding included: what flow control counts.
     pub(crate) flow_len: u32,
 }
 
 impl Data {
-    pub(crate) fn load(head: Head, payload: Bytes) -> LoadResult<Data> {
+    /// Checks a DATA frame's head; `pad_length` is the payload's first byte,
+    /// given when the frame is PADDED and its payload is not empty.
+    pub(crate) fn load(head: Head, pad_length: Option<u8>) -> LoadResult<Data> {
         if head.stream_id.is_zero() {
             return Err(ErrorCode::PROTOCOL_ERROR);
         }
-        let flow_len = payload.len() as u32;
+        let padding = match (head.has(flags::PADDED), pad_length) {
+            (false, _) => 0,
+            (true, None) => return Err(ErrorCode::FRAME_SIZE_ERROR),
+            (true, Some(pad)) if u32::from(pad) >= head.length => {
+                return Err(ErrorCode::PROTOCOL_ERROR)
+            }
+            (true, Some(pad)) => 1 + u32::from(pad),
+        };
         Ok(Data {
             stream_id: head.stream_id,
             end_stream: head.has(flags::END_STREAM),
-            data: strip_padding(&head, payload)?,
-            flow_len,
+            data_len: head.length - padding,
+            flow_len: head.length,
         })
     }
 
@@ -52,22 +64,28 @@ mod tests {
         Data::encode_head(StreamId(3), 5, true, &mut buf);
         buf.extend_from_slice(b"hello");
         let head = Head::parse(&buf).unwrap();
-        let data = Data::load(head, buf.freeze().slice(9..)).unwrap();
+        let data = Data::load(head, None).unwrap();
         assert_eq!(data.stream_id, StreamId(3));
         assert!(data.end_stream);
-        assert_eq!(&data.data[..], b"hello");
+        assert_eq!((data.data_len, data.flow_len), (5, 5));
 
         let head = Head::new(Kind::DATA, flags::PADDED, StreamId(1), 6);
-        let padded = Data::load(head, Bytes::from_static(b"\x02abc\0\0")).unwrap();
-        assert_eq!((&padded.data[..], padded.flow_len), (&b"abc"[..], 6));
+        let padded = Data::load(head, Some(2)).unwrap();
+        assert_eq!((padded.data_len, padded.flow_len), (3, 6));
+    }
+
+    #[test]
+    fn padding_must_fit_in_the_payload() {
+        let head = Head::new(Kind::DATA, flags::PADDED, StreamId(1), 3);
+        assert_eq!(Data::load(head, Some(2)).map(|d| d.data_len), Ok(0));
+        assert_eq!(Data::load(head, Some(3)), Err(ErrorCode::PROTOCOL_ERROR));
+        let empty = Head::new(Kind::DATA, flags::PADDED, StreamId(1), 0);
+        assert_eq!(Data::load(empty, None), Err(ErrorCode::FRAME_SIZE_ERROR));
     }
 
     #[test]
     fn rejects_stream_zero() {
         let head = Head::new(Kind::DATA, 0, StreamId(0), 1);
-        assert_eq!(
-            Data::load(head, Bytes::from_static(b"x")),
-            Err(ErrorCode::PROTOCOL_ERROR)
-        );
+        assert_eq!(Data::load(head, None), Err(ErrorCode::PROTOCOL_ERROR));
     }
 }
