@@ -436,7 +436,7 @@ impl Connection {
     where
         I: IntoIterator<Item = (&'a [u8], &'a [u8])> + Clone,
     {
-        self.send_response_head_with(stream_id, status, fields, false, None)
+        self.send_response_head_with(stream_id, status, None, fields, false, None)
     }
 
     /// [`send_response_head`](Self::send_response_head) for fields whose
@@ -465,7 +465,7 @@ impl Connection {
     where
         I: IntoIterator<Item = (&'a [u8], &'a [u8])> + Clone,
     {
-        self.send_response_head_with(stream_id, status, fields, true, None)
+        self.send_response_head_with(stream_id, status, None, fields, true, None)
     }
 
     /// [`send_response_head_prechecked`](Self::send_response_head_prechecked)
@@ -499,13 +499,54 @@ impl Connection {
     where
         I: IntoIterator<Item = (&'a [u8], &'a [u8])> + Clone,
     {
-        self.send_response_head_with(stream_id, status, fields, true, content_length)
+        self.send_response_head_with(stream_id, status, None, fields, true, content_length)
+    }
+
+    /// [`send_response_head_prechecked_sized`](Self::send_response_head_prechecked_sized)
+    /// with the head's `Date` (RFC 9110 §6.6.1: a server with a clock sends
+    /// one): `Some(date)` is the IMF-fixdate the caller's clock reads, e.g.
+    /// `Sun, 06 Nov 1994 08:49:37 GMT`, sent as the head's first field,
+    /// `date: <date>` (the connection reads no clock). On HTTP/1.1 it goes
+    /// out in one piece with the status line, without a pass of its own
+    /// through the fields. The caller vouches for its bytes as for the
+    /// fields' (debug builds check them); `None` sends no `Date`.
+    ///
+    /// ```
+    /// # use zttp_core::{Connection, Role, StreamId};
+    /// # let mut server = Connection::new(Role::Server);
+    /// # server.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    /// # server.next_event().unwrap();
+    /// let date = b"Sun, 06 Nov 1994 08:49:37 GMT";
+    /// let fields = [(&b"content-type"[..], &b"text/plain"[..])];
+    /// server
+    ///     .send_response_head_prechecked_dated(StreamId::ZERO, 200, Some(date), fields, Some(2))
+    ///     .unwrap();
+    /// server.send_last_data(StreamId::ZERO, "hi".into()).unwrap();
+    /// assert_eq!(
+    ///     &server.data_to_send()[..],
+    ///     b"HTTP/1.1 200 OK\r\ndate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
+    ///       content-type: text/plain\r\ncontent-length: 2\r\n\r\nhi"
+    /// );
+    /// ```
+    pub fn send_response_head_prechecked_dated<'a, I>(
+        &mut self,
+        stream_id: StreamId,
+        status: u16,
+        date: Option<&[u8; 29]>,
+        fields: I,
+        content_length: Option<u64>,
+    ) -> Result<(), LocalProtocolError>
+    where
+        I: IntoIterator<Item = (&'a [u8], &'a [u8])> + Clone,
+    {
+        self.send_response_head_with(stream_id, status, date, fields, true, content_length)
     }
 
     fn send_response_head_with<'a, I>(
         &mut self,
         stream_id: StreamId,
         status: u16,
+        date: Option<&[u8; 29]>,
         fields: I,
         prechecked: bool,
         length: Option<u64>,
@@ -521,9 +562,45 @@ impl Connection {
                     fields: prechecked,
                 };
                 let reason = reason_phrase(status).as_bytes();
-                return c.send_response_head(status, reason, fields.into_iter(), vouched, length);
+                let head = h1::FinalHead {
+                    status,
+                    reason,
+                    date,
+                    length,
+                };
+                return c.send_response_head(head, fields.into_iter(), vouched);
             }
         }
+        match date {
+            // Elsewhere the date is the first field.
+            Some(date) if cfg!(debug_assertions) && !h1::is_field_value(date) => {
+                Err(LocalProtocolError::InvalidHeader)
+            }
+            Some(date) => {
+                let fields = WithDate {
+                    date,
+                    fields,
+                    borrowed: std::marker::PhantomData,
+                };
+                self.send_undated_head(stream_id, status, fields, prechecked, length)
+            }
+            None => self.send_undated_head(stream_id, status, fields, prechecked, length),
+        }
+    }
+
+    /// [`send_response_head_with`](Self::send_response_head_with) but for a
+    /// final HTTP/1.1 head, with any date among the fields.
+    fn send_undated_head<'a, I>(
+        &mut self,
+        stream_id: StreamId,
+        status: u16,
+        fields: I,
+        prechecked: bool,
+        length: Option<u64>,
+    ) -> Result<(), LocalProtocolError>
+    where
+        I: IntoIterator<Item = (&'a [u8], &'a [u8])> + Clone,
+    {
         let Some(length) = length else {
             return match &mut self.inner {
                 Inner::H2(c) => c.send_response_head(stream_id.0, status, fields, prechecked),
@@ -788,6 +865,28 @@ struct WithLength<'a, 'b, I> {
 }
 
 type Field<'a> = (&'a [u8], &'a [u8]);
+
+/// Fields after a `date` field, the date borrowed for `'b`.
+#[derive(Clone)]
+struct WithDate<'a, 'b, I> {
+    date: &'b [u8; 29],
+    fields: I,
+    borrowed: std::marker::PhantomData<&'a ()>,
+}
+
+impl<'a: 'b, 'b, I: IntoIterator<Item = Field<'a>>> IntoIterator for WithDate<'a, 'b, I> {
+    type Item = Field<'b>;
+    type IntoIter = std::iter::Chain<
+        std::iter::Once<Field<'b>>,
+        std::iter::Map<I::IntoIter, fn(Field<'a>) -> Field<'b>>,
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        let shorten: fn(Field<'a>) -> Field<'b> = |field| field;
+        let date: Field<'b> = (b"date", self.date);
+        std::iter::once(date).chain(self.fields.into_iter().map(shorten))
+    }
+}
 
 impl<'a: 'b, 'b, I: IntoIterator<Item = Field<'a>>> IntoIterator for WithLength<'a, 'b, I> {
     type Item = Field<'b>;

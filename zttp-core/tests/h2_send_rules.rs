@@ -306,3 +306,26 @@ fn a_response_length_given_as_a_number_is_a_content_length_field() {
         other => panic!("{other:?}"),
     }
 }
+
+/// On HTTP/2 a response date given apart from the fields is a `date`
+/// field, the first one.
+#[test]
+fn a_response_date_given_apart_is_the_first_field() {
+    let (mut pair, id) = pair_with_request("GET");
+    let fields = [(&b"content-type"[..], &b"text/plain"[..])];
+    let date = b"Sun, 06 Nov 1994 08:49:37 GMT";
+    pair.server
+        .send_response_head_prechecked_dated(id, 200, Some(date), fields, Some(2))
+        .unwrap();
+    pair.server.send_last_data(id, "ab".into()).unwrap();
+    let (client_events, _) = pair.drive();
+    let events = messages(client_events);
+    match &events[0] {
+        Event::Response(r) => {
+            let names: Vec<_> = r.headers.iter().map(|(n, _)| n.clone()).collect();
+            assert_eq!(names, ["date", "content-type", "content-length"]);
+            assert_eq!(r.headers.get(b"date").unwrap(), &date[..]);
+        }
+        other => panic!("{other:?}"),
+    }
+}

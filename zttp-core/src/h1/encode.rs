@@ -174,19 +174,48 @@ fn put_field(buf: &mut BytesMut, name: &[u8], value: &[u8]) {
 /// usually go out without growing the buffer.
 const HEAD_RESERVE: usize = 256;
 
-/// Writes `HTTP/1.1 code reason\r\n`; the caller checked the code is three digits.
-pub(crate) fn write_status_line(code: u16, reason: &[u8], out: &mut Outbound) {
-    let len = 15 + reason.len();
+/// Writes `HTTP/1.1 code reason\r\n`, then `date: date\r\n` when given;
+/// the caller checked the code is three digits. The usual `200 OK` and the
+/// date line are copies of a fixed size (no copy of a length known only at
+/// run time).
+pub(crate) fn write_status_line(
+    code: u16,
+    reason: &[u8],
+    date: Option<&[u8; 29]>,
+    out: &mut Outbound,
+) {
+    const OK: &[u8; 17] = b"HTTP/1.1 200 OK\r\n";
     let buf = out.tail_mut();
-    buf.reserve(len + HEAD_RESERVE);
-    if code == 200 && reason == b"OK" {
-        buf.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
-    } else {
-        buf.extend_from_slice(&status_prefix(code));
-        buf.extend_from_slice(reason);
-        buf.extend_from_slice(b"\r\n");
+    let before = buf.len();
+    buf.reserve(15 + reason.len() + DATE_LINE + HEAD_RESERVE);
+    match (code == 200 && reason == b"OK", date) {
+        (true, Some(date)) => {
+            buf.extend_from_slice(OK);
+            buf.extend_from_slice(&date_line(date));
+        }
+        (true, None) => buf.extend_from_slice(OK),
+        (false, date) => {
+            buf.extend_from_slice(&status_prefix(code));
+            buf.extend_from_slice(reason);
+            buf.extend_from_slice(b"\r\n");
+            if let Some(date) = date {
+                buf.extend_from_slice(&date_line(date));
+            }
+        }
     }
-    out.commit(len);
+    let n = buf.len() - before;
+    out.commit(n);
+}
+
+/// Length of `date: <IMF-fixdate>\r\n`.
+const DATE_LINE: usize = 6 + 29 + 2;
+
+/// `date: <date>\r\n`.
+#[inline(always)]
+fn date_line(date: &[u8; 29]) -> [u8; DATE_LINE] {
+    let mut line = *b"date: Thu, 01 Jan 1970 00:00:00 GMT\r\n";
+    line[6..35].copy_from_slice(date);
+    line
 }
 
 /// `HTTP/1.1 DDD ` for a three-digit code.
@@ -245,6 +274,7 @@ impl SentFields {
 /// writes `name: value\r\n` for each field in one pass, noting the
 /// framing fields. On an invalid field the fields before it stay written:
 /// the caller rolls `out` back.
+#[inline(always)]
 pub(crate) fn write_checked_fields<'a>(
     fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
     out: &mut Outbound,
@@ -280,9 +310,26 @@ mod tests {
             (599, b"", b"HTTP/1.1 599 \r\n"),
         ] {
             let mut out = Outbound::default();
-            write_status_line(code, reason, &mut out);
+            write_status_line(code, reason, None, &mut out);
             assert_eq!(out.len(), line.len());
             assert_eq!(&out.take_all()[..], line);
+        }
+    }
+
+    #[test]
+    fn a_date_follows_the_status_line() {
+        let date = b"Sun, 06 Nov 1994 08:49:37 GMT";
+        for (code, reason, line) in [
+            (200, &b"OK"[..], &b"HTTP/1.1 200 OK\r\n"[..]),
+            (200, b"Fine", b"HTTP/1.1 200 Fine\r\n"),
+            (404, b"Not Found", b"HTTP/1.1 404 Not Found\r\n"),
+        ] {
+            let mut out = Outbound::default();
+            write_status_line(code, reason, Some(date), &mut out);
+            let mut expected = line.to_vec();
+            expected.extend_from_slice(b"date: Sun, 06 Nov 1994 08:49:37 GMT\r\n");
+            assert_eq!(out.len(), expected.len());
+            assert_eq!(&out.take_all()[..], &expected[..]);
         }
     }
 
@@ -303,7 +350,7 @@ mod tests {
             let value = vec![b'v'; len];
             let mut out = Outbound::default();
             write_fields([(&b"x-name"[..], &value[..])], &mut out);
-            write_status_line(404, &value, &mut out);
+            write_status_line(404, &value, None, &mut out);
             let mut expected = b"x-name: ".to_vec();
             expected.extend_from_slice(&value);
             expected.extend_from_slice(b"\r\nHTTP/1.1 404 ");

@@ -33,12 +33,13 @@ use encode::{
     unwrite_fields, validate_fields, write_checked_fields, write_content_length, write_fields,
     write_status_line, BodyEncoder,
 };
+pub(crate) use parse::is_field_value;
 pub(crate) use parse::runs;
 #[doc(hidden)]
 pub use parse::RequestHeadParser;
 use parse::{
-    is_field_value, request_line_from_layout, section_fields, status_line_from_layout, token_is,
-    HeadScanner, Layout, Scan, StartLine,
+    request_line_from_layout, section_fields, status_line_from_layout, token_is, HeadScanner,
+    Layout, Scan, StartLine,
 };
 
 #[derive(Debug)]
@@ -672,7 +673,7 @@ impl H1Connection {
         if !is_field_value(&resp.reason) {
             return Err(LocalProtocolError::InvalidStatus);
         }
-        write_status_line(resp.status_code, &resp.reason, &mut self.out);
+        write_status_line(resp.status_code, &resp.reason, None, &mut self.out);
         write_fields(resp.headers.pairs(), &mut self.out);
         self.out.put_slice(b"\r\n");
         if switching {
@@ -683,25 +684,21 @@ impl H1Connection {
     }
 
     fn send_response(&mut self, resp: Response) -> Result<(), LocalProtocolError> {
-        let vouched = Vouched::default();
-        self.write_response_head(
-            resp.status_code,
-            &resp.reason,
-            resp.headers.pairs(),
-            vouched,
-            None,
-        )
+        let head = FinalHead {
+            status: resp.status_code,
+            reason: &resp.reason,
+            date: None,
+            length: None,
+        };
+        self.write_response_head(head, resp.headers.pairs(), Vouched::default())
     }
 
-    /// Server: sends a final response head whose fields are borrowed,
-    /// followed by `content-length` when `length` is given.
+    /// Server: sends a final response head whose fields are borrowed.
     pub(crate) fn send_response_head<'a>(
         &mut self,
-        status: u16,
-        reason: &[u8],
+        head: FinalHead<'_>,
         fields: impl Iterator<Item = (&'a [u8], &'a [u8])>,
         vouched: Vouched,
-        length: Option<u64>,
     ) -> Result<(), LocalProtocolError> {
         if self.role != Role::Server {
             return Err(LocalProtocolError::WrongRole);
@@ -709,20 +706,25 @@ impl H1Connection {
         if self.error.is_some() && !self.may_answer_error_with_head() {
             return Err(LocalProtocolError::ConnectionClosed);
         }
-        self.write_response_head(status, reason, fields, vouched, length)
+        self.write_response_head(head, fields, vouched)
     }
 
     /// Checks, frames and writes a final response head in one pass over its
-    /// fields, then `content-length: length` when given; on a refusal
-    /// nothing stays queued.
+    /// fields: the status line and the date, the fields, then
+    /// `content-length` when the head gives one; on a refusal nothing
+    /// stays queued.
     fn write_response_head<'a>(
         &mut self,
-        status: u16,
-        reason: &[u8],
+        head: FinalHead<'_>,
         fields: impl Iterator<Item = (&'a [u8], &'a [u8])>,
         vouched: Vouched,
-        length: Option<u64>,
     ) -> Result<(), LocalProtocolError> {
+        let FinalHead {
+            status,
+            reason,
+            date,
+            length,
+        } = head;
         if !(200..=999).contains(&status) {
             return Err(LocalProtocolError::InvalidStatus);
         }
@@ -740,11 +742,16 @@ impl H1Connection {
         let peer_11 = self.cycle.peer_version == Some(Version::Http11);
         let no_body = self.cycle.head_request || status == 204 || status == 304 || tunnel;
         let start = self.out.mark();
-        write_status_line(status, reason, &mut self.out);
+        write_status_line(status, reason, date, &mut self.out);
         let fields_start = self.out.mark();
         let check_fields = !vouched.fields || cfg!(debug_assertions);
         let check_reason = !vouched.reason || cfg!(debug_assertions);
-        let written = write_checked_fields(fields, &mut self.out, check_fields);
+        let written = match date {
+            Some(date) if check_fields && !is_field_value(date) => {
+                Err(LocalProtocolError::InvalidHeader)
+            }
+            _ => write_checked_fields(fields, &mut self.out, check_fields),
+        };
         let written = match (written, length) {
             (Ok(mut seen), Some(n)) => {
                 write_content_length(&mut self.out, n);
@@ -842,6 +849,17 @@ impl H1Connection {
             Bytes::new()
         }
     }
+}
+
+/// The parts of a final response head other than its fields.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FinalHead<'r> {
+    pub(crate) status: u16,
+    pub(crate) reason: &'r [u8],
+    /// The `Date` value, sent as the first field.
+    pub(crate) date: Option<&'r [u8; 29]>,
+    /// `content-length: length` is sent after the fields.
+    pub(crate) length: Option<u64>,
 }
 
 /// What the caller of a head write has already checked, so the connection

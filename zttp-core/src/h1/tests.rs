@@ -1237,3 +1237,55 @@ fn a_response_length_given_as_a_number_frames_as_the_field_does() {
         .data_to_send()
         .ends_with(b"Transfer-Encoding: chunked\r\n\r\n"));
 }
+
+/// A date given apart from the fields goes out right after the status
+/// line, whatever the status; the rest of the head is as without it.
+#[test]
+fn a_response_date_given_apart_follows_the_status_line() {
+    let head = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    let date = b"Sun, 06 Nov 1994 08:49:37 GMT";
+    let ct = (&b"content-type"[..], &b"text/plain"[..]);
+    for (status, line) in [(200, &b"200 OK"[..]), (404, b"404 Not Found")] {
+        let mut conn = server();
+        events(&mut conn, head).unwrap();
+        conn.send_response_head_prechecked_dated(StreamId::ZERO, status, Some(date), [ct], Some(2))
+            .unwrap();
+        conn.send_last_data(StreamId::ZERO, "ab".into()).unwrap();
+        let mut expected = b"HTTP/1.1 ".to_vec();
+        expected.extend_from_slice(line);
+        expected.extend_from_slice(
+            b"\r\ndate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
+              content-type: text/plain\r\ncontent-length: 2\r\n\r\nab",
+        );
+        assert_eq!(&conn.data_to_send()[..], &expected[..]);
+    }
+    // Without a date it is the sized head.
+    let mut conn = server();
+    events(&mut conn, head).unwrap();
+    conn.send_response_head_prechecked_dated(StreamId::ZERO, 200, None, [ct], Some(2))
+        .unwrap();
+    assert_eq!(
+        &conn.data_to_send()[..],
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\n"
+    );
+    // A refused head takes its date back with it.
+    let mut conn = server();
+    events(&mut conn, head).unwrap();
+    let fields = [(&b"Content-Length"[..], &b"3"[..])];
+    let sent =
+        conn.send_response_head_prechecked_dated(StreamId::ZERO, 200, Some(date), fields, Some(2));
+    assert_eq!(sent, Err(LocalProtocolError::InvalidHeader));
+    assert_eq!(conn.pending_send_len(), 0, "a refused head queues nothing");
+}
+
+/// Debug builds check a vouched-for date as they check vouched-for fields.
+#[test]
+#[cfg(debug_assertions)]
+fn a_broken_date_is_refused_in_debug_builds() {
+    let mut conn = server();
+    events(&mut conn, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    let date = b"Sun, 06 Nov 1994\r\n8:49:37 GMT";
+    let sent = conn.send_response_head_prechecked_dated(StreamId::ZERO, 200, Some(date), [], None);
+    assert_eq!(sent, Err(LocalProtocolError::InvalidHeader));
+    assert_eq!(conn.pending_send_len(), 0);
+}

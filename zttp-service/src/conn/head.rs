@@ -138,16 +138,22 @@ fn send_head(
         true => (None, content_length.map(|n| digits.format(n))),
         false => (content_length, None),
     };
+    // HTTP/1.1 writes the date with the status line; HTTP/2 encodes it as
+    // one of the fields.
+    let (date, date_field) = match http2 {
+        true => (None, date.as_ref().map(|d| &d[..])),
+        false => (date.as_ref(), None),
+    };
     let fields = HeadFields {
         headers,
-        date: date.as_ref().map(|d| &d[..]),
+        date: date_field,
         content_length: length_field,
         close,
     };
     // `http`'s names are tokens and its values hold only field-value bytes
     // (no CR, LF, NUL or other control but HTAB), the check the core would
     // make again; the fields added here are written by the loop itself.
-    core.send_response_head_prechecked_sized(ex.stream_id, status, fields, length)?;
+    core.send_response_head_prechecked_dated(ex.stream_id, status, date, fields, length)?;
     Ok(if upgrading {
         AfterHead::Upgrade
     } else if bodyless || body.is_end_stream() {
