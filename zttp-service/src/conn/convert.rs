@@ -38,18 +38,19 @@ pub(super) fn request(
             .authority(authority.as_ref())
             .path_and_query(req.target.as_ref())
             .build()
+            .map(Some)
             .map_err(|_| Unrepresentable)?,
         (_, Some(authority)) if tunnel_only => {
-            Uri::try_from(authority.as_ref()).map_err(|_| Unrepresentable)?
+            Some(Uri::try_from(authority.as_ref()).map_err(|_| Unrepresentable)?)
         }
-        // `Uri::default()` is `/`, built without parsing.
-        _ if &req.target[..] == b"/" => Uri::default(),
+        // `/` is the new request's URI already (`Uri::default()`).
+        _ if &req.target[..] == b"/" => None,
         _ => {
             let target = match raw {
                 true => req.target.clone(),
                 false => std::mem::take(&mut req.target),
             };
-            Uri::from_maybe_shared(target).map_err(|_| Unrepresentable)?
+            Some(Uri::from_maybe_shared(target).map_err(|_| Unrepresentable)?)
         }
     };
     let mut headers = HeaderMap::with_capacity(req.headers.len());
@@ -73,7 +74,9 @@ pub(super) fn request(
     *request.method_mut() = method;
     // The defaults replaced here own nothing (an empty map allocates
     // nothing, the default URI is static), so they are not dropped.
-    std::mem::forget(std::mem::replace(request.uri_mut(), uri));
+    if let Some(uri) = uri {
+        std::mem::forget(std::mem::replace(request.uri_mut(), uri));
+    }
     std::mem::forget(std::mem::replace(request.headers_mut(), headers));
     *request.version_mut() = match req.http_version {
         Version::Http10 => HttpVersion::HTTP_10,
