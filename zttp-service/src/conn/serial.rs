@@ -60,6 +60,8 @@ pub(super) struct Serial<H: Handler> {
     /// The last request's body size (`u64::MAX` when not known in advance):
     /// a large one makes the next head read large too (see `read_size`).
     last_body: u64,
+    /// Output bytes waiting in the pump, as of this pass of `poll_work`.
+    queued: usize,
 }
 
 impl<H: Handler> Serial<H> {
@@ -75,6 +77,7 @@ impl<H: Handler> Serial<H> {
             handler_due: false,
             body_full: Cell::new(false),
             last_body: 0,
+            queued: 0,
         }
     }
 
@@ -107,6 +110,7 @@ impl<H: Handler> Serial<H> {
         queued: usize,
         cx: &mut Context<'_>,
     ) -> bool {
+        self.queued = queued;
         let mut progress = self.process_events(conn, cx);
         progress |= self.poll_handler(conn, cx);
         progress |= self.poll_body(conn, queued, cx);
@@ -450,7 +454,26 @@ impl<H: Handler> Serial<H> {
             }
             Ok(AfterHead::Body) => {
                 ex.upgrade = None;
-                ex.response = ResponseState::Streaming(std::mem::take(response.body_mut()));
+                // A body built whole (`Body::full`) is its own last piece: it
+                // goes out with the head, as `poll_body` would send it next,
+                // while the output is below its high-water mark.
+                let room = conn.core.pending_send_len() + self.queued < WRITE_HIGH_WATER;
+                let whole = match room {
+                    true => response.body_mut().take_full(),
+                    false => None,
+                };
+                match whole {
+                    Some(data) => {
+                        ex.response = ResponseState::Done;
+                        if let Err(e) = conn.core.send_last_data(StreamId::ZERO, data) {
+                            warn!(error = %e, "response body refused");
+                            conn.finish(false);
+                        }
+                    }
+                    None => {
+                        ex.response = ResponseState::Streaming(std::mem::take(response.body_mut()))
+                    }
+                }
             }
         }
     }
