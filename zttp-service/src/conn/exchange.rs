@@ -69,10 +69,13 @@ pub(super) struct Exchange {
 impl Exchange {
     /// Starts the exchange for a request the core handed out, in `slot` (built
     /// in place: an exchange and a request are large), and builds the
-    /// handler's request (or says why it cannot be represented).
+    /// handler's request (or says why it cannot be represented). `whole`:
+    /// the request's entire body, already taken from the core (HTTP/1.1): the
+    /// handler gets it as a whole body, and no channel is made.
     pub(super) fn open(
         slot: &mut Option<Exchange>,
         request: zttp_core::Request,
+        whole: Option<Bytes>,
         core: &mut Connection,
         config: &ServerConfig,
     ) -> Result<http::Request<Body>, Unrepresentable> {
@@ -92,11 +95,13 @@ impl Exchange {
         let framing = request.framing;
         let has_body = !framing.is_empty();
         let content_length = framing.len();
-        let (body, sender) = if has_body {
-            let (incoming, sender) = body::channel(content_length);
-            (Body::incoming(incoming), Some(sender))
-        } else {
-            (Body::empty(), None)
+        let (body, sender) = match whole {
+            Some(bytes) => (Body::full(bytes), None),
+            None if has_body => {
+                let (incoming, sender) = body::channel(content_length);
+                (Body::incoming(incoming), Some(sender))
+            }
+            None => (Body::empty(), None),
         };
         // HTTP/1.1 bodies are limited by the core; an HTTP/2 body declared too
         // large fails before any of it arrives.

@@ -239,7 +239,7 @@ impl<H: Handler> Multiplex<H> {
         conn.idle_since = None;
         let stream_id = request.stream_id;
         let mut opened = None;
-        let request = Exchange::open(&mut opened, request, &mut conn.core, &conn.config);
+        let request = Exchange::open(&mut opened, request, None, &mut conn.core, &conn.config);
         let Some(mut exchange) = opened else {
             return;
         };

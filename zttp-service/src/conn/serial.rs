@@ -15,6 +15,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
+use bytes::Bytes;
 use http::StatusCode;
 use http_body::Body as _;
 use tracing::{debug, error, trace, warn};
@@ -230,7 +231,37 @@ impl<H: Handler> Serial<H> {
                 }
             }
             match conn.core.next_event() {
-                Ok(Event::Request(request)) => self.start(conn, request),
+                Ok(Event::Request(request)) => {
+                    // A body that came whole with its head (the core hands
+                    // out all it holds in one piece) and fits the body
+                    // buffer, as it would have been pushed into the channel
+                    // at once, goes to the handler whole, with no channel;
+                    // its end, the next event, finds no sender.
+                    let fits = conn.config.body_buffer as u64;
+                    let mut first = FirstBody::Later;
+                    let whole = match request.framing.len() {
+                        Some(n) if n > 0 && n <= fits && !request.expect_continue => {
+                            match first_body_event(&mut conn.core, n) {
+                                FirstBody::Whole(bytes) => Some(bytes),
+                                other => {
+                                    first = other;
+                                    None
+                                }
+                            }
+                        }
+                        _ => None,
+                    };
+                    self.start(conn, request, whole);
+                    match first {
+                        FirstBody::Piece(data) => self.on_data(conn, data, cx.waker()),
+                        FirstBody::Failed(e) => {
+                            self.on_remote_error(conn, e);
+                            progress = true;
+                            break;
+                        }
+                        FirstBody::Whole(_) | FirstBody::Later => {}
+                    }
+                }
                 Ok(Event::Data(data)) => self.on_data(conn, data, cx.waker()),
                 Ok(Event::EndOfMessage(end)) => {
                     if let Some(ex) = &mut self.exchange {
@@ -271,7 +302,14 @@ impl<H: Handler> Serial<H> {
         }
     }
 
-    fn start<R: Runtime>(&mut self, conn: &mut Conn<R>, request: zttp_core::Request) {
+    /// Opens the exchange for `request` and calls the handler; `whole`: its
+    /// entire body, when it came with the head.
+    fn start<R: Runtime>(
+        &mut self,
+        conn: &mut Conn<R>,
+        request: zttp_core::Request,
+        whole: Option<Bytes>,
+    ) {
         conn.requests += 1;
         conn.idle_since = None;
         self.head_since = None;
@@ -279,7 +317,13 @@ impl<H: Handler> Serial<H> {
         self.last_body = request.framing.len().unwrap_or(u64::MAX);
         // The request stays where it was built until the handler takes it
         // (it is large: every move is a copy).
-        let mut request = Exchange::open(&mut self.exchange, request, &mut conn.core, &conn.config);
+        let mut request = Exchange::open(
+            &mut self.exchange,
+            request,
+            whole,
+            &mut conn.core,
+            &conn.config,
+        );
         let _entered = self.exchange.as_ref().map(|ex| ex.span.clone().entered());
         let Ok(built) = &mut request else {
             debug!("request head cannot be represented; answering 400");
@@ -596,5 +640,28 @@ impl<H: Handler> Serial<H> {
             }
         }
         true
+    }
+}
+
+/// The first event after the head of a request announcing `len` body bytes.
+enum FirstBody {
+    /// The whole body: the core held all of it (its end is the next event).
+    Whole(Bytes),
+    /// A piece of it.
+    Piece(Data),
+    /// The peer broke the protocol.
+    Failed(RemoteProtocolError),
+    /// Nothing yet (`NeedData` comes again when asked again).
+    Later,
+}
+
+/// Takes the first body event of a request announcing `len` bytes: the
+/// core hands out all the body bytes it holds in one piece.
+fn first_body_event(core: &mut zttp_core::Connection, len: u64) -> FirstBody {
+    match core.next_event() {
+        Ok(Event::Data(data)) if data.data.len() as u64 == len => FirstBody::Whole(data.data),
+        Ok(Event::Data(data)) => FirstBody::Piece(data),
+        Err(e) => FirstBody::Failed(e),
+        Ok(_) => FirstBody::Later,
     }
 }
