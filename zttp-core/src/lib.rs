@@ -469,47 +469,22 @@ impl Connection {
     }
 
     /// [`send_response_head_prechecked`](Self::send_response_head_prechecked)
-    /// for a body whose length is known: with `Some(n)` the connection adds
-    /// `content-length: n` after `fields` itself, as their last field, so
-    /// the caller need not format the number nor the connection read it
-    /// back. The fields then may hold no other Content-Length value
-    /// (refused with [`LocalProtocolError::InvalidHeader`], as two
-    /// disagreeing fields are). `None` adds nothing.
+    /// with the head's `Date` and the body's length given apart from the
+    /// fields.
     ///
-    /// ```
-    /// # use zttp_core::{Connection, Role, StreamId};
-    /// # let mut server = Connection::new(Role::Server);
-    /// # server.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
-    /// # server.next_event().unwrap();
-    /// let fields = [(&b"content-type"[..], &b"text/plain"[..])];
-    /// server
-    ///     .send_response_head_prechecked_sized(StreamId::ZERO, 200, fields, Some(2))
-    ///     .unwrap();
-    /// server.send_last_data(StreamId::ZERO, "hi".into()).unwrap();
-    /// let sent = server.data_to_send();
-    /// assert!(sent.ends_with(b"content-type: text/plain\r\ncontent-length: 2\r\n\r\nhi"));
-    /// ```
-    pub fn send_response_head_prechecked_sized<'a, I>(
-        &mut self,
-        stream_id: StreamId,
-        status: u16,
-        fields: I,
-        content_length: Option<u64>,
-    ) -> Result<(), LocalProtocolError>
-    where
-        I: IntoIterator<Item = (&'a [u8], &'a [u8])> + Clone,
-    {
-        self.send_response_head_with(stream_id, status, None, fields, true, content_length)
-    }
-
-    /// [`send_response_head_prechecked_sized`](Self::send_response_head_prechecked_sized)
-    /// with the head's `Date` (RFC 9110 §6.6.1: a server with a clock sends
-    /// one): `Some(date)` is the IMF-fixdate the caller's clock reads, e.g.
-    /// `Sun, 06 Nov 1994 08:49:37 GMT`, sent as the head's first field,
-    /// `date: <date>` (the connection reads no clock). On HTTP/1.1 it goes
-    /// out in one piece with the status line, without a pass of its own
-    /// through the fields. The caller vouches for its bytes as for the
-    /// fields' (debug builds check them); `None` sends no `Date`.
+    /// - `date`: `Some(date)` is the IMF-fixdate the caller's clock reads,
+    ///   e.g. `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 9110 §6.6.1: a server
+    ///   with a clock sends one), sent as the head's first field,
+    ///   `date: <date>` (the connection reads no clock). On HTTP/1.1 it goes
+    ///   out in one piece with the status line, without a pass of its own
+    ///   through the fields. The caller vouches for its bytes as for the
+    ///   fields' (debug builds check them). `None` sends no `Date`.
+    /// - `content_length`: with `Some(n)` the connection adds
+    ///   `content-length: n` after `fields` itself, as their last field, so
+    ///   the caller need not format the number nor the connection read it
+    ///   back. The fields then may hold no other Content-Length value
+    ///   (refused with [`LocalProtocolError::InvalidHeader`], as two
+    ///   disagreeing fields are). `None` adds nothing.
     ///
     /// ```
     /// # use zttp_core::{Connection, Role, StreamId};

@@ -289,7 +289,7 @@ fn a_response_length_given_as_a_number_is_a_content_length_field() {
     let (mut pair, id) = pair_with_request("GET");
     let fields = [(&b"content-type"[..], &b"text/plain"[..])];
     pair.server
-        .send_response_head_prechecked_sized(id, 200, fields, Some(2))
+        .send_response_head_prechecked_dated(id, 200, None, fields, Some(2))
         .unwrap();
     assert_eq!(
         pair.server.send(data(id, "abc")),

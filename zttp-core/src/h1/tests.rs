@@ -1206,7 +1206,7 @@ fn a_response_length_given_as_a_number_frames_as_the_field_does() {
     let ct = (&b"content-type"[..], &b"text/plain"[..]);
     let mut conn = server();
     events(&mut conn, head).unwrap();
-    conn.send_response_head_prechecked_sized(StreamId::ZERO, 200, [ct], Some(2))
+    conn.send_response_head_prechecked_dated(StreamId::ZERO, 200, None, [ct], Some(2))
         .unwrap();
     assert_eq!(
         conn.send_last_data(StreamId::ZERO, "abc".into()),
@@ -1221,7 +1221,8 @@ fn a_response_length_given_as_a_number_frames_as_the_field_does() {
         let mut conn = server();
         events(&mut conn, head).unwrap();
         let fields = [(&b"Content-Length"[..], field)];
-        let sent = conn.send_response_head_prechecked_sized(StreamId::ZERO, 200, fields, Some(2));
+        let sent =
+            conn.send_response_head_prechecked_dated(StreamId::ZERO, 200, None, fields, Some(2));
         assert_eq!(sent.is_ok(), ok, "{field:?}");
         if !ok {
             assert_eq!(sent, Err(LocalProtocolError::InvalidHeader));
@@ -1231,7 +1232,7 @@ fn a_response_length_given_as_a_number_frames_as_the_field_does() {
     // Without a length the fields decide, as send_response_head_prechecked.
     let mut conn = server();
     events(&mut conn, head).unwrap();
-    conn.send_response_head_prechecked_sized(StreamId::ZERO, 200, [ct], None)
+    conn.send_response_head_prechecked_dated(StreamId::ZERO, 200, None, [ct], None)
         .unwrap();
     assert!(conn
         .data_to_send()

@@ -662,6 +662,10 @@ fn first_body_event(core: &mut zttp_core::Connection, len: u64) -> FirstBody {
         Ok(Event::Data(data)) if data.data.len() as u64 == len => FirstBody::Whole(data.data),
         Ok(Event::Data(data)) => FirstBody::Piece(data),
         Err(e) => FirstBody::Failed(e),
-        Ok(_) => FirstBody::Later,
+        Ok(other) => {
+            // Inside a body the core says only `Data`, `NeedData` or an error.
+            debug_assert!(matches!(other, Event::NeedData), "{other:?} after a head");
+            FirstBody::Later
+        }
     }
 }
