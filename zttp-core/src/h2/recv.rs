@@ -99,10 +99,21 @@ pub(crate) enum Input {
     /// The connection checks it, then says with
     /// [`begin_data`](RecvHalf::begin_data) whether its body is delivered.
     DataHead(Head, Option<u8>),
-    /// The next buffered piece of the current DATA frame's body, on a stream.
-    DataPart(u32, Bytes),
+    /// The next buffered piece of the current DATA frame's body.
+    DataPart(DataPiece),
     /// The current DATA frame, which carries END_STREAM, is over.
     DataEnd(u32),
+}
+
+/// A piece of a DATA frame's body, as it arrived.
+#[derive(Debug)]
+pub(crate) struct DataPiece {
+    pub(crate) stream_id: u32,
+    pub(crate) data: Bytes,
+    /// The frame's body is complete with this piece (padding may follow).
+    pub(crate) last: bool,
+    /// The frame carries END_STREAM.
+    pub(crate) end_stream: bool,
 }
 
 /// The DATA frame whose payload is arriving.
@@ -312,7 +323,12 @@ impl RecvHalf {
             }
             d.payload_left -= n as u32;
             self.data = Some(d);
-            return Some(Input::DataPart(d.stream_id, self.buf.take_front(n)));
+            return Some(Input::DataPart(DataPiece {
+                stream_id: d.stream_id,
+                data: self.buf.take_front(n),
+                last: d.payload_left == 0,
+                end_stream: d.end_stream,
+            }));
         }
         let skip = buffered.min(d.padding_left as usize);
         self.buf.bytes.advance(skip);

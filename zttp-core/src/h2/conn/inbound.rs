@@ -9,7 +9,7 @@ use crate::h2::frame::{
     SettingsFrame, WindowUpdate,
 };
 use crate::h2::message::{self, Malformed};
-use crate::h2::recv::{ConnResult, Decoded, HeaderBlock};
+use crate::h2::recv::{ConnResult, DataPiece, Decoded, HeaderBlock};
 use crate::h2::stream::{ClosedBy, RecvBody, RecvSide, Stream};
 use crate::h2::timers::KEEP_ALIVE_PING;
 use crate::{EndOfMessage, ErrorCode, Event, Framing, Headers as Fields, Role, StreamId};
@@ -111,18 +111,33 @@ impl H2Connection {
     }
 
     /// A piece of the current DATA frame's body, handed out as it arrived.
-    pub(super) fn recv_data_part(&mut self, id: u32, data: Bytes) {
+    /// With `auto_acknowledge`, the frame's body is granted back once it is
+    /// complete: to the connection, and to the stream unless END_STREAM
+    /// closes it (what granting the whole frame at once did).
+    pub(super) fn recv_data_part(&mut self, piece: DataPiece) {
+        let id = piece.stream_id;
         if self.streams.get(id).is_none() {
             // Reset since the head: the rest of the frame is dropped, and
-            // the connection window gets it back.
-            let dropped = data.len() + self.recv.discard_data();
-            self.release_connection(dropped);
+            // the connection window gets it back, with what was handed out.
+            let handed_out = std::mem::take(&mut self.unacknowledged);
+            let dropped = piece.data.len() + self.recv.discard_data();
+            self.release_connection(dropped + handed_out);
             return;
         }
-        self.recv.note_data(data.len());
+        self.recv.note_data(piece.data.len());
+        if self.cfg.auto_acknowledge {
+            self.unacknowledged += piece.data.len();
+            if piece.last {
+                let n = std::mem::take(&mut self.unacknowledged);
+                match piece.end_stream {
+                    true => self.release_connection(n),
+                    false => self.release(id, n),
+                }
+            }
+        }
         self.events.push_back(Event::Data(crate::Data {
             stream_id: StreamId(id),
-            data,
+            data: piece.data,
         }));
     }
 

@@ -70,6 +70,11 @@ pub(crate) struct H2Connection {
     goaway_received: Option<u32>,
     /// We sent a GOAWAY with an error code: nothing more will happen.
     closing: bool,
+    /// With `auto_acknowledge`: bytes of the current DATA frame's body handed
+    /// out and not granted back yet. They are granted when the frame's body
+    /// is complete, so the WINDOW_UPDATEs sent do not depend on how the
+    /// frame was cut into reads.
+    unacknowledged: usize,
 }
 
 impl H2Connection {
@@ -86,6 +91,7 @@ impl H2Connection {
             goaway_sent: None,
             goaway_received: None,
             closing: false,
+            unacknowledged: 0,
             cfg,
         };
         if role == Role::Client {
@@ -165,11 +171,6 @@ impl H2Connection {
         }
         loop {
             if let Some(event) = self.events.pop_front() {
-                if let Event::Data(d) = &event {
-                    if self.cfg.auto_acknowledge {
-                        self.release(d.stream_id.0, d.data.len());
-                    }
-                }
                 return Ok(event);
             }
             match self.read_frame() {
@@ -208,7 +209,7 @@ impl H2Connection {
         match self.recv.next_input()? {
             Some(Input::Frame(head, payload)) => self.handle_frame(head, payload)?,
             Some(Input::DataHead(head, pad_length)) => self.recv_data_head(head, pad_length)?,
-            Some(Input::DataPart(id, data)) => self.recv_data_part(id, data),
+            Some(Input::DataPart(piece)) => self.recv_data_part(piece),
             Some(Input::DataEnd(id)) => self.recv_data_end(id),
             None => return Ok(false),
         }
