@@ -188,20 +188,15 @@ pub(crate) fn write_status_line(
     let buf = out.tail_mut();
     let before = buf.len();
     buf.reserve(15 + reason.len() + DATE_LINE + HEAD_RESERVE);
-    match (code == 200 && reason == b"OK", date) {
-        (true, Some(date)) => {
-            buf.extend_from_slice(OK);
-            buf.extend_from_slice(&date_line(date));
-        }
-        (true, None) => buf.extend_from_slice(OK),
-        (false, date) => {
-            buf.extend_from_slice(&status_prefix(code));
-            buf.extend_from_slice(reason);
-            buf.extend_from_slice(b"\r\n");
-            if let Some(date) = date {
-                buf.extend_from_slice(&date_line(date));
-            }
-        }
+    if code == 200 && reason == b"OK" {
+        buf.extend_from_slice(OK);
+    } else {
+        buf.extend_from_slice(&status_prefix(code));
+        buf.extend_from_slice(reason);
+        buf.extend_from_slice(b"\r\n");
+    }
+    if let Some(date) = date {
+        buf.extend_from_slice(&date_line(date));
     }
     let n = buf.len() - before;
     out.commit(n);

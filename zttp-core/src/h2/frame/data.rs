@@ -2,7 +2,7 @@
 
 use bytes::BytesMut;
 
-use super::{flags, Head, Kind, LoadResult, StreamId};
+use super::{flags, padding_len, Head, Kind, LoadResult, StreamId};
 use crate::ErrorCode;
 
 /// A DATA frame's head, with the pad length (the payload's first byte when
@@ -25,14 +25,7 @@ impl Data {
         if head.stream_id.is_zero() {
             return Err(ErrorCode::PROTOCOL_ERROR);
         }
-        let padding = match (head.has(flags::PADDED), pad_length) {
-            (false, _) => 0,
-            (true, None) => return Err(ErrorCode::FRAME_SIZE_ERROR),
-            (true, Some(pad)) if u32::from(pad) >= head.length => {
-                return Err(ErrorCode::PROTOCOL_ERROR)
-            }
-            (true, Some(pad)) => 1 + u32::from(pad),
-        };
+        let padding = padding_len(&head, pad_length)?;
         Ok(Data {
             stream_id: head.stream_id,
             end_stream: head.has(flags::END_STREAM),

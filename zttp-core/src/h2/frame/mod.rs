@@ -137,21 +137,30 @@ impl Head {
     }
 }
 
-/// Strips the pad length byte and padding of a PADDED frame, returning the
-/// unpadded payload (RFC 9113 §6.1). Padding as long as the payload or longer
-/// is a PROTOCOL_ERROR.
-pub(crate) fn strip_padding(head: &Head, payload: Bytes) -> LoadResult<Bytes> {
+/// How many payload bytes a frame's padding takes, its pad-length byte
+/// included: 0 unless PADDED (RFC 9113 §6.1). `pad_length` is the payload's
+/// first byte (`None` for an empty payload, a FRAME_SIZE_ERROR when PADDED).
+/// Padding as long as the payload or longer is a PROTOCOL_ERROR.
+pub(crate) fn padding_len(head: &Head, pad_length: Option<u8>) -> LoadResult<u32> {
     if !head.has(flags::PADDED) {
-        return Ok(payload);
+        return Ok(0);
     }
-    let Some(&pad) = payload.first() else {
+    let Some(pad) = pad_length else {
         return Err(ErrorCode::FRAME_SIZE_ERROR);
     };
-    let pad = pad as usize;
-    if pad >= payload.len() {
+    if u32::from(pad) >= head.length {
         return Err(ErrorCode::PROTOCOL_ERROR);
     }
-    Ok(payload.slice(1..payload.len() - pad))
+    Ok(1 + u32::from(pad))
+}
+
+/// Strips the pad length byte and padding of a PADDED frame, returning the
+/// unpadded payload (see [`padding_len`]).
+pub(crate) fn strip_padding(head: &Head, payload: Bytes) -> LoadResult<Bytes> {
+    match padding_len(head, payload.first().copied())? as usize {
+        0 => Ok(payload),
+        padding => Ok(payload.slice(1..payload.len() + 1 - padding)),
+    }
 }
 
 /// Reads a big-endian u32 at `at` (the caller checked the length).
